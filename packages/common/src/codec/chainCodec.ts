@@ -1,0 +1,162 @@
+import { RLP } from "@ethereumjs/rlp";
+import { keccak256 } from "../crypto/keccak.ts";
+import { type AccountDiff, DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff } from "../state/stateDiff.ts";
+import type { BlockSeal, Log, MiniBlock, Receipt, SignedMiniBlock } from "../types/chain.ts";
+import { type RlpItem, DecodeError, big, bytes, int, list, u, un } from "./rlpUtil.ts";
+
+// Field-presence bits stored beside the created/deleted flags of an account diff.
+const HAS_NONCE = 4;
+const HAS_BALANCE = 8;
+const HAS_CODE = 16;
+const KNOWN_FLAGS = DIFF_FLAG_CREATED | DIFF_FLAG_DELETED | HAS_NONCE | HAS_BALANCE | HAS_CODE;
+const EMPTY = new Uint8Array(0);
+
+export function stateDiffToRlp(diff: StateDiff): RlpItem[] {
+  return diff.map((d) => {
+    let flags = d.flags;
+    if (d.nonce !== undefined) flags |= HAS_NONCE;
+    if (d.balance !== undefined) flags |= HAS_BALANCE;
+    if (d.code !== undefined) flags |= HAS_CODE;
+    return [
+      d.address,
+      un(flags),
+      d.nonce !== undefined ? u(d.nonce) : EMPTY,
+      d.balance !== undefined ? u(d.balance) : EMPTY,
+      d.code ?? EMPTY,
+      d.storage.map(([k, v]) => [k, v]),
+    ];
+  });
+}
+
+export function stateDiffFromRlp(item: RlpItem | undefined): StateDiff {
+  return list(item, "diff").map((raw, i) => {
+    const what = `diff[${i}]`;
+    const [address, flagsRaw, nonce, balance, code, storage] = list(raw, what, 6);
+    const flags = int(flagsRaw, `${what}.flags`);
+    if ((flags & ~KNOWN_FLAGS) !== 0) throw new DecodeError(`${what}: unknown flags ${flags}`);
+    const d: AccountDiff = {
+      address: bytes(address, `${what}.address`, 20),
+      flags: flags & (DIFF_FLAG_CREATED | DIFF_FLAG_DELETED),
+      storage: list(storage, `${what}.storage`).map((kv, j) => {
+        const [k, v] = list(kv, `${what}.storage[${j}]`, 2);
+        const value = bytes(v, `${what}.storage[${j}].value`);
+        if (value.length > 32) throw new DecodeError(`${what}.storage[${j}]: value longer than 32 bytes`);
+        return [bytes(k, `${what}.storage[${j}].key`, 32), value];
+      }),
+    };
+    if ((flags & HAS_NONCE) !== 0) d.nonce = big(nonce, `${what}.nonce`);
+    if ((flags & HAS_BALANCE) !== 0) d.balance = big(balance, `${what}.balance`);
+    if ((flags & HAS_CODE) !== 0) d.code = bytes(code, `${what}.code`);
+    return d;
+  });
+}
+
+function logToRlp(l: Log): RlpItem {
+  return [l.address, l.topics, l.data];
+}
+
+function logFromRlp(item: RlpItem, what: string): Log {
+  const [address, topics, data] = list(item, what, 3);
+  return {
+    address: bytes(address, `${what}.address`, 20),
+    topics: list(topics, `${what}.topics`).map((t, i) => bytes(t, `${what}.topics[${i}]`, 32)),
+    data: bytes(data, `${what}.data`),
+  };
+}
+
+export function receiptToRlp(r: Receipt): RlpItem {
+  return [
+    un(r.status),
+    u(r.cumulativeGasUsed),
+    u(r.gasUsed),
+    u(r.effectiveGasPrice),
+    r.contractAddress ?? EMPTY,
+    r.logs.map(logToRlp),
+  ];
+}
+
+export function receiptFromRlp(item: RlpItem, what: string): Receipt {
+  const [status, cumulative, gasUsed, price, contract, logs] = list(item, what, 6);
+  const s = int(status, `${what}.status`);
+  if (s !== 0 && s !== 1) throw new DecodeError(`${what}.status: expected 0 or 1`);
+  const c = bytes(contract, `${what}.contractAddress`);
+  if (c.length !== 0 && c.length !== 20) throw new DecodeError(`${what}.contractAddress: bad length`);
+  return {
+    status: s,
+    cumulativeGasUsed: big(cumulative, `${what}.cumulativeGasUsed`),
+    gasUsed: big(gasUsed, `${what}.gasUsed`),
+    effectiveGasPrice: big(price, `${what}.effectiveGasPrice`),
+    contractAddress: c.length === 0 ? null : c,
+    logs: list(logs, `${what}.logs`).map((l, i) => logFromRlp(l, `${what}.logs[${i}]`)),
+  };
+}
+
+function miniBlockBody(m: MiniBlock): RlpItem[] {
+  return [
+    u(m.number),
+    u(m.blockNumber),
+    un(m.index),
+    m.parentHash,
+    u(m.timestampUs),
+    un(m.firstTxIndex),
+    un(m.firstLogIndex),
+    m.txs,
+    m.receipts.map(receiptToRlp),
+    stateDiffToRlp(m.diff),
+  ];
+}
+
+/** The hash a mini-block is known and signed by: keccak256 of its RLP body. */
+export function miniBlockHash(m: MiniBlock): Uint8Array {
+  return keccak256(RLP.encode(miniBlockBody(m)));
+}
+
+export function encodeSignedMiniBlock(m: SignedMiniBlock): Uint8Array {
+  return RLP.encode([...miniBlockBody(m), m.signature]);
+}
+
+/** Decodes and re-hashes a signed mini-block; the signature is NOT checked here. */
+export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
+  let decoded: RlpItem;
+  try {
+    decoded = RLP.decode(data) as RlpItem;
+  } catch (err) {
+    throw new DecodeError(`mini-block: bad RLP: ${(err as Error).message}`);
+  }
+  const f = list(decoded, "mini-block", 11);
+  const m: MiniBlock = {
+    number: big(f[0], "number"),
+    blockNumber: big(f[1], "blockNumber"),
+    index: int(f[2], "index"),
+    parentHash: bytes(f[3], "parentHash", 32),
+    timestampUs: big(f[4], "timestampUs"),
+    firstTxIndex: int(f[5], "firstTxIndex"),
+    firstLogIndex: int(f[6], "firstLogIndex"),
+    txs: list(f[7], "txs").map((t, i) => bytes(t, `txs[${i}]`)),
+    receipts: list(f[8], "receipts").map((r, i) => receiptFromRlp(r, `receipts[${i}]`)),
+    diff: stateDiffFromRlp(f[9]),
+  };
+  if (m.receipts.length !== m.txs.length) throw new DecodeError("mini-block: receipts do not match txs");
+  return { ...m, hash: miniBlockHash(m), signature: bytes(f[10], "signature", 65) };
+}
+
+export function encodeBlockSeal(b: BlockSeal): Uint8Array {
+  return RLP.encode([b.header, b.miniBlockHashes, b.signature]);
+}
+
+export function decodeBlockSeal(data: Uint8Array): BlockSeal {
+  let decoded: RlpItem;
+  try {
+    decoded = RLP.decode(data) as RlpItem;
+  } catch (err) {
+    throw new DecodeError(`block: bad RLP: ${(err as Error).message}`);
+  }
+  const [header, hashes, signature] = list(decoded, "block", 3);
+  const h = bytes(header, "header");
+  return {
+    header: h,
+    hash: keccak256(h),
+    miniBlockHashes: list(hashes, "miniBlockHashes").map((x, i) => bytes(x, `miniBlockHashes[${i}]`, 32)),
+    signature: bytes(signature, "signature", 65),
+  };
+}

@@ -1,0 +1,77 @@
+import { bigIntToBytes, setLengthLeft } from "@ethereumjs/util";
+import secp from "secp256k1";
+import { keccak256 } from "./keccak.ts";
+
+/** A 32-byte secp256k1 private key and the address it controls. */
+export interface SigningKey {
+  readonly privateKey: Uint8Array;
+  readonly address: Uint8Array;
+}
+
+export function publicKeyToAddress(uncompressed64: Uint8Array): Uint8Array {
+  return keccak256(uncompressed64).subarray(12);
+}
+
+export function signingKeyFromPrivate(privateKey: Uint8Array): SigningKey {
+  if (privateKey.length !== 32 || !secp.privateKeyVerify(privateKey)) {
+    throw new Error("invalid secp256k1 private key");
+  }
+  const pub = secp.publicKeyCreate(privateKey, false).subarray(1);
+  return { privateKey, address: publicKeyToAddress(pub) };
+}
+
+/**
+ * ecrecover in the shape ethereumjs expects (`Common({ customCrypto: { ecrecover } })`), backed by
+ * the native libsecp256k1 binding: ~17k/s against ~900/s for the pure-JS default (FACTS.md).
+ * Returns the 64-byte uncompressed public key without its 0x04 prefix.
+ */
+export function ecrecover(
+  msgHash: Uint8Array,
+  v: bigint,
+  r: Uint8Array,
+  s: Uint8Array,
+  chainId?: bigint,
+): Uint8Array {
+  const recovery = recoveryId(v, chainId);
+  const sig = new Uint8Array(64);
+  sig.set(setLengthLeft(r, 32), 0);
+  sig.set(setLengthLeft(s, 32), 32);
+  const pub = secp.ecdsaRecover(sig, recovery, msgHash, false);
+  return pub.subarray(1);
+}
+
+function recoveryId(v: bigint, chainId?: bigint): number {
+  let rec: bigint;
+  if (v === 0n || v === 1n) rec = v;
+  else if (chainId === undefined) rec = v - 27n;
+  else rec = v - (chainId * 2n + 35n);
+  if (rec !== 0n && rec !== 1n) throw new Error("invalid signature v value");
+  return Number(rec);
+}
+
+/** A recoverable signature: 65 bytes r ‖ s ‖ recovery id. */
+export function signHash(hash: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  const { signature, recid } = secp.ecdsaSign(hash, privateKey);
+  const out = new Uint8Array(65);
+  out.set(signature, 0);
+  out[64] = recid;
+  return out;
+}
+
+/** Recovers the signer address of a 65-byte r ‖ s ‖ recid signature. Throws on a bad signature. */
+export function recoverSigner(hash: Uint8Array, sig65: Uint8Array): Uint8Array {
+  if (sig65.length !== 65) throw new Error("signature must be 65 bytes");
+  const recid = sig65[64]!;
+  if (recid > 1) throw new Error("invalid recovery id");
+  const pub = secp.ecdsaRecover(sig65.subarray(0, 64), recid, hash, false);
+  return publicKeyToAddress(pub.subarray(1));
+}
+
+export function randomPrivateKey(): Uint8Array {
+  for (;;) {
+    const k = crypto.getRandomValues(new Uint8Array(32));
+    if (secp.privateKeyVerify(k)) return k;
+  }
+}
+
+export const bigintToWord = (v: bigint): Uint8Array => setLengthLeft(bigIntToBytes(v), 32);

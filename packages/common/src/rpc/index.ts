@@ -1,0 +1,34 @@
+export {
+  type RpcContext,
+  type RpcMethod,
+  type RpcMethods,
+  type RpcMetrics,
+  rpcMethod,
+  UNKNOWN_METHOD_LABEL,
+  type WsConnection,
+} from "./dispatch.ts";
+export {
+  executionReverted,
+  formatParamsError,
+  invalidInput,
+  invalidParams,
+  limitExceeded,
+  methodNotFound,
+  RpcError,
+  RpcErrorCode,
+  type RpcErrorObject,
+  resourceNotFound,
+  toRpcErrorObject,
+} from "./errors.ts";
+export * as rpcSchemas from "./schemas.ts";
+export type { BlockTag, BlockTagName, BlockTagOrHash } from "./schemas.ts";
+export {
+  createRpcServer,
+  defaultRpcServerOptions,
+  type HealthStatus,
+  type RpcServer,
+  type RpcServerDeps,
+  type RpcServerOptions,
+  type RpcServerOptionsInput,
+  rpcServerOptionsSchema,
+} from "./server.ts";

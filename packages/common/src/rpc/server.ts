@@ -1,0 +1,430 @@
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { z } from "zod";
+import type { Logger } from "../log/logger.ts";
+import {
+  errorResponse,
+  RpcDispatcher,
+  type RpcContext,
+  type RpcMethods,
+  type RpcMetrics,
+  type WsConnection,
+} from "./dispatch.ts";
+import { RpcErrorCode } from "./errors.ts";
+
+/** JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready. */
+
+export const rpcServerOptionsSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  /** 0 picks an ephemeral port. */
+  port: z.number().int().min(0).max(65535).default(8545),
+  /** Cap on an HTTP body and on a WebSocket message. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 * 1024),
+  maxBatch: z.number().int().min(1).default(1000),
+  /** "*", or a comma-separated list of allowed origins ("" disables CORS). */
+  corsOrigins: z.string().default("*"),
+  maxWsConnections: z.number().int().min(0).default(1000),
+  maxJsonDepth: z.number().int().min(2).max(1000).default(64),
+});
+export type RpcServerOptions = z.output<typeof rpcServerOptionsSchema>;
+export type RpcServerOptionsInput = z.input<typeof rpcServerOptionsSchema>;
+export const defaultRpcServerOptions: RpcServerOptions = rpcServerOptionsSchema.parse({});
+
+export interface HealthStatus {
+  ok: boolean;
+  [k: string]: unknown;
+}
+
+export interface RpcServerDeps {
+  logger: Logger;
+  methods: RpcMethods;
+  metrics?: RpcMetrics | null;
+  /** GET /health: 200 when ok, 503 otherwise. Defaults to `{ ok: true }`. */
+  health?: () => HealthStatus;
+  /** GET /ready; defaults to `health`. */
+  ready?: () => HealthStatus;
+}
+
+export interface RpcServer {
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  address(): { host: string; port: number };
+}
+
+/** Past this many queued bytes a WebSocket client is not keeping up: notifications are dropped. */
+const WS_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Requests in flight per WebSocket before we stop reading from it. */
+const WS_MAX_INFLIGHT = 256;
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 60_000;
+/** After a 413 we keep discarding the client's upload at most this long, then drop the socket. */
+const DISCARD_AFTER_413_MS = 2_000;
+const CLOSE_GRACE_MS = 1_000;
+
+const HTTP_CTX: RpcContext = Object.freeze({ transport: "http", connection: null });
+
+export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDeps): RpcServer {
+  const opts = rpcServerOptionsSchema.parse(optsIn);
+  const log = deps.logger.child({ module: "rpc" });
+  const metrics = deps.metrics ?? null;
+  const dispatcher = new RpcDispatcher(
+    { maxBatch: opts.maxBatch, maxJsonDepth: opts.maxJsonDepth },
+    { logger: log, methods: deps.methods, metrics },
+  );
+  const cors = corsPolicy(opts.corsOrigins);
+  const tooLargeBody = errorResponse(
+    null,
+    RpcErrorCode.LimitExceeded,
+    `request body exceeds the limit of ${opts.maxBodyBytes} bytes`,
+  );
+
+  const http = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 }, onRequest);
+  http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  http.headersTimeout = HEADERS_TIMEOUT_MS;
+  http.requestTimeout = REQUEST_TIMEOUT_MS;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxBodyBytes,
+    perMessageDeflate: false,
+  });
+  const conns = new Set<WsConn>();
+  let wsSeq = 0;
+  let listening = false;
+
+  http.on("upgrade", onUpgrade);
+  http.on("checkContinue", onCheckContinue);
+
+  // ---- HTTP ----
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    switch (req.method) {
+      case "POST":
+        readBody(req, res);
+        break;
+      case "OPTIONS":
+        res.writeHead(204, cors.preflight(req.headers.origin));
+        res.end();
+        break;
+      case "GET":
+      case "HEAD": {
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        const path = q === -1 ? url : url.slice(0, q);
+        if (path === "/health") sendStatus(req, res, deps.health);
+        else if (path === "/ready") sendStatus(req, res, deps.ready ?? deps.health);
+        else sendJson(req, res, 404, '{"error":"not found"}');
+        break;
+      }
+      default:
+        res.setHeader("allow", "POST, GET, OPTIONS");
+        res.setHeader("connection", "close");
+        sendJson(req, res, 405, '{"error":"method not allowed"}');
+    }
+  }
+
+  /** `Expect: 100-continue` (curl, for big bodies): refuse an oversized upload before it starts. */
+  function onCheckContinue(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === "POST" && Number(req.headers["content-length"]) > opts.maxBodyBytes) {
+      tooLarge(req, res);
+      return;
+    }
+    res.writeContinue();
+    onRequest(req, res);
+  }
+
+  function readBody(req: IncomingMessage, res: ServerResponse): void {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > opts.maxBodyBytes) {
+      tooLarge(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on("data", (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > opts.maxBodyBytes) {
+        done = true;
+        chunks.length = 0;
+        tooLarge(req, res);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      dispatcher.handle(body, HTTP_CTX).then(
+        (out) => respond(req, res, out),
+        (err: unknown) => {
+          log.error({ err }, "rpc dispatch failed");
+          sendJson(req, res, 500, errorResponse(null, RpcErrorCode.InternalError, "internal error"));
+        },
+      );
+    });
+    req.on("error", () => {
+      done = true; // client went away mid-body
+    });
+  }
+
+  function respond(req: IncomingMessage, res: ServerResponse, out: string | null): void {
+    if (out === null) {
+      if (res.destroyed) return;
+      res.writeHead(204, cors.headers(req.headers.origin));
+      res.end();
+      return;
+    }
+    sendJson(req, res, 200, out);
+  }
+
+  /** 413 with a JSON-RPC error, without reading (or buffering) the rest of the upload. */
+  function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader("connection", "close");
+    sendJson(req, res, 413, tooLargeBody);
+    const socket = req.socket;
+    const timer = setTimeout(() => socket.destroy(), DISCARD_AFTER_413_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  function sendStatus(
+    req: IncomingMessage,
+    res: ServerResponse,
+    check: (() => HealthStatus) | undefined,
+  ): void {
+    let status: HealthStatus = { ok: true };
+    let body: string;
+    try {
+      if (check !== undefined) status = check();
+      body = JSON.stringify(status);
+    } catch (err) {
+      log.warn({ err }, "health check failed");
+      status = { ok: false };
+      body = '{"ok":false,"error":"health check failed"}';
+    }
+    sendJson(req, res, status.ok === true ? 200 : 503, body);
+  }
+
+  function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
+    if (res.destroyed || res.headersSent) return;
+    const headers = cors.headers(req.headers.origin);
+    headers["content-type"] = "application/json";
+    headers["content-length"] = Buffer.byteLength(body);
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  // ---- WebSocket ----
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", onSocketError);
+    if (!cors.allows(req.headers.origin)) rejectUpgrade(socket, "403 Forbidden");
+    else if (conns.size >= opts.maxWsConnections) rejectUpgrade(socket, "503 Service Unavailable");
+    else wss.handleUpgrade(req, socket, head, onWsConnection);
+  }
+
+  function onWsConnection(ws: WebSocket): void {
+    const conn = new WsConn(String(++wsSeq), ws, dispatcher, log, metrics);
+    conns.add(conn);
+    metrics?.wsConnections?.(conns.size);
+    ws.on("close", () => {
+      conns.delete(conn);
+      conn.handleClose();
+      metrics?.wsConnections?.(conns.size);
+    });
+  }
+
+  // ---- lifecycle ----
+
+  function address(): { host: string; port: number } {
+    const a = http.address();
+    if (a === null || typeof a === "string") throw new Error("rpc server is not listening");
+    return { host: opts.host, port: (a as AddressInfo).port };
+  }
+
+  return {
+    address,
+
+    listen() {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        http.once("error", onError);
+        http.listen(opts.port, opts.host, () => {
+          http.off("error", onError);
+          http.on("error", (err) => log.error({ err }, "rpc server error"));
+          listening = true;
+          const addr = address();
+          log.info(addr, "rpc server listening");
+          resolve(addr);
+        });
+      });
+    },
+
+    async close() {
+      if (!listening) return;
+      listening = false;
+      for (const c of conns) c.ws.close(1001, "server shutting down");
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          http.closeAllConnections();
+          for (const c of conns) c.ws.terminate();
+        }, CLOSE_GRACE_MS);
+        http.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        http.closeIdleConnections();
+      });
+      wss.close();
+      log.info("rpc server closed");
+    },
+  };
+}
+
+function onSocketError(): void {
+  // A client resetting its connection is routine; ws and http report what matters.
+}
+
+function rejectUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** One WebSocket client: feeds messages to the dispatcher, queues responses and notifications. */
+class WsConn implements WsConnection {
+  closed = false;
+  /** Notifications dropped because the client was not reading. */
+  dropped = 0;
+  private inflight = 0;
+  private closeCbs: (() => void)[] = [];
+  private readonly ctx: RpcContext;
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    private readonly dispatcher: RpcDispatcher,
+    private readonly log: Logger,
+    private readonly metrics: RpcMetrics | null,
+  ) {
+    this.ctx = { transport: "ws", connection: this };
+    ws.on("message", (data) => this.onMessage(data));
+    ws.on("error", (err) => log.debug({ conn: id, err: err.message }, "ws connection error"));
+  }
+
+  send(notification: object | string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+      if (this.dropped++ === 0)
+        this.log.warn({ conn: this.id }, "ws client not reading, dropping notifications");
+      this.metrics?.wsNotificationDropped?.();
+      return;
+    }
+    let json: string;
+    try {
+      json = typeof notification === "string" ? notification : JSON.stringify(notification);
+    } catch (err) {
+      this.log.error({ conn: this.id, err }, "ws notification not serializable");
+      return;
+    }
+    this.ws.send(json);
+  }
+
+  onClose(cb: () => void): void {
+    if (this.closed) queueMicrotask(() => this.runCloseCb(cb));
+    else this.closeCbs.push(cb);
+  }
+
+  handleClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const cbs = this.closeCbs;
+    this.closeCbs = [];
+    for (const cb of cbs) this.runCloseCb(cb);
+  }
+
+  private runCloseCb(cb: () => void): void {
+    try {
+      cb();
+    } catch (err) {
+      this.log.error({ conn: this.id, err }, "ws close callback failed");
+    }
+  }
+
+  private onMessage(data: RawData): void {
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data as ArrayBuffer);
+    if (++this.inflight === WS_MAX_INFLIGHT) this.ws.pause();
+    this.dispatcher.handle(buf, this.ctx).then(
+      (out) => this.onResponse(out),
+      (err: unknown) => {
+        this.log.error({ conn: this.id, err }, "rpc dispatch failed");
+        this.onResponse(null);
+      },
+    );
+  }
+
+  private onResponse(out: string | null): void {
+    if (this.inflight-- === WS_MAX_INFLIGHT && !this.closed) this.ws.resume();
+    if (out === null || this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+      // Responses cannot be dropped silently: a client this far behind is cut off.
+      this.log.warn({ conn: this.id }, "ws client not reading responses, closing");
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(out);
+  }
+}
+
+interface CorsPolicy {
+  /** Headers for a normal response (a fresh object the caller may extend). */
+  headers(origin: string | undefined): OutgoingHttpHeaders;
+  preflight(origin: string | undefined): OutgoingHttpHeaders;
+  /** Whether a browser at `origin` may open a WebSocket (no Origin header: not a browser, allowed). */
+  allows(origin: string | undefined): boolean;
+}
+
+function corsPolicy(spec: string): CorsPolicy {
+  const list = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const any = list.includes("*");
+  const allowed = new Set(list);
+  const allowOrigin = (origin: string | undefined): string | undefined =>
+    any ? "*" : origin !== undefined && allowed.has(origin) ? origin : undefined;
+  const headers = (origin: string | undefined): OutgoingHttpHeaders => {
+    const h: OutgoingHttpHeaders = {};
+    const allow = allowOrigin(origin);
+    if (allow !== undefined) h["access-control-allow-origin"] = allow;
+    if (!any && list.length > 0) h.vary = "origin";
+    return h;
+  };
+  return {
+    headers,
+    preflight(origin) {
+      const h = headers(origin);
+      if (h["access-control-allow-origin"] !== undefined) {
+        h["access-control-allow-methods"] = "POST, GET, OPTIONS";
+        h["access-control-allow-headers"] = "content-type, authorization";
+        h["access-control-max-age"] = "86400";
+      }
+      return h;
+    },
+    allows(origin) {
+      return origin === undefined || any || allowed.has(origin);
+    },
+  };
+}

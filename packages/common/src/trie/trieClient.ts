@@ -1,0 +1,100 @@
+import { Worker } from "node:worker_threads";
+import type { StateDiff } from "../state/stateDiff.ts";
+import { type AccountProof, StateTrie } from "./stateTrie.ts";
+
+export type TrieRequest =
+  | { kind: "add"; diff: StateDiff }
+  | { kind: "commit"; id: number }
+  | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] };
+
+export type TrieResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+/** The state trie's interface as the node sees it, whichever thread it lives on. */
+export interface StateTrieHandle {
+  add(diff: StateDiff): void;
+  commit(): Promise<{ root: Uint8Array; ms: number }>;
+  proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof>;
+  close(): Promise<void>;
+}
+
+/** Runs the state trie on a worker thread. Requests are answered in the order they were sent. */
+export class WorkerStateTrie implements StateTrieHandle {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private failed: Error | null = null;
+
+  constructor() {
+    this.worker = new Worker(new URL("./trieWorker.boot.mjs", import.meta.url));
+    this.worker.on("message", (r: TrieResponse) => {
+      const w = this.waiting.get(r.id);
+      if (w === undefined) return;
+      this.waiting.delete(r.id);
+      if (r.ok) w.resolve(r.value);
+      else w.reject(new Error(`state trie worker: ${r.error}`));
+    });
+    this.worker.on("error", (err) => this.fail(err));
+    this.worker.on("exit", (code) => {
+      if (code !== 0) this.fail(new Error(`state trie worker exited with code ${code}`));
+    });
+  }
+
+  add(diff: StateDiff): void {
+    if (this.failed !== null) throw this.failed;
+    this.worker.postMessage({ kind: "add", diff } satisfies TrieRequest);
+  }
+
+  commit(): Promise<{ root: Uint8Array; ms: number }> {
+    return this.request({ kind: "commit", id: this.nextId++ }) as Promise<{ root: Uint8Array; ms: number }>;
+  }
+
+  proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
+    return this.request({ kind: "proof", id: this.nextId++, address, slots }) as Promise<AccountProof>;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+    this.fail(new Error("state trie closed"));
+  }
+
+  private request(msg: TrieRequest & { id: number }): Promise<unknown> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(msg.id, { resolve, reject });
+      this.worker.postMessage(msg);
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+}
+
+/** The same interface on the calling thread (tests, tools). */
+export class InlineStateTrie implements StateTrieHandle {
+  private readonly trie = new StateTrie();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  add(diff: StateDiff): void {
+    this.trie.add(diff);
+  }
+  commit(): Promise<{ root: Uint8Array; ms: number }> {
+    return this.enqueue(async () => {
+      const started = performance.now();
+      const root = await this.trie.commit();
+      return { root, ms: performance.now() - started };
+    });
+  }
+  proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
+    return this.enqueue(() => this.trie.proof(address, slots));
+  }
+  async close(): Promise<void> {}
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}

@@ -1,0 +1,38 @@
+import { parentPort } from "node:worker_threads";
+import { StateTrie } from "./stateTrie.ts";
+import type { TrieRequest, TrieResponse } from "./trieClient.ts";
+
+// The state trie on its own thread: the sequencer's execution thread only posts diffs and asks
+// for a root at each block seal, so merkleization uses the second core (FACTS: the state root,
+// not execution, dominates a block).
+const trie = new StateTrie();
+let queue: Promise<void> = Promise.resolve();
+
+async function handle(msg: TrieRequest): Promise<void> {
+  switch (msg.kind) {
+    case "add":
+      trie.add(msg.diff);
+      return;
+    case "commit": {
+      const started = performance.now();
+      const root = await trie.commit();
+      reply({ id: msg.id, ok: true, value: { root, ms: performance.now() - started } });
+      return;
+    }
+    case "proof":
+      reply({ id: msg.id, ok: true, value: await trie.proof(msg.address, msg.slots) });
+      return;
+  }
+}
+
+function reply(r: TrieResponse): void {
+  parentPort!.postMessage(r);
+}
+
+parentPort!.on("message", (msg: TrieRequest) => {
+  queue = queue
+    .then(() => handle(msg))
+    .catch((err: unknown) => {
+      if (msg.kind !== "add") reply({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) });
+    });
+});

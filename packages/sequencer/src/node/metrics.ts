@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The sequencer's Prometheus metrics (`staccato_<subsystem>_<name>_<unit>`). */
+export class SequencerMetrics {
+  readonly blocks: Counter;
+  readonly miniBlocks: Counter;
+  readonly txs: Counter;
+  readonly txsDropped: Counter;
+  readonly txsRejected: Counter<"reason">;
+  readonly poolSize: Gauge;
+  readonly headBlock: Gauge;
+  readonly miniBlockSealSeconds: Histogram;
+  readonly blockRootSeconds: Histogram;
+  readonly blockSealSeconds: Histogram;
+  readonly rpcSeconds: Histogram<"method">;
+  readonly walBytes: Gauge;
+
+  constructor(registry: Registry) {
+    const r = [registry];
+    this.blocks = new Counter({ name: "staccato_sequencer_blocks_total", help: "Blocks sealed", registers: r });
+    this.miniBlocks = new Counter({ name: "staccato_sequencer_mini_blocks_total", help: "Mini-blocks sealed", registers: r });
+    this.txs = new Counter({ name: "staccato_sequencer_txs_total", help: "Transactions included", registers: r });
+    this.txsDropped = new Counter({
+      name: "staccato_sequencer_txs_dropped_total",
+      help: "Pooled transactions that could no longer execute (nonce, balance or fee moved on)",
+      registers: r,
+    });
+    this.txsRejected = new Counter({
+      name: "staccato_txpool_rejected_total",
+      help: "Transactions refused at submission, by reason",
+      labelNames: ["reason"],
+      registers: r,
+    });
+    this.poolSize = new Gauge({ name: "staccato_txpool_size", help: "Transactions in the pool", registers: r });
+    this.headBlock = new Gauge({ name: "staccato_sequencer_head_block", help: "Newest sealed block", registers: r });
+    this.miniBlockSealSeconds = new Histogram({
+      name: "staccato_sequencer_mini_block_seal_seconds",
+      help: "From the start of a mini-block's execution to its receipts being served",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+      registers: r,
+    });
+    this.blockRootSeconds = new Histogram({
+      name: "staccato_sequencer_state_root_seconds",
+      help: "State root computation per block",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: r,
+    });
+    this.blockSealSeconds = new Histogram({
+      name: "staccato_sequencer_block_seal_seconds",
+      help: "Header, roots of transactions and receipts, signing and logging, per block",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: r,
+    });
+    this.rpcSeconds = new Histogram({
+      name: "staccato_rpc_request_duration_seconds",
+      help: "JSON-RPC request latency by method",
+      labelNames: ["method"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+      registers: r,
+    });
+    this.walBytes = new Gauge({ name: "staccato_sequencer_wal_bytes", help: "Size of the write-ahead log", registers: r });
+  }
+
+  miniBlockSealed(txs: number, _execMs: number, sealSeconds: number): void {
+    this.miniBlocks.inc();
+    this.txs.inc(txs);
+    this.miniBlockSealSeconds.observe(sealSeconds);
+  }
+
+  blockSealed(_txs: number, rootSeconds: number, sealSeconds: number): void {
+    this.blocks.inc();
+    this.blockRootSeconds.observe(rootSeconds);
+    this.blockSealSeconds.observe(sealSeconds);
+  }
+}

@@ -1,0 +1,80 @@
+import { type CliOptions, LOG_LEVELS, defineFlags } from "@staccato/common";
+import { z } from "zod";
+import { FSYNC_POLICIES } from "../storage/wal.ts";
+
+/** Every flag of `staccato-sequencer` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
+export const sequencerFlags = defineFlags({
+  dev: {
+    schema: z.boolean().default(false),
+    description:
+      "Dev mode: no files needed. Generates a chain config (chain id 21364, the dev mnemonic's 20 accounts prefunded) and a sequencer key in the data dir",
+  },
+  chain: {
+    schema: z.string().optional(),
+    description: "Chain config (genesis) JSON file. Required unless --dev",
+    placeholder: "<file>",
+  },
+  dataDir: {
+    schema: z.string().default("./data/sequencer"),
+    description: "Data directory: write-ahead log, snapshots, generated key and chain config",
+    placeholder: "<dir>",
+  },
+  keyFile: {
+    schema: z.string().optional(),
+    description: "Sequencer secp256k1 private key (hex). Default <data-dir>/sequencer.key (generated in dev mode)",
+    placeholder: "<file>",
+  },
+  rpcHost: { schema: z.string().default("127.0.0.1"), description: "JSON-RPC (HTTP + WebSocket) listen address", placeholder: "<host>" },
+  rpcPort: { schema: z.number().int().min(0).max(65535).default(8545), description: "JSON-RPC port (0 = pick a free one)", placeholder: "<port>" },
+  rpcMaxBody: {
+    schema: z.number().int().min(1024).default(5 * 1024 * 1024),
+    description: "Largest JSON-RPC request body or WebSocket message, bytes",
+    placeholder: "<bytes>",
+  },
+  rpcMaxBatch: { schema: z.number().int().min(1).default(1000), description: "Most requests in one JSON-RPC batch", placeholder: "<n>" },
+  corsOrigins: { schema: z.string().default("*"), description: "Allowed CORS origins (comma-separated, or *)", placeholder: "<origins>" },
+  miniBlockMs: {
+    schema: z.number().int().min(1).max(60_000).optional(),
+    description: "Mini-block interval in ms (default: the chain config's, 10)",
+    placeholder: "<ms>",
+  },
+  blockMs: {
+    schema: z.number().int().min(1).max(600_000).optional(),
+    description: "Block interval in ms (default: the chain config's, 1000)",
+    placeholder: "<ms>",
+  },
+  walFsync: {
+    schema: z.enum(FSYNC_POLICIES).default("always"),
+    description: "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
+  },
+  txpoolMax: { schema: z.number().int().min(1).default(200_000), description: "Most transactions held in the pool", placeholder: "<n>" },
+  nonceGapLimit: {
+    schema: z.number().int().min(0).default(64),
+    description: "How far past a sender's next nonce a future transaction may wait in the pool",
+    placeholder: "<n>",
+  },
+  priorityFee: {
+    schema: z.bigint().nonnegative().default(1_000_000_000n),
+    description: "Tip (wei) at or above which a transaction enters the priority lane (0 = off)",
+    placeholder: "<wei>",
+  },
+  prioritySenders: {
+    schema: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected 0x addresses")).default([]),
+    description: "Addresses whose transactions always enter the priority lane (comma-separated)",
+    placeholder: "<addrs>",
+  },
+  syncTimeoutMs: {
+    schema: z.number().int().min(1).default(2000),
+    description: "Default wait of eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966)",
+    placeholder: "<ms>",
+  },
+  logLevel: { schema: z.enum(LOG_LEVELS).default("info"), description: "Log level" },
+  metricsHost: { schema: z.string().default("127.0.0.1"), description: "Metrics/health listen address", placeholder: "<host>" },
+  metricsPort: {
+    schema: z.number().int().min(0).max(65535).default(9545),
+    description: "Prometheus /metrics, /health and /ready port (0 = pick a free one)",
+    placeholder: "<port>",
+  },
+});
+
+export type SequencerOptions = CliOptions<typeof sequencerFlags>;

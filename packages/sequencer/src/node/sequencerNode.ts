@@ -1,0 +1,290 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  type ChainConfig,
+  type Logger,
+  MemoryState,
+  type MetricsServer,
+  type RpcServer,
+  WorkerStateTrie,
+  chainConfigToJson,
+  createEthCommon,
+  createLogger,
+  createRegistry,
+  createRpcServer,
+  devChainConfig,
+  loadChainConfig,
+  randomPrivateKey,
+  signingKeyFromPrivate,
+  startMetricsServer,
+} from "@staccato/common";
+import { CallRunner } from "../execution/callRunner.ts";
+import { Executor } from "../execution/executor.ts";
+import type { SequencerBackend } from "../rpc/backend.ts";
+import { ethApi } from "../rpc/ethApi.ts";
+import { realtimeApi } from "../rpc/realtimeApi.ts";
+import { subscriptionApi } from "../rpc/subscriptionApi.ts";
+import { BlockProducer } from "../sealing/blockProducer.ts";
+import { LatestView } from "../state/latestView.ts";
+import { ChainStore } from "../storage/chainStore.ts";
+import { buildGenesis, replayWal } from "../storage/recovery.ts";
+import { WriteAheadLog, readWal } from "../storage/wal.ts";
+import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
+import { ChainEvents } from "./chainEvents.ts";
+import { SequencerMetrics } from "./metrics.ts";
+import type { SequencerOptions } from "./options.ts";
+
+export const CLIENT_VERSION = "staccato-sequencer/0.1.0";
+
+export class StartupError extends Error {}
+
+/** Wires the sequencer: state, pool, execution, sealing, log, RPC, metrics. `close()` undoes it. */
+export class SequencerNode {
+  private readonly closers: (() => Promise<void> | void)[] = [];
+
+  private constructor(
+    readonly logger: Logger,
+    readonly config: ChainConfig,
+    readonly rpc: RpcServer,
+    readonly metricsServer: MetricsServer,
+    readonly backend: SequencerBackend,
+  ) {}
+
+  get rpcUrl(): string {
+    const a = this.rpc.address();
+    return `http://${a.host}:${a.port}`;
+  }
+
+  static async start(o: SequencerOptions, logger?: Logger): Promise<SequencerNode> {
+    const log = logger ?? createLogger({ name: "sequencer", level: o.logLevel });
+    const closers: (() => Promise<void> | void)[] = [];
+    try {
+      return await SequencerNode.wire(o, log, closers);
+    } catch (err) {
+      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async wire(o: SequencerOptions, log: Logger, closers: (() => Promise<void> | void)[]): Promise<SequencerNode> {
+    mkdirSync(o.dataDir, { recursive: true });
+    const key = loadOrCreateKey(o, log);
+    const config = loadConfig(o, bytesToHex(key.address), log);
+    const miniBlockMs = o.miniBlockMs ?? config.miniBlockMs;
+    const blockMs = o.blockMs ?? config.blockMs;
+    if (blockMs < miniBlockMs) throw new StartupError("--block-ms must be at least --mini-block-ms");
+    const common = createEthCommon(config);
+    const registry = createRegistry({ daemon: "sequencer" });
+    const metrics = new SequencerMetrics(registry);
+
+    const state = new MemoryState();
+    const trie = new WorkerStateTrie();
+    closers.push(() => trie.close());
+    const chain = new ChainStore();
+    const genesis = await buildGenesis(config, common, state, trie);
+    checkGenesis(o.dataDir, bytesToHex(genesis.hash!));
+    chain.addBlock(genesis);
+    const latestView = new LatestView(state);
+    const events = new ChainEvents();
+
+    let producer: BlockProducer | null = null;
+    const blockHash = async (n: bigint) => (producer === null ? chain.block(n)?.hash ?? undefined : producer.blockHash(n));
+    const executor = await Executor.create(common, state, blockHash);
+    const pool = new TxPool(
+      txPoolOptionsSchema.parse({
+        maxPoolSize: o.txpoolMax,
+        nonceGapLimit: o.nonceGapLimit,
+        priorityFeeThreshold: o.priorityFee,
+        prioritySenders: o.prioritySenders,
+      }),
+      {
+        common,
+        state: {
+          nonce: (a) => state.account(a)?.nonce ?? 0n,
+          balance: (a) => state.account(a)?.balance ?? 0n,
+          baseFee: () => chain.head.baseFee,
+          blockGasLimit: () => config.blockGasLimit,
+          isIncluded: (h) => chain.hasTx(h),
+        },
+        events: { onAccepted: (p) => events.emit("pendingTx", p) },
+      },
+    );
+
+    // Recover: replay the write-ahead log by applying diffs.
+    const walPath = join(o.dataDir, "sequencer.wal");
+    const started = performance.now();
+    const read = readWal(walPath);
+    if (read.droppedBytes > 0) {
+      log.warn({ path: walPath, droppedBytes: read.droppedBytes }, "dropped a torn record at the end of the write-ahead log");
+    }
+    const replay = await replayWal(read.records, { common, chain, state, trie, latestView }, {
+      miniBlockNumber: 0n,
+      lastMiniBlockHash: new Uint8Array(32),
+    });
+    if (read.records.length > 0) {
+      log.info(
+        { records: read.records.length, txs: replay.txs, latest: Number(chain.latest.number), ms: Math.round(performance.now() - started) },
+        "replayed write-ahead log",
+      );
+    }
+    const wal = await WriteAheadLog.open(walPath, read.validBytes, o.walFsync);
+    closers.push(() => wal.close());
+
+    producer = new BlockProducer(
+      { miniBlockMs, blockMs, maxMiniBlockTxs: 2_000 },
+      {
+        config,
+        common,
+        signingKey: key.privateKey,
+        state,
+        pool,
+        chain,
+        executor,
+        trie,
+        wal,
+        latestView,
+        logger: log,
+        metrics,
+        events: {
+          onMiniBlock: (block, miniBlock, txs) => events.emit("miniBlock", { block, miniBlock, txs }),
+          onBlock: (b) => {
+            metrics.headBlock.set(Number(b.number));
+            metrics.poolSize.set(pool.size);
+            metrics.walBytes.set(wal.bytes);
+            events.emit("block", b);
+          },
+        },
+      },
+      replay.cursor,
+    );
+    producer.resumeSeals(replay.unfinished);
+    const p = producer;
+    closers.push(() => p.stop());
+
+    const backend: SequencerBackend = {
+      config,
+      common,
+      chain,
+      pool,
+      state,
+      latestView,
+      trie,
+      producer,
+      executor,
+      calls: new CallRunner(common, blockHash),
+      events,
+      limits: { syncTimeoutMs: o.syncTimeoutMs, maxSyncTimeoutMs: 60_000, maxLogs: 10_000, maxBlockRange: 10_000, callGasCap: 50_000_000n },
+      clientVersion: CLIENT_VERSION,
+      // Without provers every sealed block is final; with provers, finality waits for attestations.
+      finalizedNumber: () => (config.proverQuorum === 0 ? chain.latest.number : 0n),
+    };
+    const subs = subscriptionApi(backend);
+    closers.push(() => subs.close());
+    const realtime = realtimeApi(backend);
+    closers.push(() => realtime.close());
+    const health = () => {
+      const err = p.error;
+      return err === null
+        ? { ok: true, latestBlock: Number(chain.latest.number), pendingBlock: Number(chain.head.number), poolSize: pool.size }
+        : { ok: false, error: err.message };
+    };
+    const rpc = createRpcServer(
+      { host: o.rpcHost, port: o.rpcPort, maxBodyBytes: o.rpcMaxBody, maxBatch: o.rpcMaxBatch, corsOrigins: o.corsOrigins },
+      {
+        logger: log.child({ module: "rpc" }),
+        methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
+        metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
+        health,
+      },
+    );
+    const addr = await rpc.listen();
+    closers.push(() => rpc.close());
+    const metricsServer = await startMetricsServer(
+      { host: o.metricsHost, port: o.metricsPort },
+      { registry, health, logger: log.child({ module: "metrics" }) },
+    );
+    closers.push(() => metricsServer.close());
+
+    await producer.start();
+    log.info(
+      {
+        rpc: `http://${addr.host}:${addr.port}`,
+        ws: `ws://${addr.host}:${addr.port}`,
+        metrics: `http://${o.metricsHost}:${metricsServer.port}/metrics`,
+        chainId: config.chainId,
+        sequencer: config.sequencer,
+        miniBlockMs,
+        blockMs,
+        dataDir: o.dataDir,
+        latestBlock: Number(chain.latest.number),
+      },
+      "sequencer started",
+    );
+    const node = new SequencerNode(log, config, rpc, metricsServer, backend);
+    node.closers.push(...closers);
+    return node;
+  }
+
+  /** Stops accepting requests, finishes in-flight mini-blocks and seals, closes the log. */
+  async close(): Promise<void> {
+    for (const c of this.closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        this.logger.warn({ err }, "error while shutting down");
+      }
+    }
+    this.closers.length = 0;
+    this.logger.info("sequencer stopped");
+  }
+}
+
+function loadOrCreateKey(o: SequencerOptions, log: Logger) {
+  const path = o.keyFile ?? join(o.dataDir, "sequencer.key");
+  if (!existsSync(path)) {
+    if (!o.dev) throw new StartupError(`sequencer key file ${path} does not exist (pass --key-file, or --dev to generate one)`);
+    const key = randomPrivateKey();
+    writeFileSync(path, `${bytesToHex(key)}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    log.info({ path }, "generated a sequencer key");
+  }
+  const text = readFileSync(path, "utf8").trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text)) throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
+  try {
+    return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
+  } catch (err) {
+    throw new StartupError(`key file ${path}: ${(err as Error).message}`);
+  }
+}
+
+function loadConfig(o: SequencerOptions, sequencerAddress: string, log: Logger): ChainConfig {
+  let config: ChainConfig;
+  if (o.chain !== undefined) config = loadChainConfig(o.chain);
+  else if (o.dev) {
+    const path = join(o.dataDir, "chain.json");
+    if (existsSync(path)) config = loadChainConfig(path);
+    else {
+      config = devChainConfig({ sequencer: sequencerAddress });
+      writeFileSync(path, `${chainConfigToJson(config)}\n`);
+      log.info({ path, chainId: config.chainId }, "generated a dev chain config");
+    }
+  } else throw new StartupError("no chain config: pass --chain <file>, or --dev for a generated one");
+  if (config.sequencer !== sequencerAddress.toLowerCase()) {
+    throw new StartupError(`the key controls ${sequencerAddress}, but the chain config names ${config.sequencer} as sequencer`);
+  }
+  return config;
+}
+
+/** A data dir belongs to one chain: refuse to replay a log written for another genesis. */
+function checkGenesis(dataDir: string, genesisHash: string): void {
+  const path = join(dataDir, "genesis.hash");
+  if (!existsSync(path)) {
+    writeFileSync(path, `${genesisHash}\n`);
+    return;
+  }
+  const stored = readFileSync(path, "utf8").trim();
+  if (stored !== genesisHash) {
+    throw new StartupError(`data dir ${dataDir} holds chain ${stored}, but the chain config gives genesis ${genesisHash}`);
+  }
+}

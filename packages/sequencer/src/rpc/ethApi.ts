@@ -1,0 +1,324 @@
+import { bytesToHex, hexToBytes } from "@ethereumjs/util";
+import {
+  type BlockTag,
+  RpcError,
+  RpcErrorCode,
+  type RpcMethods,
+  executionReverted,
+  invalidInput,
+  invalidParams,
+  rpcMethod,
+  rpcSchemas as s,
+} from "@staccato/common";
+import { z } from "zod";
+import type { CallRequest } from "../execution/callRunner.ts";
+import { revertReason } from "../execution/callRunner.ts";
+import type { ChainBlock, LogFilter } from "../storage/chainStore.ts";
+import { TxRejectedError } from "../txpool/txErrors.ts";
+import { type SequencerBackend, blockFor, resolveBlock, stateAt } from "./backend.ts";
+import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
+
+const EMPTY = new Uint8Array(0);
+/** The tip eth_maxPriorityFeePerGas suggests: 0.001 gwei. */
+export const SUGGESTED_TIP = 1_000_000n;
+
+const optional = <T extends z.ZodType>(t: T) => t.optional();
+const hexBytes = s.hexBytes;
+
+/** A call object for eth_call / eth_estimateGas (unknown fields are ignored, as geth does). */
+export const callObject = z
+  .looseObject({
+    from: optional(s.address),
+    to: optional(z.union([s.address, z.null()])),
+    gas: optional(s.quantity),
+    gasPrice: optional(s.quantity),
+    maxFeePerGas: optional(s.quantity),
+    maxPriorityFeePerGas: optional(s.quantity),
+    value: optional(s.quantity),
+    data: optional(hexBytes),
+    input: optional(hexBytes),
+    nonce: optional(s.quantity),
+  })
+  .describe("transaction");
+type CallObject = z.output<typeof callObject>;
+
+export const filterObject = z
+  .looseObject({
+    fromBlock: optional(s.blockTag),
+    toBlock: optional(s.blockTag),
+    blockHash: optional(s.hash32),
+    address: optional(z.union([s.address, z.array(s.address)])),
+    topics: optional(z.array(z.union([z.null(), s.hash32, z.array(z.union([s.hash32, z.null()]))]))),
+  })
+  .describe("filter");
+export type FilterObject = z.output<typeof filterObject>;
+
+export function toCallRequest(c: CallObject): CallRequest {
+  if (c.data !== undefined && c.input !== undefined && bytesToHex(c.data) !== bytesToHex(c.input)) {
+    throw invalidParams('both "data" and "input" are set and differ');
+  }
+  return {
+    from: c.from === undefined ? undefined : hexToBytes(c.from as `0x${string}`),
+    to: c.to === undefined || c.to === null ? undefined : hexToBytes(c.to as `0x${string}`),
+    gas: c.gas,
+    value: c.value,
+    data: c.input ?? c.data ?? EMPTY,
+  };
+}
+
+/** Turns a log filter object into block bounds and topic sets; checks the range limit. */
+export function toLogFilter(be: SequencerBackend, f: FilterObject): LogFilter {
+  let from: bigint;
+  let to: bigint;
+  if (f.blockHash !== undefined) {
+    if (f.fromBlock !== undefined || f.toBlock !== undefined) throw invalidParams("cannot specify both blockHash and fromBlock/toBlock");
+    const b = be.chain.blockByHash(f.blockHash);
+    if (b === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "unknown block");
+    from = to = b.number;
+  } else {
+    from = tagNumber(be, f.fromBlock ?? { tag: "latest" });
+    to = tagNumber(be, f.toBlock ?? { tag: "latest" });
+    if (from > to) throw invalidParams("fromBlock is after toBlock");
+    if (to - from >= BigInt(be.limits.maxBlockRange)) {
+      throw new RpcError(RpcErrorCode.LimitExceeded, `block range too large: at most ${be.limits.maxBlockRange} blocks per query`);
+    }
+  }
+  const addresses = f.address === undefined ? null : new Set(Array.isArray(f.address) ? f.address : [f.address]);
+  const topics = (f.topics ?? []).map((t) => {
+    if (t === null) return null;
+    if (Array.isArray(t)) return t.includes(null) ? null : new Set(t as string[]);
+    return new Set([t]);
+  });
+  return { fromBlock: from, toBlock: to, addresses, topics };
+}
+
+function tagNumber(be: SequencerBackend, tag: BlockTag): bigint {
+  if ("number" in tag) return tag.number;
+  const b = resolveBlock(be, tag);
+  return b?.number ?? 0n;
+}
+
+export function getLogs(be: SequencerBackend, f: LogFilter): object[] {
+  const out: object[] = [];
+  for (const l of be.chain.logs(f)) {
+    if (out.length >= be.limits.maxLogs) {
+      throw new RpcError(RpcErrorCode.LimitExceeded, `query returned more than ${be.limits.maxLogs} results; narrow the block range`);
+    }
+    const b = be.chain.block(l.tx.blockNumber)!;
+    out.push(formatLog(l.log, l.tx, l.logIndex, b.hash === null ? `0x${"00".repeat(32)}` : bytesToHex(b.hash)));
+  }
+  return out;
+}
+
+/** Maps a pool rejection to the JSON-RPC error wallets understand (-32000, geth messages). */
+export function submit(be: SequencerBackend, raw: Uint8Array) {
+  try {
+    return be.pool.add(raw);
+  } catch (err) {
+    if (err instanceof TxRejectedError) throw new RpcError(RpcErrorCode.InvalidInput, err.message);
+    throw err;
+  }
+}
+
+function blockByTag(be: SequencerBackend, tag: BlockTag): ChainBlock | undefined {
+  const b = resolveBlock(be, tag);
+  if (b === undefined) return undefined;
+  if (b.hash === null && !("tag" in tag && tag.tag === "pending")) return undefined;
+  return b;
+}
+
+function parentHashOf(be: SequencerBackend, b: ChainBlock): string | null {
+  const p = be.chain.block(b.number - 1n);
+  return p?.hash === null || p === undefined ? null : bytesToHex(p.hash);
+}
+
+function feeHistory(be: SequencerBackend, count: number, newest: ChainBlock, percentiles: number[] | undefined) {
+  const last = newest.hash === null ? newest.number - 1n : newest.number;
+  const first = last - BigInt(count) + 1n > 0n ? last - BigInt(count) + 1n : 0n;
+  const baseFees: string[] = [];
+  const ratios: number[] = [];
+  const rewards: string[][] = [];
+  for (let n = first; n <= last; n++) {
+    const b = be.chain.block(n)!;
+    baseFees.push(qty(b.baseFee));
+    ratios.push(Number(b.gasUsed) / Number(b.gasLimit));
+    if (percentiles !== undefined) rewards.push(rewardPercentiles(be, b, percentiles));
+  }
+  const next = be.chain.block(last + 1n);
+  baseFees.push(qty(next?.baseFee ?? be.chain.head.baseFee));
+  return {
+    oldestBlock: qty(first),
+    baseFeePerGas: baseFees,
+    gasUsedRatio: ratios,
+    ...(percentiles !== undefined ? { reward: rewards } : {}),
+  };
+}
+
+function rewardPercentiles(be: SequencerBackend, b: ChainBlock, percentiles: number[]): string[] {
+  if (b.txs.length === 0) return percentiles.map(() => "0x0");
+  const tips = b.txs
+    .map((t) => ({ tip: t.receipt.effectiveGasPrice - b.baseFee, gas: t.receipt.gasUsed }))
+    .sort((x, y) => (x.tip < y.tip ? -1 : x.tip > y.tip ? 1 : 0));
+  const total = tips.reduce((n, t) => n + t.gas, 0n);
+  return percentiles.map((p) => {
+    const threshold = (total * BigInt(Math.round(p * 100))) / 10_000n;
+    let acc = 0n;
+    for (const t of tips) {
+      acc += t.gas;
+      if (acc >= threshold) return qty(t.tip);
+    }
+    return qty(tips[tips.length - 1]!.tip);
+  });
+}
+
+function revertError(data: Uint8Array): RpcError {
+  return executionReverted(bytesToHex(data), revertReason(data));
+}
+
+/** The wallet set of methods (DESIGN §8), answered from the sequencer's memory. */
+export function ethApi(be: SequencerBackend): RpcMethods {
+  const { chain, common, pool } = be;
+  const m = {
+    web3_clientVersion: rpcMethod(z.tuple([]), () => be.clientVersion),
+    web3_sha3: rpcMethod(z.tuple([hexBytes]), ([d]) => bytesToHex(common.customCrypto.keccak256!(d))),
+    net_version: rpcMethod(z.tuple([]), () => String(be.config.chainId)),
+    net_listening: rpcMethod(z.tuple([]), () => true),
+    net_peerCount: rpcMethod(z.tuple([]), () => "0x0"),
+    eth_chainId: rpcMethod(z.tuple([]), () => qty(be.config.chainId)),
+    eth_syncing: rpcMethod(z.tuple([]), () => false),
+    eth_accounts: rpcMethod(z.tuple([]), () => []),
+    eth_coinbase: rpcMethod(z.tuple([]), () => be.config.sequencer),
+    eth_mining: rpcMethod(z.tuple([]), () => false),
+    eth_hashrate: rpcMethod(z.tuple([]), () => "0x0"),
+    eth_protocolVersion: rpcMethod(z.tuple([]), () => "0x41"),
+    eth_blockNumber: rpcMethod(z.tuple([]), () => qty(chain.latest.number)),
+
+    eth_getBlockByNumber: rpcMethod(z.tuple([s.blockTag, s.bool.optional()]), ([tag, full]) => {
+      const b = blockByTag(be, tag);
+      return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
+    }),
+    eth_getBlockByHash: rpcMethod(z.tuple([s.hash32, s.bool.optional()]), ([hash, full]) => {
+      const b = chain.blockByHash(hash);
+      return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
+    }),
+    eth_getBlockTransactionCountByNumber: rpcMethod(z.tuple([s.blockTag]), ([tag]) => {
+      const b = blockByTag(be, tag);
+      return b === undefined ? null : qty(b.txs.length);
+    }),
+    eth_getBlockTransactionCountByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
+      const b = chain.blockByHash(hash);
+      return b === undefined ? null : qty(b.txs.length);
+    }),
+    eth_getUncleCountByBlockNumber: rpcMethod(z.tuple([s.blockTag]), () => "0x0"),
+    eth_getUncleCountByBlockHash: rpcMethod(z.tuple([s.hash32]), () => "0x0"),
+    eth_getTransactionByBlockNumberAndIndex: rpcMethod(z.tuple([s.blockTag, s.quantity]), ([tag, i]) => {
+      const b = blockByTag(be, tag);
+      const t = b?.txs[Number(i)];
+      return t === undefined ? null : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
+    }),
+    eth_getTransactionByBlockHashAndIndex: rpcMethod(z.tuple([s.hash32, s.quantity]), ([hash, i]) => {
+      const b = chain.blockByHash(hash);
+      const t = b?.txs[Number(i)];
+      return t === undefined ? null : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
+    }),
+
+    eth_getBalance: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
+      const at = stateAt(be, tag ?? { tag: "latest" });
+      return qty(at.view.account(a)?.balance ?? 0n);
+    }),
+    eth_getTransactionCount: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
+      const at = stateAt(be, tag ?? { tag: "latest" });
+      if (at.pending) return qty(pool.pendingNonce(a));
+      return qty(at.view.account(a)?.nonce ?? 0n);
+    }),
+    eth_getCode: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
+      const at = stateAt(be, tag ?? { tag: "latest" });
+      return bytesToHex(at.view.code(a) ?? EMPTY);
+    }),
+    eth_getStorageAt: rpcMethod(z.tuple([s.address, s.quantity.describe("slot"), s.blockTagOrHash.optional()]), ([a, slot, tag]) => {
+      if (slot >= 1n << 256n) throw invalidParams("invalid params: param 1 (slot): larger than 32 bytes");
+      const at = stateAt(be, tag ?? { tag: "latest" });
+      const key = `0x${slot.toString(16).padStart(64, "0")}`;
+      const v = at.view.slot(a, key) ?? EMPTY;
+      return `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`;
+    }),
+
+    eth_call: rpcMethod(z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]), async ([c, tag]) => {
+      const at = stateAt(be, tag ?? { tag: "latest" });
+      const r = await be.calls.call(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
+      if (r.ok) return bytesToHex(r.returnValue);
+      if (r.reverted) throw revertError(r.returnValue);
+      throw invalidInput(r.error);
+    }),
+    eth_estimateGas: rpcMethod(z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]), async ([c, tag]) => {
+      const at = stateAt(be, tag ?? { tag: "pending" });
+      const r = await be.calls.estimate(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
+      if ("gas" in r) return qty(r.gas);
+      if (!r.ok && r.reverted) throw revertError(r.returnValue);
+      throw invalidInput(`gas required exceeds allowance (${be.limits.callGasCap}): ${(r as { error: string }).error}`);
+    }),
+
+    eth_gasPrice: rpcMethod(z.tuple([]), () => qty(chain.head.baseFee + SUGGESTED_TIP)),
+    eth_maxPriorityFeePerGas: rpcMethod(z.tuple([]), () => qty(SUGGESTED_TIP)),
+    eth_blobBaseFee: rpcMethod(z.tuple([]), () => "0x1"),
+    eth_feeHistory: rpcMethod(
+      z.tuple([z.union([s.quantity, z.number().int()]).describe("blockCount"), s.blockTag, z.array(z.number().min(0).max(100)).optional()]),
+      ([count, tag, percentiles]) => {
+        const n = Number(count);
+        if (n < 1 || n > 1024) throw invalidParams("invalid params: param 0 (blockCount): must be between 1 and 1024");
+        const newest = resolveBlock(be, tag);
+        if (newest === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
+        return feeHistory(be, n, newest, percentiles);
+      },
+    ),
+
+    eth_sendRawTransaction: rpcMethod(z.tuple([hexBytes.describe("transaction")]), ([raw]) => submit(be, raw).hashHex),
+
+    eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
+      const t = chain.tx(hash);
+      if (t !== undefined) {
+        return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: chain.block(t.blockNumber)!, index: t.index });
+      }
+      const p = pool.get(hash);
+      return p === undefined ? null : formatTx(p.tx, p.hashHex, p.sender, null);
+    }),
+    eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
+      const t = chain.tx(hash);
+      return t === undefined ? null : formatReceipt(t, chain.block(t.blockNumber)!, common);
+    }),
+    eth_getBlockReceipts: rpcMethod(z.tuple([s.blockTagOrHash]), ([tag]) => {
+      const b = "hash" in tag ? chain.blockByHash(tag.hash) : blockByTag(be, tag);
+      return b === undefined ? null : b.txs.map((t) => formatReceipt(t, b, common));
+    }),
+    eth_getLogs: rpcMethod(z.tuple([filterObject]), ([f]) => getLogs(be, toLogFilter(be, f))),
+
+    eth_getProof: rpcMethod(z.tuple([s.address, z.array(s.hash32.or(s.quantity.transform((v) => `0x${v.toString(16).padStart(64, "0")}`))).max(1000).describe("storageKeys"), s.blockTagOrHash]), async ([a, keys, tag]) => {
+      const b = resolveBlock(be, tag);
+      if (b === undefined || b.hash === null || b.number !== chain.latest.number) {
+        throw invalidInput("eth_getProof is served against the latest sealed block only");
+      }
+      const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));
+      // The trie answers against its newest committed root, which may belong to a block whose
+      // seal is still finishing; wait for that block so the proof matches `latest`.
+      const proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
+      const root = bytesToHex(proof.root);
+      for (let i = 0; i < 50 && bytesToHex(chain.latest.header!.stateRoot) !== root; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return {
+        address: a,
+        balance: qty(proof.balance),
+        nonce: qty(proof.nonce),
+        codeHash: bytesToHex(proof.codeHash),
+        storageHash: bytesToHex(proof.storageHash),
+        accountProof: proof.accountProof.map(bytesToHex),
+        storageProof: proof.storageProof.map((p, i) => ({
+          key: keys[i],
+          value: qty(BigInt(bytesToHex(p.value.length === 0 ? new Uint8Array([0]) : p.value))),
+          proof: p.proof.map(bytesToHex),
+        })),
+      };
+    }),
+  } satisfies RpcMethods;
+  return m as unknown as RpcMethods;
+}

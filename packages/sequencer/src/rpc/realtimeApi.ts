@@ -1,0 +1,91 @@
+import { bytesToHex } from "@ethereumjs/util";
+import { RpcError, type RpcMethods, rpcMethod, rpcSchemas as s } from "@staccato/common";
+import { z } from "zod";
+import type { SequencerBackend } from "./backend.ts";
+import { submit } from "./ethApi.ts";
+import { formatReceipt } from "./format.ts";
+
+/** EIP-7966 error codes. */
+const SYNC_TIMEOUT = 4;
+const SYNC_NOT_READY = 5;
+
+const timeoutParam = z.union([s.quantity, z.number().int().nonnegative()]).describe("timeout");
+
+/**
+ * The real-time set: send a transaction and get its receipt back in the same call, as soon as its
+ * mini-block seals (`eth_sendRawTransactionSync`, EIP-7966; `realtime_sendRawTransaction`, the
+ * same under MegaETH's name), plus Staccato introspection.
+ */
+export function realtimeApi(be: SequencerBackend): { methods: RpcMethods; close(): void } {
+  const waiting = new Map<string, (v: object) => void>();
+  const off = be.events.on("miniBlock", ({ block, txs }) => {
+    if (waiting.size === 0) return;
+    for (const t of txs) {
+      const resolve = waiting.get(t.hashHex);
+      if (resolve !== undefined) {
+        waiting.delete(t.hashHex);
+        resolve(formatReceipt(t, block, be.common));
+      }
+    }
+  });
+
+  const sendSync = async ([raw, timeout]: [Uint8Array, (bigint | number | undefined)?]) => {
+    const requested = timeout === undefined ? 0 : Number(timeout);
+    const ms = requested > 0 && requested <= be.limits.maxSyncTimeoutMs ? requested : be.limits.syncTimeoutMs;
+    const ptx = submit(be, raw);
+    if (ptx.readyGen === 0) {
+      throw new RpcError(
+        SYNC_NOT_READY,
+        `The transaction was added to the pool but cannot be processed yet: it waits for nonce ${be.pool.pendingNonce(ptx.sender)} of ${ptx.sender}`,
+        ptx.hashHex,
+      );
+    }
+    const included = be.chain.tx(ptx.hashHex);
+    if (included !== undefined) return formatReceipt(included, be.chain.block(included.blockNumber)!, be.common);
+    return await new Promise<object>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(ptx.hashHex);
+        reject(new RpcError(SYNC_TIMEOUT, `The transaction was added to the pool but wasn't processed in ${ms}ms.`, ptx.hashHex));
+      }, ms);
+      waiting.set(ptx.hashHex, (receipt) => {
+        clearTimeout(timer);
+        resolve(receipt);
+      });
+    });
+  };
+
+  const syncParams = z.tuple([s.hexBytes.describe("transaction"), timeoutParam.optional()]);
+  const methods = {
+    eth_sendRawTransactionSync: rpcMethod(syncParams, sendSync),
+    realtime_sendRawTransaction: rpcMethod(syncParams, sendSync),
+    staccato_getMiniBlockByNumber: rpcMethod(z.tuple([s.quantity]), ([n]) => {
+      const mb = be.chain.miniBlock(n);
+      if (mb === undefined) return null;
+      return {
+        number: `0x${mb.number.toString(16)}`,
+        hash: bytesToHex(mb.hash),
+        parentHash: bytesToHex(mb.parentHash),
+        blockNumber: `0x${mb.blockNumber.toString(16)}`,
+        index: `0x${mb.index.toString(16)}`,
+        timestampUs: `0x${mb.timestampUs.toString(16)}`,
+        transactions: mb.txs.map((t) => bytesToHex(be.common.customCrypto.keccak256!(t))),
+        signature: bytesToHex(mb.signature),
+      };
+    }),
+    staccato_status: rpcMethod(z.tuple([]), () => ({
+      chainId: be.config.chainId,
+      latestBlock: `0x${be.chain.latest.number.toString(16)}`,
+      pendingBlock: `0x${be.chain.head.number.toString(16)}`,
+      poolSize: be.pool.size,
+      readyTxs: be.pool.readyCount(),
+      sequencer: be.config.sequencer,
+    })),
+  } satisfies RpcMethods;
+  return {
+    methods: methods as unknown as RpcMethods,
+    close() {
+      off();
+      waiting.clear();
+    },
+  };
+}

@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  RpcError,
+  RpcErrorCode,
+  type RpcMethods,
+  type WsConnection,
+  invalidParams,
+  rpcMethod,
+} from "@staccato/common";
+import { z } from "zod";
+import { type LogFilter, matches } from "../storage/chainStore.ts";
+import type { SequencerBackend } from "./backend.ts";
+import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
+import { PRECONFIRMED_BLOCK_HASH, formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
+
+const SUBSCRIPTION_KINDS = ["newHeads", "logs", "newPendingTransactions", "miniBlocks", "stateChanges"] as const;
+
+/** Polling filters are dropped after this long without a poll, as geth does. */
+const FILTER_TTL_MS = 5 * 60_000;
+/** Most items a filter buffers between polls. */
+const FILTER_MAX_ITEMS = 10_000;
+const MAX_FILTERS = 10_000;
+
+interface PollFilter {
+  kind: "logs" | "blocks" | "pendingTxs";
+  criteria: LogFilter | null;
+  raw: z.output<typeof filterObject> | null;
+  items: unknown[];
+  overflowed: boolean;
+  lastPoll: number;
+  unsubscribe: () => void;
+}
+
+const newId = (): string => bytesToHex(randomBytes(16));
+
+/**
+ * `eth_subscribe` over WebSocket and the HTTP polling filters. Real-time events come from mini-blocks:
+ * `logs`, `miniBlocks` and `stateChanges` fire when a mini-block seals (preconfirmed; logs carry
+ * the placeholder blockHash until the block seals), `newHeads` when a block seals.
+ */
+export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; close(): void } {
+  const filters = new Map<string, PollFilter>();
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, f] of filters) {
+      if (now - f.lastPoll > FILTER_TTL_MS) {
+        f.unsubscribe();
+        filters.delete(id);
+      }
+    }
+  }, 30_000);
+  sweep.unref();
+
+  const push = (f: PollFilter, item: unknown) => {
+    if (f.items.length >= FILTER_MAX_ITEMS) {
+      f.overflowed = true;
+      return;
+    }
+    f.items.push(item);
+  };
+
+  const install = (f: Omit<PollFilter, "items" | "overflowed" | "lastPoll" | "unsubscribe">): string => {
+    if (filters.size >= MAX_FILTERS) throw new RpcError(RpcErrorCode.LimitExceeded, "too many filters installed");
+    const id = newId();
+    const pf: PollFilter = { ...f, items: [], overflowed: false, lastPoll: Date.now(), unsubscribe: () => {} };
+    if (f.kind === "blocks") pf.unsubscribe = be.events.on("block", (b) => push(pf, bytesToHex(b.hash!)));
+    else if (f.kind === "pendingTxs") pf.unsubscribe = be.events.on("pendingTx", (p) => push(pf, p.hashHex));
+    else {
+      // Logs are delivered once their block seals, so polled logs carry final block hashes.
+      pf.unsubscribe = be.events.on("block", (b) => {
+        const c = pf.criteria!;
+        if (b.number < c.fromBlock || b.number > c.toBlock) return;
+        for (const tx of b.txs) {
+          tx.receipt.logs.forEach((log, i) => {
+            if (matches(log, c)) push(pf, formatLog(log, tx, tx.firstLogIndex + i, bytesToHex(b.hash!)));
+          });
+        }
+      });
+    }
+    filters.set(id, pf);
+    return id;
+  };
+
+  const filter = (id: string): PollFilter => {
+    const f = filters.get(id.toLowerCase());
+    if (f === undefined) throw new RpcError(RpcErrorCode.InvalidInput, "filter not found");
+    f.lastPoll = Date.now();
+    return f;
+  };
+
+  const subscribe = (conn: WsConnection, kind: (typeof SUBSCRIPTION_KINDS)[number], opts: unknown): string => {
+    const id = newId();
+    const notify = (result: unknown) =>
+      conn.send({ jsonrpc: "2.0", method: "eth_subscription", params: { subscription: id, result } });
+    let off: () => void;
+    switch (kind) {
+      case "newHeads":
+        off = be.events.on("block", (b) => notify(formatBlock(b, false, be.common, null)));
+        break;
+      case "newPendingTransactions":
+        off = be.events.on("pendingTx", (p) => notify(p.hashHex));
+        break;
+      case "logs": {
+        const parsed = filterObject.safeParse(opts ?? {});
+        if (!parsed.success) throw invalidParams("invalid params: param 1 (filter): expected {address?, topics?}");
+        const crit = toLogFilter(be, { ...parsed.data, fromBlock: { tag: "latest" }, toBlock: { tag: "latest" } });
+        off = be.events.on("miniBlock", ({ txs }) => {
+          for (const tx of txs) {
+            tx.receipt.logs.forEach((log, i) => {
+              if (matches(log, crit)) notify(formatLog(log, tx, tx.firstLogIndex + i, PRECONFIRMED_BLOCK_HASH));
+            });
+          }
+        });
+        break;
+      }
+      case "miniBlocks": {
+        const full = (opts as { fullTransactions?: boolean } | undefined)?.fullTransactions === true;
+        off = be.events.on("miniBlock", ({ block, miniBlock, txs }) =>
+          notify({
+            number: qty(miniBlock.number),
+            hash: bytesToHex(miniBlock.hash),
+            parentHash: bytesToHex(miniBlock.parentHash),
+            blockNumber: qty(miniBlock.blockNumber),
+            index: qty(miniBlock.index),
+            timestampUs: qty(miniBlock.timestampUs),
+            transactions: txs.map((t) => t.hashHex),
+            receipts: full ? txs.map((t) => formatReceipt(t, block, be.common)) : undefined,
+          }),
+        );
+        break;
+      }
+      case "stateChanges":
+        off = be.events.on("miniBlock", ({ miniBlock }) =>
+          notify({
+            miniBlock: qty(miniBlock.number),
+            blockNumber: qty(miniBlock.blockNumber),
+            changes: miniBlock.diff.map((d) => ({
+              address: bytesToHex(d.address),
+              deleted: (d.flags & 2) !== 0 ? true : undefined,
+              nonce: d.nonce === undefined ? undefined : qty(d.nonce),
+              balance: d.balance === undefined ? undefined : qty(d.balance),
+              codeChanged: d.code === undefined ? undefined : true,
+              storage: Object.fromEntries(
+                d.storage.map(([k, v]) => [bytesToHex(k), `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`]),
+              ),
+            })),
+          }),
+        );
+        break;
+    }
+    subs.set(id, off);
+    conn.onClose(() => {
+      off();
+      subs.delete(id);
+    });
+    return id;
+  };
+  const subs = new Map<string, () => void>();
+
+  const methods = {
+    eth_subscribe: rpcMethod(z.tuple([z.enum(SUBSCRIPTION_KINDS).describe("subscription"), z.unknown().optional()]), ([kind, opts], ctx) => {
+      if (ctx.connection === null) {
+        throw new RpcError(RpcErrorCode.MethodNotSupported, "notifications not supported: eth_subscribe needs a WebSocket connection");
+      }
+      return subscribe(ctx.connection, kind, opts);
+    }),
+    eth_unsubscribe: rpcMethod(z.tuple([z.string().describe("subscription id")]), ([id]) => {
+      const off = subs.get(id.toLowerCase());
+      if (off === undefined) return false;
+      off();
+      subs.delete(id.toLowerCase());
+      return true;
+    }),
+    eth_newFilter: rpcMethod(z.tuple([filterObject]), ([f]) => {
+      const criteria = toLogFilter(be, { ...f, toBlock: f.toBlock ?? { number: (1n << 63n) - 1n } });
+      // A filter's range may be open-ended; the block-range limit applies to eth_getFilterLogs.
+      return install({ kind: "logs", criteria, raw: f });
+    }),
+    eth_newBlockFilter: rpcMethod(z.tuple([]), () => install({ kind: "blocks", criteria: null, raw: null })),
+    eth_newPendingTransactionFilter: rpcMethod(z.tuple([]), () => install({ kind: "pendingTxs", criteria: null, raw: null })),
+    eth_getFilterChanges: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
+      const f = filter(id);
+      if (f.overflowed) {
+        f.overflowed = false;
+        f.items = [];
+        throw new RpcError(RpcErrorCode.LimitExceeded, `filter buffered more than ${FILTER_MAX_ITEMS} items between polls; poll more often`);
+      }
+      const items = f.items;
+      f.items = [];
+      return items;
+    }),
+    eth_getFilterLogs: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
+      const f = filter(id);
+      if (f.kind !== "logs") throw new RpcError(RpcErrorCode.InvalidInput, "filter is not a log filter");
+      return getLogs(be, toLogFilter(be, f.raw!));
+    }),
+    eth_uninstallFilter: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
+      const f = filters.get(id.toLowerCase());
+      if (f === undefined) return false;
+      f.unsubscribe();
+      filters.delete(id.toLowerCase());
+      return true;
+    }),
+  } satisfies RpcMethods;
+  return {
+    methods: methods as unknown as RpcMethods,
+    close() {
+      clearInterval(sweep);
+      for (const f of filters.values()) f.unsubscribe();
+      filters.clear();
+      for (const off of subs.values()) off();
+      subs.clear();
+    },
+  };
+}
+

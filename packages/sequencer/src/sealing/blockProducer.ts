@@ -1,0 +1,343 @@
+import type { Block } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
+import { bigIntToBytes, bytesToHex } from "@ethereumjs/util";
+import {
+  type ChainConfig,
+  type Logger,
+  type SignedMiniBlock,
+  SigningDomain,
+  type StateTrieHandle,
+  buildHeader,
+  encodeBlockSeal,
+  encodeConsensusReceipt,
+  keccak256,
+  miniBlockHash,
+  nextBaseFee,
+  orBlooms,
+  orderedTrieRoot,
+  signPayload,
+} from "@staccato/common";
+import type { MemoryState } from "@staccato/common";
+import { z } from "zod";
+import type { Executor } from "../execution/executor.ts";
+import type { SequencerMetrics } from "../node/metrics.ts";
+import type { LatestView } from "../state/latestView.ts";
+import type { ChainBlock, ChainStore, TxEntry } from "../storage/chainStore.ts";
+import { encodeBlockOpen, encodeLoggedMiniBlock } from "../storage/walCodec.ts";
+import { WalRecordType, type WriteAheadLog } from "../storage/wal.ts";
+import type { TxPool } from "../txpool/txPool.ts";
+
+export const producerOptionsSchema = z.object({
+  miniBlockMs: z.number().int().min(1),
+  blockMs: z.number().int().min(1),
+  /** Most transactions one mini-block takes, so a backlog cannot starve the event loop. */
+  maxMiniBlockTxs: z.number().int().min(1).default(2_000),
+});
+export type ProducerOptions = z.infer<typeof producerOptionsSchema>;
+
+export interface ProducerEvents {
+  onMiniBlock(block: ChainBlock, mb: SignedMiniBlock, txs: TxEntry[]): void;
+  onBlock(block: ChainBlock): void;
+}
+
+export interface ProducerDeps {
+  config: ChainConfig;
+  common: Common;
+  signingKey: Uint8Array;
+  state: MemoryState;
+  pool: TxPool;
+  chain: ChainStore;
+  executor: Executor;
+  trie: StateTrieHandle;
+  wal: WriteAheadLog;
+  latestView: LatestView;
+  logger: Logger;
+  metrics: SequencerMetrics | null;
+  events: ProducerEvents;
+}
+
+/** Where the producer continues from (after genesis or a restart). */
+export interface ProducerCursor {
+  miniBlockNumber: bigint;
+  lastMiniBlockHash: Uint8Array;
+}
+
+/**
+ * Seals mini-blocks every `miniBlockMs` (when transactions are waiting) and blocks every
+ * `blockMs` (DESIGN §1–2). Execution never waits for a block's state root: closing a block asks
+ * the state trie for its root and the seal completes in the background while the next block's
+ * mini-blocks run. A mini-block's receipts are published only once it is in the write-ahead log.
+ */
+export class BlockProducer {
+  private miniBlockNumber: bigint;
+  private lastMiniBlockHash: Uint8Array;
+  private template: Block;
+  /** Chain of seals in progress; each waits for the previous. */
+  private sealing: Promise<void> = Promise.resolve();
+  /** Mini-blocks written to the log but not yet published; a block seals only after all of them. */
+  private publishing: Promise<void> = Promise.resolve();
+  private readonly sealWaiters = new Map<bigint, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private nextBlockAt = 0;
+  private stopped = false;
+  private fatal: Error | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: ProducerOptions,
+    private readonly deps: ProducerDeps,
+    cursor: ProducerCursor,
+  ) {
+    this.miniBlockNumber = cursor.miniBlockNumber;
+    this.lastMiniBlockHash = cursor.lastMiniBlockHash;
+    this.template = deps.executor.blockTemplate(deps.chain.head);
+    this.log = deps.logger.child({ module: "producer" });
+  }
+
+  /** Fails if the producer hit an unrecoverable error (the log could not be written). */
+  get error(): Error | null {
+    return this.fatal;
+  }
+
+  /** Starts the tick loop; opens a new block first if the head is sealed. */
+  async start(): Promise<void> {
+    if (this.deps.chain.head.hash !== null) await this.openBlock();
+    this.nextBlockAt = performance.now() + this.opts.blockMs;
+    this.schedule(0);
+  }
+
+  /** Stops ticking and waits for in-flight mini-blocks and seals to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.running.catch(() => undefined);
+    await this.publishing.catch(() => undefined);
+    await this.sealing.catch(() => undefined);
+  }
+
+  /** Resolves once block `number` is sealed (BLOCKHASH during the seal window waits on it). */
+  async blockHash(number: bigint): Promise<Uint8Array | undefined> {
+    const b = this.deps.chain.block(number);
+    if (b === undefined) return undefined;
+    if (b.hash === null) await this.sealWaiters.get(number);
+    return b.hash ?? undefined;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().catch((err: unknown) => this.die(err as Error));
+    }, delay);
+  }
+
+  private async tick(): Promise<void> {
+    const started = performance.now();
+    if (started >= this.nextBlockAt) {
+      await this.closeBlock();
+      // Catch up without a burst of empty blocks if the process stalled.
+      this.nextBlockAt = Math.max(this.nextBlockAt + this.opts.blockMs, started + this.opts.blockMs / 2);
+    }
+    if (this.deps.pool.readyCount() > 0) await this.sealMiniBlock();
+    const now = performance.now();
+    const untilMini = this.opts.miniBlockMs - (now - started);
+    this.schedule(Math.max(0, Math.min(untilMini, this.nextBlockAt - now)));
+  }
+
+  private async sealMiniBlock(): Promise<void> {
+    const { pool, executor, state, chain } = this.deps;
+    const b = chain.head;
+    const started = performance.now();
+    const budgetMs = this.opts.miniBlockMs * 0.8;
+    const entries: TxEntry[] = [];
+    const blooms: Uint8Array[] = [];
+    const firstTxIndex = b.txCount;
+    const firstLogIndex = b.logCount;
+    let logIndex = firstLogIndex;
+    while (entries.length < this.opts.maxMiniBlockTxs) {
+      const ptx = pool.take();
+      if (ptx === undefined) break;
+      const out = await executor.execute(ptx.tx, this.template, b.gasUsed);
+      if (!out.ok) {
+        if (out.reason === "block gas limit reached") {
+          pool.putBack(ptx);
+          break;
+        }
+        this.log.debug({ tx: ptx.hashHex, reason: out.reason }, "dropped transaction at execution");
+        this.deps.metrics?.txsDropped.inc();
+        pool.dropFailed(ptx);
+        continue;
+      }
+      b.gasUsed = out.receipt.cumulativeGasUsed;
+      entries.push({
+        hash: ptx.hash,
+        hashHex: ptx.hashHex,
+        raw: ptx.raw,
+        sender: ptx.tx.getSenderAddress().bytes,
+        type: ptx.tx.type,
+        blockNumber: b.number,
+        index: firstTxIndex + entries.length,
+        miniBlockNumber: this.miniBlockNumber + 1n,
+        receipt: out.receipt,
+        firstLogIndex: logIndex,
+        bloom: out.bloom,
+      });
+      blooms.push(out.bloom);
+      logIndex += out.receipt.logs.length;
+      if (performance.now() - started > budgetMs) break;
+    }
+    if (entries.length === 0) return;
+    b.logCount = logIndex;
+    b.txCount += entries.length;
+
+    const { diff, pre } = state.takeDiff();
+    this.deps.latestView.add(b.number, pre);
+    this.deps.trie.add(diff);
+    const mb: Omit<SignedMiniBlock, "hash" | "signature"> = {
+      number: ++this.miniBlockNumber,
+      blockNumber: b.number,
+      index: b.miniBlockCount++,
+      parentHash: this.lastMiniBlockHash,
+      timestampUs: nowMicros(),
+      firstTxIndex,
+      firstLogIndex,
+      txs: entries.map((e) => e.raw),
+      receipts: entries.map((e) => e.receipt),
+      diff,
+    };
+    const hash = miniBlockHash(mb);
+    const signed: SignedMiniBlock = {
+      ...mb,
+      hash,
+      signature: signPayload(SigningDomain.miniBlock, this.deps.config.chainId, hash, this.deps.signingKey),
+    };
+    this.lastMiniBlockHash = hash;
+    const execMs = performance.now() - started;
+    const written = this.deps.wal.append(
+      WalRecordType.miniBlock,
+      encodeLoggedMiniBlock(signed, entries.map((e) => e.sender)),
+    );
+    this.publishing = this.publishing.then(async () => {
+      await written;
+      chain.addMiniBlock(b, signed, entries);
+      this.deps.metrics?.miniBlockSealed(entries.length, execMs, (performance.now() - started) / 1000);
+      this.deps.events.onMiniBlock(b, signed, entries);
+    });
+    this.publishing.catch((err: unknown) => this.die(err as Error));
+  }
+
+  /** Closes the head block: its root is requested now, its seal finishes in the background. */
+  private async closeBlock(): Promise<void> {
+    this.enqueueSeal(this.deps.chain.head, this.deps.trie.commit());
+    await this.openBlock();
+  }
+
+  /** Seals blocks closed before a restart whose seal never reached the log. */
+  resumeSeals(unfinished: { block: ChainBlock; root: Promise<{ root: Uint8Array; ms: number }> }[]): void {
+    for (const u of unfinished) this.enqueueSeal(u.block, u.root);
+  }
+
+  private enqueueSeal(b: ChainBlock, rootRequested: Promise<{ root: Uint8Array; ms: number }>): void {
+    const published = this.publishing;
+    const previous = this.sealing;
+    const seal = (async () => {
+      await previous;
+      await published;
+      const { root, ms } = await rootRequested;
+      await this.finishSeal(b, root, ms);
+    })();
+    this.sealing = seal.catch((err: unknown) => this.die(err as Error));
+    this.sealWaiters.set(b.number, this.sealing);
+  }
+
+  private async finishSeal(b: ChainBlock, stateRoot: Uint8Array, rootMs: number): Promise<void> {
+    const started = performance.now();
+    const { common, chain, config } = this.deps;
+    const parent = chain.block(b.number - 1n)!;
+    const logsBloom = new Uint8Array(256);
+    for (const t of b.txs) orBlooms(logsBloom, t.bloom);
+    const header = buildHeader(
+      {
+        parentHash: parent.hash!,
+        coinbase: b.coinbase,
+        stateRoot,
+        transactionsRoot: await orderedTrieRoot(b.txs.map((t) => t.raw)),
+        receiptsRoot: await orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom))),
+        logsBloom,
+        number: b.number,
+        gasLimit: b.gasLimit,
+        gasUsed: b.gasUsed,
+        timestamp: b.timestamp,
+        prevRandao: b.prevRandao,
+        baseFee: b.baseFee,
+      },
+      common,
+    );
+    const hash = header.hash();
+    const signature = signPayload(SigningDomain.block, config.chainId, hash, this.deps.signingKey);
+    await this.deps.wal.append(
+      WalRecordType.blockSeal,
+      encodeBlockSeal({ header: header.serialize(), hash, miniBlockHashes: b.miniBlocks.map((m) => m.hash), signature }),
+    );
+    b.header = header;
+    b.hash = hash;
+    b.signature = signature;
+    chain.markSealed(b);
+    this.deps.latestView.sealed(b.number);
+    this.sealWaiters.delete(b.number);
+    this.deps.pool.prune();
+    const sealMs = performance.now() - started;
+    this.deps.metrics?.blockSealed(b.txs.length, rootMs / 1000, sealMs / 1000);
+    this.log.info(
+      { number: Number(b.number), txs: b.txs.length, miniBlocks: b.miniBlocks.length, gasUsed: Number(b.gasUsed), rootMs: Math.round(rootMs), hash: bytesToHex(hash) },
+      "sealed block",
+    );
+    this.deps.events.onBlock(b);
+  }
+
+  /** Opens the next block; its environment goes to the log first so a restart reopens it alike. */
+  private async openBlock(): Promise<void> {
+    const { chain, config } = this.deps;
+    const parent = chain.head;
+    const number = parent.number + 1n;
+    const nowSec = BigInt(Math.floor(Date.now() / 1000));
+    const minTs = parent.timestamp + (this.opts.blockMs >= 1000 ? 1n : 0n);
+    const b: ChainBlock = {
+      number,
+      timestamp: nowSec > minTs ? nowSec : minTs,
+      baseFee: nextBaseFee({ baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit }, config.baseFee),
+      gasLimit: config.blockGasLimit,
+      coinbase: hexToBytes20(config.sequencer),
+      prevRandao: keccak256(bigIntToBytes(number)),
+      txs: [],
+      miniBlocks: [],
+      gasUsed: 0n,
+      txCount: 0,
+      miniBlockCount: 0,
+      logCount: 0,
+      header: null,
+      hash: null,
+      signature: null,
+    };
+    const written = this.deps.wal.append(WalRecordType.blockOpen, encodeBlockOpen(b));
+    chain.addBlock(b);
+    this.template = this.deps.executor.blockTemplate(b);
+    await written;
+  }
+
+  private die(err: Error): void {
+    if (this.fatal !== null) return;
+    this.fatal = err;
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.log.fatal({ err }, "block production stopped");
+  }
+}
+
+function nowMicros(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
+
+function hexToBytes20(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+}

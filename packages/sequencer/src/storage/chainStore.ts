@@ -1,0 +1,158 @@
+import type { BlockHeader } from "@ethereumjs/block";
+import { bytesToHex } from "@ethereumjs/util";
+import type { Log, Receipt, SignedMiniBlock } from "@staccato/common";
+
+/** One included transaction and everything RPC needs to describe it. */
+export interface TxEntry {
+  readonly hash: Uint8Array;
+  readonly hashHex: string;
+  readonly raw: Uint8Array;
+  readonly sender: Uint8Array;
+  readonly type: number;
+  readonly blockNumber: bigint;
+  readonly index: number;
+  readonly miniBlockNumber: bigint;
+  readonly receipt: Receipt;
+  /** Index in the block of this transaction's first log. */
+  readonly firstLogIndex: number;
+  readonly bloom: Uint8Array;
+}
+
+/** A block in the making or sealed. Transactions, receipts and positions never change once added. */
+export interface ChainBlock {
+  readonly number: bigint;
+  readonly timestamp: bigint;
+  readonly baseFee: bigint;
+  readonly gasLimit: bigint;
+  readonly coinbase: Uint8Array;
+  readonly prevRandao: Uint8Array;
+  readonly txs: TxEntry[];
+  /** Published (in the log, receipts served) mini-blocks and their transactions. */
+  readonly miniBlocks: SignedMiniBlock[];
+  /** Execution cursor: counts include mini-blocks still being written to the log. */
+  gasUsed: bigint;
+  txCount: number;
+  miniBlockCount: number;
+  logCount: number;
+  /** Set when sealed. */
+  header: BlockHeader | null;
+  hash: Uint8Array | null;
+  signature: Uint8Array | null;
+}
+
+export interface LogFilter {
+  fromBlock: bigint;
+  toBlock: bigint;
+  addresses: Set<string> | null;
+  /** Per position: null = any, else one of the given topics (lower-case hex). */
+  topics: (Set<string> | null)[];
+}
+
+/** A log with its position, as eth_getLogs returns it. */
+export interface LocatedLog {
+  log: Log;
+  tx: TxEntry;
+  logIndex: number;
+  blockHash: Uint8Array | null;
+}
+
+/**
+ * The sequencer's chain in memory: sealed blocks by number and hash, the open block being filled
+ * by mini-blocks, and the index from transaction hash to its entry. The write-ahead log makes it
+ * durable; this is what RPC reads.
+ */
+export class ChainStore {
+  private readonly blocks: ChainBlock[] = [];
+  private readonly byHash = new Map<string, ChainBlock>();
+  private readonly txs = new Map<string, TxEntry>();
+  private readonly miniBlocks = new Map<bigint, SignedMiniBlock>();
+  private latestNumber = -1n;
+  /** Highest block number any transaction or mini-block refers to (open or sealed). */
+  private headNumber = -1n;
+
+  /** Adds a block (genesis, or a newly opened one). */
+  addBlock(b: ChainBlock): void {
+    if (b.number !== BigInt(this.blocks.length)) throw new Error(`block ${b.number} out of order`);
+    this.blocks.push(b);
+    if (b.number > this.headNumber) this.headNumber = b.number;
+    if (b.hash !== null) this.markSealed(b);
+  }
+
+  /** Records a mini-block's transactions; their receipts are served from now on. */
+  addMiniBlock(b: ChainBlock, mb: SignedMiniBlock, entries: TxEntry[]): void {
+    b.miniBlocks.push(mb);
+    this.miniBlocks.set(mb.number, mb);
+    for (const e of entries) {
+      b.txs.push(e);
+      this.txs.set(e.hashHex, e);
+    }
+  }
+
+  markSealed(b: ChainBlock): void {
+    this.byHash.set(bytesToHex(b.hash!), b);
+    if (b.number > this.latestNumber) this.latestNumber = b.number;
+  }
+
+  get latest(): ChainBlock {
+    return this.blocks[Number(this.latestNumber)]!;
+  }
+
+  /** The newest block that has transactions or is open: the `pending` block. */
+  get head(): ChainBlock {
+    return this.blocks[this.blocks.length - 1]!;
+  }
+
+  block(number: bigint): ChainBlock | undefined {
+    return this.blocks[Number(number)];
+  }
+
+  sealedBlock(number: bigint): ChainBlock | undefined {
+    return number <= this.latestNumber && number >= 0n ? this.blocks[Number(number)] : undefined;
+  }
+
+  blockByHash(hashHex: string): ChainBlock | undefined {
+    return this.byHash.get(hashHex);
+  }
+
+  tx(hashHex: string): TxEntry | undefined {
+    return this.txs.get(hashHex);
+  }
+
+  hasTx(hashHex: string): boolean {
+    return this.txs.has(hashHex);
+  }
+
+  miniBlock(number: bigint): SignedMiniBlock | undefined {
+    return this.miniBlocks.get(number);
+  }
+
+  get blockCount(): number {
+    return this.blocks.length;
+  }
+
+  /** Logs in a range of blocks, in order, skipping blocks and txs whose bloom cannot match. */
+  *logs(f: LogFilter): IterableIterator<LocatedLog> {
+    const last = f.toBlock < BigInt(this.blocks.length) ? f.toBlock : BigInt(this.blocks.length - 1);
+    for (let n = f.fromBlock; n <= last; n++) {
+      const b = this.blocks[Number(n)]!;
+      for (const tx of b.txs) {
+        let logIndex = tx.firstLogIndex;
+        for (const log of tx.receipt.logs) {
+          if (matches(log, f)) yield { log, tx, logIndex, blockHash: b.hash };
+          logIndex++;
+        }
+      }
+    }
+  }
+}
+
+export function matches(log: Log, f: Pick<LogFilter, "addresses" | "topics">): boolean {
+  if (f.addresses !== null && !f.addresses.has(bytesToHex(log.address))) return false;
+  for (let i = 0; i < f.topics.length; i++) {
+    const want = f.topics[i];
+    if (want === null || want === undefined) continue;
+    const t = log.topics[i];
+    if (t === undefined || !want.has(bytesToHex(t))) return false;
+  }
+  return true;
+}

@@ -1,0 +1,215 @@
+import { createBlockHeaderFromRLP } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
+import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
+import {
+  type ChainConfig,
+  DIFF_FLAG_CREATED,
+  type MemoryState,
+  type StateDiff,
+  type StateTrieHandle,
+  buildHeader,
+  decodeBlockSeal,
+  KECCAK256_RLP,
+  keccak256,
+  receiptBloom,
+} from "@staccato/common";
+import type { LatestView } from "../state/latestView.ts";
+import type { ChainBlock, ChainStore, TxEntry } from "./chainStore.ts";
+import { type WalRecord, WalRecordType } from "./wal.ts";
+import { decodeBlockOpen, decodeLoggedMiniBlock } from "./walCodec.ts";
+import type { ProducerCursor } from "../sealing/blockProducer.ts";
+
+/** The genesis state as a diff: every alloc entry is created. */
+export function genesisDiff(config: ChainConfig): StateDiff {
+  return Object.entries(config.alloc).map(([addr, a]) => ({
+    address: hexToBytes(addr as `0x${string}`),
+    flags: DIFF_FLAG_CREATED,
+    nonce: a.nonce ?? 0n,
+    balance: a.balance,
+    code: a.code !== undefined && a.code !== "0x" ? hexToBytes(a.code as `0x${string}`) : undefined,
+    storage: Object.entries(a.storage ?? {})
+      .map(([k, v]): [Uint8Array, Uint8Array] => [
+        hexToBytes(`0x${k.slice(2).padStart(64, "0")}`),
+        stripZeros(hexToBytes(v as `0x${string}`)),
+      ])
+      .filter(([, v]) => v.length > 0),
+  }));
+}
+
+function stripZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/** Builds block 0 from the chain config, applying the alloc to the state and the trie. */
+export async function buildGenesis(
+  config: ChainConfig,
+  common: Common,
+  state: MemoryState,
+  trie: StateTrieHandle,
+): Promise<ChainBlock> {
+  const diff = genesisDiff(config);
+  state.applyDiff(diff);
+  trie.add(diff);
+  const { root } = await trie.commit();
+  const header = buildHeader(
+    {
+      parentHash: new Uint8Array(32),
+      coinbase: new Uint8Array(20),
+      stateRoot: root,
+      transactionsRoot: KECCAK256_RLP,
+      receiptsRoot: KECCAK256_RLP,
+      logsBloom: new Uint8Array(256),
+      number: 0n,
+      gasLimit: config.blockGasLimit,
+      gasUsed: 0n,
+      timestamp: BigInt(config.genesisTimestamp),
+      prevRandao: new Uint8Array(32),
+      baseFee: config.baseFee.initial,
+    },
+    common,
+  );
+  return {
+    number: 0n,
+    timestamp: header.timestamp,
+    baseFee: config.baseFee.initial,
+    gasLimit: config.blockGasLimit,
+    coinbase: new Uint8Array(20),
+    prevRandao: new Uint8Array(32),
+    txs: [],
+    miniBlocks: [],
+    gasUsed: 0n,
+    txCount: 0,
+    miniBlockCount: 0,
+    logCount: 0,
+    header,
+    hash: header.hash(),
+    signature: null,
+  };
+}
+
+export class RecoveryError extends Error {}
+
+/** A block closed before the crash whose seal never reached the log. */
+export interface UnfinishedSeal {
+  block: ChainBlock;
+  root: Promise<{ root: Uint8Array; ms: number }>;
+}
+
+/**
+ * Rebuilds the chain from the write-ahead log by applying each mini-block's state diff (no
+ * re-execution), feeding the state trie the same diffs and block boundaries as live operation, so
+ * every sealed block's state root is checked again. Mini-blocks of blocks that were never sealed
+ * come back with the same numbers, positions and receipts; those blocks are sealed normally.
+ */
+export async function replayWal(
+  records: WalRecord[],
+  deps: { common: Common; chain: ChainStore; state: MemoryState; trie: StateTrieHandle; latestView: LatestView },
+  cursor: ProducerCursor,
+): Promise<{ cursor: ProducerCursor; txs: number; unfinished: UnfinishedSeal[] }> {
+  const { chain, state, trie, common } = deps;
+  const sealed = new Set<bigint>();
+  for (const r of records) {
+    if (r.type !== WalRecordType.blockSeal) continue;
+    const seal = decodeBlockSeal(r.payload);
+    sealed.add(createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true }).number);
+  }
+  const roots = new Map<bigint, Promise<{ root: Uint8Array; ms: number }>>();
+  let txs = 0;
+  let { miniBlockNumber, lastMiniBlockHash } = cursor;
+  for (const r of records) {
+    switch (r.type) {
+      case WalRecordType.blockOpen: {
+        const env = decodeBlockOpen(r.payload);
+        const prev = chain.head;
+        if (env.number !== prev.number + 1n) {
+          throw new RecoveryError(`write-ahead log: block ${env.number} opened after block ${prev.number}`);
+        }
+        // The previous block closed here: its root covers exactly the diffs added so far.
+        if (prev.number > 0n) roots.set(prev.number, trie.commit());
+        chain.addBlock({
+          ...env,
+          txs: [],
+          miniBlocks: [],
+          gasUsed: 0n,
+          txCount: 0,
+          miniBlockCount: 0,
+          logCount: 0,
+          header: null,
+          hash: null,
+          signature: null,
+        });
+        break;
+      }
+      case WalRecordType.miniBlock: {
+        const { mb, senders } = decodeLoggedMiniBlock(r.payload);
+        const b = chain.head;
+        if (
+          mb.blockNumber !== b.number ||
+          mb.number !== miniBlockNumber + 1n ||
+          !equalsBytes(mb.parentHash, lastMiniBlockHash)
+        ) {
+          throw new RecoveryError(`write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`);
+        }
+        const unsealed = !sealed.has(b.number);
+        state.applyDiff(mb.diff, unsealed);
+        if (unsealed) deps.latestView.add(b.number, state.takeDiff().pre);
+        trie.add(mb.diff);
+        let logIndex = mb.firstLogIndex;
+        const entries: TxEntry[] = mb.txs.map((raw, j) => {
+          const receipt = mb.receipts[j]!;
+          const hash = keccak256(raw);
+          const firstLogIndex = logIndex;
+          logIndex += receipt.logs.length;
+          return {
+            hash,
+            hashHex: bytesToHex(hash),
+            raw,
+            sender: senders[j]!,
+            type: raw[0]! <= 0x7f ? raw[0]! : 0,
+            blockNumber: b.number,
+            index: mb.firstTxIndex + j,
+            miniBlockNumber: mb.number,
+            receipt,
+            firstLogIndex,
+            bloom: receiptBloom(receipt),
+          };
+        });
+        b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
+        b.txCount += entries.length;
+        b.miniBlockCount++;
+        b.logCount = logIndex;
+        chain.addMiniBlock(b, mb, entries);
+        miniBlockNumber = mb.number;
+        lastMiniBlockHash = mb.hash;
+        txs += entries.length;
+        break;
+      }
+      case WalRecordType.blockSeal: {
+        const seal = decodeBlockSeal(r.payload);
+        const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
+        const b = chain.block(header.number);
+        const root = roots.get(header.number);
+        if (b === undefined || b.hash !== null || root === undefined) {
+          throw new RecoveryError(`write-ahead log: unexpected seal of block ${header.number}`);
+        }
+        const computed = (await root).root;
+        if (!equalsBytes(computed, header.stateRoot)) {
+          throw new RecoveryError(
+            `write-ahead log replay reached state root ${bytesToHex(computed)} for block ${header.number}, but its header says ${bytesToHex(header.stateRoot)}`,
+          );
+        }
+        roots.delete(header.number);
+        b.header = header;
+        b.hash = seal.hash;
+        b.signature = seal.signature;
+        chain.markSealed(b);
+        deps.latestView.sealed(b.number);
+        break;
+      }
+    }
+  }
+  const unfinished = [...roots].map(([n, root]) => ({ block: chain.block(n)!, root }));
+  return { cursor: { miniBlockNumber, lastMiniBlockHash }, txs, unfinished };
+}

@@ -1,0 +1,50 @@
+import { RLP } from "@ethereumjs/rlp";
+import {
+  DecodeError,
+  type RlpItem,
+  type SignedMiniBlock,
+  big,
+  bytes,
+  decodeSignedMiniBlock,
+  encodeSignedMiniBlock,
+  list,
+  u,
+} from "@staccato/common";
+
+export interface BlockEnvRecord {
+  number: bigint;
+  timestamp: bigint;
+  baseFee: bigint;
+  gasLimit: bigint;
+  coinbase: Uint8Array;
+  prevRandao: Uint8Array;
+}
+
+export function encodeBlockOpen(b: BlockEnvRecord): Uint8Array {
+  return RLP.encode([u(b.number), u(b.timestamp), u(b.baseFee), u(b.gasLimit), b.coinbase, b.prevRandao]);
+}
+
+export function decodeBlockOpen(data: Uint8Array): BlockEnvRecord {
+  const f = list(RLP.decode(data) as RlpItem, "block-open", 6);
+  return {
+    number: big(f[0], "number"),
+    timestamp: big(f[1], "timestamp"),
+    baseFee: big(f[2], "baseFee"),
+    gasLimit: big(f[3], "gasLimit"),
+    coinbase: bytes(f[4], "coinbase", 20),
+    prevRandao: bytes(f[5], "prevRandao", 32),
+  };
+}
+
+/** A mini-block as logged: the signed mini-block plus its senders, so a restart recovers none. */
+export function encodeLoggedMiniBlock(mb: SignedMiniBlock, senders: Uint8Array[]): Uint8Array {
+  return RLP.encode([encodeSignedMiniBlock(mb), senders]);
+}
+
+export function decodeLoggedMiniBlock(data: Uint8Array): { mb: SignedMiniBlock; senders: Uint8Array[] } {
+  const [mbBytes, senders] = list(RLP.decode(data) as RlpItem, "logged mini-block", 2);
+  const mb = decodeSignedMiniBlock(bytes(mbBytes, "mini-block"));
+  const s = list(senders, "senders").map((x, i) => bytes(x, `senders[${i}]`, 20));
+  if (s.length !== mb.txs.length) throw new DecodeError("logged mini-block: senders do not match txs");
+  return { mb, senders: s };
+}
