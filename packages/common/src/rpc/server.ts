@@ -1,18 +1,19 @@
-import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import type { Logger } from "../log/logger.ts";
+import { corsPolicy } from "./cors.ts";
 import {
   errorResponse,
   RpcDispatcher,
   type RpcContext,
   type RpcMethods,
   type RpcMetrics,
-  type WsConnection,
 } from "./dispatch.ts";
 import { RpcErrorCode } from "./errors.ts";
+import { WsConn } from "./wsConnection.ts";
 
 /** JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready. */
 
@@ -57,10 +58,6 @@ export interface RpcServer {
   address(): { host: string; port: number };
 }
 
-/** Past this many queued bytes a WebSocket client is not keeping up: notifications are dropped. */
-const WS_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-/** Requests in flight per WebSocket before we stop reading from it. */
-const WS_MAX_INFLIGHT = 256;
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 const HEADERS_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -296,135 +293,5 @@ function onSocketError(): void {
 }
 
 function rejectUpgrade(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/** One WebSocket client: feeds messages to the dispatcher, queues responses and notifications. */
-class WsConn implements WsConnection {
-  closed = false;
-  /** Notifications dropped because the client was not reading. */
-  dropped = 0;
-  private inflight = 0;
-  private closeCbs: (() => void)[] = [];
-  private readonly ctx: RpcContext;
-
-  constructor(
-    readonly id: string,
-    readonly ws: WebSocket,
-    private readonly dispatcher: RpcDispatcher,
-    private readonly log: Logger,
-    private readonly metrics: RpcMetrics | null,
-  ) {
-    this.ctx = { transport: "ws", connection: this };
-    ws.on("message", (data) => this.onMessage(data));
-    ws.on("error", (err) => log.debug({ conn: id, err: err.message }, "ws connection error"));
-  }
-
-  send(notification: object | string): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
-      if (this.dropped++ === 0)
-        this.log.warn({ conn: this.id }, "ws client not reading, dropping notifications");
-      this.metrics?.wsNotificationDropped?.();
-      return;
-    }
-    let json: string;
-    try {
-      json = typeof notification === "string" ? notification : JSON.stringify(notification);
-    } catch (err) {
-      this.log.error({ conn: this.id, err }, "ws notification not serializable");
-      return;
-    }
-    this.ws.send(json);
-  }
-
-  onClose(cb: () => void): void {
-    if (this.closed) queueMicrotask(() => this.runCloseCb(cb));
-    else this.closeCbs.push(cb);
-  }
-
-  handleClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const cbs = this.closeCbs;
-    this.closeCbs = [];
-    for (const cb of cbs) this.runCloseCb(cb);
-  }
-
-  private runCloseCb(cb: () => void): void {
-    try {
-      cb();
-    } catch (err) {
-      this.log.error({ conn: this.id, err }, "ws close callback failed");
-    }
-  }
-
-  private onMessage(data: RawData): void {
-    const buf = Buffer.isBuffer(data)
-      ? data
-      : Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.from(data as ArrayBuffer);
-    if (++this.inflight === WS_MAX_INFLIGHT) this.ws.pause();
-    this.dispatcher.handle(buf, this.ctx).then(
-      (out) => this.onResponse(out),
-      (err: unknown) => {
-        this.log.error({ conn: this.id, err }, "rpc dispatch failed");
-        this.onResponse(null);
-      },
-    );
-  }
-
-  private onResponse(out: string | null): void {
-    if (this.inflight-- === WS_MAX_INFLIGHT && !this.closed) this.ws.resume();
-    if (out === null || this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
-      // Responses cannot be dropped silently: a client this far behind is cut off.
-      this.log.warn({ conn: this.id }, "ws client not reading responses, closing");
-      this.ws.terminate();
-      return;
-    }
-    this.ws.send(out);
-  }
-}
-
-interface CorsPolicy {
-  /** Headers for a normal response (a fresh object the caller may extend). */
-  headers(origin: string | undefined): OutgoingHttpHeaders;
-  preflight(origin: string | undefined): OutgoingHttpHeaders;
-  /** Whether a browser at `origin` may open a WebSocket (no Origin header: not a browser, allowed). */
-  allows(origin: string | undefined): boolean;
-}
-
-function corsPolicy(spec: string): CorsPolicy {
-  const list = spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  const any = list.includes("*");
-  const allowed = new Set(list);
-  const allowOrigin = (origin: string | undefined): string | undefined =>
-    any ? "*" : origin !== undefined && allowed.has(origin) ? origin : undefined;
-  const headers = (origin: string | undefined): OutgoingHttpHeaders => {
-    const h: OutgoingHttpHeaders = {};
-    const allow = allowOrigin(origin);
-    if (allow !== undefined) h["access-control-allow-origin"] = allow;
-    if (!any && list.length > 0) h.vary = "origin";
-    return h;
-  };
-  return {
-    headers,
-    preflight(origin) {
-      const h = headers(origin);
-      if (h["access-control-allow-origin"] !== undefined) {
-        h["access-control-allow-methods"] = "POST, GET, OPTIONS";
-        h["access-control-allow-headers"] = "content-type, authorization";
-        h["access-control-max-age"] = "86400";
-      }
-      return h;
-    },
-    allows(origin) {
-      return origin === undefined || any || allowed.has(origin);
-    },
-  };
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
 }

@@ -47,6 +47,11 @@ export const sequencerFlags = defineFlags({
     schema: z.enum(FSYNC_POLICIES).default("always"),
     description: "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
   },
+  snapshotInterval: {
+    schema: z.number().int().min(0).default(1000),
+    description: "Write a state snapshot every N blocks, bounding the log replay at restart (0 = never)",
+    placeholder: "<blocks>",
+  },
   txpoolMax: { schema: z.number().int().min(1).default(200_000), description: "Most transactions held in the pool", placeholder: "<n>" },
   nonceGapLimit: {
     schema: z.number().int().min(0).default(64),

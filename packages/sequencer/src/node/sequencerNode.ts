@@ -29,6 +29,7 @@ import { BlockProducer } from "../sealing/blockProducer.ts";
 import { LatestView } from "../state/latestView.ts";
 import { ChainStore } from "../storage/chainStore.ts";
 import { buildGenesis, replayWal } from "../storage/recovery.ts";
+import { encodeSnapshot, readLatestSnapshot, writeSnapshot } from "../storage/snapshot.ts";
 import { WriteAheadLog, readWal } from "../storage/wal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
 import { ChainEvents } from "./chainEvents.ts";
@@ -82,9 +83,21 @@ export class SequencerNode {
     const trie = new WorkerStateTrie();
     closers.push(() => trie.close());
     const chain = new ChainStore();
-    const genesis = await buildGenesis(config, common, state, trie);
-    checkGenesis(o.dataDir, bytesToHex(genesis.hash!));
-    chain.addBlock(genesis);
+    const genesis = await buildGenesis(config, common);
+    checkGenesis(o.dataDir, bytesToHex(genesis.block.hash!));
+    chain.addBlock(genesis.block);
+    // Start from the newest intact snapshot, else from genesis; either way the trie must agree.
+    const snapshot = readLatestSnapshot(o.dataDir, (file, err) =>
+      log.warn({ file, err: err.message }, "skipping a corrupt state snapshot"),
+    );
+    const base = snapshot ?? { blockNumber: 0n, stateRoot: genesis.block.header!.stateRoot, diff: genesis.diff };
+    state.applyDiff(base.diff);
+    trie.add(base.diff);
+    const baseRoot = (await trie.commit()).root;
+    if (bytesToHex(baseRoot) !== bytesToHex(base.stateRoot)) {
+      throw new StartupError(`state snapshot of block ${base.blockNumber} does not hash to its state root`);
+    }
+    if (snapshot !== null) log.info({ block: Number(snapshot.blockNumber), accounts: snapshot.diff.length }, "loaded state snapshot");
     const latestView = new LatestView(state);
     const events = new ChainEvents();
 
@@ -118,10 +131,15 @@ export class SequencerNode {
     if (read.droppedBytes > 0) {
       log.warn({ path: walPath, droppedBytes: read.droppedBytes }, "dropped a torn record at the end of the write-ahead log");
     }
-    const replay = await replayWal(read.records, { common, chain, state, trie, latestView }, {
-      miniBlockNumber: 0n,
-      lastMiniBlockHash: new Uint8Array(32),
-    });
+    const replay = await replayWal(
+      read.records,
+      { common, chain, state, trie, latestView },
+      { miniBlockNumber: 0n, lastMiniBlockHash: new Uint8Array(32) },
+      base.blockNumber,
+    );
+    if (snapshot !== null && chain.latest.number < snapshot.blockNumber) {
+      throw new StartupError(`state snapshot of block ${snapshot.blockNumber} is ahead of the write-ahead log (block ${chain.latest.number})`);
+    }
     if (read.records.length > 0) {
       log.info(
         { records: read.records.length, txs: replay.txs, latest: Number(chain.latest.number), ms: Math.round(performance.now() - started) },
@@ -149,6 +167,13 @@ export class SequencerNode {
         events: {
           onMiniBlock: (block, miniBlock, txs) => events.emit("miniBlock", { block, miniBlock, txs }),
           onBlock: (b) => {
+            if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
+              const data = encodeSnapshot(b.number, b.header!.stateRoot, latestView.addresses(state), latestView);
+              writeSnapshot(o.dataDir, b.number, data).then(
+                (path) => log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),
+                (err: Error) => log.error({ err }, "could not write state snapshot"),
+              );
+            }
             metrics.headBlock.set(Number(b.number));
             metrics.poolSize.set(pool.size);
             metrics.walBytes.set(wal.bytes);
@@ -192,7 +217,7 @@ export class SequencerNode {
     const rpc = createRpcServer(
       { host: o.rpcHost, port: o.rpcPort, maxBodyBytes: o.rpcMaxBody, maxBatch: o.rpcMaxBatch, corsOrigins: o.corsOrigins },
       {
-        logger: log.child({ module: "rpc" }),
+        logger: log,
         methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
         metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
         health,
@@ -202,7 +227,7 @@ export class SequencerNode {
     closers.push(() => rpc.close());
     const metricsServer = await startMetricsServer(
       { host: o.metricsHost, port: o.metricsPort },
-      { registry, health, logger: log.child({ module: "metrics" }) },
+      { registry, health, logger: log },
     );
     closers.push(() => metricsServer.close());
 

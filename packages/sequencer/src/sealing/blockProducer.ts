@@ -288,8 +288,17 @@ export class BlockProducer {
     this.deps.pool.prune();
     const sealMs = performance.now() - started;
     this.deps.metrics?.blockSealed(b.txs.length, rootMs / 1000, sealMs / 1000);
-    this.log.info(
-      { number: Number(b.number), txs: b.txs.length, miniBlocks: b.miniBlocks.length, gasUsed: Number(b.gasUsed), rootMs: Math.round(rootMs), hash: bytesToHex(hash) },
+    const level = b.txs.length > 0 ? "info" : "debug";
+    this.log[level](
+      {
+        number: Number(b.number),
+        txs: b.txs.length,
+        miniBlocks: b.miniBlocks.length,
+        gasUsed: Number(b.gasUsed),
+        rootMs: Math.round(rootMs),
+        sealMs: Math.round(sealMs),
+        hash: bytesToHex(hash),
+      },
       "sealed block",
     );
     this.deps.events.onBlock(b);

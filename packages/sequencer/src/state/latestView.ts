@@ -40,6 +40,19 @@ export class LatestView implements StateReader {
     for (const [addr, storage] of pre.storage) if (!b.storage.has(addr)) b.storage.set(addr, storage);
   }
 
+  /** Every account that exists in the pending state or in the latest one. */
+  *addresses(pending: MemoryState): IterableIterator<string> {
+    const seen = new Set<string>();
+    for (const a of pending.addresses()) {
+      seen.add(a);
+      yield a;
+    }
+    for (const b of this.blocks) for (const a of b.accounts.keys()) if (!seen.has(a)) {
+      seen.add(a);
+      yield a;
+    }
+  }
+
   /** Block `number` is sealed: its pre-values are no longer needed. */
   sealed(number: bigint): void {
     this.blocks = this.blocks.filter((b) => b.number > number);

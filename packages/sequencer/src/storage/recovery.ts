@@ -4,6 +4,7 @@ import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import {
   type ChainConfig,
   DIFF_FLAG_CREATED,
+  InlineStateTrie,
   type MemoryState,
   type StateDiff,
   type StateTrieHandle,
@@ -42,15 +43,10 @@ function stripZeros(b: Uint8Array): Uint8Array {
   return b.subarray(i);
 }
 
-/** Builds block 0 from the chain config, applying the alloc to the state and the trie. */
-export async function buildGenesis(
-  config: ChainConfig,
-  common: Common,
-  state: MemoryState,
-  trie: StateTrieHandle,
-): Promise<ChainBlock> {
+/** Block 0 from the chain config, and the alloc as a diff. The root uses a throw-away trie. */
+export async function buildGenesis(config: ChainConfig, common: Common): Promise<{ block: ChainBlock; diff: StateDiff }> {
   const diff = genesisDiff(config);
-  state.applyDiff(diff);
+  const trie = new InlineStateTrie();
   trie.add(diff);
   const { root } = await trie.commit();
   const header = buildHeader(
@@ -70,7 +66,7 @@ export async function buildGenesis(
     },
     common,
   );
-  return {
+  const block: ChainBlock = {
     number: 0n,
     timestamp: header.timestamp,
     baseFee: config.baseFee.initial,
@@ -87,6 +83,7 @@ export async function buildGenesis(
     hash: header.hash(),
     signature: null,
   };
+  return { block, diff };
 }
 
 export class RecoveryError extends Error {}
@@ -107,6 +104,8 @@ export async function replayWal(
   records: WalRecord[],
   deps: { common: Common; chain: ChainStore; state: MemoryState; trie: StateTrieHandle; latestView: LatestView },
   cursor: ProducerCursor,
+  /** State and trie already hold every block up to this one (genesis, or a snapshot's block). */
+  appliedThrough: bigint,
 ): Promise<{ cursor: ProducerCursor; txs: number; unfinished: UnfinishedSeal[] }> {
   const { chain, state, trie, common } = deps;
   const sealed = new Set<bigint>();
@@ -127,7 +126,7 @@ export async function replayWal(
           throw new RecoveryError(`write-ahead log: block ${env.number} opened after block ${prev.number}`);
         }
         // The previous block closed here: its root covers exactly the diffs added so far.
-        if (prev.number > 0n) roots.set(prev.number, trie.commit());
+        if (prev.number > appliedThrough) roots.set(prev.number, trie.commit());
         chain.addBlock({
           ...env,
           txs: [],
@@ -152,10 +151,12 @@ export async function replayWal(
         ) {
           throw new RecoveryError(`write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`);
         }
-        const unsealed = !sealed.has(b.number);
-        state.applyDiff(mb.diff, unsealed);
-        if (unsealed) deps.latestView.add(b.number, state.takeDiff().pre);
-        trie.add(mb.diff);
+        if (b.number > appliedThrough) {
+          const unsealed = !sealed.has(b.number);
+          state.applyDiff(mb.diff, unsealed);
+          if (unsealed) deps.latestView.add(b.number, state.takeDiff().pre);
+          trie.add(mb.diff);
+        }
         let logIndex = mb.firstLogIndex;
         const entries: TxEntry[] = mb.txs.map((raw, j) => {
           const receipt = mb.receipts[j]!;
@@ -191,16 +192,18 @@ export async function replayWal(
         const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
         const b = chain.block(header.number);
         const root = roots.get(header.number);
-        if (b === undefined || b.hash !== null || root === undefined) {
+        if (b === undefined || b.hash !== null || (root === undefined && header.number > appliedThrough)) {
           throw new RecoveryError(`write-ahead log: unexpected seal of block ${header.number}`);
         }
-        const computed = (await root).root;
-        if (!equalsBytes(computed, header.stateRoot)) {
-          throw new RecoveryError(
-            `write-ahead log replay reached state root ${bytesToHex(computed)} for block ${header.number}, but its header says ${bytesToHex(header.stateRoot)}`,
-          );
+        if (root !== undefined) {
+          const computed = (await root).root;
+          if (!equalsBytes(computed, header.stateRoot)) {
+            throw new RecoveryError(
+              `write-ahead log replay reached state root ${bytesToHex(computed)} for block ${header.number}, but its header says ${bytesToHex(header.stateRoot)}`,
+            );
+          }
+          roots.delete(header.number);
         }
-        roots.delete(header.number);
         b.header = header;
         b.hash = seal.hash;
         b.signature = seal.signature;

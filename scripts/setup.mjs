@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Installs the workspace's dependencies with the pinned pnpm when they are missing or stale, so
+// `npm start` and `npm test` work on a machine that has only Node and npm.
+import { execFileSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const marker = join(root, "node_modules", ".modules.yaml");
+const lock = join(root, "pnpm-lock.yaml");
+const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
+if (!fresh || process.argv.includes("--force")) {
+  const pnpm = JSON.parse((await import("node:fs")).readFileSync(join(root, "package.json"), "utf8")).packageManager;
+  process.stderr.write(`installing dependencies with ${pnpm}...\n`);
+  execFileSync("npx", ["--yes", pnpm, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit" });
+}
