@@ -1,5 +1,5 @@
 import type { StateManagerInterface } from "@ethereumjs/common";
-import { Account, type Address, bytesToHex, equalsBytes, unpadBytes } from "@ethereumjs/util";
+import { Account, type Address, bytesToHex, equalsBytes, hexToBytes, unpadBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
 import type { AccountDiff, StateDiff } from "./stateDiff.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED } from "./stateDiff.ts";
@@ -254,9 +254,12 @@ export class MemoryState implements StateManagerInterface, StateReader {
       t.slots.set(key, prev);
       if (t.wipedFrom !== false) (t.afterWipe ??= new Set()).add(key);
     }
-    const ok = `${addr}:${key}`;
-    if (!this.txOriginal.has(ok)) this.txOriginal.set(ok, prev ?? EMPTY);
-    if (this.checkpoints.length > 0) this.journal.push({ t: 1, addr, key, prev });
+    if (this.checkpoints.length > 0) {
+      // Only writes inside a transaction (a checkpoint) have an "original" value (EIP-2200).
+      const ok = `${addr}:${key}`;
+      if (!this.txOriginal.has(ok)) this.txOriginal.set(ok, prev ?? EMPTY);
+      this.journal.push({ t: 1, addr, key, prev });
+    }
     this.putSlotRaw(addr, key, value);
   }
 
@@ -445,9 +448,5 @@ function accountDiff(
   return changed ? d : null;
 }
 
-function hexToAddressBytes(hex: string): Uint8Array {
-  return Buffer.from(hex.slice(2), "hex");
-}
-function hexToWord(hex: string): Uint8Array {
-  return Buffer.from(hex.slice(2), "hex");
-}
+const hexToAddressBytes = (hex: string): Uint8Array => hexToBytes(hex as `0x${string}`);
+const hexToWord = (hex: string): Uint8Array => hexToBytes(hex as `0x${string}`);

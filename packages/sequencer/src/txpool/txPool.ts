@@ -1,6 +1,7 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
-import { bytesToHex } from "@ethereumjs/util";
+import { Address, bytesToHex } from "@ethereumjs/util";
+import { publicKeyToAddress } from "@staccato/common";
 import { z } from "zod";
 import { FifoQueue } from "./laneQueue.ts";
 import { TxRejectedError } from "./txErrors.ts";
@@ -111,7 +112,11 @@ export class TxPool {
 
     let senderAddr: string;
     try {
-      senderAddr = tx.getSenderAddress().toString();
+      // ethereumjs re-derives the address with a slow pure-JS keccak on every call, and execution
+      // asks again: derive it once, with the fast keccak, and pin it on the transaction.
+      const sender = new Address(publicKeyToAddress(tx.getSenderPublicKey()));
+      tx.getSenderAddress = () => sender;
+      senderAddr = sender.toString();
     } catch {
       throw new TxRejectedError("badSignature");
     }
@@ -171,10 +176,14 @@ export class TxPool {
       receivedAt: performance.now(),
       readyGen: 0,
     };
-    if (existing !== undefined) this.byHash.delete(existing.hashHex);
+    if (existing !== undefined) {
+      this.byHash.delete(existing.hashHex);
+      ptx.readyGen = existing.readyGen;
+      existing.readyGen = 0; // its lane entry goes stale
+    }
     s.txs.set(tx.nonce, ptx);
     this.byHash.set(hashHex, ptx);
-    if (existing !== undefined && existing.readyGen !== 0) this.makeReady(ptx);
+    if (ptx.readyGen !== 0) this.makeReady(ptx);
     else this.promote(s);
     this.deps.events?.onAccepted?.(ptx);
     return ptx;
@@ -279,12 +288,15 @@ export function fees(tx: TypedTransaction): { maxFee: bigint; tip: bigint } {
 export function decodeTx(raw: Uint8Array, common: Common): TypedTransaction {
   let tx: TypedTransaction;
   try {
-    tx = createTxFromRLP(raw, { common });
+    tx = createTxFromRLP(raw, { common, freeze: false });
   } catch (err) {
     const msg = (err as Error).message ?? "";
-    if (/chain ?id/i.test(msg)) throw new TxRejectedError("wrongChainId", `expected ${common.chainId()}`);
-    if (/not supported|unknown transaction type|tx type/i.test(msg)) throw new TxRejectedError("unsupportedType");
-    if (/signature|invalid s|invalid v|invalid r/i.test(msg)) throw new TxRejectedError("badSignature");
+    if (/maxFeePerGas cannot be less than maxPriorityFeePerGas/.test(msg)) throw new TxRejectedError("tipAboveFeeCap");
+    if (/chain ?id|EIP155-based V/i.test(msg)) throw new TxRejectedError("wrongChainId", `expected ${common.chainId()}`);
+    if (/invalid signature|s-values|signature/i.test(msg)) throw new TxRejectedError("badSignature");
+    if (/TypedTransaction with ID|transaction type .*(unknown|not supported)/i.test(msg)) {
+      throw new TxRejectedError("unsupportedType");
+    }
     throw new TxRejectedError("malformed", firstLine(msg));
   }
   if (!tx.isSigned()) throw new TxRejectedError("badSignature", "transaction is not signed");

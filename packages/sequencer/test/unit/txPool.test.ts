@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createFeeMarket1559Tx, createLegacyTx } from "@ethereumjs/tx";
+import { bytesToHex } from "@ethereumjs/util";
+import { createEthCommon, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
+import { TxRejectedError } from "../../src/txpool/txErrors.ts";
+import { TxPool, type PoolStateView, txPoolOptionsSchema } from "../../src/txpool/txPool.ts";
+
+const common = createEthCommon({ chainId: 21364 });
+const keys = [randomPrivateKey(), randomPrivateKey(), randomPrivateKey()];
+const addr = (i: number) => bytesToHex(signingKeyFromPrivate(keys[i]!).address);
+const to = "0x000000000000000000000000000000000000dead";
+
+function tx(sender: number, nonce: number, tip = 1_000_000n, maxFee = 10_000_000_000n, extra: Record<string, unknown> = {}) {
+  return createFeeMarket1559Tx(
+    { to, value: 1n, gasLimit: 21000n, nonce: BigInt(nonce), maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, ...extra },
+    { common },
+  )
+    .sign(keys[sender]!)
+    .serialize();
+}
+
+function pool(opts: Record<string, unknown> = {}, nonces = new Map<string, bigint>()) {
+  const state: PoolStateView = {
+    nonce: (a) => nonces.get(a) ?? 0n,
+    balance: () => 10n ** 21n,
+    baseFee: () => 1_000_000_000n,
+    blockGasLimit: () => 30_000_000n,
+    isIncluded: () => false,
+  };
+  return new TxPool(txPoolOptionsSchema.parse(opts), { common, state });
+}
+
+const rejects = (fn: () => unknown, reason: string) =>
+  assert.throws(fn, (e: unknown) => e instanceof TxRejectedError && e.reason === reason);
+
+describe("txpool / ordering", () => {
+  it("first come first served, a sender's txs in nonce order, future nonces wait", () => {
+    const p = pool();
+    const a1 = p.add(tx(0, 1));
+    const b0 = p.add(tx(1, 0));
+    assert.equal(p.readyCount(), 1);
+    const a0 = p.add(tx(0, 0));
+    assert.equal(p.pendingNonce(addr(0)), 2n);
+    assert.deepEqual([p.take(), p.take(), p.take(), p.take()], [b0, a0, a1, undefined]);
+  });
+
+  it("the priority lane runs ahead of bulk traffic", () => {
+    const p = pool({ priorityFeeThreshold: 2_000_000_000n, prioritySenders: [addr(2)] });
+    const bulk = [p.add(tx(0, 0)), p.add(tx(0, 1))];
+    const byFee = p.add(tx(1, 0, 2_000_000_000n));
+    const bySender = p.add(tx(2, 0));
+    assert.deepEqual([p.take(), p.take(), p.take(), p.take()], [byFee, bySender, ...bulk]);
+  });
+
+  it("a replacement needs 10% more on fee cap and tip and takes the old one's place", () => {
+    const p = pool();
+    const old = p.add(tx(0, 0, 1_000_000_000n, 10_000_000_000n));
+    rejects(() => p.add(tx(0, 0, 1_050_000_000n, 11_000_000_000n)), "underpriced");
+    const repl = p.add(tx(0, 0, 1_100_000_000n, 11_000_000_000n));
+    assert.equal(p.size, 1);
+    assert.equal(p.get(old.hashHex), undefined);
+    assert.equal(p.take(), repl);
+  });
+
+  it("a failed tx sends its sender's later txs back to waiting", () => {
+    const nonces = new Map<string, bigint>();
+    const p = pool({}, nonces);
+    const t0 = p.add(tx(0, 0));
+    p.add(tx(0, 1));
+    assert.equal(p.take(), t0);
+    p.dropFailed(t0);
+    assert.equal(p.take(), undefined);
+    const again = p.add(tx(0, 0, 2_000_000n));
+    assert.equal(p.take(), again);
+    assert.equal(p.take()?.nonce, 1n);
+  });
+});
+
+describe("txpool / validation", () => {
+  it("rejects with the conventional reasons", () => {
+    const nonces = new Map([[addr(0), 5n]]);
+    const p = pool({ nonceGapLimit: 3, maxPoolSize: 3 }, nonces);
+    rejects(() => p.add(tx(0, 4)), "nonceTooLow");
+    rejects(() => p.add(tx(0, 9)), "nonceTooHigh");
+    rejects(() => p.add(tx(0, 5, 1n, 10n)), "feeCapTooLow");
+    rejects(() => p.add(tx(0, 5, 1n, 10_000_000_000n, { gasLimit: 20000n })), "intrinsicGasTooLow");
+    rejects(() => p.add(tx(0, 5, 1n, 10_000_000_000n, { gasLimit: 40_000_000n })), "gasLimitTooHigh");
+    rejects(() => p.add(tx(0, 5, 1n, 10_000_000_000n, { value: 10n ** 22n })), "insufficientFunds");
+    rejects(() => p.add(new Uint8Array(200 * 1024)), "oversized");
+    rejects(() => p.add(Uint8Array.of(1, 2, 3)), "malformed");
+    const other = createEthCommon({ chainId: 1 });
+    const foreign = createLegacyTx({ to, gasLimit: 21000n, gasPrice: 10n ** 10n, nonce: 5n }, { common: other })
+      .sign(keys[0]!)
+      .serialize();
+    rejects(() => p.add(foreign), "wrongChainId");
+    const ok = tx(0, 5);
+    p.add(ok);
+    rejects(() => p.add(ok), "alreadyKnown");
+    p.add(tx(1, 0));
+    p.add(tx(2, 0));
+    rejects(() => p.add(tx(1, 1)), "poolFull");
+  });
+
+  it("an invalid signature is an invalid sender", () => {
+    const raw = tx(0, 0);
+    raw.fill(0xff, raw.length - 32); // s above secp256k1n/2
+    rejects(() => pool().add(raw), "badSignature");
+  });
+});
