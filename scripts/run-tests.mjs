@@ -20,7 +20,8 @@ for (const pkg of readdirSync(join(root, "packages"))) {
   }
   for (const e of entries) {
     const rel = relative(root, join(dir, String(e)));
-    if (rel.endsWith(".test.ts") && (filters.length === 0 || filters.some((f) => rel.includes(f)))) files.push(rel);
+    if (rel.endsWith(".test.ts") && (filters.length === 0 || filters.some((f) => rel.includes(f))))
+      files.push(rel);
   }
 }
 files.sort();

@@ -11,7 +11,9 @@ const marker = join(root, "node_modules", ".modules.yaml");
 const lock = join(root, "pnpm-lock.yaml");
 const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
 if (!fresh || process.argv.includes("--force")) {
-  const pnpm = JSON.parse((await import("node:fs")).readFileSync(join(root, "package.json"), "utf8")).packageManager;
+  const pnpm = JSON.parse(
+    (await import("node:fs")).readFileSync(join(root, "package.json"), "utf8"),
+  ).packageManager;
   process.stderr.write(`installing dependencies with ${pnpm}...\n`);
   execFileSync("npx", ["--yes", pnpm, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit" });
 }

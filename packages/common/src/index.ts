@@ -15,5 +15,11 @@ export * from "./types/chain.ts";
 export * from "./util/abort.ts";
 export * from "./config/cli.ts";
 export * from "./metrics/registry.ts";
-export { type HealthCheck, type MetricsServer, type MetricsServerDeps, type MetricsServerOpts, startMetricsServer } from "./metrics/server.ts";
+export {
+  type HealthCheck,
+  type MetricsServer,
+  type MetricsServerDeps,
+  type MetricsServerOpts,
+  startMetricsServer,
+} from "./metrics/server.ts";
 export * from "./rpc/index.ts";

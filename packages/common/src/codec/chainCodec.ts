@@ -1,6 +1,11 @@
 import { RLP } from "@ethereumjs/rlp";
 import { keccak256 } from "../crypto/keccak.ts";
-import { type AccountDiff, DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff } from "../state/stateDiff.ts";
+import {
+  type AccountDiff,
+  DIFF_FLAG_CREATED,
+  DIFF_FLAG_DELETED,
+  type StateDiff,
+} from "../state/stateDiff.ts";
 import type { BlockSeal, Log, MiniBlock, Receipt, SignedMiniBlock } from "../types/chain.ts";
 import { type RlpItem, DecodeError, big, bytes, int, list, u, un } from "./rlpUtil.ts";
 

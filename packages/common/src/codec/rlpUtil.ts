@@ -9,13 +9,15 @@ export const un = (v: number): Uint8Array => intToUnpaddedBytes(v);
 
 export function bytes(x: RlpItem | undefined, what: string, len?: number): Uint8Array {
   if (!(x instanceof Uint8Array)) throw new DecodeError(`${what}: expected bytes`);
-  if (len !== undefined && x.length !== len) throw new DecodeError(`${what}: expected ${len} bytes, got ${x.length}`);
+  if (len !== undefined && x.length !== len)
+    throw new DecodeError(`${what}: expected ${len} bytes, got ${x.length}`);
   return x;
 }
 
 export function list(x: RlpItem | undefined, what: string, len?: number): RlpItem[] {
   if (!Array.isArray(x)) throw new DecodeError(`${what}: expected a list`);
-  if (len !== undefined && x.length !== len) throw new DecodeError(`${what}: expected ${len} items, got ${x.length}`);
+  if (len !== undefined && x.length !== len)
+    throw new DecodeError(`${what}: expected ${len} items, got ${x.length}`);
   return x;
 }
 

@@ -11,14 +11,19 @@ const hexAddress = z
 const hexBytes = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes");
 /** A non-negative integer given as a JSON number, a decimal string or a 0x hex string. */
 const uint = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^(0x[0-9a-fA-F]+|[0-9]+)$/, "expected an integer")])
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(/^(0x[0-9a-fA-F]+|[0-9]+)$/, "expected an integer"),
+  ])
   .transform((v) => BigInt(v));
 
 export const allocEntrySchema = z.strictObject({
   balance: uint,
   nonce: uint.optional(),
   code: hexBytes.optional(),
-  storage: z.record(z.string().regex(/^0x[0-9a-fA-F]{1,64}$/, "expected a hex storage slot"), hexBytes).optional(),
+  storage: z
+    .record(z.string().regex(/^0x[0-9a-fA-F]{1,64}$/, "expected a hex storage slot"), hexBytes)
+    .optional(),
 });
 
 /**
@@ -27,7 +32,11 @@ export const allocEntrySchema = z.strictObject({
  */
 export const chainConfigSchema = z
   .strictObject({
-    chainId: z.number().int().positive().max(2 ** 53 - 1),
+    chainId: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 53 - 1),
     hardfork: z.literal("prague").default("prague"),
     genesisTimestamp: z.number().int().nonnegative(),
     blockGasLimit: uint.refine((v) => v >= 1_000_000n, "blockGasLimit must be at least 1,000,000"),
@@ -50,7 +59,10 @@ export const chainConfigSchema = z
     message: "proverQuorum cannot exceed the number of provers",
     path: ["proverQuorum"],
   })
-  .refine((c) => c.blockMs >= c.miniBlockMs, { message: "blockMs must be >= miniBlockMs", path: ["blockMs"] });
+  .refine((c) => c.blockMs >= c.miniBlockMs, {
+    message: "blockMs must be >= miniBlockMs",
+    path: ["blockMs"],
+  });
 
 export type ChainConfig = z.output<typeof chainConfigSchema>;
 export type ChainConfigInput = z.input<typeof chainConfigSchema>;
@@ -70,7 +82,9 @@ export function loadChainConfig(path: string): ChainConfig {
   try {
     raw = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ChainConfigError(`cannot read chain config ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    throw new ChainConfigError(
+      `cannot read chain config ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
   }
   let json: unknown;
   try {
@@ -111,12 +125,19 @@ export function devAccounts(count = DEV_ACCOUNT_COUNT): DevAccount[] {
   const out: DevAccount[] = [];
   for (let i = 0; i < count; i++) {
     const key = root.derive(`m/44'/60'/0'/0/${i}`).privateKey!;
-    out.push({ address: `0x${Buffer.from(signingKeyFromPrivate(key).address).toString("hex")}`, privateKey: key });
+    out.push({
+      address: `0x${Buffer.from(signingKeyFromPrivate(key).address).toString("hex")}`,
+      privateKey: key,
+    });
   }
   return out;
 }
 
-export function devChainConfig(opts: { sequencer: string; provers?: string[]; proverQuorum?: number }): ChainConfig {
+export function devChainConfig(opts: {
+  sequencer: string;
+  provers?: string[];
+  proverQuorum?: number;
+}): ChainConfig {
   const alloc: Record<string, { balance: string }> = {};
   for (const a of devAccounts()) alloc[a.address] = { balance: DEV_ACCOUNT_BALANCE.toString() };
   return parseChainConfig({

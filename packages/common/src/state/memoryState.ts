@@ -252,7 +252,10 @@ export class MemoryState implements StateManagerInterface, StateReader {
     const t = this.touch(addr);
     if (!t.slots.has(key)) {
       t.slots.set(key, prev);
-      if (t.wipedFrom !== false) (t.afterWipe ??= new Set()).add(key);
+      if (t.wipedFrom !== false) {
+        t.afterWipe ??= new Set();
+        t.afterWipe.add(key);
+      }
     }
     if (this.checkpoints.length > 0) {
       // Only writes inside a transaction (a checkpoint) have an "original" value (EIP-2200).
@@ -444,7 +447,11 @@ function accountDiff(
     }
   }
   const changed =
-    created || d.nonce !== undefined || d.balance !== undefined || d.code !== undefined || d.storage.length > 0;
+    created ||
+    d.nonce !== undefined ||
+    d.balance !== undefined ||
+    d.code !== undefined ||
+    d.storage.length > 0;
   return changed ? d : null;
 }
 

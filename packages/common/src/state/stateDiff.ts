@@ -39,17 +39,24 @@ export function mergeDiffs(diffs: readonly StateDiff[]): StateDiff {
       }
       if ((prev.flags & DIFF_FLAG_DELETED) !== 0) {
         // Updating a deleted account re-creates it from empty.
-        byAddr.set(key, { ...d, flags: DIFF_FLAG_CREATED, storage: d.storage.filter(([, v]) => v.length > 0) });
+        byAddr.set(key, {
+          ...d,
+          flags: DIFF_FLAG_CREATED,
+          storage: d.storage.filter(([, v]) => v.length > 0),
+        });
         continue;
       }
       if (d.nonce !== undefined) prev.nonce = d.nonce;
       if (d.balance !== undefined) prev.balance = d.balance;
       if (d.code !== undefined) prev.code = d.code;
       if (d.storage.length > 0) {
-        const slots = new Map(prev.storage.map(([k, v]) => [Buffer.from(k).toString("hex"), [k, v] as [Uint8Array, Uint8Array]]));
+        const slots = new Map(
+          prev.storage.map(([k, v]) => [Buffer.from(k).toString("hex"), [k, v] as [Uint8Array, Uint8Array]]),
+        );
         for (const [k, v] of d.storage) slots.set(Buffer.from(k).toString("hex"), [k, v]);
         prev.storage = [...slots.values()];
-        if ((prev.flags & DIFF_FLAG_CREATED) !== 0) prev.storage = prev.storage.filter(([, v]) => v.length > 0);
+        if ((prev.flags & DIFF_FLAG_CREATED) !== 0)
+          prev.storage = prev.storage.filter(([, v]) => v.length > 0);
       }
     }
   }

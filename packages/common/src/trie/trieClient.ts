@@ -7,7 +7,9 @@ export type TrieRequest =
   | { kind: "commit"; id: number }
   | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] };
 
-export type TrieResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+export type TrieResponse =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: string };
 
 /** The state trie's interface as the node sees it, whichever thread it lives on. */
 export interface StateTrieHandle {

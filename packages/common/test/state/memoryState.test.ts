@@ -109,7 +109,16 @@ describe("memory state / diffs", () => {
     const t2 = new InlineStateTrie();
     // seed the replica with the same genesis
     const g: StateDiff = [
-      { address: A.bytes, flags: DIFF_FLAG_CREATED, nonce: 1n, balance: 1000n, storage: [[slot(1), Uint8Array.of(7)], [slot(2), Uint8Array.of(8)]] },
+      {
+        address: A.bytes,
+        flags: DIFF_FLAG_CREATED,
+        nonce: 1n,
+        balance: 1000n,
+        storage: [
+          [slot(1), Uint8Array.of(7)],
+          [slot(2), Uint8Array.of(8)],
+        ],
+      },
     ];
     replica.applyDiff(g);
     t1.add(g);

@@ -17,9 +17,7 @@ export interface BlockEnv {
   prevRandao: Uint8Array;
 }
 
-export type TxOutcome =
-  | { ok: true; receipt: Receipt; bloom: Uint8Array }
-  | { ok: false; reason: string };
+export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
 
 /** Block hashes for BLOCKHASH; may wait for a block whose seal is still in progress. */
 export type BlockHashSource = (number: bigint) => Promise<Uint8Array | undefined>;
@@ -74,7 +72,8 @@ export class Executor {
    * balance or fee no longer valid, not enough gas left in the block) changes nothing.
    */
   async execute(tx: TypedTransaction, block: Block, gasUsedBefore: bigint): Promise<TxOutcome> {
-    if (gasUsedBefore + tx.gasLimit > block.header.gasLimit) return { ok: false, reason: "block gas limit reached" };
+    if (gasUsedBefore + tx.gasLimit > block.header.gasLimit)
+      return { ok: false, reason: "block gas limit reached" };
     let r: Awaited<ReturnType<typeof runTx>>;
     try {
       r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
@@ -97,7 +96,10 @@ export class Executor {
 
 export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
   if ("maxFeePerGas" in tx) {
-    const tip = tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee ? tx.maxPriorityFeePerGas : tx.maxFeePerGas - baseFee;
+    const tip =
+      tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee
+        ? tx.maxPriorityFeePerGas
+        : tx.maxFeePerGas - baseFee;
     return baseFee + tip;
   }
   return (tx as { gasPrice: bigint }).gasPrice;

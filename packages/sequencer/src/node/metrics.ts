@@ -17,9 +17,21 @@ export class SequencerMetrics {
 
   constructor(registry: Registry) {
     const r = [registry];
-    this.blocks = new Counter({ name: "staccato_sequencer_blocks_total", help: "Blocks sealed", registers: r });
-    this.miniBlocks = new Counter({ name: "staccato_sequencer_mini_blocks_total", help: "Mini-blocks sealed", registers: r });
-    this.txs = new Counter({ name: "staccato_sequencer_txs_total", help: "Transactions included", registers: r });
+    this.blocks = new Counter({
+      name: "staccato_sequencer_blocks_total",
+      help: "Blocks sealed",
+      registers: r,
+    });
+    this.miniBlocks = new Counter({
+      name: "staccato_sequencer_mini_blocks_total",
+      help: "Mini-blocks sealed",
+      registers: r,
+    });
+    this.txs = new Counter({
+      name: "staccato_sequencer_txs_total",
+      help: "Transactions included",
+      registers: r,
+    });
     this.txsDropped = new Counter({
       name: "staccato_sequencer_txs_dropped_total",
       help: "Pooled transactions that could no longer execute (nonce, balance or fee moved on)",
@@ -31,8 +43,16 @@ export class SequencerMetrics {
       labelNames: ["reason"],
       registers: r,
     });
-    this.poolSize = new Gauge({ name: "staccato_txpool_size", help: "Transactions in the pool", registers: r });
-    this.headBlock = new Gauge({ name: "staccato_sequencer_head_block", help: "Newest sealed block", registers: r });
+    this.poolSize = new Gauge({
+      name: "staccato_txpool_size",
+      help: "Transactions in the pool",
+      registers: r,
+    });
+    this.headBlock = new Gauge({
+      name: "staccato_sequencer_head_block",
+      help: "Newest sealed block",
+      registers: r,
+    });
     this.miniBlockSealSeconds = new Histogram({
       name: "staccato_sequencer_mini_block_seal_seconds",
       help: "From the start of a mini-block's execution to its receipts being served",
@@ -58,7 +78,11 @@ export class SequencerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
       registers: r,
     });
-    this.walBytes = new Gauge({ name: "staccato_sequencer_wal_bytes", help: "Size of the write-ahead log", registers: r });
+    this.walBytes = new Gauge({
+      name: "staccato_sequencer_wal_bytes",
+      help: "Size of the write-ahead log",
+      registers: r,
+    });
   }
 
   miniBlockSealed(txs: number, _execMs: number, sealSeconds: number): void {

@@ -21,18 +21,39 @@ export const sequencerFlags = defineFlags({
   },
   keyFile: {
     schema: z.string().optional(),
-    description: "Sequencer secp256k1 private key (hex). Default <data-dir>/sequencer.key (generated in dev mode)",
+    description:
+      "Sequencer secp256k1 private key (hex). Default <data-dir>/sequencer.key (generated in dev mode)",
     placeholder: "<file>",
   },
-  rpcHost: { schema: z.string().default("127.0.0.1"), description: "JSON-RPC (HTTP + WebSocket) listen address", placeholder: "<host>" },
-  rpcPort: { schema: z.number().int().min(0).max(65535).default(8545), description: "JSON-RPC port (0 = pick a free one)", placeholder: "<port>" },
+  rpcHost: {
+    schema: z.string().default("127.0.0.1"),
+    description: "JSON-RPC (HTTP + WebSocket) listen address",
+    placeholder: "<host>",
+  },
+  rpcPort: {
+    schema: z.number().int().min(0).max(65535).default(8545),
+    description: "JSON-RPC port (0 = pick a free one)",
+    placeholder: "<port>",
+  },
   rpcMaxBody: {
-    schema: z.number().int().min(1024).default(5 * 1024 * 1024),
+    schema: z
+      .number()
+      .int()
+      .min(1024)
+      .default(5 * 1024 * 1024),
     description: "Largest JSON-RPC request body or WebSocket message, bytes",
     placeholder: "<bytes>",
   },
-  rpcMaxBatch: { schema: z.number().int().min(1).default(1000), description: "Most requests in one JSON-RPC batch", placeholder: "<n>" },
-  corsOrigins: { schema: z.string().default("*"), description: "Allowed CORS origins (comma-separated, or *)", placeholder: "<origins>" },
+  rpcMaxBatch: {
+    schema: z.number().int().min(1).default(1000),
+    description: "Most requests in one JSON-RPC batch",
+    placeholder: "<n>",
+  },
+  corsOrigins: {
+    schema: z.string().default("*"),
+    description: "Allowed CORS origins (comma-separated, or *)",
+    placeholder: "<origins>",
+  },
   miniBlockMs: {
     schema: z.number().int().min(1).max(60_000).optional(),
     description: "Mini-block interval in ms (default: the chain config's, 10)",
@@ -45,14 +66,19 @@ export const sequencerFlags = defineFlags({
   },
   walFsync: {
     schema: z.enum(FSYNC_POLICIES).default("always"),
-    description: "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
+    description:
+      "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
   },
   snapshotInterval: {
     schema: z.number().int().min(0).default(1000),
     description: "Write a state snapshot every N blocks, bounding the log replay at restart (0 = never)",
     placeholder: "<blocks>",
   },
-  txpoolMax: { schema: z.number().int().min(1).default(200_000), description: "Most transactions held in the pool", placeholder: "<n>" },
+  txpoolMax: {
+    schema: z.number().int().min(1).default(200_000),
+    description: "Most transactions held in the pool",
+    placeholder: "<n>",
+  },
   nonceGapLimit: {
     schema: z.number().int().min(0).default(64),
     description: "How far past a sender's next nonce a future transaction may wait in the pool",
@@ -74,7 +100,11 @@ export const sequencerFlags = defineFlags({
     placeholder: "<ms>",
   },
   logLevel: { schema: z.enum(LOG_LEVELS).default("info"), description: "Log level" },
-  metricsHost: { schema: z.string().default("127.0.0.1"), description: "Metrics/health listen address", placeholder: "<host>" },
+  metricsHost: {
+    schema: z.string().default("127.0.0.1"),
+    description: "Metrics/health listen address",
+    placeholder: "<host>",
+  },
   metricsPort: {
     schema: z.number().int().min(0).max(65535).default(9545),
     description: "Prometheus /metrics, /health and /ready port (0 = pick a free one)",

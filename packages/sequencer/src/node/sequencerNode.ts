@@ -68,7 +68,11 @@ export class SequencerNode {
     }
   }
 
-  private static async wire(o: SequencerOptions, log: Logger, closers: (() => Promise<void> | void)[]): Promise<SequencerNode> {
+  private static async wire(
+    o: SequencerOptions,
+    log: Logger,
+    closers: (() => Promise<void> | void)[],
+  ): Promise<SequencerNode> {
     mkdirSync(o.dataDir, { recursive: true });
     const key = loadOrCreateKey(o, log);
     const config = loadConfig(o, bytesToHex(key.address), log);
@@ -90,19 +94,28 @@ export class SequencerNode {
     const snapshot = readLatestSnapshot(o.dataDir, (file, err) =>
       log.warn({ file, err: err.message }, "skipping a corrupt state snapshot"),
     );
-    const base = snapshot ?? { blockNumber: 0n, stateRoot: genesis.block.header!.stateRoot, diff: genesis.diff };
+    const base = snapshot ?? {
+      blockNumber: 0n,
+      stateRoot: genesis.block.header!.stateRoot,
+      diff: genesis.diff,
+    };
     state.applyDiff(base.diff);
     trie.add(base.diff);
     const baseRoot = (await trie.commit()).root;
     if (bytesToHex(baseRoot) !== bytesToHex(base.stateRoot)) {
       throw new StartupError(`state snapshot of block ${base.blockNumber} does not hash to its state root`);
     }
-    if (snapshot !== null) log.info({ block: Number(snapshot.blockNumber), accounts: snapshot.diff.length }, "loaded state snapshot");
+    if (snapshot !== null)
+      log.info(
+        { block: Number(snapshot.blockNumber), accounts: snapshot.diff.length },
+        "loaded state snapshot",
+      );
     const latestView = new LatestView(state);
     const events = new ChainEvents();
 
     let producer: BlockProducer | null = null;
-    const blockHash = async (n: bigint) => (producer === null ? chain.block(n)?.hash ?? undefined : producer.blockHash(n));
+    const blockHash = async (n: bigint) =>
+      producer === null ? (chain.block(n)?.hash ?? undefined) : producer.blockHash(n);
     const executor = await Executor.create(common, state, blockHash);
     const pool = new TxPool(
       txPoolOptionsSchema.parse({
@@ -129,7 +142,10 @@ export class SequencerNode {
     const started = performance.now();
     const read = readWal(walPath);
     if (read.droppedBytes > 0) {
-      log.warn({ path: walPath, droppedBytes: read.droppedBytes }, "dropped a torn record at the end of the write-ahead log");
+      log.warn(
+        { path: walPath, droppedBytes: read.droppedBytes },
+        "dropped a torn record at the end of the write-ahead log",
+      );
     }
     const replay = await replayWal(
       read.records,
@@ -138,11 +154,18 @@ export class SequencerNode {
       base.blockNumber,
     );
     if (snapshot !== null && chain.latest.number < snapshot.blockNumber) {
-      throw new StartupError(`state snapshot of block ${snapshot.blockNumber} is ahead of the write-ahead log (block ${chain.latest.number})`);
+      throw new StartupError(
+        `state snapshot of block ${snapshot.blockNumber} is ahead of the write-ahead log (block ${chain.latest.number})`,
+      );
     }
     if (read.records.length > 0) {
       log.info(
-        { records: read.records.length, txs: replay.txs, latest: Number(chain.latest.number), ms: Math.round(performance.now() - started) },
+        {
+          records: read.records.length,
+          txs: replay.txs,
+          latest: Number(chain.latest.number),
+          ms: Math.round(performance.now() - started),
+        },
         "replayed write-ahead log",
       );
     }
@@ -168,9 +191,15 @@ export class SequencerNode {
           onMiniBlock: (block, miniBlock, txs) => events.emit("miniBlock", { block, miniBlock, txs }),
           onBlock: (b) => {
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
-              const data = encodeSnapshot(b.number, b.header!.stateRoot, latestView.addresses(state), latestView);
+              const data = encodeSnapshot(
+                b.number,
+                b.header!.stateRoot,
+                latestView.addresses(state),
+                latestView,
+              );
               writeSnapshot(o.dataDir, b.number, data).then(
-                (path) => log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),
+                (path) =>
+                  log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),
                 (err: Error) => log.error({ err }, "could not write state snapshot"),
               );
             }
@@ -199,7 +228,13 @@ export class SequencerNode {
       executor,
       calls: new CallRunner(common, blockHash),
       events,
-      limits: { syncTimeoutMs: o.syncTimeoutMs, maxSyncTimeoutMs: 60_000, maxLogs: 10_000, maxBlockRange: 10_000, callGasCap: 50_000_000n },
+      limits: {
+        syncTimeoutMs: o.syncTimeoutMs,
+        maxSyncTimeoutMs: 60_000,
+        maxLogs: 10_000,
+        maxBlockRange: 10_000,
+        callGasCap: 50_000_000n,
+      },
       clientVersion: CLIENT_VERSION,
       // Without provers every sealed block is final; with provers, finality waits for attestations.
       finalizedNumber: () => (config.proverQuorum === 0 ? chain.latest.number : 0n),
@@ -211,11 +246,22 @@ export class SequencerNode {
     const health = () => {
       const err = p.error;
       return err === null
-        ? { ok: true, latestBlock: Number(chain.latest.number), pendingBlock: Number(chain.head.number), poolSize: pool.size }
+        ? {
+            ok: true,
+            latestBlock: Number(chain.latest.number),
+            pendingBlock: Number(chain.head.number),
+            poolSize: pool.size,
+          }
         : { ok: false, error: err.message };
     };
     const rpc = createRpcServer(
-      { host: o.rpcHost, port: o.rpcPort, maxBodyBytes: o.rpcMaxBody, maxBatch: o.rpcMaxBatch, corsOrigins: o.corsOrigins },
+      {
+        host: o.rpcHost,
+        port: o.rpcPort,
+        maxBodyBytes: o.rpcMaxBody,
+        maxBatch: o.rpcMaxBatch,
+        corsOrigins: o.corsOrigins,
+      },
       {
         logger: log,
         methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
@@ -268,14 +314,18 @@ export class SequencerNode {
 function loadOrCreateKey(o: SequencerOptions, log: Logger) {
   const path = o.keyFile ?? join(o.dataDir, "sequencer.key");
   if (!existsSync(path)) {
-    if (!o.dev) throw new StartupError(`sequencer key file ${path} does not exist (pass --key-file, or --dev to generate one)`);
+    if (!o.dev)
+      throw new StartupError(
+        `sequencer key file ${path} does not exist (pass --key-file, or --dev to generate one)`,
+      );
     const key = randomPrivateKey();
     writeFileSync(path, `${bytesToHex(key)}\n`, { mode: 0o600 });
     chmodSync(path, 0o600);
     log.info({ path }, "generated a sequencer key");
   }
   const text = readFileSync(path, "utf8").trim();
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text)) throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
+    throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
   try {
     return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
   } catch (err) {
@@ -296,7 +346,9 @@ function loadConfig(o: SequencerOptions, sequencerAddress: string, log: Logger):
     }
   } else throw new StartupError("no chain config: pass --chain <file>, or --dev for a generated one");
   if (config.sequencer !== sequencerAddress.toLowerCase()) {
-    throw new StartupError(`the key controls ${sequencerAddress}, but the chain config names ${config.sequencer} as sequencer`);
+    throw new StartupError(
+      `the key controls ${sequencerAddress}, but the chain config names ${config.sequencer} as sequencer`,
+    );
   }
   return config;
 }
@@ -310,6 +362,8 @@ function checkGenesis(dataDir: string, genesisHash: string): void {
   }
   const stored = readFileSync(path, "utf8").trim();
   if (stored !== genesisHash) {
-    throw new StartupError(`data dir ${dataDir} holds chain ${stored}, but the chain config gives genesis ${genesisHash}`);
+    throw new StartupError(
+      `data dir ${dataDir} holds chain ${stored}, but the chain config gives genesis ${genesisHash}`,
+    );
   }
 }

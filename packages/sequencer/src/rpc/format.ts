@@ -103,10 +103,17 @@ export function formatTx(
 }
 
 /** A block as eth_getBlockByNumber returns it. An unsealed (pending) block has null hash fields. */
-export function formatBlock(b: ChainBlock, fullTxs: boolean, common: Common, parentHash: string | null): object {
+export function formatBlock(
+  b: ChainBlock,
+  fullTxs: boolean,
+  common: Common,
+  parentHash: string | null,
+): object {
   const h = b.header;
   const txs = fullTxs
-    ? b.txs.map((t) => formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b, index: t.index }))
+    ? b.txs.map((t) =>
+        formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b, index: t.index }),
+      )
     : b.txs.map((t) => t.hashHex);
   if (h === null) {
     return {
@@ -159,7 +166,8 @@ export function formatBlock(b: ChainBlock, fullTxs: boolean, common: Common, par
     withdrawalsRoot: h.withdrawalsRoot === undefined ? undefined : bytesToHex(h.withdrawalsRoot),
     blobGasUsed: qty(h.blobGasUsed ?? 0n),
     excessBlobGas: qty(h.excessBlobGas ?? 0n),
-    parentBeaconBlockRoot: h.parentBeaconBlockRoot === undefined ? undefined : bytesToHex(h.parentBeaconBlockRoot),
+    parentBeaconBlockRoot:
+      h.parentBeaconBlockRoot === undefined ? undefined : bytesToHex(h.parentBeaconBlockRoot),
     requestsHash: h.requestsHash === undefined ? undefined : bytesToHex(h.requestsHash),
   };
 }

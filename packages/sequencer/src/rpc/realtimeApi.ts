@@ -41,11 +41,18 @@ export function realtimeApi(be: SequencerBackend): { methods: RpcMethods; close(
       );
     }
     const included = be.chain.tx(ptx.hashHex);
-    if (included !== undefined) return formatReceipt(included, be.chain.block(included.blockNumber)!, be.common);
+    if (included !== undefined)
+      return formatReceipt(included, be.chain.block(included.blockNumber)!, be.common);
     return await new Promise<object>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(ptx.hashHex);
-        reject(new RpcError(SYNC_TIMEOUT, `The transaction was added to the pool but wasn't processed in ${ms}ms.`, ptx.hashHex));
+        reject(
+          new RpcError(
+            SYNC_TIMEOUT,
+            `The transaction was added to the pool but wasn't processed in ${ms}ms.`,
+            ptx.hashHex,
+          ),
+        );
       }, ms);
       waiting.set(ptx.hashHex, (receipt) => {
         clearTimeout(timer);

@@ -14,7 +14,13 @@ import type { SequencerBackend } from "./backend.ts";
 import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
 import { PRECONFIRMED_BLOCK_HASH, formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
 
-const SUBSCRIPTION_KINDS = ["newHeads", "logs", "newPendingTransactions", "miniBlocks", "stateChanges"] as const;
+const SUBSCRIPTION_KINDS = [
+  "newHeads",
+  "logs",
+  "newPendingTransactions",
+  "miniBlocks",
+  "stateChanges",
+] as const;
 
 /** Polling filters are dropped after this long without a poll, as geth does. */
 const FILTER_TTL_MS = 5 * 60_000;
@@ -61,9 +67,16 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
   };
 
   const install = (f: Omit<PollFilter, "items" | "overflowed" | "lastPoll" | "unsubscribe">): string => {
-    if (filters.size >= MAX_FILTERS) throw new RpcError(RpcErrorCode.LimitExceeded, "too many filters installed");
+    if (filters.size >= MAX_FILTERS)
+      throw new RpcError(RpcErrorCode.LimitExceeded, "too many filters installed");
     const id = newId();
-    const pf: PollFilter = { ...f, items: [], overflowed: false, lastPoll: Date.now(), unsubscribe: () => {} };
+    const pf: PollFilter = {
+      ...f,
+      items: [],
+      overflowed: false,
+      lastPoll: Date.now(),
+      unsubscribe: () => {},
+    };
     if (f.kind === "blocks") pf.unsubscribe = be.events.on("block", (b) => push(pf, bytesToHex(b.hash!)));
     else if (f.kind === "pendingTxs") pf.unsubscribe = be.events.on("pendingTx", (p) => push(pf, p.hashHex));
     else {
@@ -89,7 +102,11 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
     return f;
   };
 
-  const subscribe = (conn: WsConnection, kind: (typeof SUBSCRIPTION_KINDS)[number], opts: unknown): string => {
+  const subscribe = (
+    conn: WsConnection,
+    kind: (typeof SUBSCRIPTION_KINDS)[number],
+    opts: unknown,
+  ): string => {
     const id = newId();
     const notify = (result: unknown) =>
       conn.send({ jsonrpc: "2.0", method: "eth_subscription", params: { subscription: id, result } });
@@ -103,12 +120,17 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
         break;
       case "logs": {
         const parsed = filterObject.safeParse(opts ?? {});
-        if (!parsed.success) throw invalidParams("invalid params: param 1 (filter): expected {address?, topics?}");
-        const crit = toLogFilter(be, { ...parsed.data, fromBlock: { tag: "latest" }, toBlock: { tag: "latest" } });
+        if (!parsed.success) throw invalidParams("param 1 (filter): expected {address?, topics?}");
+        const crit = toLogFilter(be, {
+          ...parsed.data,
+          fromBlock: { tag: "latest" },
+          toBlock: { tag: "latest" },
+        });
         off = be.events.on("miniBlock", ({ txs }) => {
           for (const tx of txs) {
             tx.receipt.logs.forEach((log, i) => {
-              if (matches(log, crit)) notify(formatLog(log, tx, tx.firstLogIndex + i, PRECONFIRMED_BLOCK_HASH));
+              if (matches(log, crit))
+                notify(formatLog(log, tx, tx.firstLogIndex + i, PRECONFIRMED_BLOCK_HASH));
             });
           }
         });
@@ -142,7 +164,10 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
               balance: d.balance === undefined ? undefined : qty(d.balance),
               codeChanged: d.code === undefined ? undefined : true,
               storage: Object.fromEntries(
-                d.storage.map(([k, v]) => [bytesToHex(k), `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`]),
+                d.storage.map(([k, v]) => [
+                  bytesToHex(k),
+                  `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`,
+                ]),
               ),
             })),
           }),
@@ -159,12 +184,18 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
   const subs = new Map<string, () => void>();
 
   const methods = {
-    eth_subscribe: rpcMethod(z.tuple([z.enum(SUBSCRIPTION_KINDS).describe("subscription"), z.unknown().optional()]), ([kind, opts], ctx) => {
-      if (ctx.connection === null) {
-        throw new RpcError(RpcErrorCode.MethodNotSupported, "notifications not supported: eth_subscribe needs a WebSocket connection");
-      }
-      return subscribe(ctx.connection, kind, opts);
-    }),
+    eth_subscribe: rpcMethod(
+      z.tuple([z.enum(SUBSCRIPTION_KINDS).describe("subscription"), z.unknown().optional()]),
+      ([kind, opts], ctx) => {
+        if (ctx.connection === null) {
+          throw new RpcError(
+            RpcErrorCode.MethodNotSupported,
+            "notifications not supported: eth_subscribe needs a WebSocket connection",
+          );
+        }
+        return subscribe(ctx.connection, kind, opts);
+      },
+    ),
     eth_unsubscribe: rpcMethod(z.tuple([z.string().describe("subscription id")]), ([id]) => {
       const off = subs.get(id.toLowerCase());
       if (off === undefined) return false;
@@ -173,18 +204,23 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
       return true;
     }),
     eth_newFilter: rpcMethod(z.tuple([filterObject]), ([f]) => {
-      const criteria = toLogFilter(be, { ...f, toBlock: f.toBlock ?? { number: (1n << 63n) - 1n } });
+      const criteria = toLogFilter(be, { ...f, toBlock: f.toBlock ?? { number: (1n << 63n) - 1n } }, false);
       // A filter's range may be open-ended; the block-range limit applies to eth_getFilterLogs.
       return install({ kind: "logs", criteria, raw: f });
     }),
     eth_newBlockFilter: rpcMethod(z.tuple([]), () => install({ kind: "blocks", criteria: null, raw: null })),
-    eth_newPendingTransactionFilter: rpcMethod(z.tuple([]), () => install({ kind: "pendingTxs", criteria: null, raw: null })),
+    eth_newPendingTransactionFilter: rpcMethod(z.tuple([]), () =>
+      install({ kind: "pendingTxs", criteria: null, raw: null }),
+    ),
     eth_getFilterChanges: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
       const f = filter(id);
       if (f.overflowed) {
         f.overflowed = false;
         f.items = [];
-        throw new RpcError(RpcErrorCode.LimitExceeded, `filter buffered more than ${FILTER_MAX_ITEMS} items between polls; poll more often`);
+        throw new RpcError(
+          RpcErrorCode.LimitExceeded,
+          `filter buffered more than ${FILTER_MAX_ITEMS} items between polls; poll more often`,
+        );
       }
       const items = f.items;
       f.items = [];
@@ -214,4 +250,3 @@ export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; cl
     },
   };
 }
-

@@ -215,7 +215,10 @@ export class BlockProducer {
     const execMs = performance.now() - started;
     const written = this.deps.wal.append(
       WalRecordType.miniBlock,
-      encodeLoggedMiniBlock(signed, entries.map((e) => e.sender)),
+      encodeLoggedMiniBlock(
+        signed,
+        entries.map((e) => e.sender),
+      ),
     );
     this.publishing = this.publishing.then(async () => {
       await written;
@@ -261,8 +264,8 @@ export class BlockProducer {
         parentHash: parent.hash!,
         coinbase: b.coinbase,
         stateRoot,
-        transactionsRoot: await orderedTrieRoot(b.txs.map((t) => t.raw)),
-        receiptsRoot: await orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom))),
+        transactionsRoot: orderedTrieRoot(b.txs.map((t) => t.raw)),
+        receiptsRoot: orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom))),
         logsBloom,
         number: b.number,
         gasLimit: b.gasLimit,
@@ -277,7 +280,12 @@ export class BlockProducer {
     const signature = signPayload(SigningDomain.block, config.chainId, hash, this.deps.signingKey);
     await this.deps.wal.append(
       WalRecordType.blockSeal,
-      encodeBlockSeal({ header: header.serialize(), hash, miniBlockHashes: b.miniBlocks.map((m) => m.hash), signature }),
+      encodeBlockSeal({
+        header: header.serialize(),
+        hash,
+        miniBlockHashes: b.miniBlocks.map((m) => m.hash),
+        signature,
+      }),
     );
     b.header = header;
     b.hash = hash;
@@ -314,7 +322,10 @@ export class BlockProducer {
     const b: ChainBlock = {
       number,
       timestamp: nowSec > minTs ? nowSec : minTs,
-      baseFee: nextBaseFee({ baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit }, config.baseFee),
+      baseFee: nextBaseFee(
+        { baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit },
+        config.baseFee,
+      ),
       gasLimit: config.blockGasLimit,
       coinbase: hexToBytes20(config.sequencer),
       prevRandao: keccak256(bigIntToBytes(number)),

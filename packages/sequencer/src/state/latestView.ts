@@ -47,10 +47,12 @@ export class LatestView implements StateReader {
       seen.add(a);
       yield a;
     }
-    for (const b of this.blocks) for (const a of b.accounts.keys()) if (!seen.has(a)) {
-      seen.add(a);
-      yield a;
-    }
+    for (const b of this.blocks)
+      for (const a of b.accounts.keys())
+        if (!seen.has(a)) {
+          seen.add(a);
+          yield a;
+        }
   }
 
   /** Block `number` is sealed: its pre-values are no longer needed. */

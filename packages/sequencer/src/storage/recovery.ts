@@ -44,7 +44,10 @@ function stripZeros(b: Uint8Array): Uint8Array {
 }
 
 /** Block 0 from the chain config, and the alloc as a diff. The root uses a throw-away trie. */
-export async function buildGenesis(config: ChainConfig, common: Common): Promise<{ block: ChainBlock; diff: StateDiff }> {
+export async function buildGenesis(
+  config: ChainConfig,
+  common: Common,
+): Promise<{ block: ChainBlock; diff: StateDiff }> {
   const diff = genesisDiff(config);
   const trie = new InlineStateTrie();
   trie.add(diff);
@@ -102,7 +105,13 @@ export interface UnfinishedSeal {
  */
 export async function replayWal(
   records: WalRecord[],
-  deps: { common: Common; chain: ChainStore; state: MemoryState; trie: StateTrieHandle; latestView: LatestView },
+  deps: {
+    common: Common;
+    chain: ChainStore;
+    state: MemoryState;
+    trie: StateTrieHandle;
+    latestView: LatestView;
+  },
   cursor: ProducerCursor,
   /** State and trie already hold every block up to this one (genesis, or a snapshot's block). */
   appliedThrough: bigint,
@@ -149,7 +158,9 @@ export async function replayWal(
           mb.number !== miniBlockNumber + 1n ||
           !equalsBytes(mb.parentHash, lastMiniBlockHash)
         ) {
-          throw new RecoveryError(`write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`);
+          throw new RecoveryError(
+            `write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`,
+          );
         }
         if (b.number > appliedThrough) {
           const unsealed = !sealed.has(b.number);

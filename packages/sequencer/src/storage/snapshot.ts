@@ -37,7 +37,12 @@ export interface Snapshot {
 }
 
 /** Serializes the state a reader sees (synchronously, so it is one consistent version). */
-export function encodeSnapshot(blockNumber: bigint, stateRoot: Uint8Array, addresses: Iterable<string>, view: StateReader): Buffer {
+export function encodeSnapshot(
+  blockNumber: bigint,
+  stateRoot: Uint8Array,
+  addresses: Iterable<string>,
+  view: StateReader,
+): Buffer {
   const parts: Uint8Array[] = [];
   const push = (b: Uint8Array) => {
     const len = Buffer.allocUnsafe(4);
@@ -66,7 +71,8 @@ export function encodeSnapshot(blockNumber: bigint, stateRoot: Uint8Array, addre
 }
 
 export function decodeSnapshot(buf: Buffer): Snapshot {
-  if (buf.length < 8 || crc32(buf.subarray(4)) !== buf.readUInt32BE(0)) throw new Error("snapshot checksum mismatch");
+  if (buf.length < 8 || crc32(buf.subarray(4)) !== buf.readUInt32BE(0))
+    throw new Error("snapshot checksum mismatch");
   let off = 4;
   const next = (): Uint8Array => {
     const len = buf.readUInt32BE(off);
@@ -81,7 +87,12 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
   return { blockNumber: big(block, "block"), stateRoot: bytes(root, "stateRoot", 32), diff };
 }
 
-export async function writeSnapshot(dir: string, blockNumber: bigint, data: Buffer, keep = 2): Promise<string> {
+export async function writeSnapshot(
+  dir: string,
+  blockNumber: bigint,
+  data: Buffer,
+  keep = 2,
+): Promise<string> {
   const path = join(dir, `${PREFIX}${blockNumber}.bin`);
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, "w");
@@ -108,7 +119,10 @@ function snapshotFiles(dir: string): { name: string; block: bigint }[] {
 }
 
 /** The newest snapshot that reads back intact, or null; corrupt ones are reported and skipped. */
-export function readLatestSnapshot(dir: string, onCorrupt: (file: string, err: Error) => void): Snapshot | null {
+export function readLatestSnapshot(
+  dir: string,
+  onCorrupt: (file: string, err: Error) => void,
+): Snapshot | null {
   const files = snapshotFiles(dir).reverse();
   for (const f of files) {
     try {

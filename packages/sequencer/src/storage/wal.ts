@@ -50,7 +50,8 @@ export function readWal(path: string): WalReadResult {
   try {
     buf = readFileSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { records: [], validBytes: 0, droppedBytes: 0 };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      return { records: [], validBytes: 0, droppedBytes: 0 };
     throw err;
   }
   const records: WalRecord[] = [];

@@ -12,7 +12,11 @@ export const txPoolOptionsSchema = z.object({
   /** How far past a sender's next nonce a queued (future) transaction may be. */
   nonceGapLimit: z.number().int().min(0).default(64),
   /** Largest accepted raw transaction, in bytes (geth's limit). */
-  maxTxBytes: z.number().int().min(1024).default(128 * 1024),
+  maxTxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(128 * 1024),
   /** A tip at or above this (wei) puts a transaction in the priority lane; 0 disables the fee tier. */
   priorityFeeThreshold: z.bigint().nonnegative().default(2_000_000_000n),
   /** Senders whose transactions always go in the priority lane (lower-case 0x addresses). */
@@ -108,7 +112,8 @@ export class TxPool {
     const tx = decodeTx(raw, this.deps.common);
     const hash = tx.hash();
     const hashHex = bytesToHex(hash);
-    if (this.byHash.has(hashHex) || this.deps.state.isIncluded(hashHex)) throw new TxRejectedError("alreadyKnown");
+    if (this.byHash.has(hashHex) || this.deps.state.isIncluded(hashHex))
+      throw new TxRejectedError("alreadyKnown");
 
     let senderAddr: string;
     try {
@@ -127,7 +132,8 @@ export class TxPool {
       throw new TxRejectedError("intrinsicGasTooLow", `gas ${tx.gasLimit}, minimum needed ${minGas}`);
     }
     const gasLimit = this.deps.state.blockGasLimit();
-    if (tx.gasLimit > gasLimit) throw new TxRejectedError("gasLimitTooHigh", `gas ${tx.gasLimit} > ${gasLimit}`);
+    if (tx.gasLimit > gasLimit)
+      throw new TxRejectedError("gasLimitTooHigh", `gas ${tx.gasLimit} > ${gasLimit}`);
     const baseFee = this.deps.state.baseFee();
     if (maxFee < baseFee) {
       throw new TxRejectedError("feeCapTooLow", `maxFeePerGas: ${maxFee} baseFee: ${baseFee}`);
@@ -147,7 +153,10 @@ export class TxPool {
     if (existing === undefined) {
       if (tx.nonce < s.nextReady) {
         // Below the next ready nonce and not pooled: it is being executed right now.
-        throw new TxRejectedError("nonceTooLow", `address ${senderAddr}, nonce ${tx.nonce} is already in use`);
+        throw new TxRejectedError(
+          "nonceTooLow",
+          `address ${senderAddr}, nonce ${tx.nonce} is already in use`,
+        );
       }
       if (tx.nonce > s.nextReady + BigInt(this.opts.nonceGapLimit)) {
         throw new TxRejectedError(
@@ -291,8 +300,10 @@ export function decodeTx(raw: Uint8Array, common: Common): TypedTransaction {
     tx = createTxFromRLP(raw, { common, freeze: false });
   } catch (err) {
     const msg = (err as Error).message ?? "";
-    if (/maxFeePerGas cannot be less than maxPriorityFeePerGas/.test(msg)) throw new TxRejectedError("tipAboveFeeCap");
-    if (/chain ?id|EIP155-based V/i.test(msg)) throw new TxRejectedError("wrongChainId", `expected ${common.chainId()}`);
+    if (/maxFeePerGas cannot be less than maxPriorityFeePerGas/.test(msg))
+      throw new TxRejectedError("tipAboveFeeCap");
+    if (/chain ?id|EIP155-based V/i.test(msg))
+      throw new TxRejectedError("wrongChainId", `expected ${common.chainId()}`);
     if (/invalid signature|s-values|signature/i.test(msg)) throw new TxRejectedError("badSignature");
     if (/TypedTransaction with ID|transaction type .*(unknown|not supported)/i.test(msg)) {
       throw new TxRejectedError("unsupportedType");

@@ -11,9 +11,23 @@ const keys = [randomPrivateKey(), randomPrivateKey(), randomPrivateKey()];
 const addr = (i: number) => bytesToHex(signingKeyFromPrivate(keys[i]!).address);
 const to = "0x000000000000000000000000000000000000dead";
 
-function tx(sender: number, nonce: number, tip = 1_000_000n, maxFee = 10_000_000_000n, extra: Record<string, unknown> = {}) {
+function tx(
+  sender: number,
+  nonce: number,
+  tip = 1_000_000n,
+  maxFee = 10_000_000_000n,
+  extra: Record<string, unknown> = {},
+) {
   return createFeeMarket1559Tx(
-    { to, value: 1n, gasLimit: 21000n, nonce: BigInt(nonce), maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, ...extra },
+    {
+      to,
+      value: 1n,
+      gasLimit: 21000n,
+      nonce: BigInt(nonce),
+      maxFeePerGas: maxFee,
+      maxPriorityFeePerGas: tip,
+      ...extra,
+    },
     { common },
   )
     .sign(keys[sender]!)
@@ -90,7 +104,10 @@ describe("txpool / validation", () => {
     rejects(() => p.add(new Uint8Array(200 * 1024)), "oversized");
     rejects(() => p.add(Uint8Array.of(1, 2, 3)), "malformed");
     const other = createEthCommon({ chainId: 1 });
-    const foreign = createLegacyTx({ to, gasLimit: 21000n, gasPrice: 10n ** 10n, nonce: 5n }, { common: other })
+    const foreign = createLegacyTx(
+      { to, gasLimit: 21000n, gasPrice: 10n ** 10n, nonce: 5n },
+      { common: other },
+    )
       .sign(keys[0]!)
       .serialize();
     rejects(() => p.add(foreign), "wrongChainId");
