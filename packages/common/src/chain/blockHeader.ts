@@ -1,11 +1,11 @@
 import { type BlockHeader, createBlockHeader } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { MerklePatriciaTrie } from "@ethereumjs/mpt";
 import { RLP } from "@ethereumjs/rlp";
 import { intToBytes } from "@ethereumjs/util";
 import { Bloom, encodeReceipt } from "@ethereumjs/vm";
 import type { ChainConfig } from "../config/chainConfig.ts";
 import { KECCAK256_RLP } from "../crypto/keccak.ts";
+import { MemTrie } from "../trie/memTrie.ts";
 import type { Receipt } from "../types/chain.ts";
 
 /** EIP-1559: the next block's base fee from its parent's gas used, with the chain's parameters. */
@@ -26,10 +26,11 @@ export function nextBaseFee(
 }
 
 /** Root of a trie keyed by RLP(index): transactionsRoot and receiptsRoot. */
-export async function orderedTrieRoot(values: readonly Uint8Array[]): Promise<Uint8Array> {
+export function orderedTrieRoot(values: readonly Uint8Array[]): Uint8Array {
   if (values.length === 0) return KECCAK256_RLP;
-  const trie = new MerklePatriciaTrie();
-  for (let i = 0; i < values.length; i++) await trie.put(RLP.encode(i === 0 ? new Uint8Array(0) : intToBytes(i)), values[i]!);
+  const trie = new MemTrie({ secure: false });
+  for (let i = 0; i < values.length; i++)
+    trie.put(RLP.encode(i === 0 ? new Uint8Array(0) : intToBytes(i)), values[i]!);
   return trie.root();
 }
 

@@ -16,7 +16,7 @@ export function createEthCommon(config: Pick<ChainConfig, "chainId">): Common {
  * Every ethereumjs transaction constructor copies its Common and merges the tx params into the
  * copy: ~0.2 ms per transaction, more than sender recovery. The chain's rules never change at
  * runtime (one hardfork, no switching), so one instance is shared: `copy()` returns it, and
- * `updateParams` merges each params table once.
+ * `updateParams` merges each params table once, and EIP activation is looked up once per EIP.
  */
 function shareable(common: Common): Common {
   const merged = new WeakSet<object>();
@@ -26,6 +26,17 @@ function shareable(common: Common): Common {
     if (merged.has(params)) return common;
     merged.add(params);
     return updateParams(params);
+  };
+  // Asked several times per opcode and per tx; the answer never changes for a fixed hardfork.
+  const activated = new Map<number, boolean>();
+  const isActivatedEIP = common.isActivatedEIP.bind(common);
+  common.isActivatedEIP = (eip: number) => {
+    let on = activated.get(eip);
+    if (on === undefined) {
+      on = isActivatedEIP(eip);
+      activated.set(eip, on);
+    }
+    return on;
   };
   common.setHardfork = (hardfork) => {
     if (hardfork !== common.hardfork()) throw new Error(`the chain runs ${common.hardfork()} only`);

@@ -1,7 +1,7 @@
-import { MerklePatriciaTrie, createMerkleProof } from "@ethereumjs/mpt";
 import { RLP } from "@ethereumjs/rlp";
 import { bigIntToUnpaddedBytes, bytesToHex } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
+import { MemTrie } from "./memTrie.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff, mergeDiffs } from "../state/stateDiff.ts";
 
 interface TrieAccount {
@@ -23,11 +23,15 @@ export interface AccountProof {
   storageProof: { key: Uint8Array; value: Uint8Array; proof: Uint8Array[] }[];
 }
 
-const newTrie = (root?: Uint8Array) =>
-  new MerklePatriciaTrie({ useKeyHashing: true, useKeyHashingFunction: keccak256, useNodePruning: true, root });
+const newTrie = () => new MemTrie({ secure: true });
 
 export function encodeTrieAccount(a: TrieAccount): Uint8Array {
-  return RLP.encode([bigIntToUnpaddedBytes(a.nonce), bigIntToUnpaddedBytes(a.balance), a.storageRoot, a.codeHash]);
+  return RLP.encode([
+    bigIntToUnpaddedBytes(a.nonce),
+    bigIntToUnpaddedBytes(a.balance),
+    a.storageRoot,
+    a.codeHash,
+  ]);
 }
 
 /**
@@ -38,7 +42,7 @@ export function encodeTrieAccount(a: TrieAccount): Uint8Array {
 export class StateTrie {
   private readonly accounts = new Map<string, TrieAccount>();
   private readonly accountTrie = newTrie();
-  private readonly storageTries = new Map<string, MerklePatriciaTrie>();
+  private readonly storageTries = new Map<string, MemTrie>();
   private pendingParts: StateDiff[] = [];
 
   /** Queues a diff for the next commit. */
@@ -55,7 +59,7 @@ export class StateTrie {
       if ((d.flags & DIFF_FLAG_DELETED) !== 0) {
         this.accounts.delete(addr);
         this.storageTries.delete(addr);
-        await this.accountTrie.del(d.address);
+        this.accountTrie.del(d.address);
         continue;
       }
       const created = (d.flags & DIFF_FLAG_CREATED) !== 0;
@@ -64,7 +68,12 @@ export class StateTrie {
       acct = {
         nonce: d.nonce ?? acct?.nonce ?? 0n,
         balance: d.balance ?? acct?.balance ?? 0n,
-        codeHash: d.code !== undefined ? (d.code.length === 0 ? KECCAK256_NULL : keccak256(d.code)) : (acct?.codeHash ?? KECCAK256_NULL),
+        codeHash:
+          d.code !== undefined
+            ? d.code.length === 0
+              ? KECCAK256_NULL
+              : keccak256(d.code)
+            : (acct?.codeHash ?? KECCAK256_NULL),
         storageRoot: acct?.storageRoot ?? KECCAK256_RLP,
       };
       if (d.storage.length > 0) {
@@ -74,13 +83,13 @@ export class StateTrie {
           this.storageTries.set(addr, st);
         }
         for (const [key, value] of d.storage) {
-          if (value.length === 0) await st.del(key);
-          else await st.put(key, RLP.encode(value));
+          if (value.length === 0) st.del(key);
+          else st.put(key, RLP.encode(value));
         }
         acct.storageRoot = st.root();
       }
       this.accounts.set(addr, acct);
-      await this.accountTrie.put(d.address, encodeTrieAccount(acct));
+      this.accountTrie.put(d.address, encodeTrieAccount(acct));
     }
     return this.accountTrie.root();
   }
@@ -93,7 +102,7 @@ export class StateTrie {
   async proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
     const addr = bytesToHex(address);
     const acct = this.accounts.get(addr);
-    const accountProof = await createMerkleProof(this.accountTrie, address);
+    const accountProof = this.accountTrie.proof(address);
     const st = this.storageTries.get(addr);
     const storageProof = [];
     for (const key of slots) {
@@ -101,9 +110,9 @@ export class StateTrie {
         storageProof.push({ key, value: new Uint8Array(0), proof: [] });
         continue;
       }
-      const raw = await st.get(key);
-      const value = raw === null ? new Uint8Array(0) : (RLP.decode(raw) as Uint8Array);
-      storageProof.push({ key, value, proof: await createMerkleProof(st, key) });
+      const raw = st.get(key);
+      const value = raw === undefined ? new Uint8Array(0) : (RLP.decode(raw) as Uint8Array);
+      storageProof.push({ key, value, proof: st.proof(key) });
     }
     return {
       root: this.accountTrie.root(),

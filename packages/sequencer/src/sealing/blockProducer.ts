@@ -10,6 +10,7 @@ import {
   buildHeader,
   encodeBlockSeal,
   encodeConsensusReceipt,
+  encodeSignedMiniBlock,
   keccak256,
   miniBlockHash,
   nextBaseFee,
@@ -22,7 +23,7 @@ import { z } from "zod";
 import type { Executor } from "../execution/executor.ts";
 import type { SequencerMetrics } from "../node/metrics.ts";
 import type { LatestView } from "../state/latestView.ts";
-import type { ChainBlock, ChainStore, TxEntry } from "../storage/chainStore.ts";
+import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "../storage/chainStore.ts";
 import { encodeBlockOpen, encodeLoggedMiniBlock } from "../storage/walCodec.ts";
 import { WalRecordType, type WriteAheadLog } from "../storage/wal.ts";
 import type { TxPool } from "../txpool/txPool.ts";
@@ -150,7 +151,6 @@ export class BlockProducer {
     const started = performance.now();
     const budgetMs = this.opts.miniBlockMs * 0.8;
     const entries: TxEntry[] = [];
-    const blooms: Uint8Array[] = [];
     const firstTxIndex = b.txCount;
     const firstLogIndex = b.logCount;
     let logIndex = firstLogIndex;
@@ -170,7 +170,6 @@ export class BlockProducer {
       }
       b.gasUsed = out.receipt.cumulativeGasUsed;
       entries.push({
-        hash: ptx.hash,
         hashHex: ptx.hashHex,
         raw: ptx.raw,
         sender: ptx.tx.getSenderAddress().bytes,
@@ -180,9 +179,8 @@ export class BlockProducer {
         miniBlockNumber: this.miniBlockNumber + 1n,
         receipt: out.receipt,
         firstLogIndex: logIndex,
-        bloom: out.bloom,
+        bloom: out.receipt.logs.length === 0 ? ZERO_BLOOM : out.bloom,
       });
-      blooms.push(out.bloom);
       logIndex += out.receipt.logs.length;
       if (performance.now() - started > budgetMs) break;
     }
@@ -213,16 +211,17 @@ export class BlockProducer {
     };
     this.lastMiniBlockHash = hash;
     const execMs = performance.now() - started;
+    const encoded = encodeSignedMiniBlock(signed);
     const written = this.deps.wal.append(
       WalRecordType.miniBlock,
       encodeLoggedMiniBlock(
-        signed,
+        encoded,
         entries.map((e) => e.sender),
       ),
     );
     this.publishing = this.publishing.then(async () => {
       await written;
-      chain.addMiniBlock(b, signed, entries);
+      chain.addMiniBlock(b, { number: signed.number, hash, encoded }, entries);
       this.deps.metrics?.miniBlockSealed(entries.length, execMs, (performance.now() - started) / 1000);
       this.deps.events.onMiniBlock(b, signed, entries);
     });

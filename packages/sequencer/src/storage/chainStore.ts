@@ -1,10 +1,12 @@
 import type { BlockHeader } from "@ethereumjs/block";
 import { bytesToHex } from "@ethereumjs/util";
-import type { Log, Receipt, SignedMiniBlock } from "@staccato/common";
+import { type Log, type Receipt, type SignedMiniBlock, decodeSignedMiniBlock } from "@staccato/common";
 
-/** One included transaction and everything RPC needs to describe it. */
+/**
+ * One included transaction and everything RPC needs to describe it. History lives in memory, so
+ * entries stay lean: no parsed transaction, and a shared all-zero bloom for log-less receipts.
+ */
 export interface TxEntry {
-  readonly hash: Uint8Array;
   readonly hashHex: string;
   readonly raw: Uint8Array;
   readonly sender: Uint8Array;
@@ -18,6 +20,13 @@ export interface TxEntry {
   readonly bloom: Uint8Array;
 }
 
+/** A mini-block kept in history: its encoding (what peers are served) rather than an object graph. */
+export interface MiniBlockRef {
+  readonly number: bigint;
+  readonly hash: Uint8Array;
+  readonly encoded: Uint8Array;
+}
+
 /** A block in the making or sealed. Transactions, receipts and positions never change once added. */
 export interface ChainBlock {
   readonly number: bigint;
@@ -28,7 +37,7 @@ export interface ChainBlock {
   readonly prevRandao: Uint8Array;
   readonly txs: TxEntry[];
   /** Published (in the log, receipts served) mini-blocks and their transactions. */
-  readonly miniBlocks: SignedMiniBlock[];
+  readonly miniBlocks: MiniBlockRef[];
   /** Execution cursor: counts include mini-blocks still being written to the log. */
   gasUsed: bigint;
   txCount: number;
@@ -65,7 +74,7 @@ export class ChainStore {
   private readonly blocks: ChainBlock[] = [];
   private readonly byHash = new Map<string, ChainBlock>();
   private readonly txs = new Map<string, TxEntry>();
-  private readonly miniBlocks = new Map<bigint, SignedMiniBlock>();
+  private readonly miniBlocks = new Map<bigint, MiniBlockRef>();
   private latestNumber = -1n;
   /** Highest block number any transaction or mini-block refers to (open or sealed). */
   private headNumber = -1n;
@@ -79,7 +88,7 @@ export class ChainStore {
   }
 
   /** Records a mini-block's transactions; their receipts are served from now on. */
-  addMiniBlock(b: ChainBlock, mb: SignedMiniBlock, entries: TxEntry[]): void {
+  addMiniBlock(b: ChainBlock, mb: MiniBlockRef, entries: TxEntry[]): void {
     b.miniBlocks.push(mb);
     this.miniBlocks.set(mb.number, mb);
     for (const e of entries) {
@@ -123,7 +132,8 @@ export class ChainStore {
   }
 
   miniBlock(number: bigint): SignedMiniBlock | undefined {
-    return this.miniBlocks.get(number);
+    const ref = this.miniBlocks.get(number);
+    return ref === undefined ? undefined : decodeSignedMiniBlock(ref.encoded);
   }
 
   get blockCount(): number {
@@ -156,3 +166,6 @@ export function matches(log: Log, f: Pick<LogFilter, "addresses" | "topics">): b
   }
   return true;
 }
+
+/** The bloom of a receipt without logs, shared by all of them. */
+export const ZERO_BLOOM = new Uint8Array(256);

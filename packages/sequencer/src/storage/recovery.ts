@@ -15,7 +15,7 @@ import {
   receiptBloom,
 } from "@staccato/common";
 import type { LatestView } from "../state/latestView.ts";
-import type { ChainBlock, ChainStore, TxEntry } from "./chainStore.ts";
+import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "./chainStore.ts";
 import { type WalRecord, WalRecordType } from "./wal.ts";
 import { decodeBlockOpen, decodeLoggedMiniBlock } from "./walCodec.ts";
 import type { ProducerCursor } from "../sealing/blockProducer.ts";
@@ -151,7 +151,7 @@ export async function replayWal(
         break;
       }
       case WalRecordType.miniBlock: {
-        const { mb, senders } = decodeLoggedMiniBlock(r.payload);
+        const { mb, encoded, senders } = decodeLoggedMiniBlock(r.payload);
         const b = chain.head;
         if (
           mb.blockNumber !== b.number ||
@@ -171,12 +171,10 @@ export async function replayWal(
         let logIndex = mb.firstLogIndex;
         const entries: TxEntry[] = mb.txs.map((raw, j) => {
           const receipt = mb.receipts[j]!;
-          const hash = keccak256(raw);
           const firstLogIndex = logIndex;
           logIndex += receipt.logs.length;
           return {
-            hash,
-            hashHex: bytesToHex(hash),
+            hashHex: bytesToHex(keccak256(raw)),
             raw,
             sender: senders[j]!,
             type: raw[0]! <= 0x7f ? raw[0]! : 0,
@@ -185,14 +183,14 @@ export async function replayWal(
             miniBlockNumber: mb.number,
             receipt,
             firstLogIndex,
-            bloom: receiptBloom(receipt),
+            bloom: receipt.logs.length === 0 ? ZERO_BLOOM : receiptBloom(receipt),
           };
         });
         b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
         b.txCount += entries.length;
         b.miniBlockCount++;
         b.logCount = logIndex;
-        chain.addMiniBlock(b, mb, entries);
+        chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
         miniBlockNumber = mb.number;
         lastMiniBlockHash = mb.hash;
         txs += entries.length;

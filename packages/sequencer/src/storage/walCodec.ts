@@ -6,7 +6,6 @@ import {
   big,
   bytes,
   decodeSignedMiniBlock,
-  encodeSignedMiniBlock,
   list,
   u,
 } from "@staccato/common";
@@ -37,14 +36,19 @@ export function decodeBlockOpen(data: Uint8Array): BlockEnvRecord {
 }
 
 /** A mini-block as logged: the signed mini-block plus its senders, so a restart recovers none. */
-export function encodeLoggedMiniBlock(mb: SignedMiniBlock, senders: Uint8Array[]): Uint8Array {
-  return RLP.encode([encodeSignedMiniBlock(mb), senders]);
+export function encodeLoggedMiniBlock(encodedMiniBlock: Uint8Array, senders: Uint8Array[]): Uint8Array {
+  return RLP.encode([encodedMiniBlock, senders]);
 }
 
-export function decodeLoggedMiniBlock(data: Uint8Array): { mb: SignedMiniBlock; senders: Uint8Array[] } {
+export function decodeLoggedMiniBlock(data: Uint8Array): {
+  mb: SignedMiniBlock;
+  encoded: Uint8Array;
+  senders: Uint8Array[];
+} {
   const [mbBytes, senders] = list(RLP.decode(data) as RlpItem, "logged mini-block", 2);
-  const mb = decodeSignedMiniBlock(bytes(mbBytes, "mini-block"));
+  const encoded = bytes(mbBytes, "mini-block");
+  const mb = decodeSignedMiniBlock(encoded);
   const s = list(senders, "senders").map((x, i) => bytes(x, `senders[${i}]`, 20));
   if (s.length !== mb.txs.length) throw new DecodeError("logged mini-block: senders do not match txs");
-  return { mb, senders: s };
+  return { mb, encoded, senders: s };
 }
