@@ -2,7 +2,7 @@
  * MemTrie vs @ethereumjs/mpt: build a 100k-key secure trie, then 10k random updates + one root().
  * Prints figures (wall clock, and process CPU time, which a loaded machine disturbs less; it also
  * counts V8's GC helper threads), asserts nothing about time.
- * Run: node --import tsx packages/common/scratch/memTrieBench.ts   (env N, U to resize)
+ * Run: node --import tsx bench/micro/memTrie.ts   (env N, U to resize)
  */
 import { MerklePatriciaTrie } from "@ethereumjs/mpt";
 import { bytesToHex } from "@ethereumjs/util";
