@@ -23,3 +23,4 @@ export {
   startMetricsServer,
 } from "./metrics/server.ts";
 export * from "./rpc/index.ts";
+export * from "./p2p/index.ts";
