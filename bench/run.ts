@@ -1,0 +1,268 @@
+import os from "node:os";
+import { Chain } from "./chain.ts";
+import { type TargetName, loadConfig } from "./config.ts";
+import { tokenBytecode } from "./erc20.ts";
+import { pacedLatency, syncLatency } from "./latency.ts";
+import { timedRun } from "./load.ts";
+import { MemorySampler, sampleMemory } from "./procStats.ts";
+import { Report, errorMessage, log, median } from "./report.ts";
+import { resync, prepareTarget } from "./setup.ts";
+import { type Signer, chooseSigner } from "./signer.ts";
+import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
+import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
+
+/**
+ * `pnpm bench`: measures the Staccato sequencer and Anvil in one run with one harness. Figures
+ * are JSON lines on stdout; progress is on stderr. See bench/README.md for what each figure
+ * means. Exit code 1 when any figure could not be measured (its line then carries `error`).
+ */
+
+interface Slot {
+  name: TargetName;
+  target: Target | null;
+  /** Known once the target answered eth_getBlockByNumber, even if its preparation failed. */
+  blockGasLimit: bigint | null;
+  env: LoadEnv | null;
+  /** Set once the target cannot be measured any more (failed to start, or exited). */
+  dead: string | null;
+}
+
+const cfg = loadConfig();
+const report = new Report();
+installCleanupHandlers();
+
+async function main(): Promise<void> {
+  const wallStart = performance.now();
+  const cores = os.availableParallelism();
+  log(`node ${process.version}, ${cores} cores, ${os.cpus()[0]?.model ?? "unknown cpu"}`);
+  log(`config: ${JSON.stringify(cfg, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`);
+  report.emit("machine", cores, "cores");
+
+  const signer = await chooseSigner(cfg.signer);
+  tokenBytecode();
+
+  const slots: Slot[] = [];
+  try {
+    for (const name of cfg.targets) slots.push(await startSlot(name, slots, signer));
+
+    for (const kind of ["eth", "erc20"] as const) await throughput(slots, kind);
+    for (const slot of slots) memory(slot);
+    for (const slot of slots) await latency(slot);
+    for (const slot of slots) await sync(slot);
+    if (cfg.backlog) {
+      for (const slot of slots) await backlog(slot);
+    } else {
+      log("backlog figures skipped (BENCH_BACKLOG=0)");
+    }
+  } finally {
+    for (const slot of slots) {
+      slot.env?.chain.close();
+      await slot.target
+        ?.stop()
+        .catch((err: unknown) => log(`${slot.name}: stop failed: ${errorMessage(err)}`));
+    }
+  }
+  log(`done in ${((performance.now() - wallStart) / 1000).toFixed(0)} s, ${report.failed} figure(s) failed`);
+}
+
+async function startSlot(name: TargetName, started: readonly Slot[], signer: Signer): Promise<Slot> {
+  const slot: Slot = { name, target: null, blockGasLimit: null, env: null, dead: null };
+  try {
+    if (name === "staccato") {
+      slot.target = await startStaccato(cfg.verbose);
+    } else {
+      // Anvil runs with Staccato's block gas limit so both have the same block capacity.
+      const staccato = started.find((s) => s.name === "staccato")?.blockGasLimit ?? null;
+      const gasLimit = staccato ?? cfg.gasLimit;
+      log(
+        `anvil block gas limit: ${gasLimit}${staccato !== null ? " (Staccato's)" : " (BENCH_GAS_LIMIT or default)"}`,
+      );
+      slot.target = await startAnvil(gasLimit, cfg.verbose);
+    }
+    const chain = await Chain.connect(slot.target);
+    slot.blockGasLimit = chain.blockGasLimit;
+    slot.env = await prepareTarget(chain, signer, cfg.senders);
+  } catch (err) {
+    slot.dead = `${name} could not be prepared: ${errorMessage(err)}`;
+    log(slot.dead);
+  }
+  return slot;
+}
+
+/**
+ * Runs `fn` against a live target. On failure the target is marked dead if its process
+ * exited; otherwise its local nonce/balance bookkeeping is re-read so later figures start clean.
+ */
+async function attempt<T>(slot: Slot, what: string, fn: (env: LoadEnv) => Promise<T>): Promise<T> {
+  if (slot.dead !== null || slot.env === null) throw new Error(slot.dead ?? `${slot.name} is not prepared`);
+  const env = slot.env;
+  try {
+    env.chain.assertAlive();
+    return await fn(env);
+  } catch (err) {
+    log(`${slot.name}: ${what} failed: ${errorMessage(err)}`);
+    const exited = slot.target?.exitReason() ?? null;
+    if (exited !== null) slot.dead = exited;
+    else await resync(env).catch((e: unknown) => log(`${slot.name}: resync failed: ${errorMessage(e)}`));
+    throw err;
+  }
+}
+
+const FIGURE: Record<TxKind, string> = { eth: "eth_transfer_throughput", erc20: "erc20_transfer_throughput" };
+
+async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
+  const base = FIGURE[kind];
+  const runs = new Map<TargetName, number[]>();
+  const errors = new Map<TargetName, unknown>();
+  // Runs interleave targets (run 1 on each, then run 2...) so slow drifts of a shared machine
+  // hit every target alike.
+  for (let r = 1; r <= cfg.runs; r++) {
+    for (const slot of slots) {
+      if (errors.has(slot.name)) continue;
+      try {
+        const res = await attempt(slot, `${base} run ${r}`, async (env) => {
+          const work = await buildWorkload(env, kind, cfg.txPerRun);
+          return timedRun(env, work, {
+            batch: cfg.sendBatch,
+            concurrency: cfg.sendConcurrency,
+            pollMs: cfg.pollMs,
+            stallMs: cfg.stallSeconds * 1000,
+          });
+        });
+        log(
+          `${slot.name}: ${base} run ${r}/${cfg.runs}: ${res.txPerSecond.toFixed(0)} tx/s ` +
+            `(${cfg.txPerRun} txs in ${res.seconds.toFixed(2)} s; accepted at ${res.submitTxPerSecond.toFixed(0)} tx/s, ` +
+            `bench CPU while sending ${(res.benchCpu * 100).toFixed(0)}% of a core)`,
+        );
+        const list = runs.get(slot.name) ?? [];
+        list.push(res.txPerSecond);
+        runs.set(slot.name, list);
+      } catch (err) {
+        errors.set(slot.name, err);
+      }
+    }
+  }
+  for (const slot of slots) {
+    const name = `${base}.${slot.name}`;
+    if (errors.has(slot.name)) report.fail(name, "tx/s", errors.get(slot.name));
+    else report.emit(name, median(runs.get(slot.name)!), "tx/s");
+  }
+  ratio(base, "tx/s");
+}
+
+function ratio(base: string, unit: string): void {
+  if (!(cfg.targets.includes("staccato") && cfg.targets.includes("anvil"))) return;
+  const name = `${base}.ratio_staccato_vs_anvil`;
+  const s = report.get(`${base}.staccato`);
+  const a = report.get(`${base}.anvil`);
+  if (s === null || a === null || a === 0) {
+    report.fail(name, "x", `missing ${s === null ? "staccato" : "anvil"} ${unit} figure`);
+  } else {
+    report.emit(name, s / a, "x");
+  }
+}
+
+function memory(slot: Slot): void {
+  try {
+    if (slot.dead !== null || slot.target === null) throw new Error(slot.dead ?? "not started");
+    const m = sampleMemory(slot.target.pid);
+    report.emit(`rss_mb.${slot.name}`, m.rssMb, "MB");
+    report.emit(`rss_peak_mb.${slot.name}`, m.peakMb, "MB");
+  } catch (err) {
+    report.fail(`rss_mb.${slot.name}`, "MB", err);
+    report.fail(`rss_peak_mb.${slot.name}`, "MB", err);
+  }
+}
+
+async function latency(slot: Slot): Promise<void> {
+  const n = cfg.latencyRate * cfg.latencySeconds;
+  try {
+    const res = await attempt(slot, "latency", async (env) => {
+      const work = await buildWorkload(env, "eth", n);
+      return pacedLatency(env, work, {
+        rate: cfg.latencyRate,
+        pollMs: cfg.pollMs,
+        warmupSeconds: Math.min(1, cfg.latencySeconds / 10),
+        stallMs: cfg.stallSeconds * 1000,
+      });
+    });
+    log(
+      `${slot.name}: latency at ${res.offeredTxPerSecond.toFixed(0)} tx/s offered: ` +
+        `p50 ${res.p50.toFixed(1)} ms, p99 ${res.p99.toFixed(1)} ms over ${res.samples} txs`,
+    );
+    report.emit(`send_to_receipt_latency_p50.${slot.name}`, res.p50, "ms");
+    report.emit(`send_to_receipt_latency_p99.${slot.name}`, res.p99, "ms");
+  } catch (err) {
+    report.fail(`send_to_receipt_latency_p50.${slot.name}`, "ms", err);
+    report.fail(`send_to_receipt_latency_p99.${slot.name}`, "ms", err);
+  }
+}
+
+async function sync(slot: Slot): Promise<void> {
+  if (cfg.syncTx === 0) return;
+  try {
+    const res = await attempt(slot, "sync latency", (env) =>
+      syncLatency(env, { count: cfg.syncTx, maxSeconds: cfg.syncMaxSeconds }),
+    );
+    if (res === null) {
+      // Staccato must implement EIP-7966; for anyone else it is optional.
+      if (slot.name === "staccato") throw new Error("eth_sendRawTransactionSync: method not found");
+      log(`${slot.name}: eth_sendRawTransactionSync not supported; skipped`);
+      return;
+    }
+    log(
+      `${slot.name}: sync latency p50 ${res.p50.toFixed(1)} ms, p99 ${res.p99.toFixed(1)} ms over ${res.samples} calls`,
+    );
+    report.emit(`send_raw_tx_sync_latency_p50.${slot.name}`, res.p50, "ms");
+    report.emit(`send_raw_tx_sync_latency_p99.${slot.name}`, res.p99, "ms");
+  } catch (err) {
+    report.fail(`send_raw_tx_sync_latency_p50.${slot.name}`, "ms", err);
+    report.fail(`send_raw_tx_sync_latency_p99.${slot.name}`, "ms", err);
+  }
+}
+
+async function backlog(slot: Slot): Promise<void> {
+  try {
+    const res = await attempt(slot, "backlog", async (env) => {
+      const work = await buildWorkload(env, "eth", cfg.backlogTx);
+      const sampler = new MemorySampler(env.chain.target.pid, 100);
+      sampler.start();
+      try {
+        const run = await timedRun(env, work, {
+          batch: cfg.sendBatch,
+          concurrency: cfg.sendConcurrency,
+          pollMs: cfg.pollMs,
+          stallMs: cfg.stallSeconds * 1000,
+        });
+        return { ...run, peakRssMb: sampler.maxRssMb };
+      } finally {
+        sampler.stop();
+      }
+    });
+    log(
+      `${slot.name}: backlog of ${cfg.backlogTx} accepted at ${res.submitTxPerSecond.toFixed(0)} tx/s, ` +
+        `drained at ${res.txPerSecond.toFixed(0)} tx/s (${res.seconds.toFixed(1)} s), peak RSS ${res.peakRssMb.toFixed(0)} MB`,
+    );
+    report.emit(`backlog_drain_tx_per_s.${slot.name}`, res.txPerSecond, "tx/s");
+    report.emit(`backlog_submit_tx_per_s.${slot.name}`, res.submitTxPerSecond, "tx/s");
+    report.emit(`backlog_rss_peak_mb.${slot.name}`, res.peakRssMb, "MB");
+  } catch (err) {
+    for (const [f, unit] of [
+      ["backlog_drain_tx_per_s", "tx/s"],
+      ["backlog_submit_tx_per_s", "tx/s"],
+      ["backlog_rss_peak_mb", "MB"],
+    ] as const) {
+      report.fail(`${f}.${slot.name}`, unit, err);
+    }
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`bench aborted: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 2;
+}
+if (process.exitCode === undefined) process.exitCode = report.failed > 0 ? 1 : 0;
+// Exit explicitly: the "exit" handler kills any target still running and removes temp dirs.
+process.exit();
