@@ -169,6 +169,8 @@ export async function startStaccato(verbose: boolean): Promise<Target> {
       String(port),
       "--metrics-port",
       "0",
+      "--p2p-listen",
+      "/ip4/127.0.0.1/tcp/0",
       "--log-level",
       "warn",
     ],

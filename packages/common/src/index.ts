@@ -1,6 +1,7 @@
 export * from "./chain/blockHeader.ts";
 export * from "./chain/ethCommon.ts";
 export * from "./codec/chainCodec.ts";
+export * from "./codec/reqCodec.ts";
 export * from "./codec/rlpUtil.ts";
 export * from "./config/chainConfig.ts";
 export * from "./crypto/keccak.ts";

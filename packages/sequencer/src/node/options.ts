@@ -1,4 +1,4 @@
-import { type CliOptions, LOG_LEVELS, defineFlags } from "@staccato/common";
+import { type CliOptions, LOG_LEVELS, defineFlags, p2pFlags } from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
 
@@ -99,6 +99,11 @@ export const sequencerFlags = defineFlags({
     description: "Default wait of eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966)",
     placeholder: "<ms>",
   },
+  p2p: {
+    schema: z.boolean().default(true),
+    description: "Publish mini-blocks and blocks over libp2p and serve history to peers (--no-p2p: off)",
+  },
+  ...p2pFlags(9000),
   logLevel: { schema: z.enum(LOG_LEVELS).default("info"), description: "Log level" },
   metricsHost: {
     schema: z.string().default("127.0.0.1"),

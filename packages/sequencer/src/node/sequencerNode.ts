@@ -15,11 +15,13 @@ import {
   createRpcServer,
   devChainConfig,
   loadChainConfig,
+  p2pOptionsFromFlags,
   randomPrivateKey,
   signingKeyFromPrivate,
   startMetricsServer,
 } from "@staccato/common";
 import { CallRunner } from "../execution/callRunner.ts";
+import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "../execution/executor.ts";
 import type { SequencerBackend } from "../rpc/backend.ts";
 import { ethApi } from "../rpc/ethApi.ts";
@@ -114,6 +116,7 @@ export class SequencerNode {
     const events = new ChainEvents();
 
     let producer: BlockProducer | null = null;
+    let network: SequencerNetwork | null = null;
     const blockHash = async (n: bigint) =>
       producer === null ? (chain.block(n)?.hash ?? undefined) : producer.blockHash(n);
     const executor = await Executor.create(common, state, blockHash);
@@ -188,7 +191,11 @@ export class SequencerNode {
         logger: log,
         metrics,
         events: {
-          onMiniBlock: (block, miniBlock, txs) => events.emit("miniBlock", { block, miniBlock, txs }),
+          onMiniBlock: (block, miniBlock, txs) => {
+            const ref = chain.miniBlockRef(miniBlock.number);
+            if (network !== null && ref !== undefined) network.publishMiniBlock(ref.encoded);
+            events.emit("miniBlock", { block, miniBlock, txs });
+          },
           onBlock: (b) => {
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
               const data = encodeSnapshot(
@@ -203,6 +210,7 @@ export class SequencerNode {
                 (err: Error) => log.error({ err }, "could not write state snapshot"),
               );
             }
+            network?.publishBlock(b);
             metrics.headBlock.set(Number(b.number));
             metrics.poolSize.set(pool.size);
             metrics.walBytes.set(wal.bytes);
@@ -277,6 +285,14 @@ export class SequencerNode {
     );
     closers.push(() => metricsServer.close());
 
+    if (o.p2p) {
+      const net = await SequencerNetwork.start(
+        { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
+        { chain, state, latestView, logger: log },
+      );
+      network = net;
+      closers.push(() => net.stop());
+    }
     await producer.start();
     log.info(
       {
@@ -289,6 +305,7 @@ export class SequencerNode {
         blockMs,
         dataDir: o.dataDir,
         latestBlock: Number(chain.latest.number),
+        p2p: network?.multiaddrs() ?? [],
       },
       "sequencer started",
     );

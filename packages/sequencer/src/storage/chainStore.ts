@@ -131,6 +131,10 @@ export class ChainStore {
     return this.txs.has(hashHex);
   }
 
+  miniBlockRef(number: bigint): MiniBlockRef | undefined {
+    return this.miniBlocks.get(number);
+  }
+
   miniBlock(number: bigint): SignedMiniBlock | undefined {
     const ref = this.miniBlocks.get(number);
     return ref === undefined ? undefined : decodeSignedMiniBlock(ref.encoded);

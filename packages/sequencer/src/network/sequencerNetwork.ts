@@ -1,0 +1,146 @@
+import {
+  type Logger,
+  type MemoryState,
+  type P2PNode,
+  type P2POptions,
+  type ReqHandleOptions,
+  createP2PNode,
+  decodeNumberRequest,
+  decodeRangeRequest,
+  encodeBlockSeal,
+  encodeEnvelope,
+} from "@staccato/common";
+import type { LatestView } from "../state/latestView.ts";
+import type { ChainBlock, ChainStore } from "../storage/chainStore.ts";
+import { encodeSnapshot } from "../storage/snapshot.ts";
+
+/** Most mini-blocks one `mini-blocks-by-range` request returns. */
+export const MAX_MINI_BLOCKS_PER_REQUEST = 512;
+/** Snapshot stream chunk size. */
+const SNAPSHOT_CHUNK = 256 * 1024;
+
+const limits = (maxResponseBytes: number, perSecond: number): ReqHandleOptions => ({
+  maxRequestBytes: 256,
+  maxResponseBytes,
+  rateLimit: { perPeerPerSecond: perSecond, burst: perSecond * 2 },
+  timeoutMs: 30_000,
+});
+
+/**
+ * The sequencer's side of the network (DESIGN §4): it publishes every sealed mini-block and block
+ * on gossip and serves history by request/response. It subscribes to nothing yet.
+ */
+export class SequencerNetwork {
+  private constructor(
+    private readonly node: P2PNode,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(
+    opts: P2POptions & { chainId: number },
+    deps: { chain: ChainStore; state: MemoryState; latestView: LatestView; logger: Logger },
+  ): Promise<SequencerNetwork> {
+    const log = deps.logger.child({ module: "network" });
+    const node = await createP2PNode(opts, { logger: deps.logger });
+    const { chain } = deps;
+
+    // mini-blocks-by-range: RLP [from, count] → one chunk per mini-block (its signed encoding).
+    await node.handle(
+      "miniBlocksByRange",
+      (body) => {
+        const req = attempt(() => decodeRangeRequest(body));
+        if (req === null) return { code: "invalid", message: "expected RLP [from, count]" };
+        if (chain.miniBlockRef(req.from) === undefined) {
+          return { code: "unavailable", message: `mini-block ${req.from} is not known yet` };
+        }
+        return (async function* () {
+          const end = req.from + BigInt(Math.min(req.count, MAX_MINI_BLOCKS_PER_REQUEST));
+          for (let n = req.from; n < end; n++) {
+            const ref = chain.miniBlockRef(n);
+            if (ref === undefined) return;
+            yield ref.encoded;
+          }
+        })();
+      },
+      limits(64 * 1024 * 1024, 20),
+    );
+
+    // block-by-number: RLP [number] → the block's seal (header, mini-block hashes, signature).
+    await node.handle(
+      "blockByNumber",
+      (body) => {
+        const n = attempt(() => decodeNumberRequest(body));
+        if (n === null) return { code: "invalid", message: "expected RLP [number]" };
+        const b = chain.sealedBlock(n);
+        if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
+        return blockSealBytes(b);
+      },
+      limits(1024 * 1024, 50),
+    );
+
+    // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
+    // the block and its state root, so the joiner can verify what it rebuilt.
+    await node.handle(
+      "stateSnapshot",
+      () => {
+        const b = chain.latest;
+        const data = encodeSnapshot(b.number, b.header!.stateRoot, deps.latestView.addresses(deps.state), deps.latestView);
+        return (async function* () {
+          for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK) yield data.subarray(off, off + SNAPSHOT_CHUNK);
+        })();
+      },
+      { ...limits(4 * 1024 * 1024 * 1024, 1), maxRequestBytes: 16, timeoutMs: 300_000 },
+    );
+
+    await node.start();
+    log.info({ peerId: node.peerId.toString(), multiaddrs: node.multiaddrs() }, "sequencer p2p started");
+    return new SequencerNetwork(node, log);
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  multiaddrs(): string[] {
+    return this.node.multiaddrs();
+  }
+
+  peerCount(): number {
+    return this.node.peers().length;
+  }
+
+  /** Publishes a sealed mini-block (its signed encoding) at once. */
+  publishMiniBlock(encoded: Uint8Array): void {
+    this.node.publish("miniBlock", encodeEnvelope(encoded)).catch((err: unknown) => {
+      this.log.debug({ err }, "mini-block publish failed");
+    });
+  }
+
+  /** Publishes a sealed block: its header and the hashes of its mini-blocks, signed. */
+  publishBlock(b: ChainBlock): void {
+    this.node.publish("block", encodeEnvelope(blockSealBytes(b))).catch((err: unknown) => {
+      this.log.debug({ err }, "block publish failed");
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.node.stop();
+  }
+}
+
+export function blockSealBytes(b: ChainBlock): Uint8Array {
+  return encodeBlockSeal({
+    header: b.header!.serialize(),
+    hash: b.hash!,
+    miniBlockHashes: b.miniBlocks.map((m) => m.hash),
+    signature: b.signature!,
+  });
+}
+
+function attempt<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
