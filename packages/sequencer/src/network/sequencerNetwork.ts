@@ -84,9 +84,15 @@ export class SequencerNetwork {
       "stateSnapshot",
       () => {
         const b = chain.latest;
-        const data = encodeSnapshot(b.number, b.header!.stateRoot, deps.latestView.addresses(deps.state), deps.latestView);
+        const data = encodeSnapshot(
+          b.number,
+          b.header!.stateRoot,
+          deps.latestView.addresses(deps.state),
+          deps.latestView,
+        );
         return (async function* () {
-          for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK) yield data.subarray(off, off + SNAPSHOT_CHUNK);
+          for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK)
+            yield data.subarray(off, off + SNAPSHOT_CHUNK);
         })();
       },
       { ...limits(4 * 1024 * 1024 * 1024, 1), maxRequestBytes: 16, timeoutMs: 300_000 },
