@@ -1,4 +1,7 @@
 export * from "./chain/blockHeader.ts";
+export * from "./chain/chainEvents.ts";
+export * from "./chain/chainStore.ts";
+export * from "./chain/genesis.ts";
 export * from "./chain/ethCommon.ts";
 export * from "./codec/chainCodec.ts";
 export * from "./codec/reqCodec.ts";
@@ -8,6 +11,7 @@ export * from "./crypto/keccak.ts";
 export * from "./crypto/secp256k1.ts";
 export * from "./crypto/signing.ts";
 export * from "./log/logger.ts";
+export * from "./state/latestView.ts";
 export * from "./state/memoryState.ts";
 export * from "./state/stateDiff.ts";
 export * from "./trie/stateTrie.ts";

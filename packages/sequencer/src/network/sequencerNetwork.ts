@@ -10,8 +10,8 @@ import {
   encodeBlockSeal,
   encodeEnvelope,
 } from "@staccato/common";
-import type { LatestView } from "../state/latestView.ts";
-import type { ChainBlock, ChainStore } from "../storage/chainStore.ts";
+import type { LatestView } from "@staccato/common";
+import type { ChainBlock, ChainStore } from "@staccato/common";
 import { encodeSnapshot } from "../storage/snapshot.ts";
 
 /** Most mini-blocks one `mini-blocks-by-range` request returns. */

@@ -8,6 +8,7 @@ import {
   type MetricsServer,
   type RpcServer,
   WorkerStateTrie,
+  buildGenesis,
   chainConfigToJson,
   createEthCommon,
   createLogger,
@@ -28,13 +29,13 @@ import { ethApi } from "../rpc/ethApi.ts";
 import { realtimeApi } from "../rpc/realtimeApi.ts";
 import { subscriptionApi } from "../rpc/subscriptionApi.ts";
 import { BlockProducer } from "../sealing/blockProducer.ts";
-import { LatestView } from "../state/latestView.ts";
-import { ChainStore } from "../storage/chainStore.ts";
-import { buildGenesis, replayWal } from "../storage/recovery.ts";
+import { LatestView } from "@staccato/common";
+import { ChainStore } from "@staccato/common";
+import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, writeSnapshot } from "../storage/snapshot.ts";
 import { WriteAheadLog, readWal } from "../storage/wal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
-import { ChainEvents } from "./chainEvents.ts";
+import { ChainEvents } from "@staccato/common";
 import { SequencerMetrics } from "./metrics.ts";
 import type { SequencerOptions } from "./options.ts";
 

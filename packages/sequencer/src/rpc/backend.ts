@@ -5,10 +5,10 @@ import type { ChainConfig, MemoryState, StateReader, StateTrieHandle } from "@st
 import { RpcError, RpcErrorCode, type BlockTag, type BlockTagOrHash } from "@staccato/common";
 import type { CallRunner } from "../execution/callRunner.ts";
 import type { Executor } from "../execution/executor.ts";
-import type { ChainEvents } from "../node/chainEvents.ts";
+import type { ChainEvents } from "@staccato/common";
 import type { BlockProducer } from "../sealing/blockProducer.ts";
-import type { LatestView } from "../state/latestView.ts";
-import type { ChainBlock, ChainStore } from "../storage/chainStore.ts";
+import type { LatestView } from "@staccato/common";
+import type { ChainBlock, ChainStore } from "@staccato/common";
 import type { TxPool } from "../txpool/txPool.ts";
 
 export interface RpcLimits {

@@ -2,7 +2,7 @@ import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import type { Log } from "@staccato/common";
-import type { ChainBlock, TxEntry } from "../storage/chainStore.ts";
+import type { ChainBlock, TxEntry } from "@staccato/common";
 import { effectiveGasPrice } from "../execution/executor.ts";
 
 /**

@@ -9,7 +9,7 @@ import {
   rpcMethod,
 } from "@staccato/common";
 import { z } from "zod";
-import { type LogFilter, matches } from "../storage/chainStore.ts";
+import { type LogFilter, matches } from "@staccato/common";
 import type { SequencerBackend } from "./backend.ts";
 import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
 import { PRECONFIRMED_BLOCK_HASH, formatBlock, formatLog, formatReceipt, qty } from "./format.ts";

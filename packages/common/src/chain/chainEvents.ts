@@ -1,11 +1,11 @@
-import type { SignedMiniBlock } from "@staccato/common";
-import type { PoolTx } from "../txpool/txPool.ts";
-import type { ChainBlock, TxEntry } from "../storage/chainStore.ts";
+import type { SignedMiniBlock } from "../types/chain.ts";
+import type { ChainBlock, TxEntry } from "./chainStore.ts";
 
 export interface ChainEventMap {
   miniBlock: { block: ChainBlock; miniBlock: SignedMiniBlock; txs: TxEntry[] };
   block: ChainBlock;
-  pendingTx: PoolTx;
+  /** A transaction accepted for inclusion (the sequencer's pool, or forwarded by a full node). */
+  pendingTx: { hashHex: string };
 }
 
 type Listener<T> = (event: T) => void;

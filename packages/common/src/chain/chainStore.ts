@@ -1,6 +1,7 @@
 import type { BlockHeader } from "@ethereumjs/block";
 import { bytesToHex } from "@ethereumjs/util";
-import { type Log, type Receipt, type SignedMiniBlock, decodeSignedMiniBlock } from "@staccato/common";
+import { decodeSignedMiniBlock } from "../codec/chainCodec.ts";
+import type { Log, Receipt, SignedMiniBlock } from "../types/chain.ts";
 
 /**
  * One included transaction and everything RPC needs to describe it. History lives in memory, so

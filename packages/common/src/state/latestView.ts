@@ -1,4 +1,4 @@
-import type { AccountRec, MemoryState, PreImage, StateReader } from "@staccato/common";
+import type { AccountRec, MemoryState, PreImage, StateReader } from "./memoryState.ts";
 
 interface BlockPre {
   number: bigint;
