@@ -27,5 +27,7 @@ export {
   type MetricsServerOpts,
   startMetricsServer,
 } from "./metrics/server.ts";
+export * from "./execution/callRunner.ts";
+export * from "./rpc/eth/index.ts";
 export * from "./rpc/index.ts";
 export * from "./p2p/index.ts";

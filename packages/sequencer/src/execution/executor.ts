@@ -4,7 +4,13 @@ import type { Common } from "@ethereumjs/common";
 import type { TypedTransaction } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
-import type { Log, MemoryState, Receipt } from "@staccato/common";
+import {
+  type BlockHashSource,
+  type Log,
+  type MemoryState,
+  type Receipt,
+  effectiveGasPrice,
+} from "@staccato/common";
 
 /** The block being built, as execution sees it. */
 export interface BlockEnv {
@@ -19,8 +25,7 @@ export interface BlockEnv {
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
 
-/** Block hashes for BLOCKHASH; may wait for a block whose seal is still in progress. */
-export type BlockHashSource = (number: bigint) => Promise<Uint8Array | undefined>;
+export type { BlockHashSource } from "@staccato/common";
 
 /**
  * Runs transactions with `@ethereumjs/vm` against the in-memory state. One VM for the life of the
@@ -92,17 +97,6 @@ export class Executor {
     };
     return { ok: true, receipt, bloom: r.receipt.bitvector };
   }
-}
-
-export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
-  if ("maxFeePerGas" in tx) {
-    const tip =
-      tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee
-        ? tx.maxPriorityFeePerGas
-        : tx.maxFeePerGas - baseFee;
-    return baseFee + tip;
-  }
-  return (tx as { gasPrice: bigint }).gasPrice;
 }
 
 export const addressFromBytes = (b: Uint8Array): Address => new Address(b);

@@ -20,14 +20,15 @@ import {
   randomPrivateKey,
   signingKeyFromPrivate,
   startMetricsServer,
+  CallRunner,
+  type ChainBackend,
+  ethApi,
+  realtimeApi,
+  subscriptionApi,
 } from "@staccato/common";
-import { CallRunner } from "../execution/callRunner.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "../execution/executor.ts";
-import type { SequencerBackend } from "../rpc/backend.ts";
-import { ethApi } from "../rpc/ethApi.ts";
-import { realtimeApi } from "../rpc/realtimeApi.ts";
-import { subscriptionApi } from "../rpc/subscriptionApi.ts";
+import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
 import { BlockProducer } from "../sealing/blockProducer.ts";
 import { LatestView } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
@@ -52,7 +53,7 @@ export class SequencerNode {
     readonly config: ChainConfig,
     readonly rpc: RpcServer,
     readonly metricsServer: MetricsServer,
-    readonly backend: SequencerBackend,
+    readonly backend: ChainBackend,
   ) {}
 
   get rpcUrl(): string {
@@ -225,16 +226,23 @@ export class SequencerNode {
     const p = producer;
     closers.push(() => p.stop());
 
-    const backend: SequencerBackend = {
+    const backend: ChainBackend = {
       config,
       common,
       chain,
-      pool,
       state,
       latestView,
       trie,
-      producer,
-      executor,
+      ...sequencerRpcHooks(pool, executor, () => ({
+        chainId: config.chainId,
+        role: "sequencer",
+        latestBlock: Number(chain.latest.number),
+        pendingBlock: Number(chain.head.number),
+        poolSize: pool.size,
+        readyTxs: pool.readyCount(),
+        sequencer: config.sequencer,
+        peers: network?.peerCount() ?? 0,
+      })),
       calls: new CallRunner(common, blockHash),
       events,
       limits: {

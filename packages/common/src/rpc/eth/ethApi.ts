@@ -1,21 +1,13 @@
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
-import {
-  type BlockTag,
-  RpcError,
-  RpcErrorCode,
-  type RpcMethods,
-  executionReverted,
-  invalidInput,
-  invalidParams,
-  rpcMethod,
-  rpcSchemas as s,
-} from "@staccato/common";
+import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { RpcError, RpcErrorCode, executionReverted, invalidInput, invalidParams } from "../errors.ts";
+import * as s from "../schemas.ts";
+import type { BlockTag } from "../schemas.ts";
 import { z } from "zod";
-import type { CallRequest } from "../execution/callRunner.ts";
-import { revertReason } from "../execution/callRunner.ts";
-import type { ChainBlock, LogFilter } from "../storage/chainStore.ts";
-import { TxRejectedError } from "../txpool/txErrors.ts";
-import { type SequencerBackend, blockFor, resolveBlock, stateAt } from "./backend.ts";
+import type { CallRequest } from "../../execution/callRunner.ts";
+import { revertReason } from "../../execution/callRunner.ts";
+import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
+import { type ChainBackend, blockFor, resolveBlock, stateAt } from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -29,7 +21,7 @@ const hexBytes = s.hexBytes;
 export const callObject = z
   .looseObject({
     from: optional(s.address),
-    to: optional(z.union([s.address, z.null()])),
+    to: optional(s.address.nullable()),
     gas: optional(s.quantity),
     gasPrice: optional(s.quantity),
     maxFeePerGas: optional(s.quantity),
@@ -38,6 +30,7 @@ export const callObject = z
     data: optional(hexBytes),
     input: optional(hexBytes),
     nonce: optional(s.quantity),
+    accessList: optional(z.array(z.looseObject({ address: s.address, storageKeys: z.array(s.hash32) }))),
   })
   .describe("transaction");
 type CallObject = z.output<typeof callObject>;
@@ -63,15 +56,20 @@ export function toCallRequest(c: CallObject): CallRequest {
     gas: c.gas,
     value: c.value,
     data: c.input ?? c.data ?? EMPTY,
+    accessList: c.accessList as CallRequest["accessList"],
   };
 }
 
-/** Turns a log filter object into block bounds and topic sets; checks the range limit. */
-export function toLogFilter(be: SequencerBackend, f: FilterObject): LogFilter {
+/**
+ * Turns a log filter object into block bounds and topic sets; checks the range limit unless
+ * `limitRange` is false (an installed filter's range may be open-ended: it only sees new blocks).
+ */
+export function toLogFilter(be: ChainBackend, f: FilterObject, limitRange = true): LogFilter {
   let from: bigint;
   let to: bigint;
   if (f.blockHash !== undefined) {
-    if (f.fromBlock !== undefined || f.toBlock !== undefined) throw invalidParams("cannot specify both blockHash and fromBlock/toBlock");
+    if (f.fromBlock !== undefined || f.toBlock !== undefined)
+      throw invalidParams("cannot specify both blockHash and fromBlock/toBlock");
     const b = be.chain.blockByHash(f.blockHash);
     if (b === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "unknown block");
     from = to = b.number;
@@ -79,11 +77,15 @@ export function toLogFilter(be: SequencerBackend, f: FilterObject): LogFilter {
     from = tagNumber(be, f.fromBlock ?? { tag: "latest" });
     to = tagNumber(be, f.toBlock ?? { tag: "latest" });
     if (from > to) throw invalidParams("fromBlock is after toBlock");
-    if (to - from >= BigInt(be.limits.maxBlockRange)) {
-      throw new RpcError(RpcErrorCode.LimitExceeded, `block range too large: at most ${be.limits.maxBlockRange} blocks per query`);
+    if (limitRange && to - from >= BigInt(be.limits.maxBlockRange)) {
+      throw new RpcError(
+        RpcErrorCode.LimitExceeded,
+        `block range too large: at most ${be.limits.maxBlockRange} blocks per query`,
+      );
     }
   }
-  const addresses = f.address === undefined ? null : new Set(Array.isArray(f.address) ? f.address : [f.address]);
+  const addresses =
+    f.address === undefined ? null : new Set(Array.isArray(f.address) ? f.address : [f.address]);
   const topics = (f.topics ?? []).map((t) => {
     if (t === null) return null;
     if (Array.isArray(t)) return t.includes(null) ? null : new Set(t as string[]);
@@ -92,47 +94,42 @@ export function toLogFilter(be: SequencerBackend, f: FilterObject): LogFilter {
   return { fromBlock: from, toBlock: to, addresses, topics };
 }
 
-function tagNumber(be: SequencerBackend, tag: BlockTag): bigint {
+function tagNumber(be: ChainBackend, tag: BlockTag): bigint {
   if ("number" in tag) return tag.number;
   const b = resolveBlock(be, tag);
   return b?.number ?? 0n;
 }
 
-export function getLogs(be: SequencerBackend, f: LogFilter): object[] {
+export function getLogs(be: ChainBackend, f: LogFilter): object[] {
   const out: object[] = [];
   for (const l of be.chain.logs(f)) {
     if (out.length >= be.limits.maxLogs) {
-      throw new RpcError(RpcErrorCode.LimitExceeded, `query returned more than ${be.limits.maxLogs} results; narrow the block range`);
+      throw new RpcError(
+        RpcErrorCode.LimitExceeded,
+        `query returned more than ${be.limits.maxLogs} results; narrow the block range`,
+      );
     }
     const b = be.chain.block(l.tx.blockNumber)!;
-    out.push(formatLog(l.log, l.tx, l.logIndex, b.hash === null ? `0x${"00".repeat(32)}` : bytesToHex(b.hash)));
+    out.push(
+      formatLog(l.log, l.tx, l.logIndex, b.hash === null ? `0x${"00".repeat(32)}` : bytesToHex(b.hash)),
+    );
   }
   return out;
 }
 
-/** Maps a pool rejection to the JSON-RPC error wallets understand (-32000, geth messages). */
-export function submit(be: SequencerBackend, raw: Uint8Array) {
-  try {
-    return be.pool.add(raw);
-  } catch (err) {
-    if (err instanceof TxRejectedError) throw new RpcError(RpcErrorCode.InvalidInput, err.message);
-    throw err;
-  }
-}
-
-function blockByTag(be: SequencerBackend, tag: BlockTag): ChainBlock | undefined {
+function blockByTag(be: ChainBackend, tag: BlockTag): ChainBlock | undefined {
   const b = resolveBlock(be, tag);
   if (b === undefined) return undefined;
   if (b.hash === null && !("tag" in tag && tag.tag === "pending")) return undefined;
   return b;
 }
 
-function parentHashOf(be: SequencerBackend, b: ChainBlock): string | null {
+function parentHashOf(be: ChainBackend, b: ChainBlock): string | null {
   const p = be.chain.block(b.number - 1n);
   return p?.hash === null || p === undefined ? null : bytesToHex(p.hash);
 }
 
-function feeHistory(be: SequencerBackend, count: number, newest: ChainBlock, percentiles: number[] | undefined) {
+function feeHistory(be: ChainBackend, count: number, newest: ChainBlock, percentiles: number[] | undefined) {
   const last = newest.hash === null ? newest.number - 1n : newest.number;
   const first = last - BigInt(count) + 1n > 0n ? last - BigInt(count) + 1n : 0n;
   const baseFees: string[] = [];
@@ -142,7 +139,7 @@ function feeHistory(be: SequencerBackend, count: number, newest: ChainBlock, per
     const b = be.chain.block(n)!;
     baseFees.push(qty(b.baseFee));
     ratios.push(Number(b.gasUsed) / Number(b.gasLimit));
-    if (percentiles !== undefined) rewards.push(rewardPercentiles(be, b, percentiles));
+    if (percentiles !== undefined) rewards.push(rewardPercentiles(b, percentiles));
   }
   const next = be.chain.block(last + 1n);
   baseFees.push(qty(next?.baseFee ?? be.chain.head.baseFee));
@@ -154,7 +151,7 @@ function feeHistory(be: SequencerBackend, count: number, newest: ChainBlock, per
   };
 }
 
-function rewardPercentiles(be: SequencerBackend, b: ChainBlock, percentiles: number[]): string[] {
+function rewardPercentiles(b: ChainBlock, percentiles: number[]): string[] {
   if (b.txs.length === 0) return percentiles.map(() => "0x0");
   const tips = b.txs
     .map((t) => ({ tip: t.receipt.effectiveGasPrice - b.baseFee, gas: t.receipt.gasUsed }))
@@ -171,13 +168,25 @@ function rewardPercentiles(be: SequencerBackend, b: ChainBlock, percentiles: num
   });
 }
 
+/** The EVM's error when the caller cannot pay the call's value. */
+const INSUFFICIENT_BALANCE = "insufficient balance";
+
+/**
+ * geth's wording for call failures wallets match on: a value above the sender's balance is
+ * "insufficient funds for transfer" (viem InsufficientFundsError, ethers INSUFFICIENT_FUNDS), not
+ * "gas required exceeds allowance", which viem reads as a revert.
+ */
+function callErrorMessage(error: string): string {
+  return error === INSUFFICIENT_BALANCE ? "insufficient funds for transfer" : error;
+}
+
 function revertError(data: Uint8Array): RpcError {
   return executionReverted(bytesToHex(data), revertReason(data));
 }
 
-/** The wallet set of methods (DESIGN §8), answered from the sequencer's memory. */
-export function ethApi(be: SequencerBackend): RpcMethods {
-  const { chain, common, pool } = be;
+/** The wallet set of methods (DESIGN §8), answered from the node's own memory. */
+export function ethApi(be: ChainBackend): RpcMethods {
+  const { chain, common } = be;
   const m = {
     web3_clientVersion: rpcMethod(z.tuple([]), () => be.clientVersion),
     web3_sha3: rpcMethod(z.tuple([hexBytes]), ([d]) => bytesToHex(common.customCrypto.keccak256!(d))),
@@ -185,7 +194,7 @@ export function ethApi(be: SequencerBackend): RpcMethods {
     net_listening: rpcMethod(z.tuple([]), () => true),
     net_peerCount: rpcMethod(z.tuple([]), () => "0x0"),
     eth_chainId: rpcMethod(z.tuple([]), () => qty(be.config.chainId)),
-    eth_syncing: rpcMethod(z.tuple([]), () => false),
+    eth_syncing: rpcMethod(z.tuple([]), () => be.syncing()),
     eth_accounts: rpcMethod(z.tuple([]), () => []),
     eth_coinbase: rpcMethod(z.tuple([]), () => be.config.sequencer),
     eth_mining: rpcMethod(z.tuple([]), () => false),
@@ -214,73 +223,100 @@ export function ethApi(be: SequencerBackend): RpcMethods {
     eth_getTransactionByBlockNumberAndIndex: rpcMethod(z.tuple([s.blockTag, s.quantity]), ([tag, i]) => {
       const b = blockByTag(be, tag);
       const t = b?.txs[Number(i)];
-      return t === undefined ? null : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
+      return t === undefined
+        ? null
+        : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
     }),
     eth_getTransactionByBlockHashAndIndex: rpcMethod(z.tuple([s.hash32, s.quantity]), ([hash, i]) => {
       const b = chain.blockByHash(hash);
       const t = b?.txs[Number(i)];
-      return t === undefined ? null : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
+      return t === undefined
+        ? null
+        : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
     }),
 
     eth_getBalance: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
       const at = stateAt(be, tag ?? { tag: "latest" });
       return qty(at.view.account(a)?.balance ?? 0n);
     }),
-    eth_getTransactionCount: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
-      const at = stateAt(be, tag ?? { tag: "latest" });
-      if (at.pending) return qty(pool.pendingNonce(a));
-      return qty(at.view.account(a)?.nonce ?? 0n);
-    }),
+    eth_getTransactionCount: rpcMethod(
+      z.tuple([s.address, s.blockTagOrHash.optional()]),
+      async ([a, tag]) => {
+        const at = stateAt(be, tag ?? { tag: "latest" });
+        if (at.pending) return qty(await be.pendingNonce(a));
+        return qty(at.view.account(a)?.nonce ?? 0n);
+      },
+    ),
     eth_getCode: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
       const at = stateAt(be, tag ?? { tag: "latest" });
       return bytesToHex(at.view.code(a) ?? EMPTY);
     }),
-    eth_getStorageAt: rpcMethod(z.tuple([s.address, s.quantity.describe("slot"), s.blockTagOrHash.optional()]), ([a, slot, tag]) => {
-      if (slot >= 1n << 256n) throw invalidParams("invalid params: param 1 (slot): larger than 32 bytes");
-      const at = stateAt(be, tag ?? { tag: "latest" });
-      const key = `0x${slot.toString(16).padStart(64, "0")}`;
-      const v = at.view.slot(a, key) ?? EMPTY;
-      return `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`;
-    }),
+    eth_getStorageAt: rpcMethod(
+      z.tuple([s.address, s.quantity.describe("slot"), s.blockTagOrHash.optional()]),
+      ([a, slot, tag]) => {
+        if (slot >= 1n << 256n) throw invalidParams("param 1 (slot): larger than 32 bytes");
+        const at = stateAt(be, tag ?? { tag: "latest" });
+        const key = `0x${slot.toString(16).padStart(64, "0")}`;
+        const v = at.view.slot(a, key) ?? EMPTY;
+        return `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`;
+      },
+    ),
 
-    eth_call: rpcMethod(z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]), async ([c, tag]) => {
-      const at = stateAt(be, tag ?? { tag: "latest" });
-      const r = await be.calls.call(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
-      if (r.ok) return bytesToHex(r.returnValue);
-      if (r.reverted) throw revertError(r.returnValue);
-      throw invalidInput(r.error);
-    }),
-    eth_estimateGas: rpcMethod(z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]), async ([c, tag]) => {
-      const at = stateAt(be, tag ?? { tag: "pending" });
-      const r = await be.calls.estimate(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
-      if ("gas" in r) return qty(r.gas);
-      if (!r.ok && r.reverted) throw revertError(r.returnValue);
-      throw invalidInput(`gas required exceeds allowance (${be.limits.callGasCap}): ${(r as { error: string }).error}`);
-    }),
+    eth_call: rpcMethod(
+      z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]),
+      async ([c, tag]) => {
+        const at = stateAt(be, tag ?? { tag: "latest" });
+        const r = await be.calls.call(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
+        if (r.ok) return bytesToHex(r.returnValue);
+        if (r.reverted) throw revertError(r.returnValue);
+        throw invalidInput(callErrorMessage(r.error));
+      },
+    ),
+    eth_estimateGas: rpcMethod(
+      z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]),
+      async ([c, tag]) => {
+        const at = stateAt(be, tag ?? { tag: "pending" });
+        const r = await be.calls.estimate(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
+        if ("gas" in r) return qty(r.gas);
+        if (!r.ok && r.reverted) throw revertError(r.returnValue);
+        const error = (r as { error: string }).error;
+        if (error === INSUFFICIENT_BALANCE) throw invalidInput(callErrorMessage(error));
+        throw invalidInput(`gas required exceeds allowance (${be.limits.callGasCap}): ${error}`);
+      },
+    ),
 
     eth_gasPrice: rpcMethod(z.tuple([]), () => qty(chain.head.baseFee + SUGGESTED_TIP)),
     eth_maxPriorityFeePerGas: rpcMethod(z.tuple([]), () => qty(SUGGESTED_TIP)),
     eth_blobBaseFee: rpcMethod(z.tuple([]), () => "0x1"),
     eth_feeHistory: rpcMethod(
-      z.tuple([z.union([s.quantity, z.number().int()]).describe("blockCount"), s.blockTag, z.array(z.number().min(0).max(100)).optional()]),
+      z.tuple([
+        z.union([s.quantity, z.number().int()]).describe("blockCount"),
+        s.blockTag,
+        z.array(z.number().min(0).max(100)).optional(),
+      ]),
       ([count, tag, percentiles]) => {
         const n = Number(count);
-        if (n < 1 || n > 1024) throw invalidParams("invalid params: param 0 (blockCount): must be between 1 and 1024");
+        if (n < 1 || n > 1024) throw invalidParams("param 0 (blockCount): must be between 1 and 1024");
         const newest = resolveBlock(be, tag);
         if (newest === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
         return feeHistory(be, n, newest, percentiles);
       },
     ),
 
-    eth_sendRawTransaction: rpcMethod(z.tuple([hexBytes.describe("transaction")]), ([raw]) => submit(be, raw).hashHex),
+    eth_sendRawTransaction: rpcMethod(
+      z.tuple([hexBytes.describe("transaction")]),
+      async ([raw]) => (await be.submit(raw)).hashHex,
+    ),
 
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
       const t = chain.tx(hash);
       if (t !== undefined) {
-        return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: chain.block(t.blockNumber)!, index: t.index });
+        return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), {
+          block: chain.block(t.blockNumber)!,
+          index: t.index,
+        });
       }
-      const p = pool.get(hash);
-      return p === undefined ? null : formatTx(p.tx, p.hashHex, p.sender, null);
+      return be.pendingTx(hash);
     }),
     eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
       const t = chain.tx(hash);
@@ -292,33 +328,43 @@ export function ethApi(be: SequencerBackend): RpcMethods {
     }),
     eth_getLogs: rpcMethod(z.tuple([filterObject]), ([f]) => getLogs(be, toLogFilter(be, f))),
 
-    eth_getProof: rpcMethod(z.tuple([s.address, z.array(s.hash32.or(s.quantity.transform((v) => `0x${v.toString(16).padStart(64, "0")}`))).max(1000).describe("storageKeys"), s.blockTagOrHash]), async ([a, keys, tag]) => {
-      const b = resolveBlock(be, tag);
-      if (b === undefined || b.hash === null || b.number !== chain.latest.number) {
-        throw invalidInput("eth_getProof is served against the latest sealed block only");
-      }
-      const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));
-      // The trie answers against its newest committed root, which may belong to a block whose
-      // seal is still finishing; wait for that block so the proof matches `latest`.
-      const proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
-      const root = bytesToHex(proof.root);
-      for (let i = 0; i < 50 && bytesToHex(chain.latest.header!.stateRoot) !== root; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return {
-        address: a,
-        balance: qty(proof.balance),
-        nonce: qty(proof.nonce),
-        codeHash: bytesToHex(proof.codeHash),
-        storageHash: bytesToHex(proof.storageHash),
-        accountProof: proof.accountProof.map(bytesToHex),
-        storageProof: proof.storageProof.map((p, i) => ({
-          key: keys[i],
-          value: qty(BigInt(bytesToHex(p.value.length === 0 ? new Uint8Array([0]) : p.value))),
-          proof: p.proof.map(bytesToHex),
-        })),
-      };
-    }),
+    eth_getProof: rpcMethod(
+      z.tuple([
+        s.address,
+        z
+          .array(s.hash32.or(s.quantity.transform((v) => `0x${v.toString(16).padStart(64, "0")}`)))
+          .max(1000)
+          .describe("storageKeys"),
+        s.blockTagOrHash,
+      ]),
+      async ([a, keys, tag]) => {
+        const b = resolveBlock(be, tag);
+        if (b === undefined || b.hash === null || b.number !== chain.latest.number) {
+          throw invalidInput("eth_getProof is served against the latest sealed block only");
+        }
+        const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));
+        // The trie answers against its newest committed root, which may belong to a block whose
+        // seal is still finishing; wait for that block so the proof matches `latest`.
+        const proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
+        const root = bytesToHex(proof.root);
+        for (let i = 0; i < 50 && bytesToHex(chain.latest.header!.stateRoot) !== root; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return {
+          address: a,
+          balance: qty(proof.balance),
+          nonce: qty(proof.nonce),
+          codeHash: bytesToHex(proof.codeHash),
+          storageHash: bytesToHex(proof.storageHash),
+          accountProof: proof.accountProof.map(bytesToHex),
+          storageProof: proof.storageProof.map((p, i) => ({
+            key: keys[i],
+            value: qty(BigInt(bytesToHex(p.value.length === 0 ? new Uint8Array([0]) : p.value))),
+            proof: p.proof.map(bytesToHex),
+          })),
+        };
+      },
+    ),
   } satisfies RpcMethods;
   return m as unknown as RpcMethods;
 }

@@ -1,10 +1,11 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { createFeeMarket1559Tx } from "@ethereumjs/tx";
+import { type AccessList, type TypedTransaction, createFeeMarket1559Tx } from "@ethereumjs/tx";
 import { Address, bytesToHex } from "@ethereumjs/util";
-import { createEVM } from "@ethereumjs/evm";
-import { MemoryState, type StateReader } from "@staccato/common";
-import type { BlockHashSource } from "./executor.ts";
+import { type EVM, createEVM } from "@ethereumjs/evm";
+import { MemoryState, type StateReader } from "../state/memoryState.ts";
+/** Block hashes for BLOCKHASH; may wait for a block whose seal is still in progress. */
+export type BlockHashSource = (number: bigint) => Promise<Uint8Array | undefined>;
 
 export interface CallRequest {
   from?: Uint8Array;
@@ -12,6 +13,8 @@ export interface CallRequest {
   gas?: bigint;
   value?: bigint;
   data?: Uint8Array;
+  /** EIP-2930 access list: charged in the intrinsic gas and warm from the start, as in a transaction. */
+  accessList?: AccessList;
 }
 
 export type CallResult =
@@ -34,13 +37,26 @@ export class CallRunner {
   async call(view: StateReader, block: Block, req: CallRequest, gasCap: bigint): Promise<CallResult> {
     const layer = new MemoryState(view);
     const intrinsic = intrinsicGas(req, this.common);
-    const gas = req.gas ?? gasCap;
-    if (gas < intrinsic) return { ok: false, reverted: false, error: `intrinsic gas too low: have ${gas}, want ${intrinsic}`, gasUsed: 0n };
+    // A caller's gas is capped like geth's RPCGasCap: "gas": "0xffffffffffffffff" must not buy an
+    // unbounded loop.
+    const gas = req.gas !== undefined && req.gas < gasCap ? req.gas : gasCap;
+    if (gas < intrinsic)
+      return {
+        ok: false,
+        reverted: false,
+        error: `intrinsic gas too low: have ${gas}, want ${intrinsic}`,
+        gasUsed: 0n,
+      };
     return this.run(layer, block, req, gas - intrinsic, intrinsic);
   }
 
   /** The smallest gas limit with which the call succeeds (binary search), or the failure at the cap. */
-  async estimate(view: StateReader, block: Block, req: CallRequest, gasCap: bigint): Promise<{ ok: true; gas: bigint } | CallResult> {
+  async estimate(
+    view: StateReader,
+    block: Block,
+    req: CallRequest,
+    gasCap: bigint,
+  ): Promise<{ ok: true; gas: bigint } | CallResult> {
     const intrinsic = intrinsicGas(req, this.common);
     const floor = minimumGas(req, this.common);
     const cap = req.gas !== undefined && req.gas < gasCap ? req.gas : gasCap;
@@ -69,7 +85,13 @@ export class CallRunner {
     return { ok: true, gas: hi > floor ? hi : floor };
   }
 
-  private async run(layer: MemoryState, block: Block, req: CallRequest, execGas: bigint, intrinsic: bigint): Promise<CallResult> {
+  private async run(
+    layer: MemoryState,
+    block: Block,
+    req: CallRequest,
+    execGas: bigint,
+    intrinsic: bigint,
+  ): Promise<CallResult> {
     if (execGas < 0n) return { ok: false, reverted: false, error: "out of gas", gasUsed: 0n };
     const blockHash = this.blockHash;
     const zero = new Uint8Array(32);
@@ -85,6 +107,7 @@ export class CallRunner {
     };
     // biome-ignore lint/suspicious/noExplicitAny: ethereumjs' EVM blockchain interface is loosely typed
     const evm = await createEVM({ common: this.common, stateManager: layer, blockchain: blockchain as any });
+    warmUp(evm, block, req);
     await layer.checkpoint();
     try {
       const r = await evm.runCall({
@@ -100,7 +123,8 @@ export class CallRunner {
       const gasUsed = r.execResult.executionGasUsed;
       const err = r.execResult.exceptionError;
       if (err === undefined) return { ok: true, returnValue: r.execResult.returnValue, gasUsed };
-      if (err.error === "revert") return { ok: false, reverted: true, returnValue: r.execResult.returnValue, gasUsed };
+      if (err.error === "revert")
+        return { ok: false, reverted: true, returnValue: r.execResult.returnValue, gasUsed };
       return { ok: false, reverted: false, error: err.error, gasUsed: gasUsed + intrinsic };
     } finally {
       await layer.revert();
@@ -108,9 +132,33 @@ export class CallRunner {
   }
 }
 
+/**
+ * What `runTx` warms before a transaction runs (EIP-2929, EIP-3651, EIP-2930): precompiles,
+ * sender, recipient, coinbase and the access list. Without it a call pays cold-access prices a
+ * real transaction does not, and estimates disagree with execution.
+ */
+function warmUp(evm: EVM, block: Block, req: CallRequest): void {
+  const journal = evm.journal;
+  for (const [address] of evm.precompiles) journal.addAlwaysWarmAddress(address);
+  journal.addAlwaysWarmAddress(bytesToHex(req.from ?? ZERO_ADDRESS.bytes).slice(2));
+  if (req.to !== undefined) journal.addAlwaysWarmAddress(bytesToHex(req.to).slice(2));
+  journal.addAlwaysWarmAddress(bytesToHex(block.header.coinbase.bytes).slice(2));
+  for (const item of req.accessList ?? []) {
+    const address = item.address.toLowerCase();
+    journal.addAlwaysWarmAddress(address, true);
+    for (const key of item.storageKeys) journal.addAlwaysWarmSlot(address, key.toLowerCase(), true);
+  }
+}
+
 function probeTx(req: CallRequest, common: Common) {
   return createFeeMarket1559Tx(
-    { to: req.to, data: req.data ?? new Uint8Array(0), value: req.value ?? 0n, gasLimit: 0n },
+    {
+      to: req.to,
+      data: req.data ?? new Uint8Array(0),
+      value: req.value ?? 0n,
+      gasLimit: 0n,
+      accessList: req.accessList ?? [],
+    },
     { common, freeze: false },
   );
 }
@@ -133,4 +181,13 @@ export function revertReason(data: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** EIP-1559 effective gas price of a transaction under a base fee. */
+export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
+  if ("maxFeePerGas" in tx) {
+    const room = tx.maxFeePerGas - baseFee;
+    return baseFee + (tx.maxPriorityFeePerGas < room ? tx.maxPriorityFeePerGas : room);
+  }
+  return (tx as { gasPrice: bigint }).gasPrice;
 }

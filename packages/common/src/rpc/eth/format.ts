@@ -1,9 +1,9 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import type { Log } from "@staccato/common";
-import type { ChainBlock, TxEntry } from "@staccato/common";
-import { effectiveGasPrice } from "../execution/executor.ts";
+import type { ChainBlock, TxEntry } from "../../chain/chainStore.ts";
+import type { Log } from "../../types/chain.ts";
+import { effectiveGasPrice } from "../../execution/callRunner.ts";
 
 /**
  * The blockHash a preconfirmed receipt or log carries until its block seals (DESIGN §1): the zero

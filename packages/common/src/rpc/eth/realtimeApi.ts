@@ -1,8 +1,9 @@
 import { bytesToHex } from "@ethereumjs/util";
-import { RpcError, type RpcMethods, rpcMethod, rpcSchemas as s } from "@staccato/common";
+import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { RpcError } from "../errors.ts";
+import * as s from "../schemas.ts";
 import { z } from "zod";
-import type { SequencerBackend } from "./backend.ts";
-import { submit } from "./ethApi.ts";
+import type { ChainBackend } from "./backend.ts";
 import { formatReceipt } from "./format.ts";
 
 /** EIP-7966 error codes. */
@@ -16,7 +17,7 @@ const timeoutParam = z.union([s.quantity, z.number().int().nonnegative()]).descr
  * mini-block seals (`eth_sendRawTransactionSync`, EIP-7966; `realtime_sendRawTransaction`, the
  * same under MegaETH's name), plus Staccato introspection.
  */
-export function realtimeApi(be: SequencerBackend): { methods: RpcMethods; close(): void } {
+export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): void } {
   const waiting = new Map<string, (v: object) => void>();
   const off = be.events.on("miniBlock", ({ block, txs }) => {
     if (waiting.size === 0) return;
@@ -32,11 +33,11 @@ export function realtimeApi(be: SequencerBackend): { methods: RpcMethods; close(
   const sendSync = async ([raw, timeout]: [Uint8Array, (bigint | number | undefined)?]) => {
     const requested = timeout === undefined ? 0 : Number(timeout);
     const ms = requested > 0 && requested <= be.limits.maxSyncTimeoutMs ? requested : be.limits.syncTimeoutMs;
-    const ptx = submit(be, raw);
-    if (ptx.readyGen === 0) {
+    const ptx = await be.submit(raw);
+    if (ptx.queued) {
       throw new RpcError(
         SYNC_NOT_READY,
-        `The transaction was added to the pool but cannot be processed yet: it waits for nonce ${be.pool.pendingNonce(ptx.sender)} of ${ptx.sender}`,
+        `The transaction was added to the pool but cannot be processed yet: it waits for nonce ${await be.pendingNonce(ptx.sender)} of ${ptx.sender}`,
         ptx.hashHex,
       );
     }
@@ -79,14 +80,7 @@ export function realtimeApi(be: SequencerBackend): { methods: RpcMethods; close(
         signature: bytesToHex(mb.signature),
       };
     }),
-    staccato_status: rpcMethod(z.tuple([]), () => ({
-      chainId: be.config.chainId,
-      latestBlock: `0x${be.chain.latest.number.toString(16)}`,
-      pendingBlock: `0x${be.chain.head.number.toString(16)}`,
-      poolSize: be.pool.size,
-      readyTxs: be.pool.readyCount(),
-      sequencer: be.config.sequencer,
-    })),
+    staccato_status: rpcMethod(z.tuple([]), () => be.status()),
   } satisfies RpcMethods;
   return {
     methods: methods as unknown as RpcMethods,

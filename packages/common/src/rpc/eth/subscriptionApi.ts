@@ -1,16 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { bytesToHex } from "@ethereumjs/util";
-import {
-  RpcError,
-  RpcErrorCode,
-  type RpcMethods,
-  type WsConnection,
-  invalidParams,
-  rpcMethod,
-} from "@staccato/common";
+import { type RpcMethods, type WsConnection, rpcMethod } from "../dispatch.ts";
+import { RpcError, RpcErrorCode, invalidParams } from "../errors.ts";
 import { z } from "zod";
-import { type LogFilter, matches } from "@staccato/common";
-import type { SequencerBackend } from "./backend.ts";
+import { type LogFilter, matches } from "../../chain/chainStore.ts";
+import type { ChainBackend } from "./backend.ts";
 import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
 import { PRECONFIRMED_BLOCK_HASH, formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
 
@@ -45,7 +39,7 @@ const newId = (): string => bytesToHex(randomBytes(16));
  * `logs`, `miniBlocks` and `stateChanges` fire when a mini-block seals (preconfirmed; logs carry
  * the placeholder blockHash until the block seals), `newHeads` when a block seals.
  */
-export function subscriptionApi(be: SequencerBackend): { methods: RpcMethods; close(): void } {
+export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(): void } {
   const filters = new Map<string, PollFilter>();
   const sweep = setInterval(() => {
     const now = Date.now();
