@@ -87,6 +87,8 @@ export class SequencerProcess {
         "127.0.0.1",
         "--metrics-port",
         "0",
+        "--p2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
         ...args,
       ],
       {
@@ -109,7 +111,11 @@ export class SequencerProcess {
     try {
       const started = await new Promise<{ rpc: string; ws: string; metrics: string }>((resolve, reject) => {
         const timer = setTimeout(() => {
-          reject(new Error(`sequencer did not start within ${timeoutMs} ms; output:\n${[...lines, partial].join("\n")}`));
+          reject(
+            new Error(
+              `sequencer did not start within ${timeoutMs} ms; output:\n${[...lines, partial].join("\n")}`,
+            ),
+          );
         }, timeoutMs);
         const onData = (chunk: Buffer) => {
           const text = partial + chunk.toString("utf8");
@@ -171,12 +177,16 @@ export class SequencerProcess {
   }
 
   /** Resolves with the first log line (already printed or to come) that `match` accepts. */
-  async waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async waitForLog(
+    match: (entry: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.logs().find(match);
       if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`log line not seen within ${timeoutMs} ms; output:\n${this.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`log line not seen within ${timeoutMs} ms; output:\n${this.output()}`);
       await sleep(25);
     }
   }

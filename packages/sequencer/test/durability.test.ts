@@ -1,0 +1,506 @@
+import assert from "node:assert/strict";
+import { appendFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  type Abi,
+  type Hex,
+  type TransactionSerializable,
+  decodeFunctionResult,
+  encodeFunctionData,
+  getContractAddress,
+  keccak256,
+  numberToHex,
+  parseGwei,
+} from "viem";
+import {
+  DEV_BALANCE,
+  DEV_CHAIN_ID,
+  ZERO_HASH,
+  devAccount,
+  devKeyAccount,
+  freshAddress,
+} from "./helpers/devChain.ts";
+import {
+  type RawBlock,
+  type RawLog,
+  type RawReceipt,
+  rpc,
+  rpcBatch,
+  sealedReceipt,
+  waitFor,
+} from "./helpers/rpcClient.ts";
+import { SequencerProcess, sleep } from "./helpers/sequencerProcess.ts";
+import { compileSolidity } from "./helpers/solidity.ts";
+
+/**
+ * `kill -9` in the middle of a stream of transactions, then a restart on the same data dir:
+ * every receipt that was served comes back identical, balances and nonces add up, numbering and
+ * nonces continue. Then a torn record at the end of the write-ahead log is dropped cleanly.
+ */
+
+const SOURCE = `// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+contract Ledger {
+    mapping(address => uint256) public total;
+    uint256 public entries;
+    event Entry(address indexed from, uint256 indexed seq, uint256 amount);
+    function record(uint256 amount) external {
+        total[msg.sender] += amount;
+        entries += 1;
+        emit Entry(msg.sender, entries, amount);
+    }
+}
+`;
+
+const SENDERS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const PER_SENDER = 40;
+const DEPLOYER = 11;
+const FEES = { maxFeePerGas: parseGwei("5"), maxPriorityFeePerGas: parseGwei("0.001") };
+/** The fields a receipt must keep across a crash (blockHash is checked separately). */
+const KEPT = [
+  "transactionHash",
+  "transactionIndex",
+  "blockNumber",
+  "from",
+  "to",
+  "cumulativeGasUsed",
+  "gasUsed",
+  "effectiveGasPrice",
+  "contractAddress",
+  "logs",
+  "logsBloom",
+  "type",
+  "status",
+] as const;
+
+interface PlannedTx {
+  sender: number;
+  nonce: number;
+  raw: Hex;
+  hash: Hex;
+  /** A transfer (value to `to`) or a Ledger.record(amount) call. */
+  kind: "transfer" | "record";
+  to: Hex;
+  value: bigint;
+  amount: bigint;
+}
+
+let seq: SequencerProcess;
+let abi: Abi;
+let ledger: Hex;
+const recipients = Array.from({ length: 5 }, () => freshAddress().toLowerCase() as Hex);
+/** Every receipt the node served before the crash, by tx hash. */
+const served = new Map<Hex, RawReceipt>();
+const plan: PlannedTx[] = [];
+/** Each sender's next nonce once the kill -9 part is done. */
+const finalNonces = new Map<number, number>();
+
+before(async () => {
+  // Compile while the node starts; `seq` is set even if compiling fails, so `after` stops it.
+  const starting = SequencerProcess.start();
+  let bytecode: Hex;
+  try {
+    const compiled = compileSolidity({ "Ledger.sol": SOURCE }).Ledger!;
+    abi = compiled.abi;
+    bytecode = compiled.bytecode;
+  } finally {
+    seq = await starting;
+  }
+  const deployer = devKeyAccount(DEPLOYER);
+  const deploy = await deployer.signTransaction({
+    chainId: DEV_CHAIN_ID,
+    type: "eip1559",
+    nonce: 0,
+    gas: 1_000_000n,
+    data: bytecode,
+    ...FEES,
+  } as TransactionSerializable);
+  const r = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [deploy]);
+  assert.equal(r.status, "0x1");
+  ledger = r.contractAddress as Hex;
+  assert.equal(ledger, getContractAddress({ from: deployer.address, nonce: 0n }).toLowerCase());
+  served.set(r.transactionHash as Hex, r);
+
+  for (const sender of SENDERS) {
+    const acct = devKeyAccount(sender);
+    for (let nonce = 0; nonce < PER_SENDER; nonce++) {
+      const isRecord = (nonce + sender) % 3 === 0;
+      const to = isRecord ? ledger : recipients[(nonce * 7 + sender) % recipients.length]!;
+      const amount = BigInt(sender * 1000 + nonce);
+      const value = isRecord ? 0n : amount;
+      const raw = await acct.signTransaction({
+        chainId: DEV_CHAIN_ID,
+        type: "eip1559",
+        nonce,
+        to,
+        value,
+        gas: isRecord ? 150_000n : 21_000n,
+        data: isRecord ? encodeFunctionData({ abi, functionName: "record", args: [amount] }) : undefined,
+        ...FEES,
+      } as TransactionSerializable);
+      plan.push({
+        sender,
+        nonce,
+        raw,
+        hash: keccak256(raw),
+        kind: isRecord ? "record" : "transfer",
+        to,
+        value,
+        amount,
+      });
+    }
+  }
+});
+
+after(async () => {
+  await seq?.stop();
+  await seq?.cleanup();
+});
+
+/** Compares a receipt after the restart with the one served before it. */
+function assertSameReceipt(now: RawReceipt | null, before: RawReceipt, what: string): void {
+  assert.ok(
+    now !== null,
+    `${what}: receipt ${before.transactionHash} was served before the crash and is gone`,
+  );
+  const pick = (r: RawReceipt) => ({
+    ...Object.fromEntries(KEPT.map((k) => [k, r[k]])),
+    logs: r.logs.map((l) => ({ ...l, blockHash: "-" })),
+  });
+  assert.deepEqual(pick(now), pick(before), `${what}: receipt of ${before.transactionHash} changed`);
+  if (before.blockHash !== ZERO_HASH)
+    assert.equal(now.blockHash, before.blockHash, `${what}: block hash changed`);
+}
+
+async function receipts(url: string, hashes: Hex[]): Promise<(RawReceipt | null)[]> {
+  const out: (RawReceipt | null)[] = [];
+  for (let i = 0; i < hashes.length; i += 500) {
+    const rs = await rpcBatch(
+      url,
+      hashes.slice(i, i + 500).map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
+    );
+    out.push(...rs.map((r) => (r.result ?? null) as RawReceipt | null));
+  }
+  return out;
+}
+
+/**
+ * What the chain must hold given which planned transactions were included: nonces, balances of
+ * senders and recipients, and the Ledger's counters.
+ */
+async function checkState(url: string, tag: "latest" | "pending"): Promise<Map<number, number>> {
+  const included = await receipts(
+    url,
+    plan.map((p) => p.hash),
+  );
+  const nextNonce = new Map<number, number>();
+  const spent = new Map<number, bigint>();
+  const received = new Map<Hex, bigint>();
+  const recorded = new Map<number, bigint>();
+  let entries = 0n;
+  for (const sender of SENDERS) {
+    const mine = plan.filter((p) => p.sender === sender);
+    const got = mine.map((p) => included[plan.indexOf(p)]);
+    const k = got.indexOf(null);
+    const count = k === -1 ? got.length : k;
+    // Included transactions of a sender are a prefix of its nonces: no gaps.
+    assert.ok(
+      got.slice(count).every((r) => r === null),
+      `sender ${sender}: a transaction after nonce ${count} is included while nonce ${count} is not`,
+    );
+    nextNonce.set(sender, count);
+    let cost = 0n;
+    for (const [j, r] of got.slice(0, count).entries()) {
+      const p = mine[j]!;
+      assert.equal(r!.status, "0x1", `sender ${sender} nonce ${p.nonce} failed`);
+      cost += p.value + BigInt(r!.gasUsed) * BigInt(r!.effectiveGasPrice);
+      if (p.kind === "transfer") received.set(p.to, (received.get(p.to) ?? 0n) + p.value);
+      else {
+        recorded.set(sender, (recorded.get(sender) ?? 0n) + p.amount);
+        entries++;
+      }
+    }
+    spent.set(sender, cost);
+  }
+  const calls = [
+    ...SENDERS.map((s) => ({ method: "eth_getTransactionCount", params: [devAccount(s).address, tag] })),
+    ...SENDERS.map((s) => ({ method: "eth_getBalance", params: [devAccount(s).address, tag] })),
+    ...recipients.map((a) => ({ method: "eth_getBalance", params: [a, tag] })),
+    ...SENDERS.map((s) => ({
+      method: "eth_call",
+      params: [
+        {
+          to: ledger,
+          data: encodeFunctionData({ abi, functionName: "total", args: [devAccount(s).address] }),
+        },
+        tag,
+      ],
+    })),
+    {
+      method: "eth_call",
+      params: [{ to: ledger, data: encodeFunctionData({ abi, functionName: "entries" }) }, tag],
+    },
+  ];
+  const out = await rpcBatch(url, calls);
+  for (const r of out) assert.equal(r.error, undefined, JSON.stringify(r.error));
+  const n = SENDERS.length;
+  SENDERS.forEach((s, j) => {
+    assert.equal(
+      BigInt(out[j]!.result as string),
+      BigInt(nextNonce.get(s)!),
+      `nonce of sender ${s} (${tag})`,
+    );
+    assert.equal(
+      BigInt(out[n + j]!.result as string),
+      DEV_BALANCE - spent.get(s)!,
+      `balance of sender ${s} (${tag})`,
+    );
+    const total = decodeFunctionResult({
+      abi,
+      functionName: "total",
+      data: out[2 * n + recipients.length + j]!.result as Hex,
+    });
+    assert.equal(total, recorded.get(s) ?? 0n, `Ledger.total of sender ${s} (${tag})`);
+  });
+  recipients.forEach((a, j) => {
+    assert.equal(
+      BigInt(out[2 * n + j]!.result as string),
+      received.get(a) ?? 0n,
+      `balance of recipient ${a} (${tag})`,
+    );
+  });
+  assert.equal(
+    decodeFunctionResult({ abi, functionName: "entries", data: out[out.length - 1]!.result as Hex }),
+    entries,
+    `Ledger.entries (${tag})`,
+  );
+  return nextNonce;
+}
+
+/** Every block from 1 to `latest` is there and links to its parent. */
+async function checkChainLinks(url: string): Promise<RawBlock[]> {
+  const latest = BigInt(await rpc<string>(url, "eth_blockNumber"));
+  const blocks = (
+    await rpcBatch(
+      url,
+      Array.from({ length: Number(latest) + 1 }, (_, n) => ({
+        method: "eth_getBlockByNumber",
+        params: [numberToHex(n), false],
+      })),
+    )
+  ).map((r) => r.result as RawBlock);
+  for (let n = 1; n < blocks.length; n++) {
+    assert.ok(blocks[n] !== null, `block ${n} is missing`);
+    assert.equal(blocks[n]!.parentHash, blocks[n - 1]!.hash, `block ${n} does not link to block ${n - 1}`);
+    assert.equal(BigInt(blocks[n]!.number), BigInt(n));
+  }
+  return blocks;
+}
+
+describe("durability / kill -9 mid-stream", () => {
+  let crashedAt: bigint;
+
+  it("streams transactions from 10 senders and is killed with SIGKILL halfway", async () => {
+    let stop = false;
+    const streams = SENDERS.map(async (sender) => {
+      for (const p of plan.filter((x) => x.sender === sender)) {
+        if (stop) return;
+        try {
+          const r = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [p.raw]);
+          served.set(p.hash, r);
+        } catch {
+          return; // the node is gone
+        }
+      }
+    });
+    await waitFor(
+      "half of the stream",
+      async () => (served.size >= (SENDERS.length * PER_SENDER) / 2 ? true : undefined),
+      30_000,
+      5,
+    );
+    // Something is in flight from most senders at this moment.
+    const status = await seq.kill9();
+    stop = true;
+    assert.equal(status.signal, "SIGKILL");
+    await Promise.all(streams);
+    crashedAt = [...served.values()].reduce(
+      (m, r) => (BigInt(r.blockNumber) > m ? BigInt(r.blockNumber) : m),
+      0n,
+    );
+    assert.ok(served.size >= (SENDERS.length * PER_SENDER) / 2);
+    assert.ok(served.size < SENDERS.length * PER_SENDER, "the crash came before the stream ended");
+    const records = [...served.values()].filter((r) => r.logs.length === 1).length;
+    assert.ok(records > 0, "some contract logs were served");
+  });
+
+  it("restarts on the same data dir with every served receipt unchanged", async () => {
+    seq = await seq.restart();
+    const replayed = seq.logs().find((l) => l.msg === "replayed write-ahead log");
+    assert.ok(replayed !== undefined, "the restart replays the write-ahead log");
+    const hashes = [...served.keys()];
+    const now = await receipts(seq.rpcUrl, hashes);
+    for (const [i, h] of hashes.entries()) assertSameReceipt(now[i]!, served.get(h)!, "after kill -9");
+    // Once sealed, the receipts still agree, now with their real block hashes.
+    for (const h of hashes.slice(-5))
+      assertSameReceipt(await sealedReceipt(seq.rpcUrl, h), served.get(h)!, "sealed after restart");
+  });
+
+  it("balances, nonces and contract storage add up; logs are all there; the chain links up", async (t) => {
+    // Wait until everything replayed (served or not) is sealed, so `latest` covers it.
+    const replayedTxs = (
+      await receipts(
+        seq.rpcUrl,
+        plan.map((p) => p.hash),
+      )
+    ).filter((r) => r !== null);
+    t.diagnostic(
+      `${served.size} receipts served before the crash; ${replayedTxs.length} planned transactions in the chain after it`,
+    );
+    const lastBlock = replayedTxs.reduce(
+      (m, r) => (BigInt(r.blockNumber) > m ? BigInt(r.blockNumber) : m),
+      crashedAt,
+    );
+    await waitFor("the replayed blocks sealed", async () =>
+      BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) >= lastBlock ? true : undefined,
+    );
+    const pendingNonces = await checkState(seq.rpcUrl, "pending");
+    const latestNonces = await checkState(seq.rpcUrl, "latest");
+    assert.deepEqual(latestNonces, pendingNonces);
+    for (const [sender, n] of pendingNonces) {
+      const servedCount = plan.filter((p) => p.sender === sender && served.has(p.hash)).length;
+      assert.ok(n >= servedCount, `sender ${sender}: ${servedCount} receipts served but nonce is ${n}`);
+    }
+
+    const logs = await rpc<RawLog[]>(seq.rpcUrl, "eth_getLogs", [
+      { fromBlock: "0x1", toBlock: "latest", address: ledger },
+    ]);
+    const included = await receipts(
+      seq.rpcUrl,
+      plan.map((p) => p.hash),
+    );
+    const fromReceipts = included.flatMap((r) => r?.logs ?? []);
+    assert.equal(logs.length, fromReceipts.length);
+    const key = (l: RawLog) => `${l.transactionHash}/${l.logIndex}`;
+    assert.deepEqual(logs.map(key).sort(), fromReceipts.map(key).sort());
+    // Entry.seq (topic 2) numbers the records 1..n in chain order.
+    assert.deepEqual(
+      logs.map((l) => BigInt(l.topics[2]!)),
+      logs.map((_, i) => BigInt(i + 1)),
+    );
+    await checkChainLinks(seq.rpcUrl);
+  });
+
+  it("numbering and nonces continue: new transactions from every sender run after the restart", async () => {
+    const before = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
+    const nonces = await checkState(seq.rpcUrl, "pending");
+    const results = await Promise.all(
+      SENDERS.map(async (s) => {
+        const raw = await devKeyAccount(s).signTransaction({
+          chainId: DEV_CHAIN_ID,
+          type: "eip1559",
+          nonce: nonces.get(s)!,
+          to: freshAddress(),
+          value: 1n,
+          gas: 21_000n,
+          ...FEES,
+        } as TransactionSerializable);
+        return rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [raw]);
+      }),
+    );
+    for (const r of results) {
+      assert.equal(r.status, "0x1");
+      assert.ok(BigInt(r.blockNumber) > before);
+    }
+    for (const [sender, n] of nonces) finalNonces.set(sender, n + 1);
+    await sealedReceipt(seq.rpcUrl, results[0]!.transactionHash);
+    await checkChainLinks(seq.rpcUrl);
+  });
+});
+
+describe("durability / torn write-ahead log tail", () => {
+  it("drops garbage appended to sequencer.wal, logs it, and keeps everything before it", async () => {
+    // A few more receipts, then a clean stop so the log ends on a whole record.
+    const extra: RawReceipt[] = [];
+    for (let k = 0; k < 3; k++) {
+      const raw = await devKeyAccount(12).signTransaction({
+        chainId: DEV_CHAIN_ID,
+        type: "eip1559",
+        nonce: k,
+        to: freshAddress(),
+        value: 1n,
+        gas: 21_000n,
+        ...FEES,
+      } as TransactionSerializable);
+      extra.push(await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [raw]));
+    }
+    const lastBlockBefore = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
+    await seq.kill9();
+
+    const wal = join(seq.dataDir, "sequencer.wal");
+    assert.ok(statSync(wal).size > 0);
+    // A torn record: a plausible header promising more bytes than follow, then junk.
+    const garbage = Buffer.concat([
+      Buffer.from([0x00, 0x00, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x02]),
+      Buffer.alloc(37, 0xa5),
+    ]);
+    appendFileSync(wal, garbage);
+
+    seq = await seq.restart();
+    const dropped = seq
+      .logs()
+      .find((l) => l.msg === "dropped a torn record at the end of the write-ahead log");
+    assert.ok(dropped !== undefined, `the restart logs the dropped tail; output:\n${seq.output()}`);
+    assert.equal(dropped.droppedBytes, garbage.length);
+    assert.equal(dropped.level, 40);
+
+    for (const r of [...served.values(), ...extra]) {
+      assertSameReceipt(
+        await rpc<RawReceipt | null>(seq.rpcUrl, "eth_getTransactionReceipt", [r.transactionHash]),
+        r,
+        "after the torn tail",
+      );
+    }
+    assert.ok(BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) >= lastBlockBefore);
+
+    // New records follow the valid ones: a transaction after this restart survives the next one.
+    const raw = await devKeyAccount(12).signTransaction({
+      chainId: DEV_CHAIN_ID,
+      type: "eip1559",
+      nonce: 3,
+      to: freshAddress(),
+      value: 1n,
+      gas: 21_000n,
+      ...FEES,
+    } as TransactionSerializable);
+    const after = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [raw]);
+    assert.equal(after.status, "0x1");
+    await sleep(50);
+    await seq.kill9();
+    seq = await seq.restart();
+    assert.equal(
+      seq.logs().find((l) => l.msg === "dropped a torn record at the end of the write-ahead log"),
+      undefined,
+    );
+    assertSameReceipt(
+      await rpc<RawReceipt | null>(seq.rpcUrl, "eth_getTransactionReceipt", [after.transactionHash]),
+      after,
+      "after a second restart",
+    );
+    assert.equal(
+      await rpc(seq.rpcUrl, "eth_getTransactionCount", [devAccount(12).address, "pending"]),
+      "0x4",
+    );
+    await checkChainLinks(seq.rpcUrl);
+    // Every sender's nonce is where the first part left it.
+    const counts = await rpcBatch(
+      seq.rpcUrl,
+      SENDERS.map((s) => ({ method: "eth_getTransactionCount", params: [devAccount(s).address, "pending"] })),
+    );
+    assert.deepEqual(
+      counts.map((c) => Number(c.result)),
+      SENDERS.map((s) => finalNonces.get(s)),
+    );
+  });
+});
