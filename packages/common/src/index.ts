@@ -6,6 +6,7 @@ export * from "./chain/ethCommon.ts";
 export * from "./codec/chainCodec.ts";
 export * from "./codec/reqCodec.ts";
 export * from "./codec/rlpUtil.ts";
+export * from "./codec/snapshotCodec.ts";
 export * from "./config/chainConfig.ts";
 export * from "./crypto/keccak.ts";
 export * from "./crypto/secp256k1.ts";

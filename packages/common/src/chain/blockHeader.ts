@@ -1,4 +1,4 @@
-import { type BlockHeader, createBlockHeader } from "@ethereumjs/block";
+import { type Block, type BlockHeader, createBlock, createBlockHeader } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { RLP } from "@ethereumjs/rlp";
 import { intToBytes } from "@ethereumjs/util";
@@ -97,6 +97,35 @@ export function buildHeader(f: HeaderFields, common: Common): BlockHeader {
       blobGasUsed: 0n,
       excessBlobGas: 0n,
       parentBeaconBlockRoot: new Uint8Array(32),
+    },
+    { common, skipConsensusFormatValidation: true },
+  );
+}
+
+/** The environment a block's transactions execute in. */
+export interface BlockEnv {
+  number: bigint;
+  /** Seconds. */
+  timestamp: bigint;
+  baseFee: bigint;
+  gasLimit: bigint;
+  coinbase: Uint8Array;
+  prevRandao: Uint8Array;
+}
+
+/** An ethereumjs block carrying the header fields execution reads (no roots yet). */
+export function executionBlock(env: BlockEnv, common: Common): Block {
+  return createBlock(
+    {
+      header: {
+        number: env.number,
+        timestamp: env.timestamp,
+        gasLimit: env.gasLimit,
+        baseFeePerGas: env.baseFee,
+        coinbase: env.coinbase,
+        mixHash: env.prevRandao,
+        parentBeaconBlockRoot: new Uint8Array(32),
+      },
     },
     { common, skipConsensusFormatValidation: true },
   );

@@ -77,12 +77,19 @@ export class ChainStore {
   private readonly txs = new Map<string, TxEntry>();
   private readonly miniBlocks = new Map<bigint, MiniBlockRef>();
   private latestNumber = -1n;
+
+  /** `base`: the first block held (0, or the block a full node joined at from a snapshot). */
+  constructor(readonly base = 0n) {}
+
+  private at(n: bigint): ChainBlock | undefined {
+    return n < this.base ? undefined : this.blocks[Number(n - this.base)];
+  }
   /** Highest block number any transaction or mini-block refers to (open or sealed). */
   private headNumber = -1n;
 
   /** Adds a block (genesis, or a newly opened one). */
   addBlock(b: ChainBlock): void {
-    if (b.number !== BigInt(this.blocks.length)) throw new Error(`block ${b.number} out of order`);
+    if (b.number !== this.base + BigInt(this.blocks.length)) throw new Error(`block ${b.number} out of order`);
     this.blocks.push(b);
     if (b.number > this.headNumber) this.headNumber = b.number;
     if (b.hash !== null) this.markSealed(b);
@@ -104,7 +111,7 @@ export class ChainStore {
   }
 
   get latest(): ChainBlock {
-    return this.blocks[Number(this.latestNumber)]!;
+    return this.at(this.latestNumber)!;
   }
 
   /** The newest block that has transactions or is open: the `pending` block. */
@@ -113,11 +120,11 @@ export class ChainStore {
   }
 
   block(number: bigint): ChainBlock | undefined {
-    return this.blocks[Number(number)];
+    return this.at(number);
   }
 
   sealedBlock(number: bigint): ChainBlock | undefined {
-    return number <= this.latestNumber && number >= 0n ? this.blocks[Number(number)] : undefined;
+    return number <= this.latestNumber ? this.at(number) : undefined;
   }
 
   blockByHash(hashHex: string): ChainBlock | undefined {
@@ -141,15 +148,26 @@ export class ChainStore {
     return ref === undefined ? undefined : decodeSignedMiniBlock(ref.encoded);
   }
 
+  /** The newest mini-block in blocks up to `number` (zero if none): where a joiner continues. */
+  lastMiniBlockThrough(number: bigint): { number: bigint; hash: Uint8Array } {
+    for (let n = number; n >= this.base; n--) {
+      const last = this.at(n)?.miniBlocks.at(-1);
+      if (last !== undefined) return { number: last.number, hash: last.hash };
+    }
+    return { number: 0n, hash: new Uint8Array(32) };
+  }
+
   get blockCount(): number {
     return this.blocks.length;
   }
 
   /** Logs in a range of blocks, in order, skipping blocks and txs whose bloom cannot match. */
   *logs(f: LogFilter): IterableIterator<LocatedLog> {
-    const last = f.toBlock < BigInt(this.blocks.length) ? f.toBlock : BigInt(this.blocks.length - 1);
-    for (let n = f.fromBlock; n <= last; n++) {
-      const b = this.blocks[Number(n)]!;
+    const top = this.base + BigInt(this.blocks.length - 1);
+    const last = f.toBlock < top ? f.toBlock : top;
+    const first = f.fromBlock > this.base ? f.fromBlock : this.base;
+    for (let n = first; n <= last; n++) {
+      const b = this.at(n)!;
       for (const tx of b.txs) {
         let logIndex = tx.firstLogIndex;
         for (const log of tx.receipt.logs) {

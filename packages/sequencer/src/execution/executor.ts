@@ -1,31 +1,19 @@
 import type { Block } from "@ethereumjs/block";
-import { createBlock } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import type { TypedTransaction } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
 import {
+  type BlockEnv,
   type BlockHashSource,
   type Log,
   type MemoryState,
   type Receipt,
   effectiveGasPrice,
+  executionBlock,
 } from "@staccato/common";
 
-/** The block being built, as execution sees it. */
-export interface BlockEnv {
-  number: bigint;
-  /** Seconds. */
-  timestamp: bigint;
-  baseFee: bigint;
-  gasLimit: bigint;
-  coinbase: Uint8Array;
-  prevRandao: Uint8Array;
-}
-
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
-
-export type { BlockHashSource } from "@staccato/common";
 
 /**
  * Runs transactions with `@ethereumjs/vm` against the in-memory state. One VM for the life of the
@@ -56,20 +44,7 @@ export class Executor {
 
   /** An ethereumjs block carrying the header fields execution reads (no roots yet). */
   blockTemplate(env: BlockEnv): Block {
-    return createBlock(
-      {
-        header: {
-          number: env.number,
-          timestamp: env.timestamp,
-          gasLimit: env.gasLimit,
-          baseFeePerGas: env.baseFee,
-          coinbase: env.coinbase,
-          mixHash: env.prevRandao,
-          parentBeaconBlockRoot: new Uint8Array(32),
-        },
-      },
-      { common: this.common, skipConsensusFormatValidation: true },
-    );
+    return executionBlock(env, this.common);
   }
 
   /**

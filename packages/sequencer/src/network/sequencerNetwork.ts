@@ -12,7 +12,7 @@ import {
 } from "@staccato/common";
 import type { LatestView } from "@staccato/common";
 import type { ChainBlock, ChainStore } from "@staccato/common";
-import { encodeSnapshot } from "../storage/snapshot.ts";
+import { encodeSnapshot, snapshotPoint } from "../storage/snapshot.ts";
 
 /** Most mini-blocks one `mini-blocks-by-range` request returns. */
 export const MAX_MINI_BLOCKS_PER_REQUEST = 512;
@@ -84,9 +84,7 @@ export class SequencerNetwork {
       "stateSnapshot",
       () => {
         const b = chain.latest;
-        const data = encodeSnapshot(
-          b.number,
-          b.header!.stateRoot,
+        const data = encodeSnapshot(snapshotPoint(chain, b),
           deps.latestView.addresses(deps.state),
           deps.latestView,
         );

@@ -33,7 +33,7 @@ import { BlockProducer } from "../sealing/blockProducer.ts";
 import { LatestView } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
-import { encodeSnapshot, readLatestSnapshot, writeSnapshot } from "../storage/snapshot.ts";
+import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
 import { WriteAheadLog, readWal } from "../storage/wal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
 import { ChainEvents } from "@staccato/common";
@@ -200,9 +200,7 @@ export class SequencerNode {
           },
           onBlock: (b) => {
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
-              const data = encodeSnapshot(
-                b.number,
-                b.header!.stateRoot,
+              const data = encodeSnapshot(snapshotPoint(chain, b),
                 latestView.addresses(state),
                 latestView,
               );

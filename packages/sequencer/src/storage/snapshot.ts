@@ -1,91 +1,19 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
-import { RLP } from "@ethereumjs/rlp";
-import { hexToBytes } from "@ethereumjs/util";
-import {
-  type AccountDiff,
-  DIFF_FLAG_CREATED,
-  type RlpItem,
-  type StateDiff,
-  type StateReader,
-  big,
-  bytes,
-  list,
-  stateDiffFromRlp,
-  stateDiffToRlp,
-  u,
-} from "@staccato/common";
+import { type ChainBlock, type ChainStore, type Snapshot, decodeSnapshot } from "@staccato/common";
+
+export { type Snapshot, decodeSnapshot, encodeSnapshot } from "@staccato/common";
 
 /**
  * State snapshots bound the write-ahead log's replay: a snapshot holds the whole state as of one
  * sealed block; on restart the log's diffs are applied only after that block (history before it
  * is still read from the log, but not re-applied).
  *
- * File `snapshot-<block>.bin`: u32 crc32(rest) | RLP header [version, block, stateRoot] length-
- * prefixed | then one length-prefixed RLP account record per account (a CREATED state diff
- * entry). Written to a temp file, fsynced, renamed.
+ * File `snapshot-<block>.bin` holds the common snapshot encoding (`encodeSnapshot`), written to
+ * a temp file, fsynced, renamed.
  */
-const VERSION = 1;
 const PREFIX = "snapshot-";
-
-export interface Snapshot {
-  blockNumber: bigint;
-  stateRoot: Uint8Array;
-  diff: StateDiff;
-}
-
-/** Serializes the state a reader sees (synchronously, so it is one consistent version). */
-export function encodeSnapshot(
-  blockNumber: bigint,
-  stateRoot: Uint8Array,
-  addresses: Iterable<string>,
-  view: StateReader,
-): Buffer {
-  const parts: Uint8Array[] = [];
-  const push = (b: Uint8Array) => {
-    const len = Buffer.allocUnsafe(4);
-    len.writeUInt32BE(b.length, 0);
-    parts.push(len, b);
-  };
-  push(RLP.encode([u(BigInt(VERSION)), u(blockNumber), stateRoot]));
-  for (const addr of addresses) {
-    const a = view.account(addr);
-    if (a === undefined) continue;
-    const d: AccountDiff = {
-      address: hexToBytes(addr as `0x${string}`),
-      flags: DIFF_FLAG_CREATED,
-      nonce: a.nonce,
-      balance: a.balance,
-      code: view.code(addr),
-      storage: [...(view.slots(addr) ?? [])].map(([k, v]) => [hexToBytes(k as `0x${string}`), v]),
-    };
-    push(RLP.encode(stateDiffToRlp([d])[0]!));
-  }
-  const body = Buffer.concat(parts);
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(crc32(body), 0);
-  body.copy(out, 4);
-  return out;
-}
-
-export function decodeSnapshot(buf: Buffer): Snapshot {
-  if (buf.length < 8 || crc32(buf.subarray(4)) !== buf.readUInt32BE(0))
-    throw new Error("snapshot checksum mismatch");
-  let off = 4;
-  const next = (): Uint8Array => {
-    const len = buf.readUInt32BE(off);
-    const b = buf.subarray(off + 4, off + 4 + len);
-    off += 4 + len;
-    return b;
-  };
-  const [version, block, root] = list(RLP.decode(next()) as RlpItem, "snapshot header", 3);
-  if (big(version, "version") !== BigInt(VERSION)) throw new Error("unknown snapshot version");
-  const diff: StateDiff = [];
-  while (off < buf.length) diff.push(...stateDiffFromRlp([RLP.decode(next()) as RlpItem]));
-  return { blockNumber: big(block, "block"), stateRoot: bytes(root, "stateRoot", 32), diff };
-}
 
 export async function writeSnapshot(
   dir: string,
@@ -132,4 +60,15 @@ export function readLatestSnapshot(
     }
   }
   return null;
+}
+
+/** Where a snapshot of sealed block `b` stands: its state root and the last mini-block in it. */
+export function snapshotPoint(chain: ChainStore, b: ChainBlock): Omit<Snapshot, "diff"> {
+  const last = chain.lastMiniBlockThrough(b.number);
+  return {
+    blockNumber: b.number,
+    stateRoot: b.header!.stateRoot,
+    lastMiniBlockNumber: last.number,
+    lastMiniBlockHash: last.hash,
+  };
 }
