@@ -1,0 +1,389 @@
+import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
+import { bigIntToBytes, bytesToHex, equalsBytes } from "@ethereumjs/util";
+import {
+  type BlockSeal,
+  type ChainBlock,
+  type ChainConfig,
+  type ChainEvents,
+  type ChainStore,
+  type LatestView,
+  type Logger,
+  type MemoryState,
+  type SignedMiniBlock,
+  type StateDiff,
+  type StateTrieHandle,
+  type TxEntry,
+  ZERO_BLOOM,
+  type Receipt,
+  encodeBlockSeal,
+  encodeConsensusReceipt,
+  encodeSignedMiniBlock,
+  keccak256,
+  mergeDiffs,
+  nextBaseFee,
+  orBlooms,
+  orderedTrieRoot,
+  receiptBloom,
+} from "@staccato/common";
+import type { FullnodeMetrics } from "../node/metrics.ts";
+import type { FullnodeStore } from "../store/fullnodeStore.ts";
+import { senderOf } from "./senders.ts";
+
+/** Why a block did not verify. */
+export class VerificationError extends Error {
+  constructor(
+    readonly block: bigint,
+    readonly field:
+      | "stateRoot"
+      | "transactionsRoot"
+      | "receiptsRoot"
+      | "logsBloom"
+      | "gasUsed"
+      | "miniBlocks"
+      | "parentHash",
+    detail: string,
+  ) {
+    super(`block ${block}: ${field} mismatch: ${detail}`);
+  }
+}
+
+export interface FollowerDeps {
+  config: ChainConfig;
+  common: Common;
+  chain: ChainStore;
+  state: MemoryState;
+  latestView: LatestView;
+  trie: StateTrieHandle;
+  store: FullnodeStore;
+  events: ChainEvents;
+  logger: Logger;
+  metrics: FullnodeMetrics | null;
+  /** A block failed verification: stop applying and re-sync from the last verified block. */
+  onMismatch(err: VerificationError): void;
+}
+
+/**
+ * Applies the sequencer's mini-blocks in order, without executing anything: each diff goes into
+ * the in-memory state (served as `pending` at once) and the state trie. At each block seal it
+ * checks the block's stateRoot against its own trie, and transactionsRoot, receiptsRoot,
+ * logsBloom and gasUsed against what it received. Mini-blocks that arrive ahead are buffered.
+ */
+export class Follower {
+  private applied: bigint;
+  private lastHash: Uint8Array;
+  /** The block whose diffs are accumulating in the trie (not yet committed). */
+  private trieBlock: bigint;
+  private readonly roots = new Map<bigint, Promise<{ root: Uint8Array; ms: number }>>();
+  private readonly ahead = new Map<bigint, SignedMiniBlock>();
+  private readonly seals = new Map<bigint, { seal: BlockSeal; header: BlockHeader }>();
+  /** Per block: the mini-block diffs applied, merged into the store at verification. */
+  private readonly blockDiffs = new Map<bigint, StateDiff[]>();
+  private verified: bigint;
+  /** The next block whose seal is to be verified (verifications run in order). */
+  private nextSeal: bigint;
+  private verifying: Promise<void> = Promise.resolve();
+  private halted = false;
+  private readonly log: Logger;
+  /** Newest mini-block and block numbers heard of (gossip or peers), for eth_syncing and lag. */
+  highestMiniBlock = 0n;
+  highestBlock = 0n;
+
+  constructor(
+    private readonly deps: FollowerDeps,
+    from: { verifiedBlock: bigint; lastMiniBlockNumber: bigint; lastMiniBlockHash: Uint8Array },
+  ) {
+    this.applied = from.lastMiniBlockNumber;
+    this.lastHash = from.lastMiniBlockHash;
+    this.verified = from.verifiedBlock;
+    this.trieBlock = from.verifiedBlock + 1n;
+    this.nextSeal = from.verifiedBlock + 1n;
+    this.log = deps.logger.child({ module: "follower" });
+  }
+
+  get appliedMiniBlock(): bigint {
+    return this.applied;
+  }
+
+  get verifiedBlock(): bigint {
+    return this.verified;
+  }
+
+  get isHalted(): boolean {
+    return this.halted;
+  }
+
+  /** A validated mini-block, from gossip or a range request. Applied now, buffered, or ignored. */
+  offerMiniBlock(mb: SignedMiniBlock, persist = true): void {
+    if (mb.number > this.highestMiniBlock) this.highestMiniBlock = mb.number;
+    if (mb.blockNumber > this.highestBlock) this.highestBlock = mb.blockNumber;
+    if (this.halted || mb.number <= this.applied) return;
+    if (mb.number > this.applied + 1n) {
+      if (this.ahead.size < 100_000) this.ahead.set(mb.number, mb);
+      return;
+    }
+    this.apply(mb, persist);
+    for (;;) {
+      const next = this.ahead.get(this.applied + 1n);
+      if (next === undefined) break;
+      this.ahead.delete(next.number);
+      this.apply(next, persist);
+    }
+    for (const n of this.ahead.keys()) if (n <= this.applied) this.ahead.delete(n);
+    this.trySeals();
+  }
+
+  /** A validated block seal. Verified once all of its mini-blocks are applied. */
+  offerBlock(seal: BlockSeal): void {
+    const header = createBlockHeaderFromRLP(seal.header, {
+      common: this.deps.common,
+      skipConsensusFormatValidation: true,
+    });
+    if (header.number > this.highestBlock) this.highestBlock = header.number;
+    if (this.halted || header.number < this.nextSeal || this.seals.has(header.number)) return;
+    this.seals.set(header.number, { seal, header });
+    this.trySeals();
+  }
+
+  /** The first mini-block number the node still needs, and whether it is behind what it heard of. */
+  wants(): { miniBlock: bigint; block: bigint; behind: boolean } {
+    return {
+      miniBlock: this.applied + 1n,
+      block: this.nextSeal,
+      behind: this.highestMiniBlock > this.applied || this.highestBlock > this.verified,
+    };
+  }
+
+  /** Waits for the verifications in flight. */
+  async settle(): Promise<void> {
+    await this.verifying;
+  }
+
+  halt(): void {
+    this.halted = true;
+  }
+
+  private apply(mb: SignedMiniBlock, persist: boolean): void {
+    const { chain, state, trie, latestView, store } = this.deps;
+    if (!equalsBytes(mb.parentHash, this.lastHash)) {
+      this.log.error(
+        {
+          number: Number(mb.number),
+          parentHash: bytesToHex(mb.parentHash),
+          expected: bytesToHex(this.lastHash),
+        },
+        "mini-block does not extend the chain",
+      );
+      this.halted = true;
+      return;
+    }
+    const started = performance.now();
+    // Blocks before this mini-block's are closed: their roots cover exactly the diffs so far.
+    this.closeThrough(mb.blockNumber - 1n);
+    const b = this.openBlock(mb.blockNumber);
+    state.applyDiff(mb.diff, true);
+    latestView.add(b.number, state.takeDiff().pre);
+    trie.add(mb.diff);
+    let diffs = this.blockDiffs.get(b.number);
+    if (diffs === undefined) {
+      diffs = [];
+      this.blockDiffs.set(b.number, diffs);
+    }
+    diffs.push(mb.diff);
+    const encoded = encodeSignedMiniBlock(mb);
+    let logIndex = mb.firstLogIndex;
+    const entries: TxEntry[] = mb.txs.map((raw, i) => {
+      const receipt = mb.receipts[i]!;
+      const firstLogIndex = logIndex;
+      logIndex += receipt.logs.length;
+      return new ReplicaTx(
+        raw,
+        this.deps.common,
+        b.number,
+        mb.firstTxIndex + i,
+        mb.number,
+        receipt,
+        firstLogIndex,
+      );
+    });
+    b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
+    b.txCount += entries.length;
+    b.miniBlockCount++;
+    b.logCount = logIndex;
+    chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
+    this.applied = mb.number;
+    this.lastHash = mb.hash;
+    if (persist) {
+      store
+        .putMiniBlock(mb.number, encoded)
+        .catch((err: unknown) => this.log.error({ err }, "could not store a mini-block"));
+    }
+    this.deps.metrics?.miniBlockApplied(
+      entries.length,
+      encoded.length,
+      (performance.now() - started) / 1000,
+      mb.timestampUs,
+    );
+    this.deps.events.emit("miniBlock", { block: b, miniBlock: mb, txs: entries });
+  }
+
+  /** Opens blocks up to `number` (empty ones included) as the pending head. */
+  private openBlock(number: bigint): ChainBlock {
+    const { chain, config } = this.deps;
+    while (chain.head.number < number) {
+      const parent = chain.head;
+      chain.addBlock({
+        number: parent.number + 1n,
+        timestamp: parent.timestamp,
+        baseFee: nextBaseFee(
+          { baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit },
+          config.baseFee,
+        ),
+        gasLimit: config.blockGasLimit,
+        coinbase: Buffer.from(config.sequencer.slice(2), "hex"),
+        prevRandao: keccak256(bigIntToBytes(parent.number + 1n)),
+        txs: [],
+        miniBlocks: [],
+        gasUsed: 0n,
+        txCount: 0,
+        miniBlockCount: 0,
+        logCount: 0,
+        header: null,
+        hash: null,
+        signature: null,
+      });
+    }
+    return chain.block(number)!;
+  }
+
+  /** Requests the trie root of every block up to `number` whose diffs are complete. */
+  private closeThrough(number: bigint): void {
+    while (this.trieBlock <= number) {
+      this.roots.set(this.trieBlock, this.deps.trie.commit());
+      this.trieBlock++;
+    }
+  }
+
+  private trySeals(): void {
+    for (;;) {
+      const next = this.nextSeal;
+      const s = this.seals.get(next);
+      if (s === undefined) return;
+      const count = s.seal.miniBlockHashes.length;
+      const b = this.deps.chain.block(next);
+      const have = b?.miniBlocks.length ?? 0;
+      if (have < count) return; // its mini-blocks are still on their way
+      this.openBlock(next);
+      this.closeThrough(next);
+      this.seals.delete(next);
+      this.nextSeal++;
+      const root = this.roots.get(next)!;
+      this.roots.delete(next);
+      this.verifying = this.verifying.then(() => this.verify(next, s.seal, s.header, root));
+    }
+  }
+
+  private async verify(
+    n: bigint,
+    seal: BlockSeal,
+    header: BlockHeader,
+    rootP: Promise<{ root: Uint8Array; ms: number }>,
+  ): Promise<void> {
+    if (this.halted) return;
+    const { chain, store } = this.deps;
+    const b = chain.block(n)!;
+    try {
+      const { root } = await rootP;
+      const parent = chain.block(n - 1n)!;
+      check(n, "parentHash", parent.hash !== null && equalsBytes(header.parentHash, parent.hash), () =>
+        bytesToHex(header.parentHash),
+      );
+      const mbHashes = b.miniBlocks.map((m) => bytesToHex(m.hash));
+      check(
+        n,
+        "miniBlocks",
+        sameList(mbHashes, seal.miniBlockHashes.map(bytesToHex)),
+        () => `${mbHashes.length} applied`,
+      );
+      check(
+        n,
+        "stateRoot",
+        equalsBytes(root, header.stateRoot),
+        () => `own trie ${bytesToHex(root)}, header ${bytesToHex(header.stateRoot)}`,
+      );
+      const txRoot = orderedTrieRoot(b.txs.map((t) => t.raw));
+      check(n, "transactionsRoot", equalsBytes(txRoot, header.transactionsTrie), () => bytesToHex(txRoot));
+      const rcRoot = orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom)));
+      check(n, "receiptsRoot", equalsBytes(rcRoot, header.receiptTrie), () => bytesToHex(rcRoot));
+      const bloom = new Uint8Array(256);
+      for (const t of b.txs) orBlooms(bloom, t.bloom);
+      check(n, "logsBloom", equalsBytes(bloom, header.logsBloom), () => "differs");
+      check(n, "gasUsed", b.gasUsed === header.gasUsed, () => `${b.gasUsed} vs ${header.gasUsed}`);
+    } catch (err) {
+      if (err instanceof VerificationError) {
+        this.halted = true;
+        this.log.error(
+          { block: Number(n), field: err.field, err: err.message },
+          "BLOCK DOES NOT VERIFY: stopped applying",
+        );
+        this.deps.onMismatch(err);
+        return;
+      }
+      throw err;
+    }
+    b.header = header;
+    b.hash = seal.hash;
+    b.signature = seal.signature;
+    chain.markSealed(b);
+    this.deps.latestView.sealed(n);
+    const diffs = this.blockDiffs.get(n) ?? [];
+    this.blockDiffs.delete(n);
+    const last = b.miniBlocks.at(-1);
+    const prevMeta = await store.meta();
+    await store.putVerifiedBlock(n, encodeBlockSeal(seal), mergeDiffs(diffs), {
+      verifiedBlock: n,
+      lastMiniBlockNumber: last?.number ?? prevMeta?.lastMiniBlockNumber ?? 0n,
+      lastMiniBlockHash: last?.hash ?? prevMeta?.lastMiniBlockHash ?? new Uint8Array(32),
+      baseBlock: prevMeta?.baseBlock ?? 0n,
+    });
+    this.verified = n;
+    this.deps.metrics?.blockVerified(n);
+    this.log.debug({ number: Number(n), txs: b.txs.length }, "verified block");
+    this.deps.events.emit("block", b);
+  }
+}
+
+function check(block: bigint, field: VerificationError["field"], ok: boolean, detail: () => string): void {
+  if (!ok) throw new VerificationError(block, field, detail());
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** An applied transaction; its sender is recovered only if someone asks for it. */
+class ReplicaTx implements TxEntry {
+  readonly hashHex: string;
+  readonly type: number;
+  readonly bloom: Uint8Array;
+  private from: Uint8Array | null = null;
+
+  constructor(
+    readonly raw: Uint8Array,
+    private readonly common: Common,
+    readonly blockNumber: bigint,
+    readonly index: number,
+    readonly miniBlockNumber: bigint,
+    readonly receipt: Receipt,
+    readonly firstLogIndex: number,
+  ) {
+    this.hashHex = bytesToHex(keccak256(raw));
+    this.type = raw[0]! <= 0x7f ? raw[0]! : 0;
+    this.bloom = receipt.logs.length === 0 ? ZERO_BLOOM : receiptBloom(receipt);
+  }
+
+  get sender(): Uint8Array {
+    this.from ??= senderOf(this.raw, this.common);
+    return this.from;
+  }
+}

@@ -1,0 +1,1 @@
+export { FullNode } from "./node/fullNode.ts";

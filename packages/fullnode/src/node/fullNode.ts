@@ -1,0 +1,416 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createBlockHeaderFromRLP } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
+import { bytesToHex, equalsBytes } from "@ethereumjs/util";
+import {
+  CallRunner,
+  type ChainBackend,
+  type ChainBlock,
+  ChainEvents,
+  type ChainConfig,
+  ChainStore,
+  InlineStateTrie,
+  LatestView,
+  type Logger,
+  MemoryState,
+  type MetricsServer,
+  type RpcServer,
+  type StateDiff,
+  WorkerStateTrie,
+  buildGenesis,
+  createEthCommon,
+  createLogger,
+  createP2PNode,
+  createRegistry,
+  createRpcServer,
+  decodeBlockSeal,
+  decodeSignedMiniBlock,
+  decodeSnapshot,
+  encodeNumberRequest,
+  ethApi,
+  executionBlock,
+  keccak256,
+  loadChainConfig,
+  p2pOptionsFromFlags,
+  realtimeApi,
+  receiptBloom,
+  startMetricsServer,
+  subscriptionApi,
+} from "@staccato/common";
+import { Follower } from "../chain/follower.ts";
+import { senderOf } from "../chain/senders.ts";
+import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
+import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
+import { FullnodeStore } from "../store/fullnodeStore.ts";
+import { FullnodeMetrics } from "./metrics.ts";
+import type { FullnodeOptions } from "./options.ts";
+
+export const CLIENT_VERSION = "staccato-fullnode/0.1.0";
+
+export class FullnodeStartupError extends Error {}
+
+/** Wires the full node: store, state, follower, network, RPC, metrics. `close()` undoes it. */
+export class FullNode {
+  private readonly closers: (() => Promise<void> | void)[] = [];
+  private unhealthy: string | null = null;
+
+  private constructor(
+    readonly logger: Logger,
+    readonly config: ChainConfig,
+    readonly rpc: RpcServer,
+  ) {}
+
+  static async start(o: FullnodeOptions, logger?: Logger): Promise<FullNode> {
+    const log = logger ?? createLogger({ name: "fullnode", level: o.logLevel });
+    const closers: (() => Promise<void> | void)[] = [];
+    try {
+      return await FullNode.wire(o, log, closers);
+    } catch (err) {
+      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async wire(
+    o: FullnodeOptions,
+    log: Logger,
+    closers: (() => Promise<void> | void)[],
+  ): Promise<FullNode> {
+    mkdirSync(o.dataDir, { recursive: true });
+    const config = loadChainConfig(o.chain);
+    const common = createEthCommon(config);
+    const genesis = await buildGenesis(config, common);
+    const registry = createRegistry({ daemon: "fullnode" });
+    const metrics = new FullnodeMetrics(registry);
+    const signed = new SignedObjects(config.chainId, config.sequencer, common);
+    const p2pOpts = { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId };
+
+    const store = await FullnodeStore.open(join(o.dataDir, "db"));
+    closers.push(() => store.close());
+    let meta = await store.meta();
+    if (meta === null) {
+      if (o.sync === "snapshot") await joinFromSnapshot(p2pOpts, signed, store, common, log);
+      else {
+        await store.resetToSnapshot(genesis.diff, {
+          verifiedBlock: 0n,
+          lastMiniBlockNumber: 0n,
+          lastMiniBlockHash: new Uint8Array(32),
+          baseBlock: 0n,
+        });
+        log.info({ genesis: bytesToHex(genesis.block.hash!) }, "initialized store from genesis");
+      }
+      meta = (await store.meta())!;
+    }
+
+    // The verified state, from the store, checked against the verified block's state root.
+    const state = new MemoryState();
+    const trie = new WorkerStateTrie();
+    closers.push(() => trie.close());
+    const verifiedState = await store.state();
+    state.applyDiff(verifiedState);
+    trie.add(verifiedState);
+    const root = (await trie.commit()).root;
+
+    // History: the blocks verified so far and their mini-blocks, into the in-memory chain.
+    const chain = new ChainStore(meta.baseBlock);
+    const events = new ChainEvents();
+    const latestView = new LatestView(state);
+    const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
+    const pendingMiniBlocks: Uint8Array[] = [];
+    let expectRoot = genesis.block.header!.stateRoot;
+    if (meta.baseBlock === 0n) chain.addBlock(genesis.block);
+    for await (const sealBytes of store.blockSeals()) {
+      const seal = decodeBlockSeal(sealBytes);
+      const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
+      const b = sealedChainBlock(header, seal.hash, seal.signature);
+      chain.addBlock(b);
+      if (header.number > meta.baseBlock) {
+        for (let i = 0; i < seal.miniBlockHashes.length; i++) {
+          const next = await miniBlocks.next();
+          if (next.done)
+            throw new FullnodeStartupError(`store is missing mini-blocks of block ${header.number}`);
+          attachMiniBlock(chain, b, next.value, common);
+        }
+      }
+      chain.markSealed(b);
+      expectRoot = header.stateRoot;
+    }
+    if (!equalsBytes(root, expectRoot)) {
+      throw new FullnodeStartupError(
+        `stored state hashes to ${bytesToHex(root)}, but verified block ${meta.verifiedBlock} has state root ${bytesToHex(expectRoot)}`,
+      );
+    }
+    for (let n = await miniBlocks.next(); !n.done; n = await miniBlocks.next())
+      pendingMiniBlocks.push(n.value);
+
+    let node: FullNode | null = null;
+    const follower = new Follower(
+      {
+        config,
+        common,
+        chain,
+        state,
+        latestView,
+        trie,
+        store,
+        events,
+        logger: log,
+        metrics,
+        onMismatch: (err) => {
+          metrics.mismatches.inc();
+          if (node !== null) node.unhealthy = err.message;
+          log.error(
+            { err: err.message },
+            "state diverged from the sequencer's signed block: restart re-syncs from the last verified block",
+          );
+          // Drop what was applied after the last verified block; a restart re-fetches it.
+          store.dropMiniBlocksAfter(meta!.lastMiniBlockNumber).catch(() => undefined);
+        },
+      },
+      {
+        verifiedBlock: meta.verifiedBlock,
+        lastMiniBlockNumber: meta.lastMiniBlockNumber,
+        lastMiniBlockHash: meta.lastMiniBlockHash,
+      },
+    );
+    for (const raw of pendingMiniBlocks) follower.offerMiniBlock(decodeSignedMiniBlock(raw), false);
+    log.info(
+      {
+        verifiedBlock: Number(meta.verifiedBlock),
+        appliedMiniBlock: Number(follower.appliedMiniBlock),
+        baseBlock: Number(meta.baseBlock),
+      },
+      "loaded store",
+    );
+
+    const network = await FullnodeNetwork.start(p2pOpts, { follower, signed, metrics, logger: log });
+    closers.push(() => network.stop());
+
+    const sequencer = new SequencerClient(o.sequencerRpc);
+    const startingBlock = meta.verifiedBlock;
+    const blockHash = async (n: bigint) => chain.block(n)?.hash ?? undefined;
+    const backend: ChainBackend = {
+      config,
+      common,
+      chain,
+      state,
+      latestView,
+      trie,
+      calls: new CallRunner(common, blockHash),
+      events,
+      limits: {
+        syncTimeoutMs: o.syncTimeoutMs,
+        maxSyncTimeoutMs: 60_000,
+        maxLogs: 10_000,
+        maxBlockRange: 10_000,
+        callGasCap: 50_000_000n,
+      },
+      clientVersion: CLIENT_VERSION,
+      finalizedNumber: () => (config.proverQuorum === 0 ? chain.latest.number : 0n),
+      blockTemplate: (b) => executionBlock(b, common),
+      ...forwardingHooks(sequencer, (a) => state.account(a)?.nonce ?? 0n),
+      syncing: () => {
+        const w = follower.wants();
+        if (!w.behind) return false;
+        return {
+          startingBlock: `0x${startingBlock.toString(16)}`,
+          currentBlock: `0x${follower.verifiedBlock.toString(16)}`,
+          highestBlock: `0x${follower.highestBlock.toString(16)}`,
+        };
+      },
+      status: () => ({
+        chainId: config.chainId,
+        role: "fullnode",
+        verifiedBlock: Number(follower.verifiedBlock),
+        appliedMiniBlock: Number(follower.appliedMiniBlock),
+        highestBlock: Number(follower.highestBlock),
+        peers: network.node.peers().length,
+        healthy: node?.unhealthy === null,
+      }),
+    };
+    const subs = subscriptionApi(backend);
+    closers.push(() => subs.close());
+    const realtime = realtimeApi(backend);
+    closers.push(() => realtime.close());
+    const health = () => {
+      metrics.peers.set(network.node.peers().length);
+      metrics.lagBlocks.set(Number(follower.highestBlock - follower.verifiedBlock));
+      const problem = node?.unhealthy ?? (follower.isHalted ? "halted" : null);
+      return problem === null
+        ? {
+            ok: true,
+            verifiedBlock: Number(follower.verifiedBlock),
+            appliedMiniBlock: Number(follower.appliedMiniBlock),
+            peers: network.node.peers().length,
+          }
+        : { ok: false, error: problem };
+    };
+    const rpc = createRpcServer(
+      {
+        host: o.rpcHost,
+        port: o.rpcPort,
+        maxBodyBytes: o.rpcMaxBody,
+        maxBatch: o.rpcMaxBatch,
+        corsOrigins: o.corsOrigins,
+      },
+      { logger: log, methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods }, health },
+    );
+    const addr = await rpc.listen();
+    closers.push(() => rpc.close());
+    const metricsServer: MetricsServer = await startMetricsServer(
+      { host: o.metricsHost, port: o.metricsPort },
+      { registry, health, logger: log },
+    );
+    closers.push(() => metricsServer.close());
+    log.info(
+      {
+        rpc: `http://${addr.host}:${addr.port}`,
+        ws: `ws://${addr.host}:${addr.port}`,
+        metrics: `http://${o.metricsHost}:${metricsServer.port}/metrics`,
+        chainId: config.chainId,
+        sequencerRpc: o.sequencerRpc,
+        p2p: network.node.multiaddrs(),
+        verifiedBlock: Number(follower.verifiedBlock),
+      },
+      "fullnode started",
+    );
+    node = new FullNode(log, config, rpc);
+    node.closers.push(...closers);
+    return node;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        this.logger.warn({ err }, "error while shutting down");
+      }
+    }
+    this.closers.length = 0;
+    this.logger.info("fullnode stopped");
+  }
+}
+
+function sealedChainBlock(
+  header: ReturnType<typeof createBlockHeaderFromRLP>,
+  hash: Uint8Array,
+  signature: Uint8Array,
+): ChainBlock {
+  return {
+    number: header.number,
+    timestamp: header.timestamp,
+    baseFee: header.baseFeePerGas ?? 0n,
+    gasLimit: header.gasLimit,
+    coinbase: header.coinbase.bytes,
+    prevRandao: header.mixHash,
+    txs: [],
+    miniBlocks: [],
+    gasUsed: header.gasUsed,
+    txCount: 0,
+    miniBlockCount: 0,
+    logCount: 0,
+    header,
+    hash,
+    signature,
+  };
+}
+
+/** Adds a stored mini-block of an already verified block to the in-memory chain (no state change). */
+function attachMiniBlock(chain: ChainStore, b: ChainBlock, encoded: Uint8Array, common: Common): void {
+  const mb = decodeSignedMiniBlock(encoded);
+  let logIndex = mb.firstLogIndex;
+  const entries = mb.txs.map((raw, i) => {
+    const receipt = mb.receipts[i]!;
+    const firstLogIndex = logIndex;
+    logIndex += receipt.logs.length;
+    let from: Uint8Array | null = null;
+    return {
+      hashHex: bytesToHex(keccak256(raw)),
+      raw,
+      get sender() {
+        from ??= senderOf(raw, common);
+        return from;
+      },
+      type: raw[0]! <= 0x7f ? raw[0]! : 0,
+      blockNumber: b.number,
+      index: mb.firstTxIndex + i,
+      miniBlockNumber: mb.number,
+      receipt,
+      firstLogIndex,
+      bloom: receiptBloom(receipt),
+    };
+  });
+  b.txCount += entries.length;
+  b.miniBlockCount++;
+  b.logCount = logIndex;
+  chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
+}
+
+/**
+ * Joins from a state snapshot: downloads the sequencer's snapshot of its latest sealed block,
+ * rebuilds the trie from it, and accepts it only if the root equals the state root in that
+ * block's header, signed by the sequencer.
+ */
+async function joinFromSnapshot(
+  opts: Parameters<typeof createP2PNode>[0],
+  signed: SignedObjects,
+  store: FullnodeStore,
+  common: Common,
+  log: Logger,
+): Promise<void> {
+  const node = await createP2PNode(opts, { logger: log });
+  await node.start();
+  try {
+    const deadline = Date.now() + 30_000;
+    while (node.peers().length === 0) {
+      if (Date.now() > deadline)
+        throw new FullnodeStartupError(
+          "--sync snapshot: no peer to download a snapshot from (check --bootnodes)",
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const peer = node.peers()[0]!;
+    const r = await node.requestStream(peer, "stateSnapshot", new Uint8Array(0), {
+      timeoutMs: 300_000,
+      maxChunkBytes: 1 << 20,
+    });
+    if (r.code !== "ok") throw new FullnodeStartupError(`--sync snapshot: peer answered ${r.code}`);
+    const chunks: Uint8Array[] = [];
+    for await (const c of r.chunks) chunks.push(c);
+    const snap = decodeSnapshot(Buffer.concat(chunks));
+    const b = await node.request(peer, "blockByNumber", encodeNumberRequest(snap.blockNumber), {
+      timeoutMs: 10_000,
+      maxResponseBytes: 1 << 20,
+    });
+    if (b.code !== "ok")
+      throw new FullnodeStartupError(`--sync snapshot: block ${snap.blockNumber} unavailable`);
+    const { seal } = signed.block(b.body);
+    const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
+    const trie = new InlineStateTrie();
+    trie.add(snap.diff as StateDiff);
+    const { root } = await trie.commit();
+    if (!equalsBytes(root, header.stateRoot) || !equalsBytes(root, snap.stateRoot)) {
+      throw new FullnodeStartupError(
+        `--sync snapshot: the snapshot hashes to ${bytesToHex(root)}, but block ${snap.blockNumber} has state root ${bytesToHex(header.stateRoot)}`,
+      );
+    }
+    await store.resetToSnapshot(
+      snap.diff,
+      {
+        verifiedBlock: snap.blockNumber,
+        lastMiniBlockNumber: snap.lastMiniBlockNumber,
+        lastMiniBlockHash: snap.lastMiniBlockHash,
+        baseBlock: snap.blockNumber,
+      },
+      b.body,
+    );
+    log.info(
+      { block: Number(snap.blockNumber), accounts: snap.diff.length, root: bytesToHex(root) },
+      "joined from a verified state snapshot",
+    );
+  } finally {
+    await node.stop();
+  }
+}
