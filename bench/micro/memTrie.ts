@@ -84,7 +84,9 @@ const line = (name: string, what: string, ms: number, n: number, cpu?: number) =
     const w = t.stopRecording();
     line("MemTrie", `recording ${r}: puts + root()`, performance.now() - t0, U, cpuMs() - c0);
     const bytes = w.reduce((a, n) => a + n.length, 0);
-    print(`witness: ${w.length} nodes, ${(bytes / 1024).toFixed(0)} KiB (${(bytes / U).toFixed(0)} B/update)`);
+    print(
+      `witness: ${w.length} nodes, ${(bytes / 1024).toFixed(0)} KiB (${(bytes / U).toFixed(0)} B/update)`,
+    );
   }
   print(`heap used: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
 }
