@@ -567,7 +567,7 @@ describe("txpool errors / pool full", () => {
     await small?.cleanup();
   });
 
-  it("txpool is full once 5 future-nonce transactions wait; a replacement is still accepted", async () => {
+  it("txpool is full for another waiting tx once 5 future-nonce transactions wait; a replacement is still accepted", async () => {
     for (let n = 1; n <= 5; n++) {
       const raw = await signed(1, { nonce: n });
       assert.equal(await rpc(small.rpcUrl, "eth_sendRawTransaction", [raw]), keccak256(raw));
@@ -581,7 +581,7 @@ describe("txpool errors / pool full", () => {
       walletOf(2, small.rpcUrl).sendTransaction({
         to: freshAddress(),
         value: 1n,
-        nonce: 0,
+        nonce: 1,
         gas: 21_000n,
         ...FEES,
       }),
@@ -593,7 +593,7 @@ describe("txpool errors / pool full", () => {
         ethersWallet(3, p).sendTransaction({
           to: freshAddress(),
           value: 1n,
-          nonce: 0,
+          nonce: 1,
           gasLimit: 21_000n,
           ...FEES,
           chainId: DEV_CHAIN_ID,
@@ -619,5 +619,15 @@ describe("txpool errors / pool full", () => {
     assert.equal(pooled.nonce, "0x3");
     assert.equal(pooled.blockNumber, null);
     assert.equal(Transaction.from(replacement).nonce, 3);
+  });
+
+  it("a full pool still takes a transaction that can run now, evicting a waiting one", async () => {
+    const runnable = await signed(4, { nonce: 0 });
+    assert.equal(await rpc(small.rpcUrl, "eth_sendRawTransaction", [runnable]), keccak256(runnable));
+    const receipt = await waitFor("the runnable tx's receipt", () =>
+      rpc<RawReceipt | null>(small.rpcUrl, "eth_getTransactionReceipt", [keccak256(runnable)]),
+    );
+    assert.equal(receipt.status, "0x1");
+    assert.equal((await rpc<{ poolSize: number }>(small.rpcUrl, "staccato_status")).poolSize, 4);
   });
 });

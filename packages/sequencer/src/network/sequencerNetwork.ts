@@ -84,7 +84,8 @@ export class SequencerNetwork {
       "stateSnapshot",
       () => {
         const b = chain.latest;
-        const data = encodeSnapshot(snapshotPoint(chain, b),
+        const data = encodeSnapshot(
+          snapshotPoint(chain, b),
           deps.latestView.addresses(deps.state),
           deps.latestView,
         );

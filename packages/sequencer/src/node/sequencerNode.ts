@@ -200,10 +200,7 @@ export class SequencerNode {
           },
           onBlock: (b) => {
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
-              const data = encodeSnapshot(snapshotPoint(chain, b),
-                latestView.addresses(state),
-                latestView,
-              );
+              const data = encodeSnapshot(snapshotPoint(chain, b), latestView.addresses(state), latestView);
               writeSnapshot(o.dataDir, b.number, data).then(
                 (path) =>
                   log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),

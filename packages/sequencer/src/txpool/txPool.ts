@@ -164,7 +164,11 @@ export class TxPool {
           `nonce ${tx.nonce} is more than ${this.opts.nonceGapLimit} past the next expected nonce ${s.nextReady}`,
         );
       }
-      if (this.byHash.size >= this.opts.maxPoolSize) throw new TxRejectedError("poolFull");
+      // A full pool still takes a transaction that can run now, in place of one that waits for
+      // an earlier nonce: otherwise future-nonce transactions could lock everyone out.
+      if (this.byHash.size >= this.opts.maxPoolSize && !(tx.nonce === s.nextReady && this.evictQueued())) {
+        throw new TxRejectedError("poolFull");
+      }
     } else {
       const { maxFee: oldFee, tip: oldTip } = fees(existing.tx);
       if (maxFee * 10n < oldFee * 11n || tip * 10n < oldTip * 11n) {
@@ -266,6 +270,20 @@ export class TxPool {
     const s = this.bySender.get(ptx.sender);
     if (s === undefined) return;
     if (s.txs.get(ptx.nonce) === ptx) s.txs.delete(ptx.nonce);
+  }
+
+  /** Drops the highest-nonce waiting (not ready) transaction of some sender; false if none waits. */
+  private evictQueued(): boolean {
+    for (const s of this.bySender.values()) {
+      let victim: PoolTx | undefined;
+      for (const t of s.txs.values())
+        if (t.readyGen === 0 && (victim === undefined || t.nonce > victim.nonce)) victim = t;
+      if (victim !== undefined) {
+        this.remove(victim);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Forgets senders with nothing pooled whose nonces the state has caught up with. */

@@ -119,6 +119,17 @@ describe("txpool / validation", () => {
     rejects(() => p.add(tx(1, 1)), "poolFull");
   });
 
+  it("a full pool takes an executable tx in place of a waiting one", () => {
+    const p = pool({ maxPoolSize: 3 });
+    p.add(tx(0, 1));
+    p.add(tx(0, 2));
+    p.add(tx(1, 5));
+    rejects(() => p.add(tx(2, 3)), "poolFull"); // another waiting tx: refused
+    const runnable = p.add(tx(2, 0)); // runs now: evicts a waiting one
+    assert.equal(p.size, 3);
+    assert.equal(p.take(), runnable);
+  });
+
   it("an invalid signature is an invalid sender", () => {
     const raw = tx(0, 0);
     raw.fill(0xff, raw.length - 32); // s above secp256k1n/2
