@@ -89,7 +89,8 @@ export class ChainStore {
 
   /** Adds a block (genesis, or a newly opened one). */
   addBlock(b: ChainBlock): void {
-    if (b.number !== this.base + BigInt(this.blocks.length)) throw new Error(`block ${b.number} out of order`);
+    if (b.number !== this.base + BigInt(this.blocks.length))
+      throw new Error(`block ${b.number} out of order`);
     this.blocks.push(b);
     if (b.number > this.headNumber) this.headNumber = b.number;
     if (b.hash !== null) this.markSealed(b);

@@ -25,14 +25,26 @@ export interface Snapshot {
 }
 
 /** Serializes the state a reader sees (synchronously, so it is one consistent version). */
-export function encodeSnapshot(at: Omit<Snapshot, "diff">, addresses: Iterable<string>, view: StateReader): Buffer {
+export function encodeSnapshot(
+  at: Omit<Snapshot, "diff">,
+  addresses: Iterable<string>,
+  view: StateReader,
+): Buffer {
   const parts: Uint8Array[] = [];
   const push = (b: Uint8Array) => {
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32BE(b.length, 0);
     parts.push(len, b);
   };
-  push(RLP.encode([u(BigInt(VERSION)), u(at.blockNumber), at.stateRoot, u(at.lastMiniBlockNumber), at.lastMiniBlockHash]));
+  push(
+    RLP.encode([
+      u(BigInt(VERSION)),
+      u(at.blockNumber),
+      at.stateRoot,
+      u(at.lastMiniBlockNumber),
+      at.lastMiniBlockHash,
+    ]),
+  );
   for (const addr of addresses) {
     const a = view.account(addr);
     if (a === undefined) continue;
@@ -75,4 +87,3 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
     diff,
   };
 }
-
