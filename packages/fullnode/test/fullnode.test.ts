@@ -17,6 +17,7 @@ import {
 import { http, createPublicClient, createWalletClient, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
+import { compileSolidity } from "../../sequencer/test/helpers/solidity.ts";
 import { DEV_CHAIN_ID, DEV_MNEMONIC, devChain } from "../../sequencer/test/helpers/devChain.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -190,6 +191,111 @@ describe("fullnode / follows the sequencer", () => {
       );
     }
     assert.equal(BigInt(await b.rpc<string>("eth_getBalance", [to, "pending"])), parseEther("0.06"));
+  });
+
+  it("a mixed workload (token transfers, deploys, storage writes and deletes, reverts) leaves identical state, proofs, receipts and logs", async () => {
+    const { Mixed } = compileSolidity({
+      "Mixed.sol": `
+pragma solidity 0.8.30;
+contract Mixed {
+  mapping(uint256 => uint256) public slots;
+  mapping(address => uint256) public balanceOf;
+  event Moved(address indexed from, address indexed to, uint256 amount);
+  constructor() { balanceOf[msg.sender] = 1e24; }
+  function transfer(address to, uint256 amount) external {
+    require(balanceOf[msg.sender] >= amount, "balance");
+    balanceOf[msg.sender] -= amount;
+    balanceOf[to] += amount;
+    emit Moved(msg.sender, to, amount);
+  }
+  function put(uint256 k, uint256 v) external { slots[k] = v; }
+  function drop(uint256 k) external { delete slots[k]; }
+}`,
+    });
+    const [a, b] = nodes as [FullnodeProcess, FullnodeProcess];
+    const chain = devChain(seq.rpcUrl);
+    const pub = createPublicClient({ chain, transport: http(seq.rpcUrl) });
+    const deployer = createWalletClient({
+      chain,
+      transport: http(a.rpcUrl),
+      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 7 }),
+    });
+    const deployHash = await deployer.deployContract({ abi: Mixed!.abi, bytecode: Mixed!.bytecode });
+    const token = (await pub.waitForTransactionReceipt({ hash: deployHash, pollingInterval: 20 }))
+      .contractAddress!;
+    const recipients = Array.from(
+      { length: 8 },
+      (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}` as const,
+    );
+    let last: `0x${string}` = "0x";
+    for (let i = 0; i < 40; i++) {
+      await deployer.writeContract({
+        address: token,
+        abi: Mixed!.abi,
+        functionName: "transfer",
+        args: [recipients[i % 8]!, BigInt(i + 1)],
+      });
+      await deployer.writeContract({
+        address: token,
+        abi: Mixed!.abi,
+        functionName: "put",
+        args: [BigInt(i % 5), BigInt(i + 100)],
+      });
+      if (i % 3 === 0)
+        await deployer.writeContract({
+          address: token,
+          abi: Mixed!.abi,
+          functionName: "drop",
+          args: [BigInt(i % 5)],
+        });
+      if (i % 10 === 0) {
+        // a reverting call mined with status 0
+        last = await deployer.writeContract({
+          address: token,
+          abi: Mixed!.abi,
+          functionName: "transfer",
+          args: [recipients[0]!, 10n ** 30n],
+          gas: 100_000n,
+        });
+      }
+    }
+    last = await deployer.deployContract({ abi: Mixed!.abi, bytecode: Mixed!.bytecode });
+    const r = await pub.waitForTransactionReceipt({ hash: last, pollingInterval: 20 });
+    const head = r.blockNumber;
+    await waitFor(
+      "the block after the workload to seal",
+      async () => BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) > head,
+    );
+    for (const n of [a, b])
+      await waitFor("full nodes at head", async () => BigInt(await n.rpc<string>("eth_blockNumber")) > head);
+    const tag = `0x${head.toString(16)}`;
+    const all = [
+      (m: string, p: unknown[]) => rpc(seq.rpcUrl, m, p),
+      (m: string, p: unknown[]) => a.rpc(m, p),
+      (m: string, p: unknown[]) => b.rpc(m, p),
+    ];
+    const same = async (m: string, p: unknown[]) => {
+      const [x, y, z] = await Promise.all(all.map((f) => f(m, p)));
+      assert.deepEqual(y, x, `${m} ${JSON.stringify(p)} differs on full node A`);
+      assert.deepEqual(z, x, `${m} ${JSON.stringify(p)} differs on full node B`);
+      return x;
+    };
+    for (let n = 1n; n <= head; n++) {
+      const blk = (await same("eth_getBlockByNumber", [`0x${n.toString(16)}`, false])) as { hash: string };
+      await same("eth_getBlockReceipts", [blk.hash]);
+    }
+    await same("eth_getLogs", [{ fromBlock: "0x1", toBlock: tag, address: token }]);
+    // No more transactions: every node's pending state is the same settled state.
+    const latest = "pending";
+    for (const who of [token, ...recipients, deployer.account.address]) {
+      await same("eth_getBalance", [who, latest]);
+      await same("eth_getTransactionCount", [who, latest]);
+      await same("eth_getCode", [who, latest]);
+    }
+    const slotKeys = Array.from({ length: 5 }, (_, k) => `0x${k.toString(16).padStart(64, "0")}`);
+    for (const k of slotKeys) await same("eth_getStorageAt", [token, k, latest]);
+    const proof = (await same("eth_getProof", [token, slotKeys, "latest"])) as { storageProof: unknown[] };
+    assert.equal(proof.storageProof.length, 5);
   });
 
   it("a full node killed with -9 resumes from its store and catches up", async () => {
