@@ -242,6 +242,9 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_getTransactionCount: rpcMethod(
       z.tuple([s.address, s.blockTagOrHash.optional()]),
       async ([a, tag]) => {
+        // "pending" counts transactions not yet in any block (the sequencer's pool), even when
+        // this node has no open block of its own.
+        if (tag !== undefined && "tag" in tag && tag.tag === "pending") return qty(await be.pendingNonce(a));
         const at = stateAt(be, tag ?? { tag: "latest" });
         if (at.pending) return qty(await be.pendingNonce(a));
         return qty(at.view.account(a)?.nonce ?? 0n);
