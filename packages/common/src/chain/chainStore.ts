@@ -1,6 +1,10 @@
 import type { BlockHeader } from "@ethereumjs/block";
 import { bytesToHex } from "@ethereumjs/util";
+import { bigIntToBytes, hexToBytes } from "@ethereumjs/util";
 import { decodeSignedMiniBlock } from "../codec/chainCodec.ts";
+import type { ChainConfig } from "../config/chainConfig.ts";
+import { keccak256 } from "../crypto/keccak.ts";
+import { type BlockEnv, nextBaseFee } from "./blockHeader.ts";
 import type { Log, Receipt, SignedMiniBlock } from "../types/chain.ts";
 
 /**
@@ -193,3 +197,39 @@ export function matches(log: Log, f: Pick<LogFilter, "addresses" | "topics">): b
 
 /** The bloom of a receipt without logs, shared by all of them. */
 export const ZERO_BLOOM = new Uint8Array(256);
+
+/** A block with nothing in it yet (the sequencer opening it, or a full node seeing it begin). */
+export function openChainBlock(env: BlockEnv): ChainBlock {
+  return {
+    ...env,
+    txs: [],
+    miniBlocks: [],
+    gasUsed: 0n,
+    txCount: 0,
+    miniBlockCount: 0,
+    logCount: 0,
+    header: null,
+    hash: null,
+    signature: null,
+  };
+}
+
+/**
+ * The environment of the block after `parent`: EIP-1559 base fee from the parent's gas, the
+ * sequencer as coinbase, and a PREVRANDAO derived from the number (deterministic; this chain has
+ * no beacon randomness, so contracts must not use it as a source of randomness).
+ */
+export function nextBlockEnv(parent: ChainBlock, config: ChainConfig, timestamp: bigint): BlockEnv {
+  const number = parent.number + 1n;
+  return {
+    number,
+    timestamp,
+    baseFee: nextBaseFee(
+      { baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit },
+      config.baseFee,
+    ),
+    gasLimit: config.blockGasLimit,
+    coinbase: hexToBytes(config.sequencer as `0x${string}`),
+    prevRandao: keccak256(bigIntToBytes(number)),
+  };
+}

@@ -5,7 +5,7 @@ import { KECCAK256_RLP } from "../crypto/keccak.ts";
 import { DIFF_FLAG_CREATED, type StateDiff } from "../state/stateDiff.ts";
 import { InlineStateTrie } from "../trie/trieClient.ts";
 import { buildHeader } from "./blockHeader.ts";
-import type { ChainBlock } from "./chainStore.ts";
+import { type ChainBlock, openChainBlock } from "./chainStore.ts";
 
 /** The genesis state as a diff: every alloc entry is created. */
 export function genesisDiff(config: ChainConfig): StateDiff {
@@ -57,21 +57,16 @@ export async function buildGenesis(
     common,
   );
   const block: ChainBlock = {
-    number: 0n,
-    timestamp: header.timestamp,
-    baseFee: config.baseFee.initial,
-    gasLimit: config.blockGasLimit,
-    coinbase: new Uint8Array(20),
-    prevRandao: new Uint8Array(32),
-    txs: [],
-    miniBlocks: [],
-    gasUsed: 0n,
-    txCount: 0,
-    miniBlockCount: 0,
-    logCount: 0,
+    ...openChainBlock({
+      number: 0n,
+      timestamp: header.timestamp,
+      baseFee: config.baseFee.initial,
+      gasLimit: config.blockGasLimit,
+      coinbase: new Uint8Array(20),
+      prevRandao: new Uint8Array(32),
+    }),
     header,
     hash: header.hash(),
-    signature: null,
   };
   return { block, diff };
 }

@@ -93,18 +93,7 @@ export class CallRunner {
     intrinsic: bigint,
   ): Promise<CallResult> {
     if (execGas < 0n) return { ok: false, reverted: false, error: "out of gas", gasUsed: 0n };
-    const blockHash = this.blockHash;
-    const zero = new Uint8Array(32);
-    const blockchain = {
-      async getBlock(n: number) {
-        const h = (await blockHash(BigInt(n))) ?? zero;
-        return { hash: () => h };
-      },
-      async putBlock() {},
-      shallowCopy() {
-        return blockchain;
-      },
-    };
+    const blockchain = hashOnlyBlockchain(this.blockHash);
     // biome-ignore lint/suspicious/noExplicitAny: ethereumjs' EVM blockchain interface is loosely typed
     const evm = await createEVM({ common: this.common, stateManager: layer, blockchain: blockchain as any });
     warmUp(evm, block, req);
@@ -190,4 +179,20 @@ export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint
     return baseFee + (tx.maxPriorityFeePerGas < room ? tx.maxPriorityFeePerGas : room);
   }
   return (tx as { gasPrice: bigint }).gasPrice;
+}
+
+/** The little of a blockchain the EVM asks for (BLOCKHASH), answered from a block-hash source. */
+export function hashOnlyBlockchain(blockHash: BlockHashSource) {
+  const zero = new Uint8Array(32);
+  const blockchain = {
+    async getBlock(n: number) {
+      const h = (await blockHash(BigInt(n))) ?? zero;
+      return { hash: () => h };
+    },
+    async putBlock() {},
+    shallowCopy() {
+      return blockchain;
+    },
+  };
+  return blockchain;
 }

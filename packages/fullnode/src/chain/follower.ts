@@ -1,6 +1,6 @@
 import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { bigIntToBytes, bytesToHex, equalsBytes } from "@ethereumjs/util";
+import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   type BlockSeal,
   type ChainBlock,
@@ -21,10 +21,11 @@ import {
   encodeSignedMiniBlock,
   keccak256,
   mergeDiffs,
-  nextBaseFee,
   orBlooms,
   orderedTrieRoot,
   receiptBloom,
+  nextBlockEnv,
+  openChainBlock,
 } from "@staccato/common";
 import type { FullnodeMetrics } from "../node/metrics.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
@@ -232,26 +233,8 @@ export class Follower {
     const { chain, config } = this.deps;
     while (chain.head.number < number) {
       const parent = chain.head;
-      chain.addBlock({
-        number: parent.number + 1n,
-        timestamp: parent.timestamp,
-        baseFee: nextBaseFee(
-          { baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit },
-          config.baseFee,
-        ),
-        gasLimit: config.blockGasLimit,
-        coinbase: Buffer.from(config.sequencer.slice(2), "hex"),
-        prevRandao: keccak256(bigIntToBytes(parent.number + 1n)),
-        txs: [],
-        miniBlocks: [],
-        gasUsed: 0n,
-        txCount: 0,
-        miniBlockCount: 0,
-        logCount: 0,
-        header: null,
-        hash: null,
-        signature: null,
-      });
+      // The header (timestamp included) arrives with the seal; until then the parent's stands in.
+      chain.addBlock(openChainBlock(nextBlockEnv(parent, config, parent.timestamp)));
     }
     return chain.block(number)!;
   }

@@ -11,6 +11,7 @@ import {
   type Receipt,
   effectiveGasPrice,
   executionBlock,
+  hashOnlyBlockchain,
 } from "@staccato/common";
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
@@ -26,17 +27,7 @@ export class Executor {
   ) {}
 
   static async create(common: Common, state: MemoryState, blockHash: BlockHashSource): Promise<Executor> {
-    const zero = new Uint8Array(32);
-    const blockchain = {
-      async getBlock(n: number) {
-        const h = (await blockHash(BigInt(n))) ?? zero;
-        return { hash: () => h };
-      },
-      async putBlock() {},
-      shallowCopy() {
-        return blockchain;
-      },
-    };
+    const blockchain = hashOnlyBlockchain(blockHash);
     // biome-ignore lint/suspicious/noExplicitAny: ethereumjs' EVM blockchain interface is loosely typed
     const vm = await createVM({ common, stateManager: state, blockchain: blockchain as any });
     return new Executor(vm, common);

@@ -1,6 +1,6 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { bigIntToBytes, bytesToHex } from "@ethereumjs/util";
+import { bytesToHex } from "@ethereumjs/util";
 import {
   type ChainConfig,
   type Logger,
@@ -11,12 +11,12 @@ import {
   encodeBlockSeal,
   encodeConsensusReceipt,
   encodeSignedMiniBlock,
-  keccak256,
   miniBlockHash,
-  nextBaseFee,
   orBlooms,
   orderedTrieRoot,
   signPayload,
+  nextBlockEnv,
+  openChainBlock,
 } from "@staccato/common";
 import type { MemoryState } from "@staccato/common";
 import { z } from "zod";
@@ -315,29 +315,9 @@ export class BlockProducer {
   private async openBlock(): Promise<void> {
     const { chain, config } = this.deps;
     const parent = chain.head;
-    const number = parent.number + 1n;
     const nowSec = BigInt(Math.floor(Date.now() / 1000));
     const minTs = parent.timestamp + (this.opts.blockMs >= 1000 ? 1n : 0n);
-    const b: ChainBlock = {
-      number,
-      timestamp: nowSec > minTs ? nowSec : minTs,
-      baseFee: nextBaseFee(
-        { baseFee: parent.baseFee, gasUsed: parent.gasUsed, gasLimit: parent.gasLimit },
-        config.baseFee,
-      ),
-      gasLimit: config.blockGasLimit,
-      coinbase: hexToBytes20(config.sequencer),
-      prevRandao: keccak256(bigIntToBytes(number)),
-      txs: [],
-      miniBlocks: [],
-      gasUsed: 0n,
-      txCount: 0,
-      miniBlockCount: 0,
-      logCount: 0,
-      header: null,
-      hash: null,
-      signature: null,
-    };
+    const b = openChainBlock(nextBlockEnv(parent, config, nowSec > minTs ? nowSec : minTs));
     const written = this.deps.wal.append(WalRecordType.blockOpen, encodeBlockOpen(b));
     chain.addBlock(b);
     this.template = this.deps.executor.blockTemplate(b);
@@ -357,6 +337,3 @@ function nowMicros(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
-function hexToBytes20(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
-}

@@ -7,6 +7,7 @@ import {
   decodeBlockSeal,
   keccak256,
   receiptBloom,
+  openChainBlock,
 } from "@staccato/common";
 import type { LatestView } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
@@ -61,18 +62,7 @@ export async function replayWal(
         }
         // The previous block closed here: its root covers exactly the diffs added so far.
         if (prev.number > appliedThrough) roots.set(prev.number, trie.commit());
-        chain.addBlock({
-          ...env,
-          txs: [],
-          miniBlocks: [],
-          gasUsed: 0n,
-          txCount: 0,
-          miniBlockCount: 0,
-          logCount: 0,
-          header: null,
-          hash: null,
-          signature: null,
-        });
+        chain.addBlock(openChainBlock(env));
         break;
       }
       case WalRecordType.miniBlock: {
