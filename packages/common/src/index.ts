@@ -20,6 +20,7 @@ export * from "./trie/trieClient.ts";
 export * from "./types/chain.ts";
 export * from "./util/abort.ts";
 export * from "./config/cli.ts";
+export * from "./config/daemon.ts";
 export * from "./metrics/registry.ts";
 export {
   type HealthCheck,
