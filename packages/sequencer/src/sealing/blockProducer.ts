@@ -336,4 +336,3 @@ export class BlockProducer {
 function nowMicros(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
-
