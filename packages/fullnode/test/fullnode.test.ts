@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -386,5 +386,90 @@ contract Mixed {
     const health = await fetch(b.rpcUrl.replace(/\/?$/, "/health"));
     assert.equal(health.status, 200);
     await rogue.stop();
+  });
+
+  it("a correctly signed mini-block whose diff the block does not confirm is detected, and the node re-syncs", async () => {
+    const b = nodes[1]!;
+    const status = await b.rpc<{ appliedMiniBlock: number }>("staccato_status");
+    const applied = BigInt(status.appliedMiniBlock);
+    const last = await rpc<{ hash: `0x${string}` }>(seq.rpcUrl, "staccato_getMiniBlockByNumber", [
+      `0x${applied.toString(16)}`,
+    ]);
+    const open = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) + 1n;
+    const key = Buffer.from(
+      readFileSync(join(seq.dataDir, "sequencer.key"), "utf8").trim().replace(/^0x/, ""),
+      "hex",
+    );
+    const victim = `0x${"09".repeat(20)}`;
+    const forged = {
+      number: applied + 1n,
+      blockNumber: open,
+      index: 0,
+      parentHash: Buffer.from(last.hash.slice(2), "hex"),
+      timestampUs: BigInt(Date.now()) * 1000n,
+      firstTxIndex: 0,
+      firstLogIndex: 0,
+      txs: [],
+      receipts: [],
+      diff: [{ address: Buffer.from(victim.slice(2), "hex"), flags: 1, balance: 10n ** 30n, storage: [] }],
+    };
+    const hash = miniBlockHash(forged);
+    const signature = signPayload(SigningDomain.miniBlock, DEV_CHAIN_ID, hash, key);
+    const dir = newDir();
+    const rogue = await createP2PNode(
+      {
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        announce: [],
+        bootnodes: [(b.logs().find((l) => l.msg === "fullnode started")!.p2p as string[])[0]!],
+        keyFile: join(dir, "k"),
+        maxGossipBytes: 8 << 20,
+        maxOutboundBufferBytes: 32 << 20,
+        heartbeatMs: 700,
+        chainId: DEV_CHAIN_ID,
+      },
+      { logger: silentLogger() },
+    );
+    rogue.subscribe("miniBlock", { validate: () => "accept", onMessage: () => {} });
+    await rogue.start();
+    await waitFor("rogue meshed", async () => rogue.topicPeers("miniBlock").length > 0, 10_000);
+    await rogue.publish("miniBlock", encodeEnvelope(encodeSignedMiniBlock({ ...forged, hash, signature })));
+    // Applied at once (it is signed by the sequencer's key)...
+    await waitFor(
+      "the forged diff applied",
+      async () => BigInt(await b.rpc<string>("eth_getBalance", [victim, "pending"])) > 0n,
+      5_000,
+    );
+    // ...then the sealed block does not confirm it: detected, reported, re-synced.
+    await waitFor(
+      "mismatch reported",
+      async () => b.logs().some((l) => l.msg === "BLOCK DOES NOT VERIFY: stopped applying"),
+      10_000,
+    );
+    await waitFor(
+      "re-synced",
+      async () => b.logs().some((l) => l.msg === "re-synced from the last verified block"),
+      10_000,
+    );
+    await rogue.stop();
+    assert.equal(await b.rpc("eth_getBalance", [victim, "pending"]), "0x0");
+    // It follows the real chain again.
+    const wallet = createWalletClient({
+      chain: devChain(seq.rpcUrl),
+      transport: http(seq.rpcUrl),
+      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 }),
+    });
+    const tx = await wallet.sendTransaction({ to: "0x00000000000000000000000000000000000beef2", value: 5n });
+    await waitFor(
+      "the node to follow again",
+      async () => (await b.rpc<unknown>("eth_getTransactionReceipt", [tx])) !== null,
+    );
+    const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
+    await waitFor("verified to head", async () => BigInt(await b.rpc<string>("eth_blockNumber")) >= head);
+    const h = `0x${head.toString(16)}`;
+    assert.equal(
+      (await b.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false])).hash,
+      (await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false])).hash,
+    );
+    assert.equal((await fetch(b.rpcUrl.replace(/\/?$/, "/health"))).status, 200);
   });
 });

@@ -79,7 +79,7 @@ export class FullnodeNetwork {
 
   private constructor(
     readonly node: P2PNode,
-    private readonly follower: Follower,
+    private follower: Follower,
     private readonly signed: SignedObjects,
     private readonly metrics: FullnodeMetrics | null,
     logger: Logger,
@@ -113,6 +113,11 @@ export class FullnodeNetwork {
     await node.start();
     net.scheduleSync(200);
     return net;
+  }
+
+  /** After a re-sync the node follows with a rebuilt follower. */
+  setFollower(f: Follower): void {
+    this.follower = f;
   }
 
   async stop(): Promise<void> {

@@ -38,11 +38,11 @@ import {
   startMetricsServer,
   subscriptionApi,
 } from "@staccato/common";
-import { Follower } from "../chain/follower.ts";
+import { Follower, type VerificationError } from "../chain/follower.ts";
 import { senderOf } from "../chain/senders.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
-import { FullnodeStore } from "../store/fullnodeStore.ts";
+import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
 import { FullnodeMetrics } from "./metrics.ts";
 import type { FullnodeOptions } from "./options.ts";
 
@@ -103,100 +103,82 @@ export class FullNode {
       meta = (await store.meta())!;
     }
 
-    // The verified state, from the store, checked against the verified block's state root.
-    const state = new MemoryState();
-    const trie = new WorkerStateTrie();
-    closers.push(() => trie.close());
-    const verifiedState = await store.state();
-    state.applyDiff(verifiedState);
-    trie.add(verifiedState);
-    const root = (await trie.commit()).root;
-
-    // History: the blocks verified so far and their mini-blocks, into the in-memory chain.
-    const chain = new ChainStore(meta.baseBlock);
     const events = new ChainEvents();
-    const latestView = new LatestView(state);
-    const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
-    const pendingMiniBlocks: Uint8Array[] = [];
-    let expectRoot = genesis.block.header!.stateRoot;
-    if (meta.baseBlock === 0n) chain.addBlock(genesis.block);
-    for await (const sealBytes of store.blockSeals()) {
-      const seal = decodeBlockSeal(sealBytes);
-      const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
-      const b = sealedChainBlock(header, seal.hash, seal.signature);
-      chain.addBlock(b);
-      if (header.number > meta.baseBlock) {
-        for (let i = 0; i < seal.miniBlockHashes.length; i++) {
-          const next = await miniBlocks.next();
-          if (next.done)
-            throw new FullnodeStartupError(`store is missing mini-blocks of block ${header.number}`);
-          attachMiniBlock(chain, b, next.value, common);
-        }
-      }
-      chain.markSealed(b);
-      expectRoot = header.stateRoot;
-    }
-    if (!equalsBytes(root, expectRoot)) {
-      throw new FullnodeStartupError(
-        `stored state hashes to ${bytesToHex(root)}, but verified block ${meta.verifiedBlock} has state root ${bytesToHex(expectRoot)}`,
-      );
-    }
-    for (let n = await miniBlocks.next(); !n.done; n = await miniBlocks.next())
-      pendingMiniBlocks.push(n.value);
-
     let node: FullNode | null = null;
-    const follower = new Follower(
-      {
-        config,
-        common,
-        chain,
-        state,
-        latestView,
-        trie,
-        store,
-        events,
-        logger: log,
-        metrics,
-        onMismatch: (err) => {
-          metrics.mismatches.inc();
-          if (node !== null) node.unhealthy = err.message;
-          log.error(
-            { err: err.message },
-            "state diverged from the sequencer's signed block: restart re-syncs from the last verified block",
-          );
-          // Drop what was applied after the last verified block; a restart re-fetches it.
-          store.dropMiniBlocksAfter(meta!.lastMiniBlockNumber).catch(() => undefined);
-        },
+    let replica: Replica;
+    let network: FullnodeNetwork | null = null;
+    let resyncing = false;
+    // A block that does not verify: stop, drop what was applied after the last verified block,
+    // rebuild from the store and fetch again from peers.
+    const resync = async () => {
+      if (resyncing) return;
+      resyncing = true;
+      try {
+        await replica.follower.settle().catch(() => undefined);
+        const m = (await store.meta())!;
+        await store.dropMiniBlocksAfter(m.lastMiniBlockNumber);
+        const old = replica;
+        replica = await loadReplica(ctx);
+        network?.setFollower(replica.follower);
+        await old.trie.close();
+        if (node !== null) node.unhealthy = null;
+        log.warn({ verifiedBlock: Number(m.verifiedBlock) }, "re-synced from the last verified block");
+        network?.kickSync();
+      } catch (err) {
+        log.error({ err }, "re-sync failed; restart the node");
+      } finally {
+        resyncing = false;
+      }
+    };
+    const ctx: ReplicaContext = {
+      config,
+      common,
+      genesis: genesis.block,
+      store,
+      events,
+      metrics,
+      logger: log,
+      onMismatch: (err) => {
+        metrics.mismatches.inc();
+        if (node !== null) node.unhealthy = err.message;
+        log.error(
+          { err: err.message },
+          "state diverged from the sequencer's signed block: re-syncing from the last verified block",
+        );
+        void resync();
       },
-      {
-        verifiedBlock: meta.verifiedBlock,
-        lastMiniBlockNumber: meta.lastMiniBlockNumber,
-        lastMiniBlockHash: meta.lastMiniBlockHash,
-      },
-    );
-    for (const raw of pendingMiniBlocks) follower.offerMiniBlock(decodeSignedMiniBlock(raw), false);
-    log.info(
-      {
-        verifiedBlock: Number(meta.verifiedBlock),
-        appliedMiniBlock: Number(follower.appliedMiniBlock),
-        baseBlock: Number(meta.baseBlock),
-      },
-      "loaded store",
-    );
+    };
+    replica = await loadReplica(ctx);
+    closers.push(() => replica.trie.close());
+    const meta0 = replica.meta;
 
-    const network = await FullnodeNetwork.start(p2pOpts, { follower, signed, metrics, logger: log });
-    closers.push(() => network.stop());
+    const net = await FullnodeNetwork.start(p2pOpts, {
+      follower: replica.follower,
+      signed,
+      metrics,
+      logger: log,
+    });
+    network = net;
+    closers.push(() => net.stop());
 
     const sequencer = new SequencerClient(o.sequencerRpc);
-    const startingBlock = meta.verifiedBlock;
-    const blockHash = async (n: bigint) => chain.block(n)?.hash ?? undefined;
+    const startingBlock = meta0.verifiedBlock;
+    const blockHash = async (n: bigint) => replica.chain.block(n)?.hash ?? undefined;
     const backend: ChainBackend = {
       config,
       common,
-      chain,
-      state,
-      latestView,
-      trie,
+      get chain() {
+        return replica.chain;
+      },
+      get state() {
+        return replica.state;
+      },
+      get latestView() {
+        return replica.latestView;
+      },
+      get trie() {
+        return replica.trie;
+      },
       calls: new CallRunner(common, blockHash),
       events,
       limits: {
@@ -207,25 +189,25 @@ export class FullNode {
         callGasCap: 50_000_000n,
       },
       clientVersion: CLIENT_VERSION,
-      finalizedNumber: () => (config.proverQuorum === 0 ? chain.latest.number : 0n),
+      finalizedNumber: () => (config.proverQuorum === 0 ? replica.chain.latest.number : 0n),
       blockTemplate: (b) => executionBlock(b, common),
-      ...forwardingHooks(sequencer, (a) => state.account(a)?.nonce ?? 0n),
+      ...forwardingHooks(sequencer, (a) => replica.state.account(a)?.nonce ?? 0n),
       syncing: () => {
-        const w = follower.wants();
+        const w = replica.follower.wants();
         if (!w.behind) return false;
         return {
           startingBlock: `0x${startingBlock.toString(16)}`,
-          currentBlock: `0x${follower.verifiedBlock.toString(16)}`,
-          highestBlock: `0x${follower.highestBlock.toString(16)}`,
+          currentBlock: `0x${replica.follower.verifiedBlock.toString(16)}`,
+          highestBlock: `0x${replica.follower.highestBlock.toString(16)}`,
         };
       },
       status: () => ({
         chainId: config.chainId,
         role: "fullnode",
-        verifiedBlock: Number(follower.verifiedBlock),
-        appliedMiniBlock: Number(follower.appliedMiniBlock),
-        highestBlock: Number(follower.highestBlock),
-        peers: network.node.peers().length,
+        verifiedBlock: Number(replica.follower.verifiedBlock),
+        appliedMiniBlock: Number(replica.follower.appliedMiniBlock),
+        highestBlock: Number(replica.follower.highestBlock),
+        peers: net.node.peers().length,
         healthy: node?.unhealthy === null,
       }),
     };
@@ -234,15 +216,15 @@ export class FullNode {
     const realtime = realtimeApi(backend);
     closers.push(() => realtime.close());
     const health = () => {
-      metrics.peers.set(network.node.peers().length);
-      metrics.lagBlocks.set(Number(follower.highestBlock - follower.verifiedBlock));
-      const problem = node?.unhealthy ?? (follower.isHalted ? "halted" : null);
+      metrics.peers.set(net.node.peers().length);
+      metrics.lagBlocks.set(Number(replica.follower.highestBlock - replica.follower.verifiedBlock));
+      const problem = node?.unhealthy ?? (replica.follower.isHalted ? "halted" : null);
       return problem === null
         ? {
             ok: true,
-            verifiedBlock: Number(follower.verifiedBlock),
-            appliedMiniBlock: Number(follower.appliedMiniBlock),
-            peers: network.node.peers().length,
+            verifiedBlock: Number(replica.follower.verifiedBlock),
+            appliedMiniBlock: Number(replica.follower.appliedMiniBlock),
+            peers: net.node.peers().length,
           }
         : { ok: false, error: problem };
     };
@@ -270,8 +252,8 @@ export class FullNode {
         metrics: `http://${o.metricsHost}:${metricsServer.port}/metrics`,
         chainId: config.chainId,
         sequencerRpc: o.sequencerRpc,
-        p2p: network.node.multiaddrs(),
-        verifiedBlock: Number(follower.verifiedBlock),
+        p2p: net.node.multiaddrs(),
+        verifiedBlock: Number(replica.follower.verifiedBlock),
       },
       "fullnode started",
     );
@@ -412,5 +394,106 @@ async function joinFromSnapshot(
     );
   } finally {
     await node.stop();
+  }
+}
+
+interface ReplicaContext {
+  config: ChainConfig;
+  common: Common;
+  genesis: ChainBlock;
+  store: FullnodeStore;
+  events: ChainEvents;
+  metrics: FullnodeMetrics;
+  logger: Logger;
+  onMismatch(err: VerificationError): void;
+}
+
+/** The node's chain and state, rebuilt from its store (at start, and again after a re-sync). */
+interface Replica {
+  state: MemoryState;
+  trie: WorkerStateTrie;
+  chain: ChainStore;
+  latestView: LatestView;
+  follower: Follower;
+  meta: StoreMeta;
+}
+
+/**
+ * Loads the verified state from the store and checks it against the verified block's state
+ * root, loads the verified blocks and their mini-blocks into the in-memory chain, then replays the
+ * stored mini-blocks after it through a new follower.
+ */
+async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
+  const { store, common, config, logger: log } = ctx;
+  const meta = (await store.meta())!;
+  const state = new MemoryState();
+  const trie = new WorkerStateTrie();
+  try {
+    const verifiedState = await store.state();
+    state.applyDiff(verifiedState);
+    trie.add(verifiedState);
+    const root = (await trie.commit()).root;
+
+    const chain = new ChainStore(meta.baseBlock);
+    const latestView = new LatestView(state);
+    const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
+    let expectRoot = ctx.genesis.header!.stateRoot;
+    if (meta.baseBlock === 0n) chain.addBlock({ ...ctx.genesis, txs: [], miniBlocks: [] });
+    for await (const sealBytes of store.blockSeals()) {
+      const seal = decodeBlockSeal(sealBytes);
+      const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
+      const b = sealedChainBlock(header, seal.hash, seal.signature);
+      chain.addBlock(b);
+      if (header.number > meta.baseBlock) {
+        for (let i = 0; i < seal.miniBlockHashes.length; i++) {
+          const next = await miniBlocks.next();
+          if (next.done)
+            throw new FullnodeStartupError(`store is missing mini-blocks of block ${header.number}`);
+          attachMiniBlock(chain, b, next.value, common);
+        }
+      }
+      chain.markSealed(b);
+      expectRoot = header.stateRoot;
+    }
+    if (!equalsBytes(root, expectRoot)) {
+      throw new FullnodeStartupError(
+        `stored state hashes to ${bytesToHex(root)}, but verified block ${meta.verifiedBlock} has state root ${bytesToHex(expectRoot)}`,
+      );
+    }
+    const follower = new Follower(
+      {
+        config,
+        common,
+        chain,
+        state,
+        latestView,
+        trie,
+        store,
+        events: ctx.events,
+        logger: log,
+        metrics: ctx.metrics,
+        onMismatch: ctx.onMismatch,
+      },
+      {
+        verifiedBlock: meta.verifiedBlock,
+        lastMiniBlockNumber: meta.lastMiniBlockNumber,
+        lastMiniBlockHash: meta.lastMiniBlockHash,
+      },
+    );
+    for (let n = await miniBlocks.next(); !n.done; n = await miniBlocks.next()) {
+      follower.offerMiniBlock(decodeSignedMiniBlock(n.value), false);
+    }
+    log.info(
+      {
+        verifiedBlock: Number(meta.verifiedBlock),
+        appliedMiniBlock: Number(follower.appliedMiniBlock),
+        baseBlock: Number(meta.baseBlock),
+      },
+      "loaded store",
+    );
+    return { state, trie, chain, latestView, follower, meta };
+  } catch (err) {
+    await trie.close();
+    throw err;
   }
 }

@@ -186,7 +186,8 @@ function revertError(data: Uint8Array): RpcError {
 
 /** The wallet set of methods (DESIGN §8), answered from the node's own memory. */
 export function ethApi(be: ChainBackend): RpcMethods {
-  const { chain, common } = be;
+  // `be.chain` is read on every call: a full node swaps in a rebuilt chain when it re-syncs.
+  const { common } = be;
   const m = {
     web3_clientVersion: rpcMethod(z.tuple([]), () => be.clientVersion),
     web3_sha3: rpcMethod(z.tuple([hexBytes]), ([d]) => bytesToHex(common.customCrypto.keccak256!(d))),
@@ -200,14 +201,14 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_mining: rpcMethod(z.tuple([]), () => false),
     eth_hashrate: rpcMethod(z.tuple([]), () => "0x0"),
     eth_protocolVersion: rpcMethod(z.tuple([]), () => "0x41"),
-    eth_blockNumber: rpcMethod(z.tuple([]), () => qty(chain.latest.number)),
+    eth_blockNumber: rpcMethod(z.tuple([]), () => qty(be.chain.latest.number)),
 
     eth_getBlockByNumber: rpcMethod(z.tuple([s.blockTag, s.bool.optional()]), ([tag, full]) => {
       const b = blockByTag(be, tag);
       return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
     }),
     eth_getBlockByHash: rpcMethod(z.tuple([s.hash32, s.bool.optional()]), ([hash, full]) => {
-      const b = chain.blockByHash(hash);
+      const b = be.chain.blockByHash(hash);
       return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
     }),
     eth_getBlockTransactionCountByNumber: rpcMethod(z.tuple([s.blockTag]), ([tag]) => {
@@ -215,7 +216,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
       return b === undefined ? null : qty(b.txs.length);
     }),
     eth_getBlockTransactionCountByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const b = chain.blockByHash(hash);
+      const b = be.chain.blockByHash(hash);
       return b === undefined ? null : qty(b.txs.length);
     }),
     eth_getUncleCountByBlockNumber: rpcMethod(z.tuple([s.blockTag]), () => "0x0"),
@@ -228,7 +229,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
         : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
     }),
     eth_getTransactionByBlockHashAndIndex: rpcMethod(z.tuple([s.hash32, s.quantity]), ([hash, i]) => {
-      const b = chain.blockByHash(hash);
+      const b = be.chain.blockByHash(hash);
       const t = b?.txs[Number(i)];
       return t === undefined
         ? null
@@ -288,7 +289,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
       },
     ),
 
-    eth_gasPrice: rpcMethod(z.tuple([]), () => qty(chain.head.baseFee + SUGGESTED_TIP)),
+    eth_gasPrice: rpcMethod(z.tuple([]), () => qty(be.chain.head.baseFee + SUGGESTED_TIP)),
     eth_maxPriorityFeePerGas: rpcMethod(z.tuple([]), () => qty(SUGGESTED_TIP)),
     eth_blobBaseFee: rpcMethod(z.tuple([]), () => "0x1"),
     eth_feeHistory: rpcMethod(
@@ -312,21 +313,21 @@ export function ethApi(be: ChainBackend): RpcMethods {
     ),
 
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const t = chain.tx(hash);
+      const t = be.chain.tx(hash);
       if (t !== undefined) {
         return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), {
-          block: chain.block(t.blockNumber)!,
+          block: be.chain.block(t.blockNumber)!,
           index: t.index,
         });
       }
       return be.pendingTx(hash);
     }),
     eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const t = chain.tx(hash);
-      return t === undefined ? null : formatReceipt(t, chain.block(t.blockNumber)!, common);
+      const t = be.chain.tx(hash);
+      return t === undefined ? null : formatReceipt(t, be.chain.block(t.blockNumber)!, common);
     }),
     eth_getBlockReceipts: rpcMethod(z.tuple([s.blockTagOrHash]), ([tag]) => {
-      const b = "hash" in tag ? chain.blockByHash(tag.hash) : blockByTag(be, tag);
+      const b = "hash" in tag ? be.chain.blockByHash(tag.hash) : blockByTag(be, tag);
       return b === undefined ? null : b.txs.map((t) => formatReceipt(t, b, common));
     }),
     eth_getLogs: rpcMethod(z.tuple([filterObject]), ([f]) => getLogs(be, toLogFilter(be, f))),
@@ -342,7 +343,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
       ]),
       async ([a, keys, tag]) => {
         const b = resolveBlock(be, tag);
-        if (b === undefined || b.hash === null || b.number !== chain.latest.number) {
+        if (b === undefined || b.hash === null || b.number !== be.chain.latest.number) {
           throw invalidInput("eth_getProof is served against the latest sealed block only");
         }
         const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));
@@ -350,7 +351,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
         // seal is still finishing; wait for that block so the proof matches `latest`.
         const proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
         const root = bytesToHex(proof.root);
-        for (let i = 0; i < 50 && bytesToHex(chain.latest.header!.stateRoot) !== root; i++) {
+        for (let i = 0; i < 50 && bytesToHex(be.chain.latest.header!.stateRoot) !== root; i++) {
           await new Promise((r) => setTimeout(r, 20));
         }
         return {
