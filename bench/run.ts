@@ -122,12 +122,15 @@ async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
       try {
         const res = await attempt(slot, `${base} run ${r}`, async (env) => {
           const work = await buildWorkload(env, kind, cfg.txPerRun);
-          return timedRun(env, work, {
+          const before = slot.name === "staccato" ? await latestMiniBlock(env) : 0;
+          const timed = await timedRun(env, work, {
             batch: cfg.sendBatch,
             concurrency: cfg.sendConcurrency,
             pollMs: cfg.pollMs,
             stallMs: cfg.stallSeconds * 1000,
           });
+          if (slot.name === "staccato" && r === 1) await wireSizes(env, kind, before);
+          return timed;
         });
         log(
           `${slot.name}: ${base} run ${r}/${cfg.runs}: ${res.txPerSecond.toFixed(0)} tx/s ` +
@@ -148,6 +151,44 @@ async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
     else report.emit(name, median(runs.get(slot.name)!), "tx/s");
   }
   ratio(base, "tx/s");
+}
+
+async function latestMiniBlock(env: LoadEnv): Promise<number> {
+  return (await env.chain.rpc.call<{ latestMiniBlock: number }>("staccato_status")).latestMiniBlock;
+}
+
+/**
+ * Bytes per transaction on the wire for the mini-blocks of one run: the state diff alone (RLP,
+ * then Brotli as gossiped), the whole gossiped mini-block, and the raw signed transactions.
+ */
+async function wireSizes(env: LoadEnv, kind: TxKind, from: number): Promise<void> {
+  const to = await latestMiniBlock(env);
+  let txs = 0;
+  let diff = 0;
+  let diffRaw = 0;
+  let gossip = 0;
+  let txBytes = 0;
+  for (let n = from + 1; n <= to; n++) {
+    const mb = await env.chain.rpc.call<{
+      transactions: string[];
+      diffSize: number;
+      diffCompressedSize: number;
+      gossipSize: number;
+      txBytes: number;
+    } | null>("staccato_getMiniBlockByNumber", [`0x${n.toString(16)}`]);
+    if (mb === null) continue;
+    txs += mb.transactions.length;
+    diff += mb.diffCompressedSize;
+    diffRaw += mb.diffSize;
+    gossip += mb.gossipSize;
+    txBytes += mb.txBytes;
+  }
+  if (txs === 0) return;
+  const k = kind === "eth" ? "eth_transfer" : "erc20_transfer";
+  report.emit(`state_diff_bytes_per_tx.${k}`, diff / txs, "B/tx");
+  report.emit(`state_diff_rlp_bytes_per_tx.${k}`, diffRaw / txs, "B/tx");
+  report.emit(`gossip_mini_block_bytes_per_tx.${k}`, gossip / txs, "B/tx");
+  report.emit(`raw_tx_bytes_per_tx.${k}`, txBytes / txs, "B/tx");
 }
 
 function ratio(base: string, unit: string): void {

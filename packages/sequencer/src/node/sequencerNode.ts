@@ -233,6 +233,7 @@ export class SequencerNode {
         role: "sequencer",
         latestBlock: Number(chain.latest.number),
         pendingBlock: Number(chain.head.number),
+        latestMiniBlock: Number(chain.lastMiniBlockThrough(chain.head.number).number),
         poolSize: pool.size,
         readyTxs: pool.readyCount(),
         sequencer: config.sequencer,

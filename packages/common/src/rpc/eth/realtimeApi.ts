@@ -1,4 +1,8 @@
+import { RLP } from "@ethereumjs/rlp";
 import { bytesToHex } from "@ethereumjs/util";
+import { decodeSignedMiniBlock, stateDiffToRlp } from "../../codec/chainCodec.ts";
+import { keccak256 } from "../../crypto/keccak.ts";
+import { encodeEnvelope } from "../../p2p/envelope.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { RpcError } from "../errors.ts";
 import * as s from "../schemas.ts";
@@ -67,8 +71,10 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
     eth_sendRawTransactionSync: rpcMethod(syncParams, sendSync),
     realtime_sendRawTransaction: rpcMethod(syncParams, sendSync),
     staccato_getMiniBlockByNumber: rpcMethod(z.tuple([s.quantity]), ([n]) => {
-      const mb = be.chain.miniBlock(n);
-      if (mb === undefined) return null;
+      const ref = be.chain.miniBlockRef(n);
+      if (ref === undefined) return null;
+      const mb = decodeSignedMiniBlock(ref.encoded);
+      const diff = RLP.encode(stateDiffToRlp(mb.diff));
       return {
         number: `0x${mb.number.toString(16)}`,
         hash: bytesToHex(mb.hash),
@@ -76,8 +82,15 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
         blockNumber: `0x${mb.blockNumber.toString(16)}`,
         index: `0x${mb.index.toString(16)}`,
         timestampUs: `0x${mb.timestampUs.toString(16)}`,
-        transactions: mb.txs.map((t) => bytesToHex(be.common.customCrypto.keccak256!(t))),
+        transactions: mb.txs.map((t) => bytesToHex(keccak256(t))),
         signature: bytesToHex(mb.signature),
+        /** Bytes on the wire: the signed encoding, and compressed as gossiped. */
+        size: ref.encoded.length,
+        gossipSize: encodeEnvelope(ref.encoded).length,
+        /** The state diff alone: RLP, and Brotli-compressed. */
+        diffSize: diff.length,
+        diffCompressedSize: encodeEnvelope(diff).length,
+        txBytes: mb.txs.reduce((n, t) => n + t.length, 0),
       };
     }),
     staccato_status: rpcMethod(z.tuple([]), () => be.status()),
