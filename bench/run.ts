@@ -9,6 +9,7 @@ import { Report, errorMessage, log, median } from "./report.ts";
 import { resync, prepareTarget } from "./setup.ts";
 import { type Signer, chooseSigner } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
+import { fullnodeFigures } from "./fullnode.ts";
 import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
 
 /**
@@ -49,6 +50,12 @@ async function main(): Promise<void> {
     for (const slot of slots) memory(slot);
     for (const slot of slots) await latency(slot);
     for (const slot of slots) await sync(slot);
+    if (cfg.targets.includes("staccato") && process.env.BENCH_FULLNODE !== "0") {
+      await fullnodeFigures(report, signer, 10_000).catch((err: unknown) => {
+        log(`fullnode figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
+        report.fail("fullnode_propagation_p50", "ms", err);
+      });
+    }
     if (cfg.backlog) {
       for (const slot of slots) await backlog(slot);
     } else {

@@ -14,6 +14,7 @@ export class SequencerMetrics {
   readonly blockSealSeconds: Histogram;
   readonly rpcSeconds: Histogram<"method">;
   readonly walBytes: Gauge;
+  readonly executionSeconds: Counter;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -83,10 +84,16 @@ export class SequencerMetrics {
       help: "Size of the write-ahead log",
       registers: r,
     });
+    this.executionSeconds = new Counter({
+      name: "staccato_sequencer_execution_seconds_total",
+      help: "Time spent executing transactions (runTx) for mini-blocks",
+      registers: r,
+    });
   }
 
-  miniBlockSealed(txs: number, _execMs: number, sealSeconds: number): void {
+  miniBlockSealed(txs: number, execMs: number, sealSeconds: number): void {
     this.miniBlocks.inc();
+    this.executionSeconds.inc(execMs / 1000);
     this.txs.inc(txs);
     this.miniBlockSealSeconds.observe(sealSeconds);
   }

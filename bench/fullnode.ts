@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Report } from "./report.ts";
+import { log } from "./report.ts";
+import { RpcClient, toHex } from "./rpc.ts";
+import { type Signer, devKey } from "./signer.ts";
+import { REPO_ROOT, sleep } from "./targets.ts";
+
+// `ws` is a dependency of packages/common; the bench borrows it from there.
+const WebSocket = createRequire(join(REPO_ROOT, "packages/common/package.json"))(
+  "ws",
+) as typeof import("ws").default;
+
+interface Daemon {
+  child: ChildProcess;
+  started: Record<string, unknown>;
+  dir: string;
+}
+
+const children = new Set<Daemon>();
+
+async function startDaemon(cli: string, args: string[], ready: string, dir: string): Promise<Daemon> {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, STACCATO_LOG_FORMAT: "json" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 1_000_000) out = out.slice(-100_000);
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const line = out.split("\n").find((l) => l.includes(`"msg":"${ready}"`));
+    if (line !== undefined) {
+      const d = { child, started: JSON.parse(line) as Record<string, unknown>, dir };
+      children.add(d);
+      return d;
+    }
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`${cli} did not start: ${out.slice(-2000)}`);
+}
+
+async function stop(d: Daemon): Promise<void> {
+  if (d.child.exitCode === null) {
+    const exited = new Promise((r) => d.child.once("exit", r));
+    d.child.kill("SIGTERM");
+    await Promise.race([exited, sleep(5_000)]);
+    d.child.kill("SIGKILL");
+  }
+  children.delete(d);
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(name) && (l[name.length] === " " || l[name.length] === "{"));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+/**
+ * Full-node figures (issue 3): propagation from the sequencer's seal of a mini-block to a full
+ * node having applied it (at a paced 1,000 tx/s), the full node's apply rate against the
+ * sequencer's execution rate for the same transactions, and catch-up rates of a new node from
+ * genesis and from a snapshot.
+ */
+export async function fullnodeFigures(report: Report, signer: Signer, txCount: number): Promise<void> {
+  const dirs = [mkdtempSync(join(tmpdir(), "bench-seq-")), mkdtempSync(join(tmpdir(), "bench-fn-"))];
+  try {
+    const seq = await startDaemon(
+      "packages/sequencer/src/cli.ts",
+      [
+        "--dev",
+        "--data-dir",
+        dirs[0]!,
+        "--rpc-port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--p2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
+      ],
+      "sequencer started",
+      dirs[0]!,
+    );
+    const seqRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 10_000 });
+    const boot = (seq.started.p2p as string[])[0]!;
+    const fnArgs = (dir: string) => [
+      "--chain",
+      join(dirs[0]!, "chain.json"),
+      "--data-dir",
+      dir,
+      "--rpc-port",
+      "0",
+      "--metrics-port",
+      "0",
+      "--p2p-listen",
+      "/ip4/127.0.0.1/tcp/0",
+      "--bootnodes",
+      boot,
+      "--sequencer-rpc",
+      seq.started.rpc as string,
+    ];
+    const fn = await startDaemon(
+      "packages/fullnode/src/cli.ts",
+      fnArgs(dirs[1]!),
+      "fullnode started",
+      dirs[1]!,
+    );
+    const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 10_000 });
+
+    // Propagation: the full node's miniBlocks subscription fires when it has applied one.
+    const lags: number[] = [];
+    const ws = new WebSocket((fn.started.ws as string) ?? (fn.started.rpc as string).replace("http", "ws"));
+    await new Promise((r, j) => {
+      ws.once("open", r);
+      ws.once("error", j);
+    });
+    ws.on("message", (data) => {
+      const m = JSON.parse(String(data)) as { params?: { result?: { timestampUs: string } } };
+      const ts = m.params?.result?.timestampUs;
+      if (ts !== undefined)
+        lags.push(((performance.timeOrigin + performance.now()) * 1000 - Number(BigInt(ts))) / 1000);
+    });
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["miniBlocks"] }));
+
+    // A paced load of pre-signed transfers from the dev accounts.
+    const chainId = BigInt(await seqRpc.call<string>("eth_chainId"));
+    const senders = Array.from({ length: 10 }, (_, i) => devKey(i));
+    const perSender = Math.ceil(txCount / senders.length);
+    const signed: string[][] = [];
+    for (const k of senders) {
+      const txs = Array.from({ length: perSender }, (_, n) => ({
+        nonce: n,
+        to: devKey(19).address,
+        value: 1n,
+        data: "0x" as const,
+        gas: 21_000n,
+        maxFeePerGas: 100_000_000_000n,
+        maxPriorityFeePerGas: 1_000_000n,
+      }));
+      signed.push((await signer.sign(txs, k, chainId)).map((t) => t.raw));
+    }
+    const rate = 1000;
+    // A fresh connection for the load: signing can take longer than the server keeps an idle one.
+    seqRpc.close();
+    const sendRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 10_000 });
+    const t0 = performance.now();
+    for (let i = 0; i < perSender; i++) {
+      const at = t0 + (i * senders.length * 1000) / rate;
+      const wait = at - performance.now();
+      if (wait > 0) await sleep(wait);
+      await sendRpc.batchOk(signed.map((s) => ({ method: "eth_sendRawTransaction", params: [s[i]!] })));
+    }
+    const total = perSender * senders.length;
+    const deadline = Date.now() + 60_000;
+    while (
+      (await fnRpc.call<string>("eth_getTransactionCount", [devKey(0).address, "latest"])) !==
+      toHex(perSender)
+    ) {
+      if (Date.now() > deadline) throw new Error("the full node did not apply the whole load");
+      await sleep(100);
+    }
+    ws.close();
+    lags.sort((a, b) => a - b);
+    log(
+      `fullnode: propagation over ${lags.length} mini-blocks: p50 ${pct(lags, 50).toFixed(2)} ms, p99 ${pct(lags, 99).toFixed(2)} ms`,
+    );
+    report.emit("fullnode_propagation_p50", pct(lags, 50), "ms");
+    report.emit("fullnode_propagation_p99", pct(lags, 99), "ms");
+
+    // Apply rate (diffs) against execution rate (runTx) for the same transactions.
+    const applyS = await metric(fn.started.metrics as string, "staccato_fullnode_apply_seconds_sum");
+    const applied = await metric(fn.started.metrics as string, "staccato_fullnode_txs_applied_total");
+    const execS = await metric(seq.started.metrics as string, "staccato_sequencer_execution_seconds_total");
+    const executed = await metric(seq.started.metrics as string, "staccato_sequencer_txs_total");
+    if (applyS > 0 && execS > 0) {
+      report.emit("fullnode_apply_tx_per_s", applied / applyS, "tx/s");
+      report.emit("sequencer_execute_tx_per_s", executed / execS, "tx/s");
+      report.emit("fullnode_apply_vs_execute_ratio", applied / applyS / (executed / execS), "x");
+    }
+
+    // Catch-up: new nodes, from genesis and from a snapshot, until they have the head block.
+    const head = BigInt(await sendRpc.call<string>("eth_blockNumber"));
+    for (const mode of ["genesis", "snapshot"] as const) {
+      const dir = mkdtempSync(join(tmpdir(), `bench-fn-${mode}-`));
+      dirs.push(dir);
+      const started = performance.now();
+      const node = await startDaemon(
+        "packages/fullnode/src/cli.ts",
+        [...fnArgs(dir), "--sync", mode],
+        "fullnode started",
+        dir,
+      );
+      const rpc = new RpcClient(node.started.rpc as string, { maxSockets: 1, timeoutMs: 10_000 });
+      while (BigInt(await rpc.call<string>("eth_blockNumber")) < head) await sleep(20);
+      const s = (performance.now() - started) / 1000;
+      log(`fullnode: caught up ${head} blocks / ${total} txs from ${mode} in ${s.toFixed(2)} s`);
+      report.emit(`fullnode_catchup_${mode}_blocks_per_s`, Number(head) / s, "blocks/s");
+      if (mode === "genesis") report.emit(`fullnode_catchup_${mode}_tx_per_s`, total / s, "tx/s");
+      report.emit(`fullnode_catchup_${mode}_seconds`, s, "s");
+      rpc.close();
+      await stop(node);
+    }
+    fnRpc.close();
+    sendRpc.close();
+    await stop(fn);
+    await stop(seq);
+  } finally {
+    for (const d of [...children]) await stop(d);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
