@@ -76,7 +76,7 @@ export class Follower {
   /** The block whose diffs are accumulating in the trie (not yet committed). */
   private trieBlock: bigint;
   private readonly roots = new Map<bigint, Promise<{ root: Uint8Array; ms: number }>>();
-  private readonly ahead = new Map<bigint, SignedMiniBlock>();
+  private readonly ahead = new Map<bigint, { mb: SignedMiniBlock; encoded: Uint8Array | undefined }>();
   private readonly seals = new Map<bigint, { seal: BlockSeal; header: BlockHeader }>();
   /** Per block: the mini-block diffs applied, merged into the store at verification. */
   private readonly blockDiffs = new Map<bigint, StateDiff[]>();
@@ -115,20 +115,20 @@ export class Follower {
   }
 
   /** A validated mini-block, from gossip or a range request. Applied now, buffered, or ignored. */
-  offerMiniBlock(mb: SignedMiniBlock, persist = true): void {
+  offerMiniBlock(mb: SignedMiniBlock, persist = true, encoded?: Uint8Array): void {
     if (mb.number > this.highestMiniBlock) this.highestMiniBlock = mb.number;
     if (mb.blockNumber > this.highestBlock) this.highestBlock = mb.blockNumber;
     if (this.halted || mb.number <= this.applied) return;
     if (mb.number > this.applied + 1n) {
-      if (this.ahead.size < 100_000) this.ahead.set(mb.number, mb);
+      if (this.ahead.size < 100_000) this.ahead.set(mb.number, { mb, encoded });
       return;
     }
-    this.apply(mb, persist);
+    this.apply(mb, persist, encoded);
     for (;;) {
       const next = this.ahead.get(this.applied + 1n);
       if (next === undefined) break;
-      this.ahead.delete(next.number);
-      this.apply(next, persist);
+      this.ahead.delete(next.mb.number);
+      this.apply(next.mb, persist, next.encoded);
     }
     for (const n of this.ahead.keys()) if (n <= this.applied) this.ahead.delete(n);
     this.trySeals();
@@ -164,7 +164,8 @@ export class Follower {
     this.halted = true;
   }
 
-  private apply(mb: SignedMiniBlock, persist: boolean): void {
+  /** `received`: the signed encoding as it came off the wire, when there is one (saves re-encoding). */
+  private apply(mb: SignedMiniBlock, persist: boolean, received: Uint8Array | undefined): void {
     const { chain, state, trie, latestView, store } = this.deps;
     if (!equalsBytes(mb.parentHash, this.lastHash)) {
       this.log.error(
@@ -191,7 +192,7 @@ export class Follower {
       this.blockDiffs.set(b.number, diffs);
     }
     diffs.push(mb.diff);
-    const encoded = encodeSignedMiniBlock(mb);
+    const encoded = received ?? encodeSignedMiniBlock(mb);
     let logIndex = mb.firstLogIndex;
     const entries: TxEntry[] = mb.txs.map((raw, i) => {
       const receipt = mb.receipts[i]!;

@@ -96,8 +96,8 @@ export class FullnodeNetwork {
     node.subscribe("miniBlock", {
       validate: (data) => net.validateMiniBlock(data),
       onMessage: (data) => {
-        const mb = net.decoded.get(data) as SignedMiniBlock | undefined;
-        if (mb !== undefined) net.follower.offerMiniBlock(mb);
+        const got = net.decoded.get(data) as { mb: SignedMiniBlock; bytes: Uint8Array } | undefined;
+        if (got !== undefined) net.follower.offerMiniBlock(got.mb, true, got.bytes);
         if (net.follower.wants().behind) net.kickSync();
       },
     });
@@ -128,6 +128,7 @@ export class FullnodeNetwork {
 
   private validateMiniBlock(data: Uint8Array): GossipVerdict {
     let mb: SignedMiniBlock | null = null;
+    let bytes: Uint8Array | null = null;
     let sigError = false;
     const verdict = runGossipChecks(
       [
@@ -135,7 +136,8 @@ export class FullnodeNetwork {
           "decode",
           () => {
             try {
-              mb = decodeSignedMiniBlock(decodeEnvelope(data, MAX_GOSSIP_PAYLOAD)); // REJECT: size cap, then decode
+              bytes = decodeEnvelope(data, MAX_GOSSIP_PAYLOAD); // REJECT: size cap before decode
+              mb = decodeSignedMiniBlock(bytes); // REJECT: malformed
               return null;
             } catch {
               return "reject";
@@ -166,7 +168,7 @@ export class FullnodeNetwork {
     );
     if (verdict === "reject")
       this.metrics?.gossipRejected.inc({ topic: "miniBlock", check: sigError ? "signer" : "decode" });
-    if (verdict === "accept") this.decoded.set(data, mb);
+    if (verdict === "accept") this.decoded.set(data, { mb, bytes });
     return verdict;
   }
 
@@ -234,7 +236,8 @@ export class FullnodeNetwork {
         },
       );
       if (r.code === "ok") {
-        for await (const chunk of r.chunks) this.follower.offerMiniBlock(this.signed.miniBlock(chunk));
+        for await (const chunk of r.chunks)
+          this.follower.offerMiniBlock(this.signed.miniBlock(chunk), true, chunk);
       }
       for (let i = 0; i < 64; i++) {
         const n = this.follower.verifiedBlock + 1n + BigInt(i);

@@ -481,7 +481,7 @@ async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
       },
     );
     for (let n = await miniBlocks.next(); !n.done; n = await miniBlocks.next()) {
-      follower.offerMiniBlock(decodeSignedMiniBlock(n.value), false);
+      follower.offerMiniBlock(decodeSignedMiniBlock(n.value), false, n.value);
     }
     log.info(
       {
