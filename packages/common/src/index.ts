@@ -21,6 +21,7 @@ export * from "./types/chain.ts";
 export * from "./util/abort.ts";
 export * from "./config/cli.ts";
 export * from "./config/daemon.ts";
+export * from "./config/daemonFlags.ts";
 export * from "./metrics/registry.ts";
 export {
   type HealthCheck,

@@ -24,6 +24,7 @@ import {
   createP2PNode,
   createRegistry,
   createRpcServer,
+  rpcServerOptionsFromFlags,
   decodeBlockSeal,
   decodeSignedMiniBlock,
   decodeSnapshot,
@@ -228,16 +229,11 @@ export class FullNode {
           }
         : { ok: false, error: problem };
     };
-    const rpc = createRpcServer(
-      {
-        host: o.rpcHost,
-        port: o.rpcPort,
-        maxBodyBytes: o.rpcMaxBody,
-        maxBatch: o.rpcMaxBatch,
-        corsOrigins: o.corsOrigins,
-      },
-      { logger: log, methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods }, health },
-    );
+    const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
+      logger: log,
+      methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
+      health,
+    });
     const addr = await rpc.listen();
     closers.push(() => rpc.close());
     const metricsServer: MetricsServer = await startMetricsServer(

@@ -1,4 +1,4 @@
-import { type CliOptions, LOG_LEVELS, defineFlags, p2pFlags } from "@staccato/common";
+import { type CliOptions, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
 import { z } from "zod";
 
 /** Every flag of `staccato-fullnode` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
@@ -24,52 +24,9 @@ export const fullnodeFlags = defineFlags({
     description:
       "How an empty node joins: replay every block from genesis, or start from a verified state snapshot",
   },
-  rpcHost: {
-    schema: z.string().default("127.0.0.1"),
-    description: "JSON-RPC (HTTP + WebSocket) listen address",
-    placeholder: "<host>",
-  },
-  rpcPort: {
-    schema: z.number().int().min(0).max(65535).default(8546),
-    description: "JSON-RPC port (0 = pick a free one)",
-    placeholder: "<port>",
-  },
-  rpcMaxBody: {
-    schema: z
-      .number()
-      .int()
-      .min(1024)
-      .default(5 * 1024 * 1024),
-    description: "Largest JSON-RPC request body or WebSocket message, bytes",
-    placeholder: "<bytes>",
-  },
-  rpcMaxBatch: {
-    schema: z.number().int().min(1).default(1000),
-    description: "Most requests in one JSON-RPC batch",
-    placeholder: "<n>",
-  },
-  corsOrigins: {
-    schema: z.string().default("*"),
-    description: "Allowed CORS origins (comma-separated, or *)",
-    placeholder: "<origins>",
-  },
-  syncTimeoutMs: {
-    schema: z.number().int().min(1).default(2000),
-    description: "Default wait of eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966)",
-    placeholder: "<ms>",
-  },
   ...p2pFlags(9001),
-  logLevel: { schema: z.enum(LOG_LEVELS).default("info"), description: "Log level" },
-  metricsHost: {
-    schema: z.string().default("127.0.0.1"),
-    description: "Metrics/health listen address",
-    placeholder: "<host>",
-  },
-  metricsPort: {
-    schema: z.number().int().min(0).max(65535).default(9546),
-    description: "Prometheus /metrics, /health and /ready port (0 = pick a free one)",
-    placeholder: "<port>",
-  },
+  ...rpcFlags(8546),
+  ...operationsFlags(9546),
 });
 
 export type FullnodeOptions = CliOptions<typeof fullnodeFlags>;

@@ -1,4 +1,4 @@
-import { type CliOptions, LOG_LEVELS, defineFlags, p2pFlags } from "@staccato/common";
+import { type CliOptions, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
 
@@ -24,35 +24,6 @@ export const sequencerFlags = defineFlags({
     description:
       "Sequencer secp256k1 private key (hex). Default <data-dir>/sequencer.key (generated in dev mode)",
     placeholder: "<file>",
-  },
-  rpcHost: {
-    schema: z.string().default("127.0.0.1"),
-    description: "JSON-RPC (HTTP + WebSocket) listen address",
-    placeholder: "<host>",
-  },
-  rpcPort: {
-    schema: z.number().int().min(0).max(65535).default(8545),
-    description: "JSON-RPC port (0 = pick a free one)",
-    placeholder: "<port>",
-  },
-  rpcMaxBody: {
-    schema: z
-      .number()
-      .int()
-      .min(1024)
-      .default(5 * 1024 * 1024),
-    description: "Largest JSON-RPC request body or WebSocket message, bytes",
-    placeholder: "<bytes>",
-  },
-  rpcMaxBatch: {
-    schema: z.number().int().min(1).default(1000),
-    description: "Most requests in one JSON-RPC batch",
-    placeholder: "<n>",
-  },
-  corsOrigins: {
-    schema: z.string().default("*"),
-    description: "Allowed CORS origins (comma-separated, or *)",
-    placeholder: "<origins>",
   },
   miniBlockMs: {
     schema: z.number().int().min(1).max(60_000).optional(),
@@ -94,27 +65,13 @@ export const sequencerFlags = defineFlags({
     description: "Addresses whose transactions always enter the priority lane (comma-separated)",
     placeholder: "<addrs>",
   },
-  syncTimeoutMs: {
-    schema: z.number().int().min(1).default(2000),
-    description: "Default wait of eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966)",
-    placeholder: "<ms>",
-  },
   p2p: {
     schema: z.boolean().default(true),
     description: "Publish mini-blocks and blocks over libp2p and serve history to peers (--no-p2p: off)",
   },
   ...p2pFlags(9000),
-  logLevel: { schema: z.enum(LOG_LEVELS).default("info"), description: "Log level" },
-  metricsHost: {
-    schema: z.string().default("127.0.0.1"),
-    description: "Metrics/health listen address",
-    placeholder: "<host>",
-  },
-  metricsPort: {
-    schema: z.number().int().min(0).max(65535).default(9545),
-    description: "Prometheus /metrics, /health and /ready port (0 = pick a free one)",
-    placeholder: "<port>",
-  },
+  ...rpcFlags(8545),
+  ...operationsFlags(9545),
 });
 
 export type SequencerOptions = CliOptions<typeof sequencerFlags>;

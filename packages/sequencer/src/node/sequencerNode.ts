@@ -14,6 +14,7 @@ import {
   createLogger,
   createRegistry,
   createRpcServer,
+  rpcServerOptionsFromFlags,
   devChainConfig,
   loadChainConfig,
   p2pOptionsFromFlags,
@@ -267,21 +268,12 @@ export class SequencerNode {
           }
         : { ok: false, error: err.message };
     };
-    const rpc = createRpcServer(
-      {
-        host: o.rpcHost,
-        port: o.rpcPort,
-        maxBodyBytes: o.rpcMaxBody,
-        maxBatch: o.rpcMaxBatch,
-        corsOrigins: o.corsOrigins,
-      },
-      {
-        logger: log,
-        methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
-        metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
-        health,
-      },
-    );
+    const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
+      logger: log,
+      methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
+      metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
+      health,
+    });
     const addr = await rpc.listen();
     closers.push(() => rpc.close());
     const metricsServer = await startMetricsServer(
