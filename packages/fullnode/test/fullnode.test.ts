@@ -100,6 +100,27 @@ async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000): P
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A libp2p peer that is not the sequencer, meshed with full node `target` on the mini-block topic. */
+async function rogueFor(target: FullnodeProcess, keyFile: string) {
+  const rogue = await createP2PNode(
+    {
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      announce: [],
+      bootnodes: [(target.logs().find((l) => l.msg === "fullnode started")!.p2p as string[])[0]!],
+      keyFile,
+      maxGossipBytes: 8 << 20,
+      maxOutboundBufferBytes: 32 << 20,
+      heartbeatMs: 700,
+      chainId: DEV_CHAIN_ID,
+    },
+    { logger: silentLogger() },
+  );
+  rogue.subscribe("miniBlock", { validate: () => "accept", onMessage: () => {} });
+  await rogue.start();
+  await waitFor("rogue meshed", async () => rogue.topicPeers("miniBlock").length > 0, 10_000);
+  return rogue;
+}
+
 describe("fullnode / follows the sequencer", () => {
   let seq: SequencerProcess;
   const nodes: FullnodeProcess[] = [];
@@ -349,22 +370,7 @@ contract Mixed {
     const b = nodes[1]!;
     const before = await b.rpc<{ appliedMiniBlock: number }>("staccato_status");
     const dir = newDir();
-    const rogue = await createP2PNode(
-      {
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        announce: [],
-        bootnodes: [(b.logs().find((l) => l.msg === "fullnode started")!.p2p as string[])[0]!],
-        keyFile: join(dir, "k"),
-        maxGossipBytes: 8 << 20,
-        maxOutboundBufferBytes: 32 << 20,
-        heartbeatMs: 700,
-        chainId: DEV_CHAIN_ID,
-      },
-      { logger: silentLogger() },
-    );
-    rogue.subscribe("miniBlock", { validate: () => "accept", onMessage: () => {} });
-    await rogue.start();
-    await waitFor("rogue meshed", async () => rogue.topicPeers("miniBlock").length > 0, 10_000);
+    const rogue = await rogueFor(b, join(dir, "k"));
     const mb = {
       number: BigInt(before.appliedMiniBlock) + 1n,
       blockNumber: 10n ** 6n,
@@ -416,22 +422,7 @@ contract Mixed {
     const hash = miniBlockHash(forged);
     const signature = signPayload(SigningDomain.miniBlock, DEV_CHAIN_ID, hash, key);
     const dir = newDir();
-    const rogue = await createP2PNode(
-      {
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        announce: [],
-        bootnodes: [(b.logs().find((l) => l.msg === "fullnode started")!.p2p as string[])[0]!],
-        keyFile: join(dir, "k"),
-        maxGossipBytes: 8 << 20,
-        maxOutboundBufferBytes: 32 << 20,
-        heartbeatMs: 700,
-        chainId: DEV_CHAIN_ID,
-      },
-      { logger: silentLogger() },
-    );
-    rogue.subscribe("miniBlock", { validate: () => "accept", onMessage: () => {} });
-    await rogue.start();
-    await waitFor("rogue meshed", async () => rogue.topicPeers("miniBlock").length > 0, 10_000);
+    const rogue = await rogueFor(b, join(dir, "k"));
     await rogue.publish("miniBlock", encodeEnvelope(encodeSignedMiniBlock({ ...forged, hash, signature })));
     // Applied at once (it is signed by the sequencer's key)...
     await waitFor(
