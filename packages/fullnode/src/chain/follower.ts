@@ -13,23 +13,18 @@ import {
   type SignedMiniBlock,
   type StateDiff,
   type StateTrieHandle,
-  type TxEntry,
-  ZERO_BLOOM,
-  type Receipt,
   encodeBlockSeal,
   encodeConsensusReceipt,
   encodeSignedMiniBlock,
-  keccak256,
   mergeDiffs,
   orBlooms,
   orderedTrieRoot,
-  receiptBloom,
   nextBlockEnv,
   openChainBlock,
 } from "@staccato/common";
 import type { FullnodeMetrics } from "../node/metrics.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
-import { senderOf } from "./senders.ts";
+import { replicaEntries } from "./replicaTx.ts";
 
 /** Why a block did not verify. */
 export class VerificationError extends Error {
@@ -193,21 +188,7 @@ export class Follower {
     }
     diffs.push(mb.diff);
     const encoded = received ?? encodeSignedMiniBlock(mb);
-    let logIndex = mb.firstLogIndex;
-    const entries: TxEntry[] = mb.txs.map((raw, i) => {
-      const receipt = mb.receipts[i]!;
-      const firstLogIndex = logIndex;
-      logIndex += receipt.logs.length;
-      return new ReplicaTx(
-        raw,
-        this.deps.common,
-        b.number,
-        mb.firstTxIndex + i,
-        mb.number,
-        receipt,
-        firstLogIndex,
-      );
-    });
+    const { entries, logIndex } = replicaEntries(mb, b.number, this.deps.common);
     b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
     b.txCount += entries.length;
     b.miniBlockCount++;
@@ -343,31 +324,4 @@ function check(block: bigint, field: VerificationError["field"], ok: boolean, de
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** An applied transaction; its sender is recovered only if someone asks for it. */
-class ReplicaTx implements TxEntry {
-  readonly hashHex: string;
-  readonly type: number;
-  readonly bloom: Uint8Array;
-  private from: Uint8Array | null = null;
-
-  constructor(
-    readonly raw: Uint8Array,
-    private readonly common: Common,
-    readonly blockNumber: bigint,
-    readonly index: number,
-    readonly miniBlockNumber: bigint,
-    readonly receipt: Receipt,
-    readonly firstLogIndex: number,
-  ) {
-    this.hashHex = bytesToHex(keccak256(raw));
-    this.type = raw[0]! <= 0x7f ? raw[0]! : 0;
-    this.bloom = receipt.logs.length === 0 ? ZERO_BLOOM : receiptBloom(receipt);
-  }
-
-  get sender(): Uint8Array {
-    this.from ??= senderOf(this.raw, this.common);
-    return this.from;
-  }
 }

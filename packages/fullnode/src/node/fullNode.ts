@@ -31,16 +31,14 @@ import {
   encodeNumberRequest,
   ethApi,
   executionBlock,
-  keccak256,
   loadChainConfig,
   p2pOptionsFromFlags,
   realtimeApi,
-  receiptBloom,
   startMetricsServer,
   subscriptionApi,
 } from "@staccato/common";
 import { Follower, type VerificationError } from "../chain/follower.ts";
-import { senderOf } from "../chain/senders.ts";
+import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
@@ -298,28 +296,7 @@ function sealedChainBlock(
 /** Adds a stored mini-block of an already verified block to the in-memory chain (no state change). */
 function attachMiniBlock(chain: ChainStore, b: ChainBlock, encoded: Uint8Array, common: Common): void {
   const mb = decodeSignedMiniBlock(encoded);
-  let logIndex = mb.firstLogIndex;
-  const entries = mb.txs.map((raw, i) => {
-    const receipt = mb.receipts[i]!;
-    const firstLogIndex = logIndex;
-    logIndex += receipt.logs.length;
-    let from: Uint8Array | null = null;
-    return {
-      hashHex: bytesToHex(keccak256(raw)),
-      raw,
-      get sender() {
-        from ??= senderOf(raw, common);
-        return from;
-      },
-      type: raw[0]! <= 0x7f ? raw[0]! : 0,
-      blockNumber: b.number,
-      index: mb.firstTxIndex + i,
-      miniBlockNumber: mb.number,
-      receipt,
-      firstLogIndex,
-      bloom: receiptBloom(receipt),
-    };
-  });
+  const { entries, logIndex } = replicaEntries(mb, b.number, common);
   b.txCount += entries.length;
   b.miniBlockCount++;
   b.logCount = logIndex;
