@@ -24,6 +24,20 @@ export interface StateReader {
   hasStorage(addr: string): boolean;
 }
 
+/**
+ * Every key execution read, for the block witness (DESIGN §3): the prover re-executes from the
+ * witness alone, so each account, slot and code read must be provable against the pre-state.
+ */
+export interface ReadSet {
+  accounts: Set<string>;
+  /** address → slot keys (0x hex, 32 bytes). */
+  slots: Map<string, Set<string>>;
+  /** codeHash (0x hex) → code, captured at read time (before the block could change it). */
+  codes: Map<string, Uint8Array>;
+}
+
+export const newReadSet = (): ReadSet => ({ accounts: new Set(), slots: new Map(), codes: new Map() });
+
 /** Pre-values of everything one epoch (a mini-block) touched, for `latest` views. */
 export interface PreImage {
   accounts: Map<string, AccountRec | undefined>;
@@ -74,12 +88,15 @@ export class MemoryState implements StateManagerInterface, StateReader {
   private readonly checkpoints: number[] = [];
   private touched = new Map<string, Touched>();
   private readonly txOriginal = new Map<string, Uint8Array>();
+  /** While set, every account, slot and code read is recorded in it (the block's witness keys). */
+  reads: ReadSet | null = null;
 
   constructor(private readonly base: StateReader | null = null) {}
 
   // ---------- StateReader ----------
 
   account(addr: string): AccountRec | undefined {
+    this.reads?.accounts.add(addr);
     const a = this.accounts.get(addr);
     if (a !== undefined) return a ?? undefined;
     return this.base?.account(addr);
@@ -87,11 +104,26 @@ export class MemoryState implements StateManagerInterface, StateReader {
 
   code(addr: string): Uint8Array | undefined {
     const c = this.codes.get(addr);
-    if (c !== undefined) return c ?? undefined;
-    return this.base?.code(addr);
+    const code = c !== undefined ? (c ?? undefined) : this.base?.code(addr);
+    if (this.reads !== null && code !== undefined) {
+      const codeHash = this.account(addr)?.codeHash;
+      if (codeHash !== undefined) {
+        const h = bytesToHex(codeHash);
+        if (!this.reads.codes.has(h)) this.reads.codes.set(h, code);
+      }
+    }
+    return code;
   }
 
   slot(addr: string, key: string): Uint8Array | undefined {
+    if (this.reads !== null) {
+      let s = this.reads.slots.get(addr);
+      if (s === undefined) {
+        s = new Set();
+        this.reads.slots.set(addr, s);
+      }
+      s.add(key);
+    }
     const v = this.storage.get(addr)?.get(key);
     if (v !== undefined) return v.length > 0 ? v : undefined;
     if (this.base === null || this.wiped.has(addr)) return undefined;

@@ -135,8 +135,18 @@ export class MemTrie {
    * keyed by their keccak). Reaching a node that is not in `nodes` throws `MissingTrieNodeError`.
    */
   static fromNodes(root: Uint8Array, nodes: Iterable<Uint8Array>, opts: MemTrieOpts = {}): MemTrie {
+    return MemTrie.fromNodeMap(root, MemTrie.nodeMap(nodes), opts);
+  }
+
+  /** RLP nodes keyed by their hash (hex, no 0x), as `fromNodeMap` takes them. */
+  static nodeMap(nodes: Iterable<Uint8Array>): Map<string, Uint8Array> {
     const db = new Map<string, Uint8Array>();
     for (const n of nodes) db.set(toHex(keccak256(n)), n);
+    return db;
+  }
+
+  /** `fromNodes` over a node map several tries share (an account trie and its storage tries). */
+  static fromNodeMap(root: Uint8Array, db: Map<string, Uint8Array>, opts: MemTrieOpts = {}): MemTrie {
     const trie = new MemTrie(opts);
     trie.db = db;
     if (!bytesEqual(root, EMPTY_TRIE_ROOT)) trie.rootNode = new Ref(root.slice());

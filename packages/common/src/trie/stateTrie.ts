@@ -1,5 +1,5 @@
 import { RLP } from "@ethereumjs/rlp";
-import { bigIntToUnpaddedBytes, bytesToHex } from "@ethereumjs/util";
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
 import { MemTrie } from "./memTrie.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff, mergeDiffs } from "../state/stateDiff.ts";
@@ -35,25 +35,69 @@ export function encodeTrieAccount(a: TrieAccount): Uint8Array {
 }
 
 /**
+ * The keys a block's execution read (0x hex), sent with `commit` so the trie can record the
+ * witness: addresses, and per address the storage slots.
+ */
+export interface WitnessReads {
+  accounts: string[];
+  slots: [address: string, slots: string[]][];
+}
+
+export function decodeTrieAccount(raw: Uint8Array): TrieAccount {
+  const f = RLP.decode(raw) as Uint8Array[];
+  if (!Array.isArray(f) || f.length !== 4) throw new Error("state trie: malformed account leaf");
+  return {
+    nonce: bytesToBigInt(f[0]!),
+    balance: bytesToBigInt(f[1]!),
+    storageRoot: f[2]!,
+    codeHash: f[3]!,
+  };
+}
+
+/**
  * The Merkle-Patricia state trie, fed by state diffs. Diffs accumulate between commits; `commit()`
  * writes every account and slot the block dirtied in one pass and returns the new state root,
  * so the root is paid for once per block, not per mini-block (DESIGN §1).
+ *
+ * Given the block's read keys, `commit` also records the witness (FACTS "Witness"): every
+ * pre-state node that reading those keys and writing the block's changes touched, including the
+ * siblings a deletion collapses. A trie built `fromWitness` over those nodes (the prover's) reads
+ * and writes the same keys, and throws `MissingTrieNodeError` for anything outside them.
  */
 export class StateTrie {
   private readonly accounts = new Map<string, TrieAccount>();
-  private readonly accountTrie = newTrie();
+  private readonly accountTrie: MemTrie;
   private readonly storageTries = new Map<string, MemTrie>();
   private pendingParts: StateDiff[] = [];
+  /** Partial mode: the witness nodes accounts and storage tries are resolved from. */
+  private readonly db: Map<string, Uint8Array> | null;
+  private recording: Set<MemTrie> | null = null;
+  private witness: Uint8Array[] | null = null;
+
+  constructor(partial?: { root: Uint8Array; db: Map<string, Uint8Array> }) {
+    this.db = partial?.db ?? null;
+    this.accountTrie =
+      partial === undefined ? newTrie() : MemTrie.fromNodeMap(partial.root, partial.db, { secure: true });
+  }
+
+  /** A trie over the witness of a block whose parent state root is `root`. */
+  static fromWitness(root: Uint8Array, db: Map<string, Uint8Array>): StateTrie {
+    return new StateTrie({ root, db });
+  }
 
   /** Queues a diff for the next commit. */
   add(diff: StateDiff): void {
     this.pendingParts.push(diff);
   }
 
-  /** Applies every queued diff to the tries and returns the state root. */
-  async commit(): Promise<Uint8Array> {
+  /**
+   * Applies every queued diff to the tries and returns the state root. With `reads`, records the
+   * block's witness (`takeWitness`).
+   */
+  async commit(reads?: WitnessReads): Promise<Uint8Array> {
     const merged = mergeDiffs(this.pendingParts);
     this.pendingParts = [];
+    if (reads !== undefined) this.startWitness(reads);
     for (const d of merged) {
       const addr = bytesToHex(d.address);
       if ((d.flags & DIFF_FLAG_DELETED) !== 0) {
@@ -63,7 +107,7 @@ export class StateTrie {
         continue;
       }
       const created = (d.flags & DIFF_FLAG_CREATED) !== 0;
-      let acct = created ? undefined : this.accounts.get(addr);
+      let acct = created ? undefined : this.account(addr, d.address);
       if (created) this.storageTries.delete(addr);
       acct = {
         nonce: d.nonce ?? acct?.nonce ?? 0n,
@@ -77,11 +121,7 @@ export class StateTrie {
         storageRoot: acct?.storageRoot ?? KECCAK256_RLP,
       };
       if (d.storage.length > 0) {
-        let st = this.storageTries.get(addr);
-        if (st === undefined) {
-          st = newTrie();
-          this.storageTries.set(addr, st);
-        }
+        const st = this.storageTrie(addr, acct.storageRoot);
         for (const [key, value] of d.storage) {
           if (value.length === 0) st.del(key);
           else st.put(key, RLP.encode(value));
@@ -91,7 +131,68 @@ export class StateTrie {
       this.accounts.set(addr, acct);
       this.accountTrie.put(d.address, encodeTrieAccount(acct));
     }
-    return this.accountTrie.root();
+    const root = this.accountTrie.root();
+    if (this.recording !== null) {
+      const nodes: Uint8Array[] = [];
+      for (const t of this.recording) for (const n of t.stopRecording()) nodes.push(n);
+      this.recording = null;
+      this.witness = nodes;
+    }
+    return root;
+  }
+
+  /** The witness nodes recorded by the last `commit(reads)`, once. */
+  takeWitness(): Uint8Array[] {
+    const w = this.witness ?? [];
+    this.witness = null;
+    return w;
+  }
+
+  /** Starts recording on the account trie and reads every key the block read, pre-state. */
+  private startWitness(reads: WitnessReads): void {
+    this.recording = new Set();
+    this.record(this.accountTrie);
+    for (const a of reads.accounts) this.account(a, hexToBytes(a as `0x${string}`));
+    for (const [a, slots] of reads.slots) {
+      const acct = this.account(a, hexToBytes(a as `0x${string}`));
+      if (acct === undefined || equalsBytes(acct.storageRoot, KECCAK256_RLP)) continue;
+      const st = this.storageTrie(a, acct.storageRoot);
+      for (const k of slots) st.get(hexToBytes(k as `0x${string}`));
+    }
+  }
+
+  private record(t: MemTrie): void {
+    if (this.recording === null || this.recording.has(t)) return;
+    t.startRecording();
+    this.recording.add(t);
+  }
+
+  /** An account as of the last commit (read through the trie, which records it when witnessing). */
+  private account(addr: string, address: Uint8Array): TrieAccount | undefined {
+    if (this.recording !== null || this.db !== null) {
+      const cached = this.accounts.get(addr);
+      // Reading through the trie is what puts the account's path in the witness.
+      const raw = this.accountTrie.get(address);
+      if (cached !== undefined) return cached;
+      if (raw === undefined) return undefined;
+      const a = decodeTrieAccount(raw);
+      this.accounts.set(addr, a);
+      return a;
+    }
+    return this.accounts.get(addr);
+  }
+
+  private storageTrie(addr: string, storageRoot: Uint8Array): MemTrie {
+    let st = this.storageTries.get(addr);
+    if (st === undefined) {
+      st =
+        this.db !== null && !equalsBytes(storageRoot, KECCAK256_RLP)
+          ? MemTrie.fromNodeMap(storageRoot, this.db, { secure: true })
+          : newTrie();
+      this.storageTries.set(addr, st);
+    }
+    this.record(st);
+    return st;
   }
 
   root(): Uint8Array {

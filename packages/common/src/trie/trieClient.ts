@@ -1,20 +1,28 @@
 import { Worker } from "node:worker_threads";
 import type { StateDiff } from "../state/stateDiff.ts";
-import { type AccountProof, StateTrie } from "./stateTrie.ts";
+import { type AccountProof, StateTrie, type WitnessReads } from "./stateTrie.ts";
 
 export type TrieRequest =
   | { kind: "add"; diff: StateDiff }
-  | { kind: "commit"; id: number }
+  | { kind: "commit"; id: number; reads?: WitnessReads }
   | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] };
 
 export type TrieResponse =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: string };
 
+/** What a commit returns: the root, its cost, and the witness nodes when reads were given. */
+export interface CommitResult {
+  root: Uint8Array;
+  ms: number;
+  witness?: Uint8Array[];
+}
+
 /** The state trie's interface as the node sees it, whichever thread it lives on. */
 export interface StateTrieHandle {
   add(diff: StateDiff): void;
-  commit(): Promise<{ root: Uint8Array; ms: number }>;
+  /** The root over every diff added so far; with `reads`, also the block's witness nodes. */
+  commit(reads?: WitnessReads): Promise<CommitResult>;
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof>;
   close(): Promise<void>;
 }
@@ -46,8 +54,8 @@ export class WorkerStateTrie implements StateTrieHandle {
     this.worker.postMessage({ kind: "add", diff } satisfies TrieRequest);
   }
 
-  commit(): Promise<{ root: Uint8Array; ms: number }> {
-    return this.request({ kind: "commit", id: this.nextId++ }) as Promise<{ root: Uint8Array; ms: number }>;
+  commit(reads?: WitnessReads): Promise<CommitResult> {
+    return this.request({ kind: "commit", id: this.nextId++, reads }) as Promise<CommitResult>;
   }
 
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
@@ -82,11 +90,12 @@ export class InlineStateTrie implements StateTrieHandle {
   add(diff: StateDiff): void {
     this.trie.add(diff);
   }
-  commit(): Promise<{ root: Uint8Array; ms: number }> {
+  commit(reads?: WitnessReads): Promise<CommitResult> {
     return this.enqueue(async () => {
       const started = performance.now();
-      const root = await this.trie.commit();
-      return { root, ms: performance.now() - started };
+      const root = await this.trie.commit(reads);
+      const ms = performance.now() - started;
+      return reads === undefined ? { root, ms } : { root, ms, witness: this.trie.takeWitness() };
     });
   }
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {

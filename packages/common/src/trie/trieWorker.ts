@@ -15,8 +15,10 @@ async function handle(msg: TrieRequest): Promise<void> {
       return;
     case "commit": {
       const started = performance.now();
-      const root = await trie.commit();
-      reply({ id: msg.id, ok: true, value: { root, ms: performance.now() - started } });
+      const root = await trie.commit(msg.reads);
+      const ms = performance.now() - started;
+      const value = msg.reads === undefined ? { root, ms } : { root, ms, witness: trie.takeWitness() };
+      reply({ id: msg.id, ok: true, value });
       return;
     }
     case "proof":
