@@ -3,34 +3,50 @@ import type { Common } from "@ethereumjs/common";
 import type { TypedTransaction } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
-import {
-  type BlockEnv,
-  type BlockHashSource,
-  type Log,
-  type MemoryState,
-  type Receipt,
-  effectiveGasPrice,
-  executionBlock,
-  hashOnlyBlockchain,
-} from "@staccato/common";
+import { type BlockEnv, executionBlock } from "../chain/blockHeader.ts";
+import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState.ts";
+import type { Log, Receipt } from "../types/chain.ts";
+import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./callRunner.ts";
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
 
+/** What a block's execution read: state keys and codes, and the block numbers BLOCKHASH asked for. */
+export interface BlockReads extends ReadSet {
+  blockHashes: Set<bigint>;
+}
+
 /**
- * Runs transactions with `@ethereumjs/vm` against the in-memory state. One VM for the life of the
- * sequencer; each transaction is journaled by the state (checkpoint per call frame).
+ * Runs transactions with `@ethereumjs/vm` against a `MemoryState`: the sequencer's whole state,
+ * or a prover's state backed by a witness. One VM for the life of the executor; each transaction
+ * is journaled by the state (checkpoint per call frame). Every key a transaction reads is recorded
+ * in the current block's read set (`takeReads`), which becomes the block's witness.
  */
 export class Executor {
+  private reads: BlockReads = newBlockReads();
+
   private constructor(
     private readonly vm: VM,
     private readonly common: Common,
+    private readonly state: MemoryState,
   ) {}
 
   static async create(common: Common, state: MemoryState, blockHash: BlockHashSource): Promise<Executor> {
-    const blockchain = hashOnlyBlockchain(blockHash);
+    let ex: Executor | null = null;
+    const blockchain = hashOnlyBlockchain((n) => {
+      ex?.reads.blockHashes.add(n);
+      return blockHash(n);
+    });
     // biome-ignore lint/suspicious/noExplicitAny: ethereumjs' EVM blockchain interface is loosely typed
     const vm = await createVM({ common, stateManager: state, blockchain: blockchain as any });
-    return new Executor(vm, common);
+    ex = new Executor(vm, common, state);
+    return ex;
+  }
+
+  /** The keys read since the previous call (one block's), and starts a new set. */
+  takeReads(): BlockReads {
+    const r = this.reads;
+    this.reads = newBlockReads();
+    return r;
   }
 
   /** An ethereumjs block carrying the header fields execution reads (no roots yet). */
@@ -46,10 +62,15 @@ export class Executor {
     if (gasUsedBefore + tx.gasLimit > block.header.gasLimit)
       return { ok: false, reason: "block gas limit reached" };
     let r: Awaited<ReturnType<typeof runTx>>;
+    this.state.reads = this.reads;
     try {
       r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
     } catch (err) {
+      // A witness-backed state throws for a key outside the witness: never a verdict on the tx.
+      if (isMissingStateError(err)) throw err;
       return { ok: false, reason: (err as Error).message.split("\n")[0] ?? "invalid transaction" };
+    } finally {
+      this.state.reads = null;
     }
     const baseFee = block.header.baseFeePerGas ?? 0n;
     const logs: Log[] = r.receipt.logs.map(([address, topics, data]) => ({ address, topics, data }));
@@ -66,3 +87,21 @@ export class Executor {
 }
 
 export const addressFromBytes = (b: Uint8Array): Address => new Address(b);
+
+const newBlockReads = (): BlockReads => ({ ...newReadSet(), blockHashes: new Set() });
+
+/** Thrown by a state that is missing data it should have (a partial, witness-built state). */
+export class MissingStateError extends Error {
+  constructor(
+    message: string,
+    /** The trie node hash or code hash that is missing (0x hex). */
+    readonly key: string,
+  ) {
+    super(message);
+    this.name = "MissingStateError";
+  }
+}
+
+function isMissingStateError(err: unknown): boolean {
+  return err instanceof MissingStateError || (err as Error)?.name === "MissingTrieNodeError";
+}

@@ -36,6 +36,10 @@ import {
   realtimeApi,
   startMetricsServer,
   subscriptionApi,
+  FinalityMetrics,
+  FinalityTracker,
+  attestationGossip,
+  finalityApi,
 } from "@staccato/common";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { replicaEntries } from "../chain/replicaTx.ts";
@@ -160,6 +164,24 @@ export class FullNode {
     network = net;
     closers.push(() => net.stop());
 
+    const finality = new FinalityTracker({
+      config,
+      sealedHash: (n) => {
+        if (n > replica.chain.latest.number) return undefined;
+        return replica.chain.sealedBlock(n)?.hash ?? null;
+      },
+      latest: () => replica.chain.latest.number,
+      logger: log,
+      dataDir: o.dataDir,
+      metrics: new FinalityMetrics(registry),
+    });
+    closers.push(() => finality.close());
+    events.on("block", () => finality.advance());
+    net.node.subscribe(
+      "attestation",
+      attestationGossip(finality, () => replica.chain.latest.number, log),
+    );
+
     const sequencer = new SequencerClient(o.sequencerRpc);
     const startingBlock = meta0.verifiedBlock;
     const blockHash = async (n: bigint) => replica.chain.block(n)?.hash ?? undefined;
@@ -188,7 +210,7 @@ export class FullNode {
         callGasCap: 50_000_000n,
       },
       clientVersion: CLIENT_VERSION,
-      finalizedNumber: () => (config.proverQuorum === 0 ? replica.chain.latest.number : 0n),
+      finalizedNumber: () => finality.finalized(),
       blockTemplate: (b) => executionBlock(b, common),
       ...forwardingHooks(sequencer, (a) => replica.state.account(a)?.nonce ?? 0n),
       syncing: () => {
@@ -208,6 +230,7 @@ export class FullNode {
         highestBlock: Number(replica.follower.highestBlock),
         peers: net.node.peers().length,
         healthy: node?.unhealthy === null,
+        finalizedBlock: Number(finality.finalized()),
       }),
     };
     const subs = subscriptionApi(backend);
@@ -229,7 +252,12 @@ export class FullNode {
     };
     const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
       logger: log,
-      methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
+      methods: {
+        ...ethApi(backend),
+        ...subs.methods,
+        ...realtime.methods,
+        ...finalityApi(backend, finality),
+      },
       health,
     });
     const addr = await rpc.listen();

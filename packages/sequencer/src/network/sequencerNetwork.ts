@@ -1,5 +1,11 @@
+import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
+  type Attestation,
+  type FinalityTracker,
   type Logger,
+  attestationGossip,
+  decodeWitnessRequest,
+  encodeBundle,
   type MemoryState,
   type P2PNode,
   type P2POptions,
@@ -13,6 +19,7 @@ import {
 import type { LatestView } from "@staccato/common";
 import type { ChainBlock, ChainStore } from "@staccato/common";
 import { encodeSnapshot, snapshotPoint } from "../storage/snapshot.ts";
+import type { WitnessStore } from "../storage/witnessStore.ts";
 
 /** Most mini-blocks one `mini-blocks-by-range` request returns. */
 export const MAX_MINI_BLOCKS_PER_REQUEST = 512;
@@ -28,7 +35,8 @@ const limits = (maxResponseBytes: number, perSecond: number): ReqHandleOptions =
 
 /**
  * The sequencer's side of the network (DESIGN §4): it publishes every sealed mini-block and block
- * on gossip and serves history by request/response. It subscribes to nothing yet.
+ * on gossip, serves history and block witnesses by request/response, and records the provers'
+ * attestations it hears.
  */
 export class SequencerNetwork {
   private constructor(
@@ -38,7 +46,15 @@ export class SequencerNetwork {
 
   static async start(
     opts: P2POptions & { chainId: number },
-    deps: { chain: ChainStore; state: MemoryState; latestView: LatestView; logger: Logger },
+    deps: {
+      chain: ChainStore;
+      state: MemoryState;
+      latestView: LatestView;
+      logger: Logger;
+      witnesses: WitnessStore | null;
+      finality: FinalityTracker;
+      onAttestation?: (a: Attestation) => void;
+    },
   ): Promise<SequencerNetwork> {
     const log = deps.logger.child({ module: "network" });
     const node = await createP2PNode(opts, { logger: deps.logger });
@@ -76,6 +92,37 @@ export class SequencerNetwork {
         return blockSealBytes(b);
       },
       limits(1024 * 1024, 50),
+    );
+
+    // witness-by-number: RLP [number, hash or empty] → the block bundle a prover verifies: the
+    // signed seal, the raw transactions, the compressed witness (DESIGN §3, §5).
+    const witnesses = deps.witnesses;
+    if (witnesses !== null) {
+      await node.handle(
+        "witnessByNumber",
+        async (body) => {
+          const req = attempt(() => decodeWitnessRequest(body));
+          if (req === null) return { code: "invalid", message: "expected RLP [number, hash]" };
+          const b = chain.sealedBlock(req.number);
+          if (b === undefined || req.number === 0n)
+            return { code: "unavailable", message: `block ${req.number} is not sealed` };
+          if (req.hash !== null && !equalsBytes(req.hash, b.hash!))
+            return { code: "unavailable", message: `block ${req.number} here is ${bytesToHex(b.hash!)}` };
+          const w = await witnesses.get(req.number);
+          if (w === undefined) return { code: "unavailable", message: `no witness for block ${req.number}` };
+          return encodeBundle(
+            blockSealBytes(b),
+            b.txs.map((t) => t.raw),
+            w.compressed,
+          );
+        },
+        limits(512 * 1024 * 1024, 100),
+      );
+    }
+
+    node.subscribe(
+      "attestation",
+      attestationGossip(deps.finality, () => chain.latest.number, log, deps.onAttestation),
     );
 
     // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names

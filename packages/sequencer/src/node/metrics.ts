@@ -15,6 +15,7 @@ export class SequencerMetrics {
   readonly rpcSeconds: Histogram<"method">;
   readonly walBytes: Gauge;
   readonly executionSeconds: Counter;
+  readonly witnessBytes: Counter;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -87,6 +88,11 @@ export class SequencerMetrics {
     this.executionSeconds = new Counter({
       name: "staccato_sequencer_execution_seconds_total",
       help: "Time spent executing transactions (runTx) for mini-blocks",
+      registers: r,
+    });
+    this.witnessBytes = new Counter({
+      name: "staccato_sequencer_witness_bytes_total",
+      help: "Bytes of block witnesses recorded (uncompressed)",
       registers: r,
     });
   }

@@ -24,11 +24,16 @@ import {
   CallRunner,
   type ChainBackend,
   ethApi,
+  finalityApi,
   realtimeApi,
   subscriptionApi,
+  FinalityMetrics,
+  FinalityTracker,
 } from "@staccato/common";
+import { debugApi } from "../rpc/debugApi.ts";
+import { WitnessStore } from "../storage/witnessStore.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
-import { Executor } from "../execution/executor.ts";
+import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
 import { BlockProducer } from "../sealing/blockProducer.ts";
 import { LatestView } from "@staccato/common";
@@ -177,6 +182,20 @@ export class SequencerNode {
     }
     const wal = await WriteAheadLog.open(walPath, read.validBytes, o.walFsync);
     closers.push(() => wal.close());
+    const witnesses = await WitnessStore.open(join(o.dataDir, "witnesses.log"), log);
+    closers.push(() => witnesses.close());
+    const finality = new FinalityTracker({
+      config,
+      sealedHash: (n) => {
+        if (n > chain.latest.number) return undefined;
+        return chain.sealedBlock(n)?.hash ?? null;
+      },
+      latest: () => chain.latest.number,
+      logger: log,
+      dataDir: o.dataDir,
+      metrics: new FinalityMetrics(registry),
+    });
+    closers.push(() => finality.close());
 
     producer = new BlockProducer(
       { miniBlockMs, blockMs, maxMiniBlockTxs: 2_000 },
@@ -190,6 +209,7 @@ export class SequencerNode {
         executor,
         trie,
         wal,
+        witnesses,
         latestView,
         logger: log,
         metrics,
@@ -209,6 +229,7 @@ export class SequencerNode {
               );
             }
             network?.publishBlock(b);
+            finality.advance();
             metrics.headBlock.set(Number(b.number));
             metrics.poolSize.set(pool.size);
             metrics.walBytes.set(wal.bytes);
@@ -239,6 +260,7 @@ export class SequencerNode {
         readyTxs: pool.readyCount(),
         sequencer: config.sequencer,
         peers: network?.peerCount() ?? 0,
+        finalizedBlock: Number(finality.finalized()),
       })),
       calls: new CallRunner(common, blockHash),
       events,
@@ -251,7 +273,7 @@ export class SequencerNode {
       },
       clientVersion: CLIENT_VERSION,
       // Without provers every sealed block is final; with provers, finality waits for attestations.
-      finalizedNumber: () => (config.proverQuorum === 0 ? chain.latest.number : 0n),
+      finalizedNumber: () => finality.finalized(),
     };
     const subs = subscriptionApi(backend);
     closers.push(() => subs.close());
@@ -270,7 +292,13 @@ export class SequencerNode {
     };
     const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
       logger: log,
-      methods: { ...ethApi(backend), ...subs.methods, ...realtime.methods },
+      methods: {
+        ...ethApi(backend),
+        ...subs.methods,
+        ...realtime.methods,
+        ...finalityApi(backend, finality),
+        ...debugApi(backend, witnesses),
+      },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,
     });
@@ -285,7 +313,7 @@ export class SequencerNode {
     if (o.p2p) {
       const net = await SequencerNetwork.start(
         { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
-        { chain, state, latestView, logger: log },
+        { chain, state, latestView, logger: log, witnesses, finality },
       );
       network = net;
       closers.push(() => net.stop());

@@ -1,5 +1,5 @@
 import { type ChainBackend, RpcError, RpcErrorCode, formatTx } from "@staccato/common";
-import type { Executor } from "../execution/executor.ts";
+import type { Executor } from "@staccato/common";
 import { TxRejectedError } from "../txpool/txErrors.ts";
 import type { TxPool } from "../txpool/txPool.ts";
 

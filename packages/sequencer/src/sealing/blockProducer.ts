@@ -2,7 +2,13 @@ import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
+  type BlockReads,
   type ChainConfig,
+  type CommitResult,
+  type WitnessReads,
+  compressWitness,
+  encodeWitness,
+  witnessHash,
   type Logger,
   type SignedMiniBlock,
   SigningDomain,
@@ -20,7 +26,8 @@ import {
 } from "@staccato/common";
 import type { MemoryState } from "@staccato/common";
 import { z } from "zod";
-import type { Executor } from "../execution/executor.ts";
+import type { Executor } from "@staccato/common";
+import type { WitnessStore } from "../storage/witnessStore.ts";
 import type { SequencerMetrics } from "../node/metrics.ts";
 import type { LatestView } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
@@ -51,6 +58,8 @@ export interface ProducerDeps {
   executor: Executor;
   trie: StateTrieHandle;
   wal: WriteAheadLog;
+  /** Where each sealed block's witness goes (null: no witnesses recorded). */
+  witnesses: WitnessStore | null;
   latestView: LatestView;
   logger: Logger;
   metrics: SequencerMetrics | null;
@@ -228,25 +237,41 @@ export class BlockProducer {
     this.publishing.catch((err: unknown) => this.die(err as Error));
   }
 
-  /** Closes the head block: its root is requested now, its seal finishes in the background. */
+  /**
+   * Closes the head block: its root (and witness: the keys its transactions read) is requested
+   * now, its seal finishes in the background.
+   */
   private async closeBlock(): Promise<void> {
-    this.enqueueSeal(this.deps.chain.head, this.deps.trie.commit());
+    const reads = this.deps.executor.takeReads();
+    const witnessing = this.deps.witnesses !== null;
+    this.enqueueSeal(
+      this.deps.chain.head,
+      this.deps.trie.commit(witnessing ? witnessReads(reads) : undefined),
+      witnessing ? reads : null,
+    );
     await this.openBlock();
   }
 
-  /** Seals blocks closed before a restart whose seal never reached the log. */
-  resumeSeals(unfinished: { block: ChainBlock; root: Promise<{ root: Uint8Array; ms: number }> }[]): void {
-    for (const u of unfinished) this.enqueueSeal(u.block, u.root);
+  /**
+   * Seals blocks closed before a restart whose seal never reached the log. Their read sets died
+   * with the process, so they get no witness (see the README's known limits).
+   */
+  resumeSeals(unfinished: { block: ChainBlock; root: Promise<CommitResult> }[]): void {
+    for (const u of unfinished) {
+      this.log.warn({ block: Number(u.block.number) }, "block resealed after a restart has no witness");
+      this.enqueueSeal(u.block, u.root, null);
+    }
   }
 
-  private enqueueSeal(b: ChainBlock, rootRequested: Promise<{ root: Uint8Array; ms: number }>): void {
+  private enqueueSeal(b: ChainBlock, rootRequested: Promise<CommitResult>, reads: BlockReads | null): void {
     const published = this.publishing;
     const previous = this.sealing;
     const seal = (async () => {
       await previous;
       await published;
-      const { root, ms } = await rootRequested;
+      const { root, ms, witness } = await rootRequested;
       await this.finishSeal(b, root, ms);
+      if (reads !== null && witness !== undefined) this.storeWitness(b, reads, witness);
     })();
     this.sealing = seal.catch((err: unknown) => this.die(err as Error));
     this.sealWaiters.set(b.number, this.sealing);
@@ -311,6 +336,22 @@ export class BlockProducer {
     this.deps.events.onBlock(b);
   }
 
+  /** Assembles the sealed block's witness; compression and the write happen off this thread. */
+  private storeWitness(b: ChainBlock, reads: BlockReads, nodes: Uint8Array[]): void {
+    const { chain } = this.deps;
+    // Headers from the oldest block BLOCKHASH asked for (within its 256-block window) to the parent.
+    let from = b.number - 1n;
+    for (const n of reads.blockHashes) if (n < from && n >= b.number - 256n && n >= 0n) from = n;
+    const headers: Uint8Array[] = [];
+    for (let n = from; n < b.number; n++) {
+      const h = chain.sealedBlock(n)?.header;
+      if (h !== undefined && h !== null) headers.push(h.serialize());
+    }
+    const encoded = encodeWitness({ nodes, codes: [...reads.codes.values()], headers });
+    this.deps.witnesses!.add(b.number, witnessHash(encoded), compressWitness(encoded));
+    this.deps.metrics?.witnessBytes.inc(encoded.length);
+  }
+
   /** Opens the next block; its environment goes to the log first so a restart reopens it alike. */
   private async openBlock(): Promise<void> {
     const { chain, config } = this.deps;
@@ -331,6 +372,13 @@ export class BlockProducer {
     if (this.timer !== null) clearTimeout(this.timer);
     this.log.fatal({ err }, "block production stopped");
   }
+}
+
+/** The read set in the shape the trie worker takes. */
+function witnessReads(r: BlockReads): WitnessReads {
+  const slots: [string, string[]][] = [];
+  for (const [a, keys] of r.slots) slots.push([a, [...keys]]);
+  return { accounts: [...r.accounts], slots };
 }
 
 function nowMicros(): bigint {

@@ -1,0 +1,311 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
+import { type Attestation, attestationSigner, decodeAttestation } from "../codec/attestationCodec.ts";
+import type { ChainConfig } from "../config/chainConfig.ts";
+import type { Logger } from "../log/logger.ts";
+import { Counter, Gauge, type Registry } from "prom-client";
+
+/** Finality metrics, the same on the sequencer and full nodes. */
+export class FinalityMetrics {
+  readonly attestations: Counter<"verdict">;
+  readonly invalidVerdicts: Counter;
+  readonly finalizedBlock: Gauge;
+
+  constructor(registry: Registry) {
+    const r = [registry];
+    this.attestations = new Counter({
+      name: "staccato_attestations_total",
+      help: "Attestations recorded from listed provers, by verdict",
+      labelNames: ["verdict"],
+      registers: r,
+    });
+    this.invalidVerdicts = new Counter({
+      name: "staccato_invalid_verdicts_total",
+      help: "Invalid verdicts received (each one is an alarm: finality halts before that block)",
+      registers: r,
+    });
+    this.finalizedBlock = new Gauge({
+      name: "staccato_finalized_block",
+      help: "Newest block final by the prover quorum",
+      registers: r,
+    });
+  }
+}
+
+/** An `invalid` verdict: the alarm DESIGN §5 asks for. Finality never passes `blockNumber`. */
+export interface FinalityAlarm {
+  blockNumber: bigint;
+  blockHash: Uint8Array;
+  prover: string;
+  reason: string;
+  /** Whether the block is this node's own block at that height (else the sequencer signed two). */
+  canonical: boolean | null;
+}
+
+export interface FinalityDeps {
+  config: ChainConfig;
+  /**
+   * The node's sealed block hash at `n`: `undefined` when not sealed yet, `null` when the block is
+   * older than this node's history (a snapshot join); attestations alone decide those.
+   */
+  sealedHash(n: bigint): Uint8Array | null | undefined;
+  /** The newest sealed block number. */
+  latest(): bigint;
+  logger: Logger;
+  /** Where attestations and the finalized checkpoint persist (a data dir), or null. */
+  dataDir: string | null;
+  metrics?: FinalityMetrics | null;
+}
+
+/** Attestations kept in memory below the finalized block (for `staccato_getAttestations`). */
+const KEEP_BELOW_FINALIZED = 100_000n;
+
+/**
+ * Records provers' attestations and moves `safe`/`finalized` (DESIGN §5): block `n` is final once
+ * `proverQuorum` distinct listed provers attested it `valid` with the hash this node has, and
+ * every block before it is final. An `invalid` verdict from a listed prover is an alarm: it is
+ * logged at error level, and finality stops before that height for good, whether the block is
+ * this node's own or a second block the sequencer signed at the same height. With no quorum
+ * configured (dev mode), every sealed block is final.
+ */
+export class FinalityTracker {
+  private readonly provers: Set<string>;
+  private readonly byNumber = new Map<bigint, Attestation[]>();
+  private readonly seen = new Set<string>();
+  private finalizedN = 0n;
+  private finalizedHash: Uint8Array | null = null;
+  private alarmAt: bigint | null = null;
+  readonly alarms: FinalityAlarm[] = [];
+  private readonly log: Logger;
+  private fd: number | null = null;
+
+  constructor(private readonly deps: FinalityDeps) {
+    this.provers = new Set(deps.config.provers.map((p) => p.toLowerCase()));
+    this.log = deps.logger.child({ module: "finality" });
+    if (deps.dataDir !== null) this.load(deps.dataDir);
+  }
+
+  get quorum(): number {
+    return this.deps.config.proverQuorum;
+  }
+
+  /** Newest final block (`finalized` and `safe` tags). */
+  finalized(): bigint {
+    if (this.quorum === 0) return this.deps.latest();
+    return this.finalizedN;
+  }
+
+  /** Lowest block with an `invalid` verdict, if any. */
+  get haltedAt(): bigint | null {
+    return this.alarmAt;
+  }
+
+  /**
+   * Why an attestation is unacceptable (unlisted prover, bad signature), or null. Decoding and the
+   * signature are the caller's first checks on gossip; this is the same check for any source.
+   */
+  reject(a: Attestation): string | null {
+    let signer: string;
+    try {
+      signer = attestationSigner(a, this.deps.config.chainId);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    if (!this.provers.has(signer)) return `attestation from ${signer}, which is not a listed prover`;
+    return null;
+  }
+
+  /** Whether this exact attestation was recorded already. */
+  has(a: Attestation): boolean {
+    return this.seen.has(bytesToHex(a.hash));
+  }
+
+  /**
+   * Records a checked attestation (`reject` returned null) and advances finality. Returns false
+   * for a duplicate.
+   */
+  add(a: Attestation, encoded: Uint8Array | null): boolean {
+    const id = bytesToHex(a.hash);
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    let list = this.byNumber.get(a.blockNumber);
+    if (list === undefined) {
+      list = [];
+      this.byNumber.set(a.blockNumber, list);
+    }
+    list.push(a);
+    if (encoded !== null) this.persist(encoded);
+    this.deps.metrics?.attestations.inc({ verdict: a.verdict });
+    if (a.verdict === "invalid") this.alarm(a);
+    else
+      this.log.debug(
+        { block: Number(a.blockNumber), prover: bytesToHex(a.prover), hash: bytesToHex(a.blockHash) },
+        "attestation",
+      );
+    this.advance();
+    return true;
+  }
+
+  /** Call when a block is sealed (or verified): it may complete a quorum already received. */
+  advance(): void {
+    if (this.quorum === 0) return;
+    const latest = this.deps.latest();
+    let n = this.finalizedN + 1n;
+    const before = this.finalizedN;
+    while (n <= latest) {
+      if (this.alarmAt !== null && n >= this.alarmAt) break;
+      const hash = this.quorumHash(n);
+      if (hash === null) break;
+      this.finalizedN = n;
+      this.finalizedHash = hash;
+      n++;
+    }
+    if (this.finalizedN !== before) {
+      this.checkpoint();
+      this.prune();
+      this.deps.metrics?.finalizedBlock.set(Number(this.finalizedN));
+    }
+  }
+
+  /** The hash at `n` that a quorum attested valid, or null. */
+  private quorumHash(n: bigint): Uint8Array | null {
+    const own = this.deps.sealedHash(n);
+    if (own === undefined) return null;
+    const byHash = new Map<string, Set<string>>();
+    for (const a of this.byNumber.get(n) ?? []) {
+      if (a.verdict !== "valid") continue;
+      if (own !== null && !equalsBytes(a.blockHash, own)) continue;
+      const h = bytesToHex(a.blockHash);
+      let s = byHash.get(h);
+      if (s === undefined) {
+        s = new Set();
+        byHash.set(h, s);
+      }
+      s.add(bytesToHex(a.prover));
+      if (s.size >= this.quorum) return a.blockHash;
+    }
+    return null;
+  }
+
+  /** Attestations recorded for block `n`, in arrival order. */
+  attestations(n: bigint): readonly Attestation[] {
+    return this.byNumber.get(n) ?? [];
+  }
+
+  private alarm(a: Attestation): void {
+    const own = this.deps.sealedHash(a.blockNumber);
+    const canonical = own === undefined || own === null ? null : equalsBytes(own, a.blockHash);
+    const alarm: FinalityAlarm = {
+      blockNumber: a.blockNumber,
+      blockHash: a.blockHash,
+      prover: bytesToHex(a.prover),
+      reason: a.reason,
+      canonical,
+    };
+    this.alarms.push(alarm);
+    if (this.alarmAt === null || a.blockNumber < this.alarmAt) this.alarmAt = a.blockNumber;
+    this.log.error(
+      {
+        block: Number(a.blockNumber),
+        hash: bytesToHex(a.blockHash),
+        prover: alarm.prover,
+        reason: a.reason,
+        canonical,
+        finalized: Number(this.finalizedN),
+      },
+      a.blockNumber <= this.finalizedN
+        ? "INVALID verdict for a block at or below the finalized height"
+        : "INVALID verdict: finality halts before this block",
+    );
+    this.deps.metrics?.invalidVerdicts.inc();
+  }
+
+  private prune(): void {
+    if (this.finalizedN <= KEEP_BELOW_FINALIZED) return;
+    const floor = this.finalizedN - KEEP_BELOW_FINALIZED;
+    for (const n of this.byNumber.keys()) if (n < floor) this.byNumber.delete(n);
+  }
+
+  // ---------- persistence: attestations.log (length-prefixed) and finality.json ----------
+
+  private load(dir: string): void {
+    const cp = join(dir, "finality.json");
+    if (existsSync(cp)) {
+      try {
+        const j = JSON.parse(readFileSync(cp, "utf8")) as { number: string; hash: string };
+        this.finalizedN = BigInt(j.number);
+        this.finalizedHash = hexToBytes(j.hash as `0x${string}`);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "ignoring an unreadable finality.json");
+      }
+    }
+    const path = join(dir, "attestations.log");
+    let good = 0;
+    if (existsSync(path)) {
+      const data = readFileSync(path);
+      let off = 0;
+      while (off + 4 <= data.length) {
+        const len = data.readUInt32BE(off);
+        if (len > 4096 || off + 4 + len > data.length) break; // torn tail
+        try {
+          const a = decodeAttestation(new Uint8Array(data.subarray(off + 4, off + 4 + len)));
+          if (this.reject(a) === null && !this.has(a)) {
+            this.seen.add(bytesToHex(a.hash));
+            const list = this.byNumber.get(a.blockNumber) ?? [];
+            list.push(a);
+            this.byNumber.set(a.blockNumber, list);
+            if (a.verdict === "invalid") this.alarm(a);
+          }
+        } catch {
+          break;
+        }
+        off += 4 + len;
+      }
+      good = off;
+      if (good < data.length) writeFileSync(path, data.subarray(0, good)); // drop a torn record
+    }
+    this.fd = openSync(path, "a");
+    if (good > 0)
+      this.log.info(
+        { attestations: this.seen.size, finalized: Number(this.finalizedN) },
+        "loaded attestations",
+      );
+  }
+
+  private persist(encoded: Uint8Array): void {
+    if (this.fd === null) return;
+    const rec = Buffer.alloc(4 + encoded.length);
+    rec.writeUInt32BE(encoded.length, 0);
+    rec.set(encoded, 4);
+    writeSync(this.fd, rec);
+  }
+
+  private checkpoint(): void {
+    if (this.deps.dataDir === null || this.finalizedHash === null) return;
+    const path = join(this.deps.dataDir, "finality.json");
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, "w");
+    writeSync(
+      fd,
+      JSON.stringify({ number: this.finalizedN.toString(), hash: bytesToHex(this.finalizedHash) }),
+    );
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
