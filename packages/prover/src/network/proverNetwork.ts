@@ -1,0 +1,169 @@
+import { createBlockHeaderFromRLP } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  type Logger,
+  type P2PNode,
+  type P2POptions,
+  SeenCache,
+  SigningDomain,
+  createP2PNode,
+  decodeBlockSeal,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeWitnessRequest,
+  recoverPayloadSigner,
+  runGossipChecks,
+} from "@staccato/common";
+import type { ProverMetrics } from "../node/metrics.ts";
+
+/** Largest decompressed block seal accepted from gossip. */
+const MAX_BLOCK_GOSSIP = 4 * 1024 * 1024;
+/** Largest bundle accepted from a peer. */
+const MAX_BUNDLE = 512 * 1024 * 1024;
+
+export interface SealedBlockNotice {
+  number: bigint;
+  hash: Uint8Array;
+}
+
+/**
+ * The prover's network (DESIGN §4–5): sealed blocks in from gossip (checked: decodes, signed by
+ * the sequencer), block bundles by `witness-by-number` from any peer that has them, attestations
+ * out. Attestations wait in an outbox until some peer listens on the topic, so none is lost to a
+ * start-up race.
+ */
+export class ProverNetwork {
+  private readonly seen = new SeenCache(10_000);
+  private readonly decoded = new WeakMap<Uint8Array, SealedBlockNotice>();
+  private readonly outbox: Uint8Array[] = [];
+  private flushTimer: NodeJS.Timeout;
+
+  private constructor(
+    readonly node: P2PNode,
+    private readonly metrics: ProverMetrics,
+  ) {
+    this.flushTimer = setInterval(() => this.flushOutbox(), 250);
+  }
+
+  static async start(
+    opts: P2POptions & { chainId: number },
+    deps: {
+      sequencer: string;
+      common: Common;
+      logger: Logger;
+      metrics: ProverMetrics;
+      onBlock: (b: SealedBlockNotice) => void;
+    },
+  ): Promise<ProverNetwork> {
+    const log = deps.logger.child({ module: "network" });
+    const node = await createP2PNode(opts, { logger: deps.logger });
+    const net = new ProverNetwork(node, deps.metrics);
+    node.subscribe("block", {
+      validate: (data) => {
+        let notice: SealedBlockNotice | null = null;
+        const verdict = runGossipChecks(
+          [
+            [
+              "decode-and-signer",
+              () => {
+                const seal = decodeBlockSeal(decodeEnvelope(data, MAX_BLOCK_GOSSIP));
+                const signer = bytesToHex(
+                  recoverPayloadSigner(SigningDomain.block, opts.chainId, seal.hash, seal.signature),
+                );
+                if (signer !== deps.sequencer) return "reject";
+                const header = createBlockHeaderFromRLP(seal.header, {
+                  common: deps.common,
+                  skipConsensusFormatValidation: true,
+                });
+                notice = { number: header.number, hash: seal.hash };
+                return null;
+              },
+            ],
+            ["dedup", () => (net.seen.add(bytesToHex(notice!.hash)) ? null : "ignore")],
+          ],
+          log,
+          { topic: "block" },
+        );
+        if (verdict === "accept") net.decoded.set(data, notice!);
+        return verdict;
+      },
+      onMessage: (data) => {
+        const n = net.decoded.get(data);
+        if (n !== undefined) deps.onBlock(n);
+      },
+    });
+    node.onPeer("connect", () => deps.metrics.peers.set(node.peers().length));
+    node.onPeer("disconnect", () => deps.metrics.peers.set(node.peers().length));
+    await node.start();
+    return net;
+  }
+
+  multiaddrs(): string[] {
+    return this.node.multiaddrs();
+  }
+
+  peerCount(): number {
+    return this.node.peers().length;
+  }
+
+  /**
+   * A block's bundle from the first peer that serves it (the sequencer, or anyone holding it), or
+   * null with the peers' reasons when none does.
+   */
+  async fetchBundle(
+    number: bigint,
+    hash: Uint8Array | null,
+  ): Promise<{ bundle: Uint8Array; peer: string } | { reasons: string[] }> {
+    const body = encodeWitnessRequest(number, hash ?? undefined);
+    const reasons: string[] = [];
+    for (const peer of this.node.peers()) {
+      try {
+        const r = await this.node.request(peer, "witnessByNumber", body, {
+          timeoutMs: 15_000,
+          maxResponseBytes: MAX_BUNDLE,
+        });
+        if (r.code === "ok") return { bundle: r.body, peer: peer.toString() };
+        const why = new TextDecoder().decode(r.body);
+        reasons.push(`${peer.toString().slice(-8)}: ${r.code}${why ? ` (${why})` : ""}`);
+        this.metrics.fetchFailures.inc({ reason: r.code });
+      } catch (err) {
+        reasons.push(`${peer.toString().slice(-8)}: ${(err as Error).message}`);
+        this.metrics.fetchFailures.inc({ reason: "error" });
+      }
+    }
+    if (reasons.length === 0) reasons.push("no peers");
+    return { reasons };
+  }
+
+  /** Publishes an attestation now if anyone listens, else as soon as someone does. */
+  publishAttestation(encoded: Uint8Array): void {
+    this.outbox.push(encodeEnvelope(encoded));
+    this.flushOutbox();
+  }
+
+  private flushing = false;
+
+  private flushOutbox(): void {
+    if (this.flushing || this.outbox.length === 0) return;
+    if (this.node.topicPeers("attestation").length === 0) return;
+    this.flushing = true;
+    const batch = this.outbox.splice(0);
+    void (async () => {
+      for (let i = 0; i < batch.length; i++) {
+        const sent = await this.node.publish("attestation", batch[i]!);
+        if (sent === 0) {
+          // Listeners left meanwhile: keep the rest for the next flush.
+          this.outbox.unshift(...batch.slice(i));
+          break;
+        }
+      }
+      this.flushing = false;
+    })();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.node.stop();
+  }
+}

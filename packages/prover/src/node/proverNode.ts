@@ -1,0 +1,325 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  type ChainConfig,
+  type Logger,
+  type MetricsServer,
+  createEthCommon,
+  createLogger,
+  createRegistry,
+  encodeAttestation,
+  loadChainConfig,
+  p2pOptionsFromFlags,
+  signAttestation,
+  signingKeyFromPrivate,
+  startMetricsServer,
+} from "@staccato/common";
+import { ProverNetwork, type SealedBlockNotice } from "../network/proverNetwork.ts";
+import type { BlockVerdict } from "../validation/verifyBlock.ts";
+import { VerifierPool } from "../validation/workerPool.ts";
+import { ProverMetrics } from "./metrics.ts";
+import type { ProverOptions } from "./options.ts";
+import { Progress } from "./progress.ts";
+
+export class StartupError extends Error {}
+
+interface Job {
+  number: bigint;
+  /** From gossip; null for a block picked up after a restart or a gap (any signed block at that height). */
+  hash: Uint8Array | null;
+  attempts: number;
+  notBefore: number;
+}
+
+/** Backoff between attempts at one block: 200 ms doubling to 10 s. */
+const backoffMs = (attempts: number) => Math.min(10_000, 200 * 2 ** Math.min(attempts, 6));
+/** Hashes of attested blocks remembered for dedup. */
+const REMEMBER = 10_000;
+
+/**
+ * The stateless prover (DESIGN §5): learns of sealed blocks from gossip, fetches each block's
+ * bundle (signed header, transactions, witness) from any peer, re-executes it on a worker from the
+ * witness alone, and publishes a signed attestation. Blocks are fetched and verified many at a
+ * time, in whatever order they come: none waits for its parent's verdict.
+ */
+export class ProverNode {
+  private readonly queue: Job[] = [];
+  private readonly waiting = new Set<string>();
+  /** Block numbers queued or being worked on: for telling out-of-order completions. */
+  private readonly open = new Map<bigint, number>();
+  private readonly attested = new Set<string>();
+  private active = 0;
+  private maxConcurrent = 0;
+  private highestAttested = 0n;
+  private highestSeen: bigint;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly closers: (() => Promise<void> | void)[] = [];
+  private network: ProverNetwork | null = null;
+
+  private constructor(
+    readonly logger: Logger,
+    readonly config: ChainConfig,
+    readonly address: string,
+    private readonly key: Uint8Array,
+    private readonly pool: VerifierPool,
+    private readonly progress: Progress,
+    private readonly metrics: ProverMetrics,
+    private readonly maxActive: number,
+  ) {
+    this.highestSeen = progress.attestedThrough;
+  }
+
+  metricsServer: MetricsServer | null = null;
+
+  static async start(o: ProverOptions, logger?: Logger): Promise<ProverNode> {
+    const log = logger ?? createLogger({ name: "prover", level: o.logLevel });
+    mkdirSync(o.dataDir, { recursive: true });
+    let config: ChainConfig;
+    try {
+      config = loadChainConfig(o.chain);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+    const key = loadKey(o.keyFile ?? join(o.dataDir, "prover.key"));
+    const address = bytesToHex(key.address);
+    if (!config.provers.includes(address))
+      throw new StartupError(
+        `this prover's address ${address} is not in the chain config's provers (${config.provers.join(", ") || "none"})`,
+      );
+    const registry = createRegistry({ daemon: "prover" });
+    const metrics = new ProverMetrics(registry);
+    const pool = new VerifierPool(o.workers, config);
+    const progress = new Progress(o.dataDir);
+    const node = new ProverNode(log, config, address, key.privateKey, pool, progress, metrics, o.workers * 2);
+    node.closers.push(() => pool.close());
+    node.closers.push(() => progress.flush());
+    try {
+      const common = createEthCommon(config);
+      const net = await ProverNetwork.start(
+        { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
+        { sequencer: config.sequencer, common, logger: log, metrics, onBlock: (b) => node.onBlock(b) },
+      );
+      node.network = net;
+      node.closers.push(() => net.stop());
+      node.metricsServer = await startMetricsServer(
+        { host: o.metricsHost, port: o.metricsPort },
+        {
+          registry,
+          logger: log,
+          health: () => ({
+            ok: true,
+            peers: net.peerCount(),
+            attestedThrough: Number(progress.attestedThrough),
+            highestSeen: Number(node.highestSeen),
+            queued: node.queue.length,
+            verifying: pool.busy,
+          }),
+        },
+      );
+      const ms = node.metricsServer;
+      node.closers.push(() => ms.close());
+      log.info(
+        {
+          prover: address,
+          chainId: config.chainId,
+          workers: o.workers,
+          attestedThrough: Number(progress.attestedThrough),
+          metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
+          p2p: net.multiaddrs(),
+          dataDir: o.dataDir,
+        },
+        "prover started",
+      );
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    return node;
+  }
+
+  /** A sealed block from gossip: queue it, and every block since the last one attested or seen. */
+  private onBlock(b: SealedBlockNotice): void {
+    if (this.stopped) return;
+    const id = bytesToHex(b.hash);
+    if (this.attested.has(id) || this.waiting.has(id)) return;
+    for (let n = this.highestSeen + 1n; n < b.number; n++) if (!this.progress.has(n)) this.enqueue(n, null);
+    if (b.number > this.highestSeen) this.highestSeen = b.number;
+    this.enqueue(b.number, b.hash);
+  }
+
+  private enqueue(number: bigint, hash: Uint8Array | null): void {
+    const id = hash === null ? `#${number}` : bytesToHex(hash);
+    if (this.waiting.has(id)) return;
+    this.waiting.add(id);
+    this.open.set(number, (this.open.get(number) ?? 0) + 1);
+    this.queue.push({ number, hash, attempts: 0, notBefore: 0 });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    this.metrics.queueDepth.set(this.queue.length);
+    const now = performance.now();
+    let nextAt = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.queue.length && this.active < this.maxActive; ) {
+      const job = this.queue[i]!;
+      if (job.notBefore > now) {
+        nextAt = Math.min(nextAt, job.notBefore);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.active++;
+      void this.run(job).finally(() => {
+        this.active--;
+        this.pump();
+      });
+    }
+    if (nextAt !== Number.POSITIVE_INFINITY && this.timer === null) {
+      this.timer = setTimeout(
+        () => {
+          this.timer = null;
+          this.pump();
+        },
+        Math.max(1, nextAt - now),
+      );
+    }
+    this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private retry(job: Job, why: string, details: Record<string, unknown>): void {
+    job.attempts++;
+    job.notBefore = performance.now() + backoffMs(job.attempts);
+    const level = job.attempts % 10 === 3 ? "warn" : "debug";
+    this.logger[level]({ block: Number(job.number), attempts: job.attempts, ...details }, why);
+    this.queue.push(job);
+  }
+
+  private async run(job: Job): Promise<void> {
+    const got = await this.network!.fetchBundle(job.number, job.hash);
+    if (this.stopped) return;
+    if (!("bundle" in got)) {
+      this.retry(job, "no peer served the block's witness yet; retrying", { reasons: got.reasons });
+      return;
+    }
+    const concurrent = this.pool.busy + 1;
+    if (concurrent > this.maxConcurrent) {
+      this.maxConcurrent = concurrent;
+      this.metrics.maxConcurrent.set(concurrent);
+    }
+    this.metrics.inFlight.inc();
+    let r: Awaited<ReturnType<VerifierPool["verify"]>>;
+    try {
+      r = await this.pool.verify(got.bundle, job.hash);
+    } catch (err) {
+      if (this.stopped) return;
+      this.retry(job, "verification failed; retrying", { err: (err as Error).message });
+      return;
+    } finally {
+      this.metrics.inFlight.dec();
+    }
+    if (this.stopped) return;
+    if (!r.ok) {
+      this.metrics.fetchFailures.inc({ reason: r.bad ? "bad-bundle" : "error" });
+      this.retry(job, r.bad ? "rejected a bad bundle; retrying" : "verification error; retrying", {
+        peer: got.peer,
+        err: r.error,
+      });
+      return;
+    }
+    const out = r.outcome;
+    if (out.kind === "incomplete") {
+      this.metrics.verified.inc({ verdict: "incomplete" });
+      this.logger.warn(
+        { block: Number(job.number), hash: bytesToHex(out.blockHash), missing: out.missing, peer: got.peer },
+        "incomplete witness: not attesting; retrying",
+      );
+      this.retry(job, "incomplete witness", { missing: out.missing });
+      return;
+    }
+    this.attest(job, out, r.ms, r.worker, concurrent);
+  }
+
+  private attest(job: Job, v: BlockVerdict, ms: number, worker: number, concurrent: number): void {
+    const att = signAttestation(
+      {
+        blockNumber: v.blockNumber,
+        blockHash: v.blockHash,
+        preStateRoot: v.preStateRoot,
+        postStateRoot: v.postStateRoot,
+        witnessHash: v.witnessHash,
+        verdict: v.kind,
+        reason: v.reason,
+      },
+      this.config.chainId,
+      this.key,
+    );
+    this.network!.publishAttestation(encodeAttestation(att));
+    const id = bytesToHex(v.blockHash);
+    this.attested.add(id);
+    if (this.attested.size > REMEMBER) this.attested.delete(this.attested.values().next().value!);
+    this.waiting.delete(job.hash === null ? `#${job.number}` : id);
+    const left = (this.open.get(job.number) ?? 1) - 1;
+    if (left === 0) this.open.delete(job.number);
+    else this.open.set(job.number, left);
+    let outOfOrder = false;
+    for (const n of this.open.keys())
+      if (n < v.blockNumber) {
+        outOfOrder = true;
+        break;
+      }
+    if (outOfOrder) this.metrics.outOfOrder.inc();
+    this.progress.add(v.blockNumber);
+    this.metrics.verified.inc({ verdict: v.kind });
+    this.metrics.verifySeconds.observe(ms / 1000);
+    this.metrics.txs.inc(v.txs);
+    this.metrics.witnessBytes.inc(v.witnessBytes);
+    if (v.blockNumber > this.highestAttested) {
+      this.highestAttested = v.blockNumber;
+      this.metrics.attestedBlock.set(Number(v.blockNumber));
+    }
+    const fields = {
+      block: Number(v.blockNumber),
+      hash: id,
+      verdict: v.kind,
+      txs: v.txs,
+      ms: Math.round(ms),
+      worker,
+      concurrent,
+      outOfOrder,
+    };
+    if (v.kind === "invalid") this.logger.error({ ...fields, reason: v.reason }, "attested block INVALID");
+    else this.logger.info(fields, "attested block");
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    for (const c of this.closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        this.logger.warn({ err }, "error while shutting down");
+      }
+    }
+    this.closers.length = 0;
+    this.logger.info("prover stopped");
+  }
+}
+
+function loadKey(path: string) {
+  if (!existsSync(path))
+    throw new StartupError(
+      `prover key file ${path} does not exist (pass --key-file <file> with a hex private key)`,
+    );
+  const text = readFileSync(path, "utf8").trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
+    throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
+  try {
+    return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
+  } catch (err) {
+    throw new StartupError(`key file ${path}: ${(err as Error).message}`);
+  }
+}

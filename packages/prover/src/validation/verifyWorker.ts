@@ -1,0 +1,42 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { type ChainConfig, createEthCommon, parseChainConfig } from "@staccato/common";
+import { BadBundleError, type VerifyOutcome, verifyBundle } from "./verifyBlock.ts";
+
+export interface VerifyRequest {
+  id: number;
+  bundle: Uint8Array;
+  expectedHash: Uint8Array | null;
+}
+
+export type VerifyResponse =
+  | { id: number; ok: true; outcome: VerifyOutcome; ms: number }
+  | { id: number; ok: false; bad: boolean; error: string; ms: number };
+
+// One block at a time per worker; the pool runs one worker per core (DESIGN §5).
+const config: ChainConfig = parseChainConfig(JSON.parse(workerData.config as string), "chain config");
+const common = createEthCommon(config);
+
+// ethereumjs can surface a storage error as an unhandled rejection (FACTS "Witness"): report it
+// instead of dying, the block's own promise carries the failure.
+process.on("unhandledRejection", () => {});
+
+parentPort!.on("message", async (req: VerifyRequest) => {
+  const started = performance.now();
+  try {
+    const outcome = await verifyBundle(req.bundle, { config, common, expectedHash: req.expectedHash });
+    parentPort!.postMessage({
+      id: req.id,
+      ok: true,
+      outcome,
+      ms: performance.now() - started,
+    } satisfies VerifyResponse);
+  } catch (err) {
+    parentPort!.postMessage({
+      id: req.id,
+      ok: false,
+      bad: err instanceof BadBundleError,
+      error: (err as Error).message ?? String(err),
+      ms: performance.now() - started,
+    } satisfies VerifyResponse);
+  }
+});
