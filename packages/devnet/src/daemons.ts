@@ -1,0 +1,72 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { DaemonPlan, DevnetLayout, Role } from "./layout.ts";
+
+/** The repository's `packages/` directory: the devnet starts each daemon's own binary. */
+const PACKAGES = join(import.meta.dirname, "..", "..");
+
+export const DAEMON_BINARIES: Record<Role, string> = {
+  sequencer: join(PACKAGES, "sequencer", "bin", "staccato-sequencer.js"),
+  prover: join(PACKAGES, "prover", "bin", "staccato-prover.js"),
+  fullnode: join(PACKAGES, "fullnode", "bin", "staccato-fullnode.js"),
+};
+
+/** Provers are optional in a checkout: without their binary a new devnet registers none. */
+export function proverAvailable(): boolean {
+  return existsSync(DAEMON_BINARIES.prover);
+}
+
+export interface DaemonContext {
+  layout: DevnetLayout;
+  /** Listen address of the JSON-RPC servers. */
+  host: string;
+  /** The sequencer's full libp2p address, `/ip4/127.0.0.1/tcp/<port>/p2p/<id>`. */
+  sequencerMultiaddr: string;
+  /** The sequencer's JSON-RPC URL, where full nodes forward transactions. */
+  sequencerRpc: string;
+  logLevel: string;
+  proverWorkers: number;
+}
+
+/**
+ * The command line of one daemon: the same flags the README documents for running each daemon
+ * by hand. libp2p listens on loopback only; the JSON-RPC servers on `--host`.
+ */
+export function daemonArgs(d: DaemonPlan, ctx: DaemonContext): string[] {
+  const { layout } = ctx;
+  const common = [
+    "--chain",
+    layout.chainFile,
+    "--data-dir",
+    layout.dataDir(d.name),
+    "--p2p-listen",
+    `/ip4/127.0.0.1/tcp/${d.p2pPort}`,
+    "--metrics-host",
+    "127.0.0.1",
+    "--metrics-port",
+    String(d.metricsPort),
+    "--log-level",
+    ctx.logLevel,
+  ];
+  const rpc = d.rpcPort === null ? [] : ["--rpc-host", ctx.host, "--rpc-port", String(d.rpcPort)];
+  switch (d.role) {
+    case "sequencer":
+      return [...common, ...rpc];
+    case "prover":
+      return [...common, "--bootnodes", ctx.sequencerMultiaddr, "--workers", String(ctx.proverWorkers)];
+    case "fullnode":
+      return [...common, ...rpc, "--bootnodes", ctx.sequencerMultiaddr, "--sequencer-rpc", ctx.sequencerRpc];
+  }
+}
+
+/** Where to reach a server that listens on `host` from this machine. */
+export function loopbackFor(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+/** The URL whose 200 answer means the daemon is up: RPC `/health`, or metrics `/health` for provers. */
+export function healthUrl(d: DaemonPlan, host: string): string {
+  return d.rpcPort === null
+    ? `http://127.0.0.1:${d.metricsPort}/health`
+    : `http://${loopbackFor(host)}:${d.rpcPort}/health`;
+}

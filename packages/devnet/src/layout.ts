@@ -1,0 +1,70 @@
+import { join, resolve } from "node:path";
+
+/** The daemons a devnet runs, in start order. */
+export const ROLES = ["sequencer", "prover", "fullnode"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Where one devnet keeps its files. Every daemon gets its own data dir below the root. */
+export interface DevnetLayout {
+  root: string;
+  /** The generated chain config (genesis) every daemon is started with. */
+  chainFile: string;
+  /** Marks the root as a devnet's, so `--fresh` never deletes a directory it did not create. */
+  markerFile: string;
+  logsDir: string;
+  dataDir(name: string): string;
+  logFile(name: string): string;
+}
+
+export function devnetLayout(dataDir: string): DevnetLayout {
+  const root = resolve(dataDir);
+  return {
+    root,
+    chainFile: join(root, "chain.json"),
+    markerFile: join(root, "devnet.json"),
+    logsDir: join(root, "logs"),
+    dataDir: (name) => join(root, name),
+    logFile: (name) => join(root, "logs", `${name}.log`),
+  };
+}
+
+/** The sequencer's key file and the prover keys, as each daemon looks for them by default. */
+export const SEQUENCER_KEY_FILE = "sequencer.key";
+export const PROVER_KEY_FILE = "prover.key";
+/** The libp2p key every daemon keeps in its data dir (packages/common/src/p2p/flags.ts). */
+export const P2P_KEY_FILE = "p2p.key";
+
+/** One daemon of the topology with the ports it is given. */
+export interface DaemonPlan {
+  name: string;
+  role: Role;
+  /** 1-based index among its role (0 for the sequencer). */
+  index: number;
+  p2pPort: number;
+  metricsPort: number;
+  /** JSON-RPC port; provers have none. */
+  rpcPort: number | null;
+}
+
+export interface PortBases {
+  rpcPort: number;
+  p2pPort: number;
+  metricsPort: number;
+}
+
+/**
+ * Names and ports: the sequencer takes each base port, then provers and full nodes take the
+ * next ones in order; full node i serves JSON-RPC on rpc-port + i (8546, 8547 by default).
+ */
+export function planTopology(provers: number, fullnodes: number, ports: PortBases): DaemonPlan[] {
+  const plan: DaemonPlan[] = [];
+  const add = (role: Role, index: number, rpcPort: number | null) => {
+    const n = plan.length;
+    const name = role === "sequencer" ? role : `${role}-${index}`;
+    plan.push({ name, role, index, p2pPort: ports.p2pPort + n, metricsPort: ports.metricsPort + n, rpcPort });
+  };
+  add("sequencer", 0, ports.rpcPort);
+  for (let i = 1; i <= provers; i++) add("prover", i, null);
+  for (let i = 1; i <= fullnodes; i++) add("fullnode", i, ports.rpcPort + i);
+  return plan;
+}
