@@ -8,6 +8,9 @@ import {
 } from "../state/stateDiff.ts";
 import type { BlockSeal, Log, MiniBlock, Receipt, SignedMiniBlock } from "../types/chain.ts";
 import { type RlpItem, DecodeError, big, bytes, int, list, u, un } from "./rlpUtil.ts";
+import { decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
+
+export { STATE_DIFF_VERSION, decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
 
 // Field-presence bits stored beside the created/deleted flags of an account diff.
 const HAS_NONCE = 4;
@@ -16,6 +19,10 @@ const HAS_CODE = 16;
 const KNOWN_FLAGS = DIFF_FLAG_CREATED | DIFF_FLAG_DELETED | HAS_NONCE | HAS_BALANCE | HAS_CODE;
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The plain RLP form of a diff (every account with its changed fields, full slot keys): used for
+ * state snapshots. Mini-blocks carry the compact encoding of `stateDiffCodec.ts` instead.
+ */
 export function stateDiffToRlp(diff: StateDiff): RlpItem[] {
   return diff.map((d) => {
     let flags = d.flags;
@@ -96,6 +103,25 @@ export function receiptFromRlp(item: RlpItem, what: string): Receipt {
   };
 }
 
+/**
+ * A mini-block's encoded diff, remembered per diff object (with the transactions and receipts it
+ * was encoded against): hashing, signing and logging a mini-block encode it once, and a decoded
+ * mini-block re-encodes to the bytes it came in.
+ */
+const encodedDiffs = new WeakMap<
+  StateDiff,
+  { txs: readonly Uint8Array[]; receipts: readonly Receipt[]; bytes: Uint8Array }
+>();
+
+/** The compact encoding of `m.diff` (DESIGN §3) as it goes on the wire inside the mini-block. */
+export function miniBlockDiffBytes(m: Pick<MiniBlock, "diff" | "txs" | "receipts">): Uint8Array {
+  const cached = encodedDiffs.get(m.diff);
+  if (cached !== undefined && cached.txs === m.txs && cached.receipts === m.receipts) return cached.bytes;
+  const bytes = encodeStateDiff(m.diff, m.txs, m.receipts);
+  encodedDiffs.set(m.diff, { txs: m.txs, receipts: m.receipts, bytes });
+  return bytes;
+}
+
 function miniBlockBody(m: MiniBlock): RlpItem[] {
   return [
     u(m.number),
@@ -107,7 +133,7 @@ function miniBlockBody(m: MiniBlock): RlpItem[] {
     un(m.firstLogIndex),
     m.txs,
     m.receipts.map(receiptToRlp),
-    stateDiffToRlp(m.diff),
+    miniBlockDiffBytes(m),
   ];
 }
 
@@ -120,7 +146,7 @@ export function encodeSignedMiniBlock(m: SignedMiniBlock): Uint8Array {
   return RLP.encode([...miniBlockBody(m), m.signature]);
 }
 
-/** Decodes and re-hashes a signed mini-block; the signature is NOT checked here. */
+/** Decodes a signed mini-block and hashes its body; the signature is NOT checked here. */
 export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
   let decoded: RlpItem;
   try {
@@ -129,6 +155,13 @@ export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
     throw new DecodeError(`mini-block: bad RLP: ${(err as Error).message}`);
   }
   const f = list(decoded, "mini-block", 11);
+  const txs = list(f[7], "txs").map((t, i) => bytes(t, `txs[${i}]`));
+  const receipts = list(f[8], "receipts").map((r, i) => receiptFromRlp(r, `receipts[${i}]`));
+  if (receipts.length !== txs.length) throw new DecodeError("mini-block: receipts do not match txs");
+  const diffBytes = bytes(f[9], "diff");
+  const diff = decodeStateDiff(diffBytes, txs, receipts);
+  encodedDiffs.set(diff, { txs, receipts, bytes: diffBytes });
+  const signature = bytes(f[10], "signature", 65);
   const m: MiniBlock = {
     number: big(f[0], "number"),
     blockNumber: big(f[1], "blockNumber"),
@@ -137,12 +170,40 @@ export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
     timestampUs: big(f[4], "timestampUs"),
     firstTxIndex: int(f[5], "firstTxIndex"),
     firstLogIndex: int(f[6], "firstLogIndex"),
-    txs: list(f[7], "txs").map((t, i) => bytes(t, `txs[${i}]`)),
-    receipts: list(f[8], "receipts").map((r, i) => receiptFromRlp(r, `receipts[${i}]`)),
-    diff: stateDiffFromRlp(f[9]),
+    txs,
+    receipts,
+    diff,
   };
-  if (m.receipts.length !== m.txs.length) throw new DecodeError("mini-block: receipts do not match txs");
-  return { ...m, hash: miniBlockHash(m), signature: bytes(f[10], "signature", 65) };
+  return { ...m, hash: bodyHash(data), signature };
+}
+
+/**
+ * keccak256 of the body of an encoded signed mini-block (every field but the trailing 65-byte
+ * signature), taken from the received bytes instead of re-encoding what was decoded from them.
+ * `RLP.decode` accepts only canonical encodings, so this equals `miniBlockHash` of the decoded
+ * mini-block.
+ */
+function bodyHash(data: Uint8Array): Uint8Array {
+  const p = data[0]!;
+  const lenOfLen = p >= 0xf8 ? p - 0xf7 : 0;
+  const payloadStart = 1 + lenOfLen;
+  // The signature is the last item: 0xb8 0x41 and 65 bytes.
+  const bodyEnd = data.length - 67;
+  if (data[bodyEnd] !== 0xb8 || data[bodyEnd + 1] !== 0x41 || bodyEnd < payloadStart)
+    throw new DecodeError("mini-block: signature is not the last field");
+  const bodyLen = bodyEnd - payloadStart;
+  const header = listHeader(bodyLen);
+  const pre = new Uint8Array(header.length + bodyLen);
+  pre.set(header);
+  pre.set(data.subarray(payloadStart, bodyEnd), header.length);
+  return keccak256(pre);
+}
+
+function listHeader(len: number): Uint8Array {
+  if (len < 56) return Uint8Array.of(0xc0 + len);
+  const be: number[] = [];
+  for (let v = len; v > 0; v = Math.floor(v / 256)) be.unshift(v % 256);
+  return Uint8Array.of(0xf7 + be.length, ...be);
 }
 
 export function encodeBlockSeal(b: BlockSeal): Uint8Array {

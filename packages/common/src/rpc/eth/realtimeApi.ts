@@ -1,6 +1,5 @@
-import { RLP } from "@ethereumjs/rlp";
 import { bytesToHex } from "@ethereumjs/util";
-import { decodeSignedMiniBlock, stateDiffToRlp } from "../../codec/chainCodec.ts";
+import { decodeSignedMiniBlock, miniBlockDiffBytes } from "../../codec/chainCodec.ts";
 import { keccak256 } from "../../crypto/keccak.ts";
 import { encodeEnvelope } from "../../p2p/envelope.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
@@ -74,7 +73,7 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
       const ref = be.chain.miniBlockRef(n);
       if (ref === undefined) return null;
       const mb = decodeSignedMiniBlock(ref.encoded);
-      const diff = RLP.encode(stateDiffToRlp(mb.diff));
+      const diff = miniBlockDiffBytes(mb);
       return {
         number: `0x${mb.number.toString(16)}`,
         hash: bytesToHex(mb.hash),
@@ -87,7 +86,7 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
         /** Bytes on the wire: the signed encoding, and compressed as gossiped. */
         size: ref.encoded.length,
         gossipSize: encodeEnvelope(ref.encoded).length,
-        /** The state diff alone: RLP, and Brotli-compressed. */
+        /** The state diff alone: its compact encoding, and Brotli-compressed. */
         diffSize: diff.length,
         diffCompressedSize: encodeEnvelope(diff).length,
         txBytes: mb.txs.reduce((n, t) => n + t.length, 0),
