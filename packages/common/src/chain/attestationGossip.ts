@@ -1,8 +1,9 @@
-import { type Attestation, decodeAttestation } from "../codec/attestationCodec.ts";
+import { type Attestation, decodeAttestation, encodeAttestation } from "../codec/attestationCodec.ts";
+import { decodeRangeRequest, encodeRangeRequest } from "../codec/reqCodec.ts";
 import type { Logger } from "../log/logger.ts";
 import { decodeEnvelope } from "../p2p/envelope.ts";
 import { type GossipVerdict, runGossipChecks } from "../p2p/gossipValidation.ts";
-import type { GossipTopicHandler } from "../p2p/node.ts";
+import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
 import type { FinalityTracker } from "./finality.ts";
 
 /** How far past the node's newest sealed block an attestation may be (the node may be behind). */
@@ -51,4 +52,100 @@ export function attestationGossip(
       if (tracker.add(got.a, got.bytes)) onAccepted?.(got.a);
     },
   };
+}
+
+/** Most blocks one `attestations-by-range` request covers. */
+const MAX_RANGE = 256;
+
+/**
+ * `attestations-by-range`: RLP [from, count] → one chunk per recorded attestation of blocks
+ * `from … from+count-1`. A node that missed gossip (it was down, or joined later) fills the gap
+ * from any peer; each attestation is checked again on arrival, so a peer cannot forge one.
+ */
+export async function serveAttestations(node: P2PNode, tracker: FinalityTracker): Promise<void> {
+  await node.handle(
+    "attestationsByRange",
+    (body) => {
+      let req: { from: bigint; count: number };
+      try {
+        req = decodeRangeRequest(body);
+      } catch {
+        return { code: "invalid", message: "expected RLP [from, count]" };
+      }
+      const out: Uint8Array[] = [];
+      const end = req.from + BigInt(Math.min(req.count, MAX_RANGE));
+      for (let n = req.from; n < end; n++)
+        for (const a of tracker.attestations(n)) out.push(encodeAttestation(a));
+      return (async function* () {
+        yield* out;
+      })();
+    },
+    {
+      maxRequestBytes: 64,
+      maxResponseBytes: 16 * 1024 * 1024,
+      rateLimit: { perPeerPerSecond: 10, burst: 20 },
+      timeoutMs: 15_000,
+    },
+  );
+}
+
+/**
+ * Keeps a node's finality from stalling on attestations it never heard: while the finalized block
+ * lags the newest sealed one for `afterMs`, asks each peer in turn for the attestations above it.
+ */
+export function syncAttestations(
+  node: P2PNode,
+  tracker: FinalityTracker,
+  latest: () => bigint,
+  log: Logger,
+  afterMs = 2000,
+): () => void {
+  let lastFinal = -1n;
+  let since = Date.now();
+  let busy = false;
+  let peerIdx = 0;
+  const timer = setInterval(() => {
+    if (busy || tracker.quorum === 0 || tracker.haltedAt !== null) return;
+    const fin = tracker.finalized();
+    if (fin !== lastFinal) {
+      lastFinal = fin;
+      since = Date.now();
+    }
+    if (fin >= latest() || Date.now() - since < afterMs) return;
+    const peers = node.peers();
+    if (peers.length === 0) return;
+    const peer = peers[peerIdx++ % peers.length]!;
+    busy = true;
+    void (async () => {
+      try {
+        const r = await node.requestStream(
+          peer,
+          "attestationsByRange",
+          encodeRangeRequest(fin + 1n, MAX_RANGE),
+          {
+            timeoutMs: 15_000,
+            maxChunkBytes: 8192,
+            maxTotalBytes: 16 * 1024 * 1024,
+          },
+        );
+        if (r.code !== "ok") {
+          log.debug({ code: r.code, reason: new TextDecoder().decode(r.body) }, "attestation sync refused");
+          return;
+        }
+        let added = 0;
+        for await (const chunk of r.chunks) {
+          const a = decodeAttestation(chunk);
+          if (tracker.reject(a) === null && tracker.add(a, chunk)) added++;
+        }
+        if (added > 0)
+          log.info({ added, from: Number(fin + 1n), peer: peer.toString() }, "fetched missed attestations");
+        since = Date.now();
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, "attestation sync failed");
+      } finally {
+        busy = false;
+      }
+    })();
+  }, 500);
+  return () => clearInterval(timer);
 }

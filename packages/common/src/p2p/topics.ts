@@ -8,6 +8,7 @@ export const REQ_PROTOCOLS = [
   "blockByNumber",
   "witnessByNumber",
   "stateSnapshot",
+  "attestationsByRange",
 ] as const;
 export type ReqProtocol = (typeof REQ_PROTOCOLS)[number];
 
@@ -22,6 +23,7 @@ const protocolSegment: { readonly [K in ReqProtocol]: string } = {
   blockByNumber: "req/block-by-number/1",
   witnessByNumber: "req/witness-by-number/1",
   stateSnapshot: "req/state-snapshot/1",
+  attestationsByRange: "req/attestations-by-range/1",
 };
 
 function chainPrefix(chainId: number): string {

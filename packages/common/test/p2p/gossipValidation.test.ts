@@ -29,6 +29,7 @@ describe("p2p / topics", () => {
       blockByNumber: "/staccato/7/req/block-by-number/1",
       witnessByNumber: "/staccato/7/req/witness-by-number/1",
       stateSnapshot: "/staccato/7/req/state-snapshot/1",
+      attestationsByRange: "/staccato/7/req/attestations-by-range/1",
     };
     for (const p of REQ_PROTOCOLS) assert.equal(protocolId(7, p), protocols[p]);
     assert.throws(() => topicName(-1, "block"), RangeError);

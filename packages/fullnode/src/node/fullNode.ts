@@ -39,6 +39,8 @@ import {
   FinalityMetrics,
   FinalityTracker,
   attestationGossip,
+  serveAttestations,
+  syncAttestations,
   finalityApi,
 } from "@staccato/common";
 import { Follower, type VerificationError } from "../chain/follower.ts";
@@ -181,6 +183,8 @@ export class FullNode {
       "attestation",
       attestationGossip(finality, () => replica.chain.latest.number, log),
     );
+    await serveAttestations(net.node, finality);
+    closers.push(syncAttestations(net.node, finality, () => replica.chain.latest.number, log));
 
     const sequencer = new SequencerClient(o.sequencerRpc);
     const startingBlock = meta0.verifiedBlock;

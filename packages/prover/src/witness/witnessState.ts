@@ -86,6 +86,11 @@ export class WitnessState implements StateReader {
  * tries its accounts point to. An honest witness has none: every node is a pre-state node.
  */
 export function unreachableNodes(root: Uint8Array, db: Map<string, Uint8Array>): number {
+  return db.size - reachableNodes(root, db).size;
+}
+
+/** The hashes (hex, no 0x) of the witness nodes reachable from `root`. */
+export function reachableNodes(root: Uint8Array, db: Map<string, Uint8Array>): Set<string> {
   const visited = new Set<string>();
   const stack: [hash: string, storage: boolean][] = [[bytesToHex(root).slice(2), false]];
   const walk = (node: unknown, storage: boolean): void => {
@@ -124,5 +129,5 @@ export function unreachableNodes(root: Uint8Array, db: Map<string, Uint8Array>):
     visited.add(h);
     walk(RLP.decode(enc), storage);
   }
-  return db.size - visited.size;
+  return visited;
 }

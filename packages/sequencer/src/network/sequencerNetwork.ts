@@ -4,6 +4,8 @@ import {
   type FinalityTracker,
   type Logger,
   attestationGossip,
+  serveAttestations,
+  syncAttestations,
   decodeWitnessRequest,
   encodeBundle,
   type MemoryState,
@@ -124,6 +126,7 @@ export class SequencerNetwork {
       "attestation",
       attestationGossip(deps.finality, () => chain.latest.number, log, deps.onAttestation),
     );
+    await serveAttestations(node, deps.finality);
 
     // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
     // the block and its state root, so the joiner can verify what it rebuilt.
@@ -146,7 +149,9 @@ export class SequencerNetwork {
 
     await node.start();
     log.info({ peerId: node.peerId.toString(), multiaddrs: node.multiaddrs() }, "sequencer p2p started");
-    return new SequencerNetwork(node, log);
+    const net = new SequencerNetwork(node, log);
+    net.stopSync = syncAttestations(node, deps.finality, () => chain.latest.number, log);
+    return net;
   }
 
   get peerId(): string {
@@ -175,7 +180,10 @@ export class SequencerNetwork {
     });
   }
 
+  private stopSync: () => void = () => {};
+
   async stop(): Promise<void> {
+    this.stopSync();
     await this.node.stop();
   }
 }
