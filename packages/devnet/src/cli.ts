@@ -1,6 +1,6 @@
 import { runCli } from "@staccato/common";
 import { formatBanner } from "./banner.ts";
-import { loopbackFor, proverAvailable } from "./daemons.ts";
+import { loopbackFor } from "./daemons.ts";
 import { initDevnet, peerIdOfKeyFile, removeDevnet } from "./init.ts";
 import { devnetLayout, P2P_KEY_FILE, planTopology } from "./layout.ts";
 import { devnetFlags } from "./options.ts";
@@ -19,25 +19,15 @@ await runCli(
   async (o) => {
     const layout = devnetLayout(o.dataDir);
     if (o.fresh) removeDevnet(layout);
-    const withProvers = proverAvailable();
     const { created, config } = await initDevnet(layout, {
       provers: o.provers,
       proverQuorum: o.proverQuorum,
-      defaultProvers: withProvers ? 2 : 0,
     });
-    if (created && !withProvers && o.provers === undefined)
-      err(
-        "devnet: warning: no prover binary (packages/prover): the chain has no provers, every block is final",
-      );
     out(
       `devnet: ${created ? "created" : "resuming"} chain ${config.chainId} in ${layout.root} ` +
         `(${config.provers.length} provers, quorum ${config.proverQuorum})`,
     );
     if (o.initOnly) return;
-    if (config.provers.length > 0 && !withProvers)
-      throw new Error(
-        "this devnet registers provers but packages/prover is missing: pass --fresh --provers 0",
-      );
 
     const plan = planTopology(config.provers.length, o.fullnodes, o);
     const sequencer = plan[0];

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DaemonPlan, DevnetLayout, Role } from "./layout.ts";
 
@@ -10,11 +9,6 @@ export const DAEMON_BINARIES: Record<Role, string> = {
   prover: join(PACKAGES, "prover", "bin", "staccato-prover.js"),
   fullnode: join(PACKAGES, "fullnode", "bin", "staccato-fullnode.js"),
 };
-
-/** Provers are optional in a checkout: without their binary a new devnet registers none. */
-export function proverAvailable(): boolean {
-  return existsSync(DAEMON_BINARIES.prover);
-}
 
 export interface DaemonContext {
   layout: DevnetLayout;

@@ -32,11 +32,14 @@ export function peerIdOfKeyFile(path: string): string {
 
 export class DevnetInitError extends Error {}
 
+/** A new devnet's provers, and how many attestations finalize a block. */
+export const DEFAULT_PROVERS = 2;
+
 export interface InitRequest {
-  /** Provers to register; undefined = keep a resumed devnet's, or `defaultProvers` for a new one. */
+  /** Provers to register; undefined = keep a resumed devnet's, or DEFAULT_PROVERS for a new one. */
   provers: number | undefined;
+  /** Undefined = all provers, at most 2 (or a resumed devnet's). */
   proverQuorum: number | undefined;
-  defaultProvers: number;
 }
 
 export interface InitResult {
@@ -64,7 +67,7 @@ export async function initDevnet(layout: DevnetLayout, req: InitRequest): Promis
     mismatch("--prover-quorum", req.proverQuorum, config.proverQuorum);
     return { created: false, config };
   }
-  const provers = req.provers ?? req.defaultProvers;
+  const provers = req.provers ?? DEFAULT_PROVERS;
   const proverQuorum = req.proverQuorum ?? Math.min(provers, 2);
   if (proverQuorum > provers)
     throw new DevnetInitError(`--prover-quorum ${proverQuorum} exceeds the ${provers} provers`);
