@@ -194,12 +194,13 @@ async function ensurePortsFree(plan: DaemonPlan[], host: string): Promise<void> 
         `port ${w.port} is planned for both ${other} and ${w.what}: change ${w.flag}`,
       );
     seen.set(w.port, w.what);
-    if (!(await canListen(w.port, w.host)))
+    if (!(await portFree(w.port, w.host)))
       throw new DevnetStartError(`port ${w.port} (${w.what}) is already in use: pass another ${w.flag}`);
   }
 }
 
-function canListen(port: number, host: string): Promise<boolean> {
+/** Whether `port` can be listened on at `host` right now. */
+export function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once("error", () => resolve(false));

@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { http, type Hash, createPublicClient, createWalletClient, defineChain, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { DEV_CHAIN_ID, DEV_MNEMONIC } from "@staccato/common";
 import { sleep, waitFor } from "./helpers/devnetProcess.ts";
 import { NetnsLab } from "./helpers/netns.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..", "..");
 const bin = (pkg: string) => join(REPO_ROOT, "packages", pkg, "bin", `staccato-${pkg}.js`);
-const MNEMONIC = "test test test test test test test test test test test junk";
 
 const lab = NetnsLab.available();
 // CI sets STACCATO_REQUIRE_NETNS=1: there the test must run, never skip.
@@ -164,7 +164,7 @@ describe("hosts / sequencer, prover and two full nodes in separate network names
   });
 
   const chain = defineChain({
-    id: 21364,
+    id: DEV_CHAIN_ID,
     name: "Staccato",
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [] } },
@@ -173,7 +173,7 @@ describe("hosts / sequencer, prover and two full nodes in separate network names
   const sendVia = async (url: string, from: number, to: string, n: number): Promise<Hash[]> => {
     const wallet = createWalletClient({
       chain,
-      account: mnemonicToAccount(MNEMONIC, { addressIndex: from }),
+      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: from }),
       transport: http(url),
     });
     const hashes: Hash[] = [];
@@ -181,7 +181,7 @@ describe("hosts / sequencer, prover and two full nodes in separate network names
       hashes.push(await wallet.sendTransaction({ to: to as `0x${string}`, value: parseEther("0.01") }));
     return hashes;
   };
-  const recipient = mnemonicToAccount(MNEMONIC, { addressIndex: 15 }).address;
+  const recipient = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 15 }).address;
   let lastAfterCut = 0n;
 
   it("shows transactions sent to one full node on the other", async () => {

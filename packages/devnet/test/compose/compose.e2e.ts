@@ -6,15 +6,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { http, type Hash, createPublicClient, createWalletClient, defineChain, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { DEV_CHAIN_ID, DEV_MNEMONIC } from "@staccato/common";
 import { waitFor } from "../helpers/devnetProcess.ts";
 
 const SEQUENCER = process.env.STACCATO_COMPOSE_SEQUENCER ?? "http://127.0.0.1:8545";
 const FULLNODES = (
   process.env.STACCATO_COMPOSE_FULLNODES ?? "http://127.0.0.1:8546,http://127.0.0.1:8547"
 ).split(",");
-const MNEMONIC = "test test test test test test test test test test test junk";
 const chain = defineChain({
-  id: 21364,
+  id: DEV_CHAIN_ID,
   name: "Staccato devnet",
   nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
   rpcUrls: { default: { http: [SEQUENCER] } },
@@ -23,18 +23,18 @@ const client = (url: string) => createPublicClient({ chain, transport: http(url)
 
 describe("compose / the containers' published ports", () => {
   const sequencer = client(SEQUENCER);
-  const recipients = [1, 2, 3].map((i) => mnemonicToAccount(MNEMONIC, { addressIndex: 10 + i }).address);
+  const recipients = [1, 2, 3].map((i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 10 + i }).address);
   let hashes: Hash[] = [];
   let lastBlock = 0n;
 
   it("takes transactions through the sequencer's port (viem)", async () => {
-    assert.equal(await sequencer.getChainId(), 21364);
+    assert.equal(await sequencer.getChainId(), DEV_CHAIN_ID);
     const before = await Promise.all(recipients.map((a) => sequencer.getBalance({ address: a })));
     hashes = [];
     for (let i = 0; i < recipients.length; i++) {
       const wallet = createWalletClient({
         chain,
-        account: mnemonicToAccount(MNEMONIC, { addressIndex: i + 1 }),
+        account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i + 1 }),
         transport: http(SEQUENCER),
       });
       hashes.push(await wallet.sendTransaction({ to: recipients[i], value: parseEther(`${i + 1}`) }));

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { READY_LINE } from "../../src/banner.ts";
+import { portFree } from "../../src/supervisor.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..", "..", "..");
 /** The root script `pnpm devnet` / `npm run devnet` runs this after setup. */
@@ -122,18 +122,10 @@ export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await canListen(p);
+    for (let p = base; p < base + count && ok; p++) ok = await portFree(p, "127.0.0.1");
     if (ok) return base;
   }
   throw new Error("no free port range found");
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
