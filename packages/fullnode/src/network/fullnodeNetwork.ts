@@ -7,6 +7,7 @@ import {
   type Logger,
   type P2PNode,
   type P2POptions,
+  type ReqRespCode,
   SeenCache,
   type SignedMiniBlock,
   SigningDomain,
@@ -21,9 +22,16 @@ import {
 } from "@staccato/common";
 import type { Follower } from "../chain/follower.ts";
 import type { FullnodeMetrics } from "../node/metrics.ts";
+import { SyncPeers } from "../sync/syncPeers.ts";
+
+type PeerId = P2PNode["peerId"];
 
 /** Largest decompressed mini-block or block accepted from gossip. */
 export const MAX_GOSSIP_PAYLOAD = 32 * 1024 * 1024;
+/** Catch-up passes while nothing is known to be missing (or no peer is connected). */
+const IDLE_MS = 1000;
+/** The wait when every connected peer is left out for now. */
+const WAIT_FOR_PEER_MS = 250;
 /** How far ahead of the applied head a mini-block may be and still be buffered. */
 const MINI_BLOCK_WINDOW = 100_000n;
 
@@ -74,6 +82,7 @@ export class FullnodeNetwork {
   private readonly seenBlocks = new SeenCache(1_000);
   private syncTimer: NodeJS.Timeout | null = null;
   private syncing = false;
+  private readonly peers = new SyncPeers();
   private stopped = false;
   private readonly log: Logger;
 
@@ -210,22 +219,42 @@ export class FullnodeNetwork {
     this.syncTimer = setTimeout(() => {
       this.syncTimer = null;
       this.syncOnce()
-        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, "catch-up pass failed"))
-        .finally(() => this.scheduleSync(this.follower.wants().behind ? 0 : 1000));
+        .catch((err: unknown) => {
+          this.log.debug({ err: (err as Error).message }, "catch-up pass failed");
+          return IDLE_MS;
+        })
+        .then((next) => this.scheduleSync(next));
     }, ms);
   }
 
   /**
    * One catch-up pass: mini-blocks from the first one missing, then block seals from the first
-   * one unverified, in bounded batches, from any connected peer.
+   * one unverified, in bounded batches. Each request goes to the next usable peer (SyncPeers); a
+   * peer that answers badly is left out and the next one asked. Returns when to run again.
    */
-  private async syncOnce(): Promise<void> {
-    if (this.follower.isHalted) return;
-    const peer = this.node.peers()[0];
-    if (peer === undefined) return;
+  private async syncOnce(): Promise<number> {
+    if (this.follower.isHalted) return IDLE_MS;
+    const connected = this.node.peers();
+    let peer = this.peers.next(connected);
+    if (peer === undefined) return connected.length === 0 ? IDLE_MS : WAIT_FOR_PEER_MS;
     this.syncing = true;
     try {
-      const want = this.follower.wants();
+      if (!(await this.fetchMiniBlocks(peer))) {
+        peer = this.peers.next(connected);
+        if (peer === undefined) return WAIT_FOR_PEER_MS;
+      }
+      await this.fetchSeals(peer);
+      await this.follower.settle();
+    } finally {
+      this.syncing = false;
+    }
+    return this.follower.wants().behind ? 0 : IDLE_MS;
+  }
+
+  /** Mini-blocks from the first one missing; false if the peer failed (it is left out for a while). */
+  private async fetchMiniBlocks(peer: PeerId): Promise<boolean> {
+    const want = this.follower.wants();
+    return this.ask(peer, "miniBlocksByRange", async () => {
       const r = await this.node.requestStream(
         peer,
         "miniBlocksByRange",
@@ -239,19 +268,54 @@ export class FullnodeNetwork {
         for await (const chunk of r.chunks)
           this.follower.offerMiniBlock(this.signed.miniBlock(chunk), true, chunk);
       }
+      return r.code;
+    });
+  }
+
+  /** Block seals from the first one unverified, up to 64. */
+  private async fetchSeals(peer: PeerId): Promise<boolean> {
+    return this.ask(peer, "blockByNumber", async () => {
       for (let i = 0; i < 64; i++) {
         const n = this.follower.verifiedBlock + 1n + BigInt(i);
         const b = await this.node.request(peer, "blockByNumber", encodeNumberRequest(n), {
           timeoutMs: 5000,
           maxResponseBytes: 1 << 20,
         });
-        if (b.code !== "ok") break;
+        if (b.code !== "ok") return b.code;
         const { seal } = this.signed.block(b.body);
         this.follower.offerBlock(seal);
       }
-      await this.follower.settle();
-    } finally {
-      this.syncing = false;
+      return "ok";
+    });
+  }
+
+  /**
+   * Runs one exchange with `peer` and keeps its record: `unavailable` (it has nothing newer) is
+   * fine, `rate-limited` leaves it alone briefly, and anything else (our request called invalid, a
+   * failed stream, an answer that does not decode or is not signed by the sequencer) leaves it out.
+   */
+  private async ask(peer: PeerId, protocol: string, exchange: () => Promise<ReqRespCode>): Promise<boolean> {
+    let code: ReqRespCode;
+    try {
+      code = await exchange();
+    } catch (err) {
+      const benchMs = this.peers.failed(peer);
+      this.log.info(
+        { peer: peer.toString(), protocol, err: (err as Error).message, benchMs },
+        "sync peer failed",
+      );
+      return false;
     }
+    if (code === "rate-limited") {
+      this.peers.rateLimited(peer);
+      return true;
+    }
+    if (code === "invalid") {
+      const benchMs = this.peers.failed(peer);
+      this.log.info({ peer: peer.toString(), protocol, benchMs }, "sync peer called our request invalid");
+      return false;
+    }
+    this.peers.succeeded(peer);
+    return true;
   }
 }
