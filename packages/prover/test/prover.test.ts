@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
@@ -44,6 +45,7 @@ import {
   waitFor,
 } from "../../fullnode/test/helpers/fullnodeProcess.ts";
 import { mixedWorkload } from "../../fullnode/test/helpers/workload.ts";
+import { devKeyAccount } from "../../sequencer/test/helpers/devChain.ts";
 import { rpc } from "../../sequencer/test/helpers/rpcClient.ts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import { reachableNodes } from "../src/witness/witnessState.ts";
@@ -70,6 +72,17 @@ interface FinalityAnswer {
 
 const hexKey = (k: Uint8Array) => bytesToHex(k);
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 describe("provers: stateless verification, attestations and finality", { timeout: 400_000 }, () => {
   const dirs = new TempDirs();
   const seqKey = randomPrivateKey();
@@ -94,8 +107,15 @@ describe("provers: stateless verification, attestations and finality", { timeout
     writeFileSync(join(seqDir, "sequencer.key"), hexKey(seqKey));
     chainFile = join(seqDir, "chain.json");
     writeFileSync(chainFile, chainConfigToJson(config));
-    seq = await SequencerProcess.start({ dataDir: seqDir, args: ["--block-ms", "250"] });
-    bootnode = (seq.logs().find((l) => l.msg === "sequencer started")!.p2p as string[])[0]!;
+    // A fixed libp2p port, so the others find the sequencer again after it is restarted.
+    const port = await freePort();
+    seq = await SequencerProcess.start({
+      dataDir: seqDir,
+      args: ["--block-ms", "250", "--p2p-listen", `/ip4/127.0.0.1/tcp/${port}`],
+    });
+    bootnode = (seq.logs().find((l) => l.msg === "sequencer started")!.p2p as string[]).find((a) =>
+      a.includes(`/tcp/${port}/`),
+    )!;
     for (let i = 0; i < 2; i++) {
       const dir = dirs.make();
       const keyFile = join(dir, "prover.key");
@@ -217,6 +237,92 @@ describe("provers: stateless verification, attestations and finality", { timeout
     assert.ok(
       provers.some((p) => p.logs().some((l) => l.msg === "attested block" && l.outOfOrder === true)),
       "the logs show it too",
+    );
+  });
+
+  it("a sequencer killed mid-block restarts with every block's witness: the provers attest across the crash", async () => {
+    const acct = devKeyAccount(12);
+    const start = Number(await rpc<string>(seq.rpcUrl, "eth_getTransactionCount", [acct.address, "pending"]));
+    const raws: string[] = [];
+    for (let i = 0; i < 150; i++)
+      raws.push(
+        await acct.signTransaction({
+          chainId: 21364,
+          type: "eip1559",
+          nonce: start + i,
+          to: `0x${(0xdead0000 + i).toString(16).padStart(40, "0")}`,
+          value: 1000n + BigInt(i),
+          gas: 21_000n,
+          maxFeePerGas: 20n * 10n ** 9n,
+          maxPriorityFeePerGas: 1n,
+        }),
+      );
+    const hashes = raws.map((r) => keccak256(hexToBytes(r as `0x${string}`)));
+    await rpcBatch(
+      seq.rpcUrl,
+      raws.slice(0, 100).map((r) => ({ method: "eth_sendRawTransaction", params: [r] })),
+    );
+    // As soon as some are preconfirmed, before their block can seal: kill -9.
+    await waitFor(
+      "a preconfirmed receipt",
+      async () => (await rpc(seq.rpcUrl, "eth_getTransactionReceipt", [bytesToHex(hashes[40]!)])) !== null,
+      20_000,
+    );
+    await seq.kill9();
+    seq = await seq.restart();
+    assert.ok(seq.logs().some((l) => l.msg === "replayed write-ahead log"));
+    // Send them all again: those the log kept are "already known" or have a used nonce now.
+    const again = (await (
+      await fetch(seq.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(
+          raws.map((r, id) => ({ jsonrpc: "2.0", id, method: "eth_sendRawTransaction", params: [r] })),
+        ),
+      })
+    ).json()) as { error?: { message: string } }[];
+    for (const r of again)
+      if (r.error !== undefined) assert.match(r.error.message, /already known|nonce too low/);
+    let lastBlock = 0n;
+    await waitFor(
+      "every transfer included after the restart",
+      async () => {
+        const r = await rpc<{ blockNumber: string } | null>(seq.rpcUrl, "eth_getTransactionReceipt", [
+          bytesToHex(hashes.at(-1)!),
+        ]);
+        if (r === null) return false;
+        lastBlock = BigInt(r.blockNumber);
+        return true;
+      },
+      30_000,
+    );
+    for (const url of [seq.rpcUrl, fn.rpcUrl])
+      await waitFor(
+        `finality passes block ${lastBlock} across the crash`,
+        async () => BigInt((await finality(url)).finalized) >= lastBlock,
+        60_000,
+      ).catch(async (err: Error) => {
+        const f = await finality(url);
+        const stuck = BigInt(f.finalized) + 1n;
+        const tail = (p: ProverProcess) =>
+          p
+            .output()
+            .split("\n")
+            .filter((l) => !l.includes('"attested block"'))
+            .slice(-8)
+            .join("\n");
+        throw new Error(
+          `${err.message}\n${url}: ${JSON.stringify(f)}\nblock ${stuck}: ${JSON.stringify(await attestations(url, stuck))}\nsequencer:\n${seq
+            .output()
+            .split("\n")
+            .filter((l) => /warn|error|witness|replayed|resealed/i.test(l))
+            .slice(-8)
+            .join("\n")}\nprover 0:\n${tail(provers[0]!)}\nprover 1:\n${tail(provers[1]!)}`,
+        );
+      });
+    assert.ok(
+      !seq.logs().some((l) => l.msg === "block resealed after a restart has no witness"),
+      "every resealed block has its witness",
     );
   });
 

@@ -62,7 +62,14 @@ const MAX_RANGE = 256;
  * `from … from+count-1`. A node that missed gossip (it was down, or joined later) fills the gap
  * from any peer; each attestation is checked again on arrival, so a peer cannot forge one.
  */
-export async function serveAttestations(node: P2PNode, tracker: FinalityTracker): Promise<void> {
+export async function serveAttestations(
+  node: P2PNode,
+  source: FinalityTracker | ((n: bigint) => readonly Uint8Array[]),
+): Promise<void> {
+  const encodedAt =
+    typeof source === "function"
+      ? source
+      : (n: bigint) => source.attestations(n).map((a) => encodeAttestation(a));
   await node.handle(
     "attestationsByRange",
     (body) => {
@@ -74,8 +81,7 @@ export async function serveAttestations(node: P2PNode, tracker: FinalityTracker)
       }
       const out: Uint8Array[] = [];
       const end = req.from + BigInt(Math.min(req.count, MAX_RANGE));
-      for (let n = req.from; n < end; n++)
-        for (const a of tracker.attestations(n)) out.push(encodeAttestation(a));
+      for (let n = req.from; n < end; n++) out.push(...encodedAt(n));
       return (async function* () {
         yield* out;
       })();

@@ -5,6 +5,7 @@ import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
 import { type BlockEnv, executionBlock } from "../chain/blockHeader.ts";
 import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState.ts";
+import type { WitnessReads } from "../trie/stateTrie.ts";
 import type { Log, Receipt } from "../types/chain.ts";
 import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./callRunner.ts";
 
@@ -88,7 +89,27 @@ export class Executor {
 
 export const addressFromBytes = (b: Uint8Array): Address => new Address(b);
 
-const newBlockReads = (): BlockReads => ({ ...newReadSet(), blockHashes: new Set() });
+export const newBlockReads = (): BlockReads => ({ ...newReadSet(), blockHashes: new Set() });
+
+/** Adds `from`'s keys to `into` (a block's reads, mini-block by mini-block). */
+export function mergeReads(into: BlockReads, from: BlockReads): void {
+  for (const a of from.accounts) into.accounts.add(a);
+  for (const [a, keys] of from.slots) {
+    const s = into.slots.get(a);
+    if (s === undefined) into.slots.set(a, new Set(keys));
+    else for (const k of keys) s.add(k);
+  }
+  for (const [h, c] of from.codes) if (!into.codes.has(h)) into.codes.set(h, c);
+  for (const a of from.codeAddrs) into.codeAddrs.add(a);
+  for (const n of from.blockHashes) into.blockHashes.add(n);
+}
+
+/** The read set in the shape the state trie takes to record a witness. */
+export function toWitnessReads(r: BlockReads): WitnessReads {
+  const slots: [string, string[]][] = [];
+  for (const [a, keys] of r.slots) slots.push([a, [...keys]]);
+  return { accounts: [...r.accounts], slots };
+}
 
 /** Thrown by a state that is missing data it should have (a partial, witness-built state). */
 export class MissingStateError extends Error {

@@ -34,9 +34,16 @@ export interface ReadSet {
   slots: Map<string, Set<string>>;
   /** codeHash (0x hex) → code, captured at read time (before the block could change it). */
   codes: Map<string, Uint8Array>;
+  /** Addresses whose code was read (what the write-ahead log keeps instead of the code). */
+  codeAddrs: Set<string>;
 }
 
-export const newReadSet = (): ReadSet => ({ accounts: new Set(), slots: new Map(), codes: new Map() });
+export const newReadSet = (): ReadSet => ({
+  accounts: new Set(),
+  slots: new Map(),
+  codes: new Map(),
+  codeAddrs: new Set(),
+});
 
 /** Pre-values of everything one epoch (a mini-block) touched, for `latest` views. */
 export interface PreImage {
@@ -106,6 +113,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
     const c = this.codes.get(addr);
     const code = c !== undefined ? (c ?? undefined) : this.base?.code(addr);
     if (this.reads !== null && code !== undefined) {
+      this.reads.codeAddrs.add(addr);
       const codeHash = this.account(addr)?.codeHash;
       if (codeHash !== undefined) {
         const h = bytesToHex(codeHash);

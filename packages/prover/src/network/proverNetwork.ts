@@ -14,11 +14,14 @@ import {
   encodeWitnessRequest,
   recoverPayloadSigner,
   runGossipChecks,
+  serveAttestations,
 } from "@staccato/common";
 import type { ProverMetrics } from "../node/metrics.ts";
 
 /** Largest decompressed block seal accepted from gossip. */
 const MAX_BLOCK_GOSSIP = 4 * 1024 * 1024;
+/** Blocks whose own attestations a prover keeps to serve by `attestations-by-range`. */
+const KEEP_OWN = 10_000;
 /** Largest bundle accepted from a peer. */
 const MAX_BUNDLE = 512 * 1024 * 1024;
 
@@ -37,6 +40,8 @@ export class ProverNetwork {
   private readonly seen = new SeenCache(10_000);
   private readonly decoded = new WeakMap<Uint8Array, SealedBlockNotice>();
   private readonly outbox: Uint8Array[] = [];
+  /** This prover's attestations by block number, newest `KEEP_OWN` blocks. */
+  private readonly own = new Map<bigint, Uint8Array[]>();
   private flushTimer: NodeJS.Timeout;
 
   private constructor(
@@ -93,6 +98,9 @@ export class ProverNetwork {
         if (n !== undefined) deps.onBlock(n);
       },
     });
+    // Its own recent attestations, for a node that missed the gossip (it was down, or the
+    // connection dropped while a message was in flight).
+    await serveAttestations(node, (n) => net.own.get(n) ?? []);
     node.onPeer("connect", () => deps.metrics.peers.set(node.peers().length));
     node.onPeer("disconnect", () => deps.metrics.peers.set(node.peers().length));
     await node.start();
@@ -137,7 +145,11 @@ export class ProverNetwork {
   }
 
   /** Publishes an attestation now if anyone listens, else as soon as someone does. */
-  publishAttestation(encoded: Uint8Array): void {
+  publishAttestation(blockNumber: bigint, encoded: Uint8Array): void {
+    const list = this.own.get(blockNumber) ?? [];
+    list.push(encoded);
+    this.own.set(blockNumber, list);
+    if (this.own.size > KEEP_OWN) this.own.delete(this.own.keys().next().value!);
     this.outbox.push(encodeEnvelope(encoded));
     this.flushOutbox();
   }

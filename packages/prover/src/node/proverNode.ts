@@ -256,7 +256,7 @@ export class ProverNode {
       this.config.chainId,
       this.key,
     );
-    this.network!.publishAttestation(encodeAttestation(att));
+    this.network!.publishAttestation(v.blockNumber, encodeAttestation(att));
     const id = bytesToHex(v.blockHash);
     this.attested.add(id);
     if (this.attested.size > REMEMBER) this.attested.delete(this.attested.values().next().value!);

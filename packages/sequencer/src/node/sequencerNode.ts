@@ -29,9 +29,11 @@ import {
   subscriptionApi,
   FinalityMetrics,
   FinalityTracker,
+  compressWitness,
 } from "@staccato/common";
 import { debugApi } from "../rpc/debugApi.ts";
 import { WitnessStore } from "../storage/witnessStore.ts";
+import { buildBlockWitness } from "../sealing/witness.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
@@ -158,11 +160,14 @@ export class SequencerNode {
         "dropped a torn record at the end of the write-ahead log",
       );
     }
+    const witnesses = await WitnessStore.open(join(o.dataDir, "witnesses.log"), log);
+    closers.push(() => witnesses.close());
     const replay = await replayWal(
       read.records,
       { common, chain, state, trie, latestView },
       { miniBlockNumber: 0n, lastMiniBlockHash: new Uint8Array(32) },
       base.blockNumber,
+      (n) => !witnesses.has(n),
     );
     if (snapshot !== null && chain.latest.number < snapshot.blockNumber) {
       throw new StartupError(
@@ -182,8 +187,6 @@ export class SequencerNode {
     }
     const wal = await WriteAheadLog.open(walPath, read.validBytes, o.walFsync);
     closers.push(() => wal.close());
-    const witnesses = await WitnessStore.open(join(o.dataDir, "witnesses.log"), log);
-    closers.push(() => witnesses.close());
     const finality = new FinalityTracker({
       config,
       sealedHash: (n) => {
@@ -239,7 +242,16 @@ export class SequencerNode {
       },
       replay.cursor,
     );
-    producer.resumeSeals(replay.unfinished);
+    producer.resumeSeals(replay.unfinished, replay.headReads);
+    for (const w of replay.witnesses) {
+      const { encoded, hash } = buildBlockWitness(chain, state, w.block, w.reads, w.nodes);
+      witnesses.add(w.block.number, hash, compressWitness(encoded));
+    }
+    if (replay.witnesses.length > 0)
+      log.info(
+        { blocks: replay.witnesses.map((w) => Number(w.block.number)) },
+        "recorded witnesses lost in the crash",
+      );
     const p = producer;
     closers.push(() => p.stop());
 

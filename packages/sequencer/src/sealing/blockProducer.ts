@@ -5,10 +5,10 @@ import {
   type BlockReads,
   type ChainConfig,
   type CommitResult,
-  type WitnessReads,
   compressWitness,
-  encodeWitness,
-  witnessHash,
+  mergeReads,
+  newBlockReads,
+  toWitnessReads,
   type Logger,
   type SignedMiniBlock,
   SigningDomain,
@@ -28,6 +28,7 @@ import type { MemoryState } from "@staccato/common";
 import { z } from "zod";
 import type { Executor } from "@staccato/common";
 import type { WitnessStore } from "../storage/witnessStore.ts";
+import { buildBlockWitness } from "./witness.ts";
 import type { SequencerMetrics } from "../node/metrics.ts";
 import type { LatestView } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
@@ -93,6 +94,8 @@ export class BlockProducer {
   private fatal: Error | null = null;
   private running: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  /** What the open block's sealed mini-blocks read: its witness keys. */
+  private blockReads: BlockReads = newBlockReads();
 
   constructor(
     private readonly opts: ProducerOptions,
@@ -194,6 +197,8 @@ export class BlockProducer {
       if (performance.now() - started > budgetMs) break;
     }
     if (entries.length === 0) return;
+    const reads = executor.takeReads();
+    mergeReads(this.blockReads, reads);
     b.logCount = logIndex;
     b.txCount += entries.length;
 
@@ -226,6 +231,7 @@ export class BlockProducer {
       encodeLoggedMiniBlock(
         encoded,
         entries.map((e) => e.sender),
+        reads,
       ),
     );
     this.publishing = this.publishing.then(async () => {
@@ -242,25 +248,31 @@ export class BlockProducer {
    * now, its seal finishes in the background.
    */
   private async closeBlock(): Promise<void> {
-    const reads = this.deps.executor.takeReads();
+    const reads = this.blockReads;
+    this.blockReads = newBlockReads();
     const witnessing = this.deps.witnesses !== null;
     this.enqueueSeal(
       this.deps.chain.head,
-      this.deps.trie.commit(witnessing ? witnessReads(reads) : undefined),
+      this.deps.trie.commit(witnessing ? toWitnessReads(reads) : undefined),
       witnessing ? reads : null,
     );
     await this.openBlock();
   }
 
   /**
-   * Seals blocks closed before a restart whose seal never reached the log. Their read sets died
-   * with the process, so they get no witness (see the README's known limits).
+   * Seals blocks closed before a restart whose seal never reached the log, with the read sets
+   * their logged mini-blocks carried; `headReads` are those of the open block's logged mini-blocks.
    */
-  resumeSeals(unfinished: { block: ChainBlock; root: Promise<CommitResult> }[]): void {
+  resumeSeals(
+    unfinished: { block: ChainBlock; root: Promise<CommitResult>; reads: BlockReads | null }[],
+    headReads: BlockReads | null,
+  ): void {
     for (const u of unfinished) {
-      this.log.warn({ block: Number(u.block.number) }, "block resealed after a restart has no witness");
-      this.enqueueSeal(u.block, u.root, null);
+      if (u.reads === null)
+        this.log.warn({ block: Number(u.block.number) }, "block resealed after a restart has no witness");
+      this.enqueueSeal(u.block, u.root, u.reads);
     }
+    if (headReads !== null) mergeReads(this.blockReads, headReads);
   }
 
   private enqueueSeal(b: ChainBlock, rootRequested: Promise<CommitResult>, reads: BlockReads | null): void {
@@ -338,17 +350,8 @@ export class BlockProducer {
 
   /** Assembles the sealed block's witness; compression and the write happen off this thread. */
   private storeWitness(b: ChainBlock, reads: BlockReads, nodes: Uint8Array[]): void {
-    const { chain } = this.deps;
-    // Headers from the oldest block BLOCKHASH asked for (within its 256-block window) to the parent.
-    let from = b.number - 1n;
-    for (const n of reads.blockHashes) if (n < from && n >= b.number - 256n && n >= 0n) from = n;
-    const headers: Uint8Array[] = [];
-    for (let n = from; n < b.number; n++) {
-      const h = chain.sealedBlock(n)?.header;
-      if (h !== undefined && h !== null) headers.push(h.serialize());
-    }
-    const encoded = encodeWitness({ nodes, codes: [...reads.codes.values()], headers });
-    this.deps.witnesses!.add(b.number, witnessHash(encoded), compressWitness(encoded));
+    const { encoded, hash } = buildBlockWitness(this.deps.chain, this.deps.state, b, reads, nodes);
+    this.deps.witnesses!.add(b.number, hash, compressWitness(encoded));
     this.deps.metrics?.witnessBytes.inc(encoded.length);
   }
 
@@ -372,13 +375,6 @@ export class BlockProducer {
     if (this.timer !== null) clearTimeout(this.timer);
     this.log.fatal({ err }, "block production stopped");
   }
-}
-
-/** The read set in the shape the trie worker takes. */
-function witnessReads(r: BlockReads): WitnessReads {
-  const slots: [string, string[]][] = [];
-  for (const [a, keys] of r.slots) slots.push([a, [...keys]]);
-  return { accounts: [...r.accounts], slots };
 }
 
 function nowMicros(): bigint {

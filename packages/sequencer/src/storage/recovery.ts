@@ -2,7 +2,12 @@ import { createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
+  type BlockReads,
+  type CommitResult,
   type MemoryState,
+  mergeReads,
+  newBlockReads,
+  toWitnessReads,
   type StateTrieHandle,
   decodeBlockSeal,
   keccak256,
@@ -20,7 +25,16 @@ export class RecoveryError extends Error {}
 /** A block closed before the crash whose seal never reached the log. */
 export interface UnfinishedSeal {
   block: ChainBlock;
-  root: Promise<{ root: Uint8Array; ms: number }>;
+  root: Promise<CommitResult>;
+  /** What its logged mini-blocks read (null if the log predates read sets). */
+  reads: BlockReads | null;
+}
+
+/** A sealed block whose witness was lost (the crash came between its seal and the witness write). */
+export interface RecoveredWitness {
+  block: ChainBlock;
+  reads: BlockReads;
+  nodes: Uint8Array[];
 }
 
 /**
@@ -41,7 +55,15 @@ export async function replayWal(
   cursor: ProducerCursor,
   /** State and trie already hold every block up to this one (genesis, or a snapshot's block). */
   appliedThrough: bigint,
-): Promise<{ cursor: ProducerCursor; txs: number; unfinished: UnfinishedSeal[] }> {
+  /** Whether a block still needs its witness recorded (none stored yet). */
+  needsWitness: (n: bigint) => boolean = () => false,
+): Promise<{
+  cursor: ProducerCursor;
+  txs: number;
+  unfinished: UnfinishedSeal[];
+  headReads: BlockReads | null;
+  witnesses: RecoveredWitness[];
+}> {
   const { chain, state, trie, common } = deps;
   const sealed = new Set<bigint>();
   for (const r of records) {
@@ -49,7 +71,11 @@ export async function replayWal(
     const seal = decodeBlockSeal(r.payload);
     sealed.add(createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true }).number);
   }
-  const roots = new Map<bigint, Promise<{ root: Uint8Array; ms: number }>>();
+  const roots = new Map<bigint, Promise<CommitResult>>();
+  // Read sets of the blocks whose witness is still to be recorded; null once a record lacks one.
+  const reads = new Map<bigint, BlockReads | null>();
+  const witnesses: RecoveredWitness[] = [];
+  const wantsReads = (n: bigint) => n > appliedThrough && (!sealed.has(n) || needsWitness(n));
   let txs = 0;
   let { miniBlockNumber, lastMiniBlockHash } = cursor;
   for (const r of records) {
@@ -61,12 +87,15 @@ export async function replayWal(
           throw new RecoveryError(`write-ahead log: block ${env.number} opened after block ${prev.number}`);
         }
         // The previous block closed here: its root covers exactly the diffs added so far.
-        if (prev.number > appliedThrough) roots.set(prev.number, trie.commit());
+        if (prev.number > appliedThrough) {
+          const r = reads.get(prev.number) ?? null;
+          roots.set(prev.number, trie.commit(r === null ? undefined : toWitnessReads(r)));
+        }
         chain.addBlock(openChainBlock(env));
         break;
       }
       case WalRecordType.miniBlock: {
-        const { mb, encoded, senders } = decodeLoggedMiniBlock(r.payload);
+        const { mb, encoded, senders, reads: mbReads } = decodeLoggedMiniBlock(r.payload);
         const b = chain.head;
         if (
           mb.blockNumber !== b.number ||
@@ -76,6 +105,11 @@ export async function replayWal(
           throw new RecoveryError(
             `write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`,
           );
+        }
+        if (wantsReads(b.number)) {
+          const acc = reads.has(b.number) ? reads.get(b.number)! : newBlockReads();
+          if (acc !== null && mbReads !== null) mergeReads(acc, mbReads);
+          reads.set(b.number, mbReads === null ? null : acc);
         }
         if (b.number > appliedThrough) {
           const unsealed = !sealed.has(b.number);
@@ -120,13 +154,18 @@ export async function replayWal(
           throw new RecoveryError(`write-ahead log: unexpected seal of block ${header.number}`);
         }
         if (root !== undefined) {
-          const computed = (await root).root;
+          const result = await root;
+          const computed = result.root;
           if (!equalsBytes(computed, header.stateRoot)) {
             throw new RecoveryError(
               `write-ahead log replay reached state root ${bytesToHex(computed)} for block ${header.number}, but its header says ${bytesToHex(header.stateRoot)}`,
             );
           }
           roots.delete(header.number);
+          const r = reads.get(header.number);
+          if (r !== undefined && r !== null && result.witness !== undefined)
+            witnesses.push({ block: b, reads: r, nodes: result.witness });
+          reads.delete(header.number);
         }
         b.header = header;
         b.hash = seal.hash;
@@ -137,6 +176,13 @@ export async function replayWal(
       }
     }
   }
-  const unfinished = [...roots].map(([n, root]) => ({ block: chain.block(n)!, root }));
-  return { cursor: { miniBlockNumber, lastMiniBlockHash }, txs, unfinished };
+  const unfinished = [...roots].map(([n, root]) => ({
+    block: chain.block(n)!,
+    root,
+    reads: reads.get(n) ?? null,
+  }));
+  const head = chain.head;
+  const headReads =
+    head.hash === null && head.number > appliedThrough ? (reads.get(head.number) ?? null) : null;
+  return { cursor: { miniBlockNumber, lastMiniBlockHash }, txs, unfinished, headReads, witnesses };
 }
