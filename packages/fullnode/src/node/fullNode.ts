@@ -10,25 +10,20 @@ import {
   ChainEvents,
   type ChainConfig,
   ChainStore,
-  InlineStateTrie,
   LatestView,
   type Logger,
   MemoryState,
   type MetricsServer,
   type RpcServer,
-  type StateDiff,
   WorkerStateTrie,
   buildGenesis,
   createEthCommon,
   createLogger,
-  createP2PNode,
   createRegistry,
   createRpcServer,
   rpcServerOptionsFromFlags,
   decodeBlockSeal,
   decodeSignedMiniBlock,
-  decodeSnapshot,
-  encodeNumberRequest,
   ethApi,
   executionBlock,
   loadChainConfig,
@@ -48,6 +43,7 @@ import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
+import { joinFromSnapshot } from "../sync/snapshotJoin.ts";
 import { FullnodeMetrics } from "./metrics.ts";
 import type { FullnodeOptions } from "./options.ts";
 
@@ -95,7 +91,7 @@ export class FullNode {
     closers.push(() => store.close());
     let meta = await store.meta();
     if (meta === null) {
-      if (o.sync === "snapshot") await joinFromSnapshot(p2pOpts, signed, store, common, log);
+      if (o.sync === "snapshot") await joinFromSnapshot(p2pOpts, { signed, store, common, logger: log });
       else {
         await store.resetToSnapshot(genesis.diff, {
           verifiedBlock: 0n,
@@ -333,73 +329,6 @@ function attachMiniBlock(chain: ChainStore, b: ChainBlock, encoded: Uint8Array, 
   b.miniBlockCount++;
   b.logCount = logIndex;
   chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
-}
-
-/**
- * Joins from a state snapshot: downloads the sequencer's snapshot of its latest sealed block,
- * rebuilds the trie from it, and accepts it only if the root equals the state root in that
- * block's header, signed by the sequencer.
- */
-async function joinFromSnapshot(
-  opts: Parameters<typeof createP2PNode>[0],
-  signed: SignedObjects,
-  store: FullnodeStore,
-  common: Common,
-  log: Logger,
-): Promise<void> {
-  const node = await createP2PNode(opts, { logger: log });
-  await node.start();
-  try {
-    const deadline = Date.now() + 30_000;
-    while (node.peers().length === 0) {
-      if (Date.now() > deadline)
-        throw new FullnodeStartupError(
-          "--sync snapshot: no peer to download a snapshot from (check --bootnodes)",
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const peer = node.peers()[0]!;
-    const r = await node.requestStream(peer, "stateSnapshot", new Uint8Array(0), {
-      timeoutMs: 300_000,
-      maxChunkBytes: 1 << 20,
-    });
-    if (r.code !== "ok") throw new FullnodeStartupError(`--sync snapshot: peer answered ${r.code}`);
-    const chunks: Uint8Array[] = [];
-    for await (const c of r.chunks) chunks.push(c);
-    const snap = decodeSnapshot(Buffer.concat(chunks));
-    const b = await node.request(peer, "blockByNumber", encodeNumberRequest(snap.blockNumber), {
-      timeoutMs: 10_000,
-      maxResponseBytes: 1 << 20,
-    });
-    if (b.code !== "ok")
-      throw new FullnodeStartupError(`--sync snapshot: block ${snap.blockNumber} unavailable`);
-    const { seal } = signed.block(b.body);
-    const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
-    const trie = new InlineStateTrie();
-    trie.add(snap.diff as StateDiff);
-    const { root } = await trie.commit();
-    if (!equalsBytes(root, header.stateRoot) || !equalsBytes(root, snap.stateRoot)) {
-      throw new FullnodeStartupError(
-        `--sync snapshot: the snapshot hashes to ${bytesToHex(root)}, but block ${snap.blockNumber} has state root ${bytesToHex(header.stateRoot)}`,
-      );
-    }
-    await store.resetToSnapshot(
-      snap.diff,
-      {
-        verifiedBlock: snap.blockNumber,
-        lastMiniBlockNumber: snap.lastMiniBlockNumber,
-        lastMiniBlockHash: snap.lastMiniBlockHash,
-        baseBlock: snap.blockNumber,
-      },
-      b.body,
-    );
-    log.info(
-      { block: Number(snap.blockNumber), accounts: snap.diff.length, root: bytesToHex(root) },
-      "joined from a verified state snapshot",
-    );
-  } finally {
-    await node.stop();
-  }
 }
 
 interface ReplicaContext {
