@@ -19,6 +19,7 @@ import {
   TempDirs,
   blockNumber,
   fullnodeArgs,
+  killAllFullnodes,
   rogueFor,
   rpc,
   rpcBatch,
@@ -39,6 +40,7 @@ describe("fullnode / follows the sequencer", () => {
 
   after(async () => {
     for (const n of nodes) await n.kill("SIGKILL");
+    await killAllFullnodes();
     await seq?.cleanup();
     dirs.cleanup();
   });

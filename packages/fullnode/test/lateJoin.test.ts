@@ -8,6 +8,7 @@ import {
   TempDirs,
   blockNumber,
   fullnodeArgs,
+  killAllFullnodes,
   rpc,
   rpcBatch,
   waitFor,
@@ -41,6 +42,7 @@ describe("fullnode / joins after 1,000 blocks", () => {
 
   after(async () => {
     for (const n of nodes) await n.kill("SIGKILL");
+    await killAllFullnodes();
     await seq?.cleanup();
     dirs.cleanup();
   });

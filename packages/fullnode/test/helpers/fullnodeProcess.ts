@@ -14,6 +14,23 @@ process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
 
+/**
+ * Kills every full node this test process started and still runs (`after` hooks call it: a test
+ * that failed halfway, e.g. one of two nodes starting in parallel, may not have kept the handle).
+ */
+export async function killAllFullnodes(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once("exit", () => resolve());
+          c.kill("SIGKILL");
+        }),
+    ),
+  );
+}
+
 /** A real staccato-fullnode process; its pino JSON lines are captured for assertions. */
 export class FullnodeProcess {
   private out = "";
