@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { runCli } from "@staccato/common";
 import { formatBanner } from "./banner.ts";
 import { loopbackFor } from "./daemons.ts";
@@ -31,7 +32,7 @@ await runCli(
 
     const plan = planTopology(config.provers.length, o.fullnodes, o);
     const sequencer = plan[0];
-    const peerId = peerIdOfKeyFile(`${layout.dataDir(sequencer.name)}/${P2P_KEY_FILE}`);
+    const peerId = peerIdOfKeyFile(join(layout.dataDir(sequencer.name), P2P_KEY_FILE));
     const supervisor = new DevnetSupervisor(
       {
         layout,

@@ -157,11 +157,6 @@ export class DevnetSupervisor {
     this.resolveDone(clean ? 0 : 1);
     return clean;
   }
-
-  /** Pids of the daemons still running. */
-  pids(): number[] {
-    return this.children.filter((c) => c.exit === null).map((c) => c.proc.pid ?? -1);
-  }
 }
 
 /** The daemons get the devnet's environment without `STACCATO_*` settings meant for one daemon. */

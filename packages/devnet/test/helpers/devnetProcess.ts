@@ -117,10 +117,14 @@ export function processesMentioning(needle: string): { pid: number; cmd: string 
   return found;
 }
 
-/** A base port with `count` consecutive free ports on 127.0.0.1 (the devnet assigns ranges). */
+/**
+ * A base port with `count` consecutive free ports on 127.0.0.1 (the devnet assigns ranges), below
+ * Linux's ephemeral range (32768+): there, the daemons' own outgoing connections could take one of
+ * the ports between the check and a restart.
+ */
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - count));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await portFree(p, "127.0.0.1");
     if (ok) return base;
