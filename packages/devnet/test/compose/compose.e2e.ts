@@ -44,14 +44,15 @@ describe("compose / the containers' published ports", () => {
       assert.equal(r.status, "success");
       if (r.blockNumber > lastBlock) lastBlock = r.blockNumber;
     }
+    // receipts come with the mini-block; "latest" state is the sealed block's
+    await waitFor("the sequencer to seal the last transaction's block", async () =>
+      (await sequencer.getBlockNumber()) >= lastBlock ? true : undefined,
+    );
     const after = await Promise.all(recipients.map((a) => sequencer.getBalance({ address: a })));
     for (let i = 0; i < recipients.length; i++) assert.equal(after[i] - before[i], parseEther(`${i + 1}`));
   });
 
   it("serves the same transactions, blocks and state roots from both full nodes' ports", async () => {
-    await waitFor("the sequencer to seal the last transaction's block", async () =>
-      (await sequencer.getBlockNumber()) >= lastBlock ? true : undefined,
-    );
     for (const url of FULLNODES) {
       const node = client(url);
       await waitFor(`${url} to reach block ${lastBlock}`, async () =>
