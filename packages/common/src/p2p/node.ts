@@ -152,6 +152,8 @@ function topicScoreParams(): TopicScoreParams {
   });
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "::1"]);
+
 /** Messages are unsigned (StrictNoSign), so the id is a hash of the content; with the topic, so the
  * same bytes on two topics are two messages. */
 const msgIdFn = (msg: { topic: string; data: Uint8Array }): Uint8Array =>
@@ -197,6 +199,11 @@ export async function createP2PNode(init: P2PNodeInit, deps: { logger: Logger })
         allowedTopics: topicNames,
         scoreParams: {
           topics: Object.fromEntries(topicNames.map((n) => [n, topicScoreParams()])),
+          // P6 (IP colocation) counts the peers that share an address, the sybils of one remote
+          // host. On loopback they are this machine's own daemons: with more than 10 of them a
+          // full node scored every one, the sequencer included, below the graylist and dropped its
+          // gossip (preconfirmations then came by 1 s polling instead of in milliseconds).
+          IPColocationFactorWhitelist: LOOPBACK,
         },
       }),
     },
