@@ -30,8 +30,6 @@ type PeerId = P2PNode["peerId"];
 export const MAX_GOSSIP_PAYLOAD = 32 * 1024 * 1024;
 /** Catch-up passes while nothing is known to be missing (or no peer is connected). */
 const IDLE_MS = 1000;
-/** The wait when every connected peer is left out for now. */
-const WAIT_FOR_PEER_MS = 250;
 /** How far ahead of the applied head a mini-block may be and still be buffered. */
 const MINI_BLOCK_WINDOW = 100_000n;
 
@@ -236,12 +234,12 @@ export class FullnodeNetwork {
     if (this.follower.isHalted) return IDLE_MS;
     const connected = this.node.peers();
     let peer = this.peers.next(connected);
-    if (peer === undefined) return connected.length === 0 ? IDLE_MS : WAIT_FOR_PEER_MS;
+    if (peer === undefined) return this.untilPeerReady(connected);
     this.syncing = true;
     try {
       if (!(await this.fetchMiniBlocks(peer))) {
         peer = this.peers.next(connected);
-        if (peer === undefined) return WAIT_FOR_PEER_MS;
+        if (peer === undefined) return this.untilPeerReady(connected);
       }
       await this.fetchSeals(peer);
       await this.follower.settle();
@@ -249,6 +247,11 @@ export class FullnodeNetwork {
       this.syncing = false;
     }
     return this.follower.wants().behind ? 0 : IDLE_MS;
+  }
+
+  /** When to try again while every connected peer is left out (or none is connected). */
+  private untilPeerReady(connected: PeerId[]): number {
+    return Math.min(Math.max(this.peers.readyIn(connected), 10), IDLE_MS);
   }
 
   /** Mini-blocks from the first one missing; false if the peer failed (it is left out for a while). */

@@ -50,6 +50,15 @@ export class SyncPeers {
     return undefined;
   }
 
+  /** Milliseconds until one of `connected` may be asked again (0 if one may be now). */
+  readyIn(connected: readonly PeerId[]): number {
+    const now = this.now();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const p of connected)
+      soonest = Math.min(soonest, Math.max(0, (this.benched.get(p.toString())?.until ?? 0) - now));
+    return soonest;
+  }
+
   /** The peer answered badly or not at all: leave it out, twice as long as last time. */
   failed(peer: PeerId): number {
     const key = peer.toString();

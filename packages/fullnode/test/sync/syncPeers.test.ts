@@ -43,7 +43,10 @@ describe("fullnode sync / peer choice", () => {
     const { peers, tick } = setup();
     peers.rateLimited(a);
     assert.equal(peers.next([a]), undefined);
-    tick(50);
+    assert.equal(peers.readyIn([a]), 50);
+    tick(20);
+    assert.equal(peers.readyIn([a, b]), 0, "b may be asked now");
+    tick(30);
     assert.equal(peers.next([a])?.toString(), "a");
     assert.equal(peers.failed(a), 1_000);
   });
