@@ -13,6 +13,8 @@ export interface BenchConfig {
   runs: number;
   /** Transactions per throughput run. */
   txPerRun: number;
+  /** Swaps in the swap workload run (Staccato only; 0 skips it). */
+  swapTx: number;
   /** Funded sender accounts that the load is spread over. */
   senders: number;
   /** Raw transactions per JSON-RPC batch when sending load. */
@@ -86,6 +88,7 @@ export function loadConfig(): BenchConfig {
     targets: targetList(),
     runs: int("BENCH_RUNS", 3, 1),
     txPerRun: int("BENCH_TX", 20_000, 1),
+    swapTx: int("BENCH_SWAP_TX", 5_000, 0),
     senders: int("BENCH_SENDERS", 32, 1),
     sendBatch,
     // ~200 transactions in flight by default: 4 batches of 50, or 96 single requests.

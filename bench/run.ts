@@ -10,6 +10,8 @@ import { resync, prepareTarget } from "./setup.ts";
 import { type Signer, chooseSigner } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
 import { fullnodeFigures } from "./fullnode.ts";
+import { swapFigures } from "./swap.ts";
+import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
 import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
 
 /**
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
     for (const name of cfg.targets) slots.push(await startSlot(name, slots, signer));
 
     for (const kind of ["eth", "erc20"] as const) await throughput(slots, kind);
+    for (const slot of slots) if (slot.name === "staccato") await swaps(slot);
     for (const slot of slots) memory(slot);
     for (const slot of slots) await latency(slot);
     for (const slot of slots) await sync(slot);
@@ -136,7 +139,7 @@ async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
             pollMs: cfg.pollMs,
             stallMs: cfg.stallSeconds * 1000,
           });
-          if (slot.name === "staccato" && r === 1) await wireSizes(env, kind, before);
+          if (slot.name === "staccato" && r === 1) await wireSizes(report, env, kind, before);
           return timed;
         });
         log(
@@ -160,44 +163,6 @@ async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
   ratio(base, "tx/s");
 }
 
-async function latestMiniBlock(env: LoadEnv): Promise<number> {
-  return (await env.chain.rpc.call<{ latestMiniBlock: number }>("staccato_status")).latestMiniBlock;
-}
-
-/**
- * Bytes per transaction on the wire for the mini-blocks of one run: the state diff alone (RLP,
- * then Brotli as gossiped), the whole gossiped mini-block, and the raw signed transactions.
- */
-async function wireSizes(env: LoadEnv, kind: TxKind, from: number): Promise<void> {
-  const to = await latestMiniBlock(env);
-  let txs = 0;
-  let diff = 0;
-  let diffRaw = 0;
-  let gossip = 0;
-  let txBytes = 0;
-  for (let n = from + 1; n <= to; n++) {
-    const mb = await env.chain.rpc.call<{
-      transactions: string[];
-      diffSize: number;
-      diffCompressedSize: number;
-      gossipSize: number;
-      txBytes: number;
-    } | null>("staccato_getMiniBlockByNumber", [`0x${n.toString(16)}`]);
-    if (mb === null) continue;
-    txs += mb.transactions.length;
-    diff += mb.diffCompressedSize;
-    diffRaw += mb.diffSize;
-    gossip += mb.gossipSize;
-    txBytes += mb.txBytes;
-  }
-  if (txs === 0) return;
-  const k = kind === "eth" ? "eth_transfer" : "erc20_transfer";
-  report.emit(`state_diff_bytes_per_tx.${k}`, diff / txs, "B/tx");
-  report.emit(`state_diff_rlp_bytes_per_tx.${k}`, diffRaw / txs, "B/tx");
-  report.emit(`gossip_mini_block_bytes_per_tx.${k}`, gossip / txs, "B/tx");
-  report.emit(`raw_tx_bytes_per_tx.${k}`, txBytes / txs, "B/tx");
-}
-
 function ratio(base: string, unit: string): void {
   if (!(cfg.targets.includes("staccato") && cfg.targets.includes("anvil"))) return;
   const name = `${base}.ratio_staccato_vs_anvil`;
@@ -219,6 +184,15 @@ function memory(slot: Slot): void {
   } catch (err) {
     report.fail(`rss_mb.${slot.name}`, "MB", err);
     report.fail(`rss_peak_mb.${slot.name}`, "MB", err);
+  }
+}
+
+/** The swap workload's wire sizes and throughput (Staccato only: its figures are about the diff). */
+async function swaps(slot: Slot): Promise<void> {
+  try {
+    await attempt(slot, "swaps", (env) => swapFigures(report, env, cfg));
+  } catch (err) {
+    report.fail("state_diff_bytes_per_tx.swap", "B/tx", err);
   }
 }
 

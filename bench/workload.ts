@@ -27,7 +27,7 @@ export interface LoadEnv {
 }
 
 export interface Workload {
-  kind: TxKind;
+  kind: TxKind | "swap";
   /** In send order. */
   txs: SignedTx[];
   /** Per sender (same order as `LoadEnv.senders`): its highest-nonce transaction. */
