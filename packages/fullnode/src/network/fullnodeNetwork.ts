@@ -278,7 +278,7 @@ export class FullnodeNetwork {
   /** Block seals from the first one unverified, up to 64. */
   private async fetchSeals(peer: PeerId): Promise<boolean> {
     // Fixed at the start: blocks verify while the seals arrive, and counting from the moving
-    // verified block skipped every other seal (fetched again by a later pass).
+    // verified block skipped seals (fetched again by a later pass).
     const from = this.follower.verifiedBlock + 1n;
     return this.ask(peer, "blockByNumber", async () => {
       for (let i = 0; i < 64; i++) {
