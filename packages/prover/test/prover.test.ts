@@ -125,7 +125,9 @@ describe("provers: stateless verification, attestations and finality", { timeout
       );
       provers.push(await ProverProcess.start(proverArgs[i]!));
     }
-    fn = await FullnodeProcess.start(fullnodeArgs(seq, dirs.make()));
+    const fnArgs = fullnodeArgs(seq, dirs.make());
+    fnArgs[fnArgs.indexOf("--bootnodes") + 1] = bootnode; // the fixed-port address
+    fn = await FullnodeProcess.start(fnArgs);
   });
 
   after(async () => {
@@ -302,6 +304,10 @@ describe("provers: stateless verification, attestations and finality", { timeout
         async () => BigInt((await finality(url)).finalized) >= lastBlock,
         60_000,
       ).catch(async (err: Error) => {
+        if (process.env.PROVER_TEST_DUMP) {
+          writeFileSync(process.env.PROVER_TEST_DUMP, seq.output());
+          writeFileSync(`${process.env.PROVER_TEST_DUMP}.fullnode`, fn.output());
+        }
         const f = await finality(url);
         const stuck = BigInt(f.finalized) + 1n;
         const tail = (p: ProverProcess) =>
