@@ -192,15 +192,13 @@ export async function proverFigures(
     await sendAll(
       await signAll(
         0,
-        senders
-          .slice(1)
-          .map((s) => ({
-            to: tokenAddress,
-            value: 0n,
-            data: transferData(s.address, 10n ** 24n),
-            gas: 100_000n,
-            ...FEES,
-          })),
+        senders.slice(1).map((s) => ({
+          to: tokenAddress,
+          value: 0n,
+          data: transferData(s.address, 10n ** 24n),
+          gas: 100_000n,
+          ...FEES,
+        })),
       ),
     );
     await waitNonces();
