@@ -93,7 +93,7 @@ export class SequencerNetwork {
         if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
         return blockSealBytes(b);
       },
-      limits(1024 * 1024, 50),
+      limits(1024 * 1024, 1000),
     );
 
     // witness-by-number: RLP [number, hash or empty] → the block bundle a prover verifies: the
