@@ -10,6 +10,7 @@ import { resync, prepareTarget } from "./setup.ts";
 import { type Signer, chooseSigner } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
 import { fullnodeFigures } from "./fullnode.ts";
+import { proverFigures } from "./prover.ts";
 import { swapFigures } from "./swap.ts";
 import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
 import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
@@ -57,6 +58,17 @@ async function main(): Promise<void> {
       await fullnodeFigures(report, signer, 10_000).catch((err: unknown) => {
         log(`fullnode figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
         report.fail("fullnode_propagation_p50", "ms", err);
+      });
+    }
+    if (cfg.targets.includes("staccato") && process.env.BENCH_PROVER !== "0") {
+      await proverFigures(report, signer, {
+        txs: Number(process.env.BENCH_PROVER_TXS ?? 4000),
+        rate: Number(process.env.BENCH_PROVER_RATE ?? 1000),
+        soakSeconds: Number(process.env.BENCH_PROVER_SOAK_S ?? 60),
+        runs: Number(process.env.BENCH_PROVER_RUNS ?? 3),
+      }).catch((err: unknown) => {
+        log(`prover figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
+        report.fail("prover_eth_tx_per_s_1w", "tx/s", err);
       });
     }
     if (cfg.backlog) {
