@@ -52,6 +52,12 @@ async function daemon(cli: string, args: string[], ready: string): Promise<Daemo
   };
   child.stdout!.on("data", onData);
   child.stderr!.on("data", onData);
+  child.once("exit", (code, signal) => {
+    if (!stopping.has(child))
+      log(
+        `prover bench: ${cli} exited on its own (code ${code}, signal ${signal}); last output:\n${out.slice(-3000)}`,
+      );
+  });
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const line = out.split("\n").find((l) => l.includes(`"msg":"${ready}"`));
@@ -63,7 +69,10 @@ async function daemon(cli: string, args: string[], ready: string): Promise<Daemo
   throw new Error(`${cli} did not start: ${out.slice(-2000)}`);
 }
 
+const stopping = new WeakSet<ChildProcess>();
+
 async function stop(d: Daemon): Promise<void> {
+  stopping.add(d.child);
   if (d.child.exitCode !== null) return;
   const exited = new Promise((r) => d.child.once("exit", r));
   d.child.kill("SIGTERM");
@@ -349,7 +358,10 @@ export async function proverFigures(
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        const f = BigInt((await rpc.call<{ finalized: string }>("staccato_finality")).finalized);
+        const f = await rpc
+          .call<{ finalized: string }>("staccato_finality")
+          .then((r) => BigInt(r.finalized))
+          .catch(() => finalized);
         const now = performance.now();
         for (let n = finalized + 1n; n <= f; n++) finalAt.set(n, now);
         finalized = f;
