@@ -188,7 +188,13 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
   function tooLarge(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader("connection", "close");
     sendJson(req, res, 413, tooLargeBody);
+    // Keep reading (and dropping) the upload, and only half-close after the response: a socket
+    // destroyed with unread bytes sends a reset, which can wipe out the 413 before the client
+    // reads it. Node's server destroys a `connection: close` socket right after the response
+    // (`destroySoon`); here it just ends its side, and the timer below bounds the discarding.
+    req.resume();
     const socket = req.socket;
+    (socket as { destroySoon?: () => void }).destroySoon = () => socket.end();
     const timer = setTimeout(() => socket.destroy(), DISCARD_AFTER_413_MS);
     timer.unref();
     socket.once("close", () => clearTimeout(timer));
