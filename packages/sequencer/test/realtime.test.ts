@@ -414,7 +414,9 @@ describe("realtime / priority lane", () => {
       t.diagnostic(
         `backlog ready when the priority tx arrived: ${waiting.readyTxs}; backlog txs that ran after it: ${behind}`,
       );
-      assert.ok(waiting.readyTxs > 1_000, `backlog when the priority tx arrived: ${waiting.readyTxs} ready`);
+      // A real backlog (at ~5k tx/s, 500 ready transfers are 100 ms of work); how much of the 3,000
+      // is still waiting depends on how fast this machine sends compared with how fast it executes.
+      assert.ok(waiting.readyTxs > 500, `backlog when the priority tx arrived: ${waiting.readyTxs} ready`);
       // It overtakes (nearly) everything still waiting when it arrived, not just what came after it.
       assert.ok(
         behind >= (waiting.readyTxs * 3) / 4,
