@@ -1,11 +1,9 @@
 import { type Block, type BlockHeader, createBlock, createBlockHeader } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { RLP } from "@ethereumjs/rlp";
-import { intToBytes } from "@ethereumjs/util";
-import { Bloom, encodeReceipt } from "@ethereumjs/vm";
+import { bigIntToBytes } from "@ethereumjs/util";
+import { rlpEncode } from "../codec/rlpUtil.ts";
 import type { ChainConfig } from "../config/chainConfig.ts";
-import { KECCAK256_RLP } from "../crypto/keccak.ts";
-import { MemTrie } from "../trie/memTrie.ts";
+import { KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
 import type { Receipt } from "../types/chain.ts";
 
 /** EIP-1559: the next block's base fee from its parent's gas used, with the chain's parameters. */
@@ -25,35 +23,51 @@ export function nextBaseFee(
   return next < p.min ? p.min : next;
 }
 
-/** Root of a trie keyed by RLP(index): transactionsRoot and receiptsRoot. */
-export function orderedTrieRoot(values: readonly Uint8Array[]): Uint8Array {
-  if (values.length === 0) return KECCAK256_RLP;
-  const trie = new MemTrie({ secure: false });
-  for (let i = 0; i < values.length; i++)
-    trie.put(RLP.encode(i === 0 ? new Uint8Array(0) : intToBytes(i)), values[i]!);
-  return trie.root();
-}
+export { orderedTrieRoot } from "./orderedTrie.ts";
 
-/** The consensus encoding of a receipt (EIP-2718 typed), as hashed into receiptsRoot. */
+const STATUS_OK = Uint8Array.of(1);
+const STATUS_FAILED = new Uint8Array(0);
+
+/**
+ * The consensus encoding of a receipt (EIP-2718 typed), as hashed into receiptsRoot: the bytes
+ * of `@ethereumjs/vm`'s `encodeReceipt`, encoded in one pass (a full node encodes every receipt it
+ * verifies).
+ */
 export function encodeConsensusReceipt(r: Receipt, txType: number, bloom: Uint8Array): Uint8Array {
-  return encodeReceipt(
-    {
-      status: r.status,
-      cumulativeBlockGasUsed: r.cumulativeGasUsed,
-      bitvector: bloom,
-      logs: r.logs.map((l) => [l.address, l.topics, l.data]),
-    },
-    txType as 0,
-  );
+  const body = [
+    r.status === 0 ? STATUS_FAILED : STATUS_OK,
+    bigIntToBytes(r.cumulativeGasUsed),
+    bloom,
+    r.logs.map((l) => [l.address, l.topics, l.data]),
+  ];
+  const encoded = rlpEncode(body);
+  if (txType === 0) return encoded;
+  const typed = new Uint8Array(1 + encoded.length);
+  typed[0] = txType;
+  typed.set(encoded, 1);
+  return typed;
 }
 
+/**
+ * A receipt's 2048-bit logs bloom (yellow paper M3:2048), as ethereumjs's `Bloom` computes it but
+ * with the WebAssembly keccak: ethereumjs's default is pure JS, ~9x slower, and a full node
+ * computes a bloom for every receipt with logs it applies.
+ */
 export function receiptBloom(r: Receipt): Uint8Array {
-  const bloom = new Bloom();
+  const bloom = new Uint8Array(256);
   for (const l of r.logs) {
-    bloom.add(l.address);
-    for (const t of l.topics) bloom.add(t);
+    addToBloom(bloom, l.address);
+    for (const t of l.topics) addToBloom(bloom, t);
   }
-  return bloom.bitvector;
+  return bloom;
+}
+
+function addToBloom(bloom: Uint8Array, item: Uint8Array): void {
+  const h = keccak256(item);
+  for (let i = 0; i < 6; i += 2) {
+    const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+    bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);
+  }
 }
 
 export function orBlooms(into: Uint8Array, b: Uint8Array): void {

@@ -7,7 +7,7 @@ import {
   type StateDiff,
 } from "../state/stateDiff.ts";
 import type { BlockSeal, Log, MiniBlock, Receipt, SignedMiniBlock } from "../types/chain.ts";
-import { type RlpItem, DecodeError, big, bytes, int, list, u, un } from "./rlpUtil.ts";
+import { type RlpItem, DecodeError, big, bytes, int, list, rlpDecode, rlpEncode, u, un } from "./rlpUtil.ts";
 import { decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
 
 export { STATE_DIFF_VERSION, decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
@@ -139,18 +139,21 @@ function miniBlockBody(m: MiniBlock): RlpItem[] {
 
 /** The hash a mini-block is known and signed by: keccak256 of its RLP body. */
 export function miniBlockHash(m: MiniBlock): Uint8Array {
-  return keccak256(RLP.encode(miniBlockBody(m)));
+  return keccak256(rlpEncode(miniBlockBody(m)));
 }
 
 export function encodeSignedMiniBlock(m: SignedMiniBlock): Uint8Array {
-  return RLP.encode([...miniBlockBody(m), m.signature]);
+  return rlpEncode([...miniBlockBody(m), m.signature]);
 }
 
-/** Decodes a signed mini-block and hashes its body; the signature is NOT checked here. */
+/**
+ * Decodes a signed mini-block and hashes its body; the signature is NOT checked here. Its
+ * transactions, receipts and signature are views into `data`.
+ */
 export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
   let decoded: RlpItem;
   try {
-    decoded = RLP.decode(data) as RlpItem;
+    decoded = rlpDecode(data);
   } catch (err) {
     throw new DecodeError(`mini-block: bad RLP: ${(err as Error).message}`);
   }
@@ -180,7 +183,7 @@ export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
 /**
  * keccak256 of the body of an encoded signed mini-block (every field but the trailing 65-byte
  * signature), taken from the received bytes instead of re-encoding what was decoded from them.
- * `RLP.decode` accepts only canonical encodings, so this equals `miniBlockHash` of the decoded
+ * `rlpDecode` accepts only canonical encodings, so this equals `miniBlockHash` of the decoded
  * mini-block.
  */
 function bodyHash(data: Uint8Array): Uint8Array {

@@ -33,3 +33,114 @@ export function int(x: RlpItem | undefined, what: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(`${what}: integer too large`);
   return Number(v);
 }
+
+/**
+ * `RLP.encode` in two passes over the item (lengths, then bytes into one buffer): the same bytes
+ * without the intermediate copies `@ethereumjs/rlp` makes at every nesting level, which dominate
+ * encoding receipts and mini-blocks.
+ */
+export function rlpEncode(item: RlpItem): Uint8Array {
+  const lengths: number[] = [];
+  const out = new Uint8Array(measure(item, lengths));
+  const at = { pos: 0, list: 0 };
+  write(item, out, at, lengths);
+  return out;
+}
+
+function headerLength(len: number): number {
+  if (len < 56) return 1;
+  let n = 1;
+  for (let v = len; v >= 256; v = Math.floor(v / 256)) n++;
+  return 1 + n;
+}
+
+/** Encoded length of `item`; every list's payload length is appended to `lengths` in pre-order. */
+function measure(item: RlpItem, lengths: number[]): number {
+  if (item instanceof Uint8Array) {
+    if (item.length === 1 && item[0]! < 0x80) return 1;
+    return headerLength(item.length) + item.length;
+  }
+  const slot = lengths.length;
+  lengths.push(0);
+  let payload = 0;
+  for (const child of item) payload += measure(child, lengths);
+  lengths[slot] = payload;
+  return headerLength(payload) + payload;
+}
+
+function writeHeader(out: Uint8Array, at: { pos: number }, len: number, offset: number): void {
+  if (len < 56) {
+    out[at.pos++] = offset + len;
+    return;
+  }
+  const n = headerLength(len) - 1;
+  out[at.pos++] = offset + 55 + n;
+  for (let i = n - 1; i >= 0; i--) {
+    out[at.pos + i] = len % 256;
+    len = Math.floor(len / 256);
+  }
+  at.pos += n;
+}
+
+function write(item: RlpItem, out: Uint8Array, at: { pos: number; list: number }, lengths: number[]): void {
+  if (item instanceof Uint8Array) {
+    if (item.length === 1 && item[0]! < 0x80) {
+      out[at.pos++] = item[0]!;
+      return;
+    }
+    writeHeader(out, at, item.length, 0x80);
+    out.set(item, at.pos);
+    at.pos += item.length;
+    return;
+  }
+  writeHeader(out, at, lengths[at.list++]!, 0xc0);
+  for (const child of item) write(child, out, at, lengths);
+}
+
+/** Deeper nesting than any payload of ours is refused instead of recursing on. */
+const MAX_RLP_DEPTH = 32;
+
+/**
+ * `RLP.decode` without the copies: strings come back as views into `data` (keep `data` unchanged
+ * while they are in use). Canonical encodings only, like `@ethereumjs/rlp`; trailing bytes,
+ * truncation, non-canonical lengths and nesting deeper than 32 are a `DecodeError`.
+ */
+export function rlpDecode(data: Uint8Array): RlpItem {
+  const { item, end } = decodeAt(data, 0, data.length, 0);
+  if (end !== data.length) throw new DecodeError("rlp: trailing bytes");
+  return item;
+}
+
+function decodeAt(d: Uint8Array, pos: number, limit: number, depth: number): { item: RlpItem; end: number } {
+  if (pos >= limit) throw new DecodeError("rlp: truncated");
+  const p = d[pos]!;
+  if (p < 0x80) return { item: d.subarray(pos, pos + 1), end: pos + 1 };
+  let start: number;
+  let len: number;
+  if (p <= 0xb7 || (p >= 0xc0 && p <= 0xf7)) {
+    start = pos + 1;
+    len = p - (p <= 0xb7 ? 0x80 : 0xc0);
+  } else {
+    const ll = p - (p <= 0xbf ? 0xb7 : 0xf7);
+    if (pos + 1 + ll > limit) throw new DecodeError("rlp: truncated length");
+    if (d[pos + 1] === 0) throw new DecodeError("rlp: length with leading zeros");
+    len = 0;
+    for (let i = 0; i < ll; i++) len = len * 256 + d[pos + 1 + i]!;
+    if (len < 56) throw new DecodeError("rlp: long form for a short length");
+    start = pos + 1 + ll;
+  }
+  const end = start + len;
+  if (end > limit) throw new DecodeError("rlp: truncated");
+  if (p < 0xc0) {
+    if (len === 1 && d[start]! < 0x80) throw new DecodeError("rlp: single byte below 0x80 with a prefix");
+    return { item: d.subarray(start, end), end };
+  }
+  if (depth >= MAX_RLP_DEPTH) throw new DecodeError("rlp: nested too deeply");
+  const items: RlpItem[] = [];
+  for (let at = start; at < end; ) {
+    const child = decodeAt(d, at, end, depth + 1);
+    items.push(child.item);
+    at = child.end;
+  }
+  return { item: items, end };
+}
