@@ -29,7 +29,7 @@ import { DecodeError } from "./rlpUtil.ts";
  *   per balance   u8 length (0..32), big-endian bytes without leading zeros
  *   per code      varint length, bytes
  *   per account with storage: varint slot count
- *   per slot      varint key tag: 0 = 32 literal bytes; 1 = u8 length (1..31) then the key's
+ *   per slot      varint key tag: 0 = 32 literal bytes; 1 = u8 length (0..31) then the key's
  *                 big-endian bytes without leading zeros (small slot numbers); t >= 2 = a mapping
  *                 slot keccak256(pad32(book[i]) ‖ pad32(t - 2)), then varint i
  *   per slot      u8 length (0..32), value bytes (empty = zero)
@@ -402,6 +402,7 @@ export function encodeStateDiff(
   head.byte(STATE_DIFF_VERSION);
   head.varint(diff.length);
   for (const d of diff) {
+    if (d.address.length !== 20) throw new RangeError(`state diff: address of ${d.address.length} bytes`);
     const at = book.find(d.address);
     if (at === undefined) {
       refs.varint(0);
@@ -422,8 +423,14 @@ export function encodeStateDiff(
     if (d.code !== undefined) f |= F_CODE;
     if (d.storage.length > 0) f |= F_STORAGE;
     flags.byte(f);
-    if (d.nonce !== undefined) nonces.bigVarint(d.nonce);
-    if (d.balance !== undefined) balances.short(bigToBytes(d.balance));
+    if (d.nonce !== undefined) {
+      if (d.nonce < 0n || d.nonce >= 2n ** 256n) throw new RangeError("state diff: nonce out of range");
+      nonces.bigVarint(d.nonce);
+    }
+    if (d.balance !== undefined) {
+      if (d.balance < 0n || d.balance >= 2n ** 256n) throw new RangeError("state diff: balance out of range");
+      balances.short(bigToBytes(d.balance));
+    }
     if (d.code !== undefined) {
       codes.varint(d.code.length);
       codes.bytes(d.code);
@@ -432,6 +439,7 @@ export function encodeStateDiff(
     counts.varint(d.storage.length);
     for (const [key, value] of d.storage) {
       writeKey(keys, key, book);
+      if (value.length > 32) throw new RangeError(`state diff: slot value of ${value.length} bytes`);
       values.short(value);
     }
   }
@@ -446,13 +454,14 @@ export function encodeStateDiff(
 }
 
 function writeKey(w: Writer, key: Uint8Array, book: AddressBook): void {
+  if (key.length !== 32) throw new RangeError(`state diff: slot key of ${key.length} bytes`);
   const small = stripZeros(key);
-  if (small.length < 32 && key.length === 32 && small.length > 0 && small.length <= 8) {
+  if (small.length <= 8) {
     w.varint(TAG_SHORT);
     w.short(small);
     return;
   }
-  const m = key.length === 32 ? knownSlot(key) : undefined;
+  const m = knownSlot(key);
   if (m !== undefined) {
     const i = book.find(m.address);
     if (i !== undefined) {
@@ -461,7 +470,7 @@ function writeKey(w: Writer, key: Uint8Array, book: AddressBook): void {
       return;
     }
   }
-  if (small.length < 32 && key.length === 32 && small.length > 0) {
+  if (small.length < 32) {
     w.varint(TAG_SHORT);
     w.short(small);
     return;
@@ -557,7 +566,7 @@ function readKey(r: Reader, book: AddressBook): Uint8Array {
   if (tag === TAG_LITERAL) return r.bytes(32, "slot key");
   if (tag === TAG_SHORT) {
     const b = r.short("slot key", 31);
-    if (b.length === 0 || b[0] === 0) throw new DecodeError("state diff: short slot key not minimal");
+    if (b.length > 0 && b[0] === 0) throw new DecodeError("state diff: short slot key not minimal");
     const key = new Uint8Array(32);
     key.set(b, 32 - b.length);
     return key;

@@ -131,13 +131,15 @@ function randomCase(seed: number): { diff: StateDiff; txs: Uint8Array[]; receipt
     for (let k = Math.floor(r() * 6); k > 0; k--) {
       const s = r();
       const slot =
-        s < 0.2
-          ? pad32(Uint8Array.of(Math.floor(r() * 256), 1 + Math.floor(r() * 255)))
-          : s < 0.6
-            ? mappingSlot(pick(), Math.floor(r() * 20))
-            : s < 0.7
-              ? mappingSlot(bytesOf(r, 20), 0)
-              : bytesOf(r, 32);
+        s < 0.05
+          ? new Uint8Array(32)
+          : s < 0.2
+            ? pad32(Uint8Array.of(Math.floor(r() * 256), 1 + Math.floor(r() * 255)))
+            : s < 0.6
+              ? mappingSlot(pick(), Math.floor(r() * 20))
+              : s < 0.7
+                ? mappingSlot(bytesOf(r, 20), 0)
+                : bytesOf(r, 32);
       const sk = Buffer.from(slot).toString("hex");
       if (slots.has(sk)) continue;
       slots.add(sk);
