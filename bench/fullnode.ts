@@ -22,8 +22,13 @@ interface Daemon {
 
 const children = new Set<Daemon>();
 
+/** `BENCH_CPU_PROF_DIR=<dir>`: every daemon started here writes a V8 CPU profile there on exit. */
+const PROFILE = process.env.BENCH_CPU_PROF_DIR
+  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+  : [];
+
 async function startDaemon(cli: string, args: string[], ready: string, dir: string): Promise<Daemon> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+  const child = spawn(process.execPath, [...PROFILE, "--import", "tsx", cli, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, STACCATO_LOG_FORMAT: "json" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -67,6 +72,35 @@ async function metric(url: string, name: string): Promise<number> {
     .split("\n")
     .find((l) => l.startsWith(name) && (l[name.length] === " " || l[name.length] === "{"));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+/** The full node's apply (and verify) rate against the sequencer's execution rate, from metrics. */
+async function fullnodeApplyFigures(report: Report, fnMetrics: string, seqMetrics: string): Promise<void> {
+  const m = (name: string) => metric(fnMetrics, name);
+  const applied = await m("staccato_fullnode_txs_applied_total");
+  const closeS = await m("staccato_fullnode_block_close_seconds_total");
+  const applyS = (await m("staccato_fullnode_apply_seconds_sum")) + closeS;
+  const storeS = await m("staccato_fullnode_store_write_seconds_total");
+  const verifyS = await m("staccato_fullnode_verify_seconds_sum");
+  const execS = await metric(seqMetrics, "staccato_sequencer_execution_seconds_total");
+  const executed = await metric(seqMetrics, "staccato_sequencer_txs_total");
+  if (applyS <= 0 || execS <= 0) throw new Error("no apply or execution time recorded");
+  const exec = executed / execS;
+  const ms = (x: number) => (x * 1000).toFixed(0);
+  log(
+    `fullnode: applied ${applied} txs in ${ms(applyS)} ms (${ms(closeS)} of it closing blocks), ` +
+      `store writes ${ms(storeS)} ms, verifying ${ms(verifyS)} ms; sequencer executed ${executed} in ${ms(execS)} ms`,
+  );
+  report.emit("sequencer_execute_tx_per_s", exec, "tx/s");
+  const figures: [string, number][] = [
+    ["fullnode_apply", applyS],
+    ["fullnode_apply_and_store", applyS + storeS],
+    ["fullnode_apply_store_and_verify", applyS + storeS + verifyS],
+  ];
+  for (const [name, seconds] of figures) {
+    report.emit(`${name}_tx_per_s`, applied / seconds, "tx/s");
+    report.emit(`${name}_vs_execute_ratio`, applied / seconds / exec, "x");
+  }
 }
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
@@ -182,16 +216,12 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
     report.emit("fullnode_propagation_p50", pct(lags, 50), "ms");
     report.emit("fullnode_propagation_p99", pct(lags, 99), "ms");
 
-    // Apply rate (diffs) against execution rate (runTx) for the same transactions.
-    const applyS = await metric(fn.started.metrics as string, "staccato_fullnode_apply_seconds_sum");
-    const applied = await metric(fn.started.metrics as string, "staccato_fullnode_txs_applied_total");
-    const execS = await metric(seq.started.metrics as string, "staccato_sequencer_execution_seconds_total");
-    const executed = await metric(seq.started.metrics as string, "staccato_sequencer_txs_total");
-    if (applyS > 0 && execS > 0) {
-      report.emit("fullnode_apply_tx_per_s", applied / applyS, "tx/s");
-      report.emit("sequencer_execute_tx_per_s", executed / execS, "tx/s");
-      report.emit("fullnode_apply_vs_execute_ratio", applied / applyS / (executed / execS), "x");
-    }
+    // Apply rate (diffs) against execution rate (runTx) for the same transactions. The sequencer's
+    // figure is its execution of each mini-block (runTx, diff, hashing, signing) up to its
+    // write-ahead-log write, without its block seals. The full node's, likewise: each mini-block's
+    // apply plus closing each block's diffs (merge, trie feed), up to its store write. Then the
+    // same with the store writes, and with the per-block checks of every root (verify).
+    await fullnodeApplyFigures(report, fn.started.metrics as string, seq.started.metrics as string);
 
     // Catch-up: new nodes, from genesis and from a snapshot, until they have the head block.
     const head = BigInt(await sendRpc.call<string>("eth_blockNumber"));

@@ -10,6 +10,9 @@ export class FullnodeMetrics {
   readonly lagMs: Histogram;
   readonly diffBytes: Counter;
   readonly applySeconds: Histogram;
+  readonly blockCloseSeconds: Counter;
+  readonly storeWriteSeconds: Counter;
+  readonly verifySeconds: Histogram;
   readonly peers: Gauge;
   readonly mismatches: Counter;
   readonly gossipRejected: Counter<"topic" | "check">;
@@ -54,8 +57,24 @@ export class FullnodeMetrics {
     });
     this.applySeconds = new Histogram({
       name: "staccato_fullnode_apply_seconds",
-      help: "Time to apply one mini-block",
+      help: "Time to apply one mini-block (state, latest view, chain entries), before its store write",
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],
+      registers: r,
+    });
+    this.blockCloseSeconds = new Counter({
+      name: "staccato_fullnode_block_close_seconds_total",
+      help: "Time closing blocks' diffs (merging them, handing them to the state trie): the rest of applying them",
+      registers: r,
+    });
+    this.storeWriteSeconds = new Counter({
+      name: "staccato_fullnode_store_write_seconds_total",
+      help: "Time issuing each applied mini-block's write to the store (the write itself runs off the main thread)",
+      registers: r,
+    });
+    this.verifySeconds = new Histogram({
+      name: "staccato_fullnode_verify_seconds",
+      help: "Main-thread time checking one block (transactions and receipts roots, logs bloom, gas, mini-blocks), not waiting for its state root or the store",
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
       registers: r,
     });
     this.peers = new Gauge({ name: "staccato_fullnode_peers", help: "Connected libp2p peers", registers: r });
@@ -72,13 +91,24 @@ export class FullnodeMetrics {
     });
   }
 
-  miniBlockApplied(txs: number, bytes: number, seconds: number, sealedAtUs: bigint): void {
+  miniBlockApplied(
+    txs: number,
+    bytes: number,
+    seconds: number,
+    sealedAtUs: bigint,
+    storeSeconds: number,
+  ): void {
     this.miniBlocks.inc();
     this.txs.inc(txs);
     this.diffBytes.inc(bytes);
     this.applySeconds.observe(seconds);
+    this.storeWriteSeconds.inc(storeSeconds);
     const lag = (performance.timeOrigin + performance.now()) / 1000 - Number(sealedAtUs) / 1e6;
     if (lag >= 0 && lag < 3600) this.lagMs.observe(lag);
+  }
+
+  blocksClosed(seconds: number): void {
+    this.blockCloseSeconds.inc(seconds);
   }
 
   blockVerified(n: bigint): void {
