@@ -16,7 +16,6 @@ import {
   decompressWitness,
   encodeConsensusReceipt,
   executionBlock,
-  keccak256,
   nextBaseFee,
   orBlooms,
   orderedTrieRoot,
@@ -248,5 +247,3 @@ function bad<T>(fn: () => T): T {
     throw new BadBundleError((err as Error).message);
   }
 }
-
-export const blockHashOf = (sealHeader: Uint8Array): Uint8Array => keccak256(sealHeader);
