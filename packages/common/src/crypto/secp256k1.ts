@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { bigIntToBytes, setLengthLeft } from "@ethereumjs/util";
 import secp from "secp256k1";
 import { keccak256 } from "./keccak.ts";
@@ -75,3 +76,19 @@ export function randomPrivateKey(): Uint8Array {
 }
 
 export const bigintToWord = (v: bigint): Uint8Array => setLengthLeft(bigIntToBytes(v), 32);
+
+/**
+ * The signing key in a key file (a 32-byte private key as hex, `0x` optional). Throws an Error
+ * naming the file when it does not hold one; whether a missing file may be generated is the
+ * caller's decision.
+ */
+export function readSigningKeyFile(path: string): SigningKey {
+  const text = readFileSync(path, "utf8").trim();
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
+    throw new Error(`key file ${path} must hold a 32-byte hex private key`);
+  try {
+    return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
+  } catch (err) {
+    throw new Error(`key file ${path}: ${(err as Error).message}`);
+  }
+}

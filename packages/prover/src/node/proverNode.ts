@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex } from "@ethereumjs/util";
 import {
@@ -12,7 +12,7 @@ import {
   loadChainConfig,
   p2pOptionsFromFlags,
   signAttestation,
-  signingKeyFromPrivate,
+  readSigningKeyFile,
   startMetricsServer,
 } from "@staccato/common";
 import { ProverNetwork, type SealedBlockNotice } from "../network/proverNetwork.ts";
@@ -314,12 +314,9 @@ function loadKey(path: string) {
     throw new StartupError(
       `prover key file ${path} does not exist (pass --key-file <file> with a hex private key)`,
     );
-  const text = readFileSync(path, "utf8").trim();
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
-    throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
   try {
-    return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
+    return readSigningKeyFile(path);
   } catch (err) {
-    throw new StartupError(`key file ${path}: ${(err as Error).message}`);
+    throw new StartupError((err as Error).message);
   }
 }

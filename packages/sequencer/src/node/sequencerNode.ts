@@ -19,7 +19,7 @@ import {
   loadChainConfig,
   p2pOptionsFromFlags,
   randomPrivateKey,
-  signingKeyFromPrivate,
+  readSigningKeyFile,
   startMetricsServer,
   CallRunner,
   type ChainBackend,
@@ -377,13 +377,10 @@ function loadOrCreateKey(o: SequencerOptions, log: Logger) {
     chmodSync(path, 0o600);
     log.info({ path }, "generated a sequencer key");
   }
-  const text = readFileSync(path, "utf8").trim();
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text))
-    throw new StartupError(`key file ${path} must hold a 32-byte hex private key`);
   try {
-    return signingKeyFromPrivate(Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex")));
+    return readSigningKeyFile(path);
   } catch (err) {
-    throw new StartupError(`key file ${path}: ${(err as Error).message}`);
+    throw new StartupError((err as Error).message);
   }
 }
 
