@@ -1,78 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Report } from "./report.ts";
 import { log } from "./report.ts";
 import { RpcClient, toHex } from "./rpc.ts";
 import { type Signer, devKey } from "./signer.ts";
-import { REPO_ROOT, sleep } from "./targets.ts";
-
-// `ws` is a dependency of packages/common; the bench borrows it from there.
-const WebSocket = createRequire(join(REPO_ROOT, "packages/common/package.json"))(
-  "ws",
-) as typeof import("ws").default;
-
-interface Daemon {
-  child: ChildProcess;
-  started: Record<string, unknown>;
-  dir: string;
-}
-
-const children = new Set<Daemon>();
-
-/** `BENCH_CPU_PROF_DIR=<dir>`: every daemon started here writes a V8 CPU profile there on exit. */
-const PROFILE = process.env.BENCH_CPU_PROF_DIR
-  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-  : [];
-
-async function startDaemon(cli: string, args: string[], ready: string, dir: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [...PROFILE, "--import", "tsx", cli, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACCATO_LOG_FORMAT: "json" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 1_000_000) out = out.slice(-100_000);
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const line = out.split("\n").find((l) => l.includes(`"msg":"${ready}"`));
-    if (line !== undefined) {
-      const d = { child, started: JSON.parse(line) as Record<string, unknown>, dir };
-      children.add(d);
-      return d;
-    }
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  child.kill("SIGKILL");
-  throw new Error(`${cli} did not start: ${out.slice(-2000)}`);
-}
-
-async function stop(d: Daemon): Promise<void> {
-  if (d.child.exitCode === null) {
-    const exited = new Promise((r) => d.child.once("exit", r));
-    d.child.kill("SIGTERM");
-    await Promise.race([exited, sleep(5_000)]);
-    d.child.kill("SIGKILL");
-  }
-  children.delete(d);
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(name) && (l[name.length] === " " || l[name.length] === "{"));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
+import { sleep } from "./targets.ts";
+import { WebSocket, metric, startDaemon, stopAllDaemons, stopDaemon } from "./daemons.ts";
 
 /** The full node's apply (and verify) rate against the sequencer's execution rate, from metrics. */
 async function fullnodeApplyFigures(report: Report, fnMetrics: string, seqMetrics: string): Promise<void> {
@@ -128,7 +62,6 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
         "/ip4/127.0.0.1/tcp/0",
       ],
       "sequencer started",
-      dirs[0]!,
     );
     const seqRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 10_000 });
     const boot = (seq.started.p2p as string[])[0]!;
@@ -148,12 +81,7 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
       "--sequencer-rpc",
       seq.started.rpc as string,
     ];
-    const fn = await startDaemon(
-      "packages/fullnode/src/cli.ts",
-      fnArgs(dirs[1]!),
-      "fullnode started",
-      dirs[1]!,
-    );
+    const fn = await startDaemon("packages/fullnode/src/cli.ts", fnArgs(dirs[1]!), "fullnode started");
     const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 10_000 });
 
     // Propagation: the full node's miniBlocks subscription fires when it has applied one.
@@ -233,7 +161,6 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
         "packages/fullnode/src/cli.ts",
         [...fnArgs(dir), "--sync", mode],
         "fullnode started",
-        dir,
       );
       const rpc = new RpcClient(node.started.rpc as string, { maxSockets: 1, timeoutMs: 10_000 });
       while (BigInt(await rpc.call<string>("eth_blockNumber")) < head) await sleep(20);
@@ -243,14 +170,14 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
       if (mode === "genesis") report.emit(`fullnode_catchup_${mode}_tx_per_s`, total / s, "tx/s");
       report.emit(`fullnode_catchup_${mode}_seconds`, s, "s");
       rpc.close();
-      await stop(node);
+      await stopDaemon(node);
     }
     fnRpc.close();
     sendRpc.close();
-    await stop(fn);
-    await stop(seq);
+    await stopDaemon(fn);
+    await stopDaemon(seq);
   } finally {
-    for (const d of [...children]) await stop(d);
+    await stopAllDaemons();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,74 +18,8 @@ import { deployData } from "./erc20.ts";
 import { type Report, Report as ReportClass, log, median, percentile } from "./report.ts";
 import { RpcClient } from "./rpc.ts";
 import { type Key, type Signer, type UnsignedTx, devKey, nativeSigner } from "./signer.ts";
-import { REPO_ROOT, sleep } from "./targets.ts";
-
-// `ws` is a dependency of packages/common; the bench borrows it from there.
-const WebSocket = createRequire(join(REPO_ROOT, "packages/common/package.json"))(
-  "ws",
-) as typeof import("ws").default;
-
-interface Daemon {
-  child: ChildProcess;
-  started: Record<string, unknown>;
-}
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-
-async function daemon(cli: string, args: string[], ready: string): Promise<Daemon> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NODE_OPTIONS: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  let out = "";
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 1_000_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  child.once("exit", (code, signal) => {
-    if (!stopping.has(child))
-      log(
-        `prover bench: ${cli} exited on its own (code ${code}, signal ${signal}); last output:\n${out.slice(-3000)}`,
-      );
-  });
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const line = out.split("\n").find((l) => l.includes(`"msg":"${ready}"`));
-    if (line !== undefined) return { child, started: JSON.parse(line) as Record<string, unknown> };
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  child.kill("SIGKILL");
-  throw new Error(`${cli} did not start: ${out.slice(-2000)}`);
-}
-
-const stopping = new WeakSet<ChildProcess>();
-
-async function stop(d: Daemon): Promise<void> {
-  stopping.add(d.child);
-  if (d.child.exitCode !== null) return;
-  const exited = new Promise((r) => d.child.once("exit", r));
-  d.child.kill("SIGTERM");
-  await Promise.race([exited, sleep(10_000)]);
-  d.child.kill("SIGKILL");
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let sum = 0;
-  for (const l of text.split("\n"))
-    if (l.startsWith(name) && (l[name.length] === " " || l[name.length] === "{"))
-      sum += Number(l.slice(l.lastIndexOf(" ") + 1));
-  return sum;
-}
+import { sleep } from "./targets.ts";
+import { type Daemon, WebSocket, metric, startDaemon, stopDaemon } from "./daemons.ts";
 
 const FEES = { maxFeePerGas: 100_000_000_000n, maxPriorityFeePerGas: 1_000_000n } as const;
 const transferData = (to: string, amount: bigint) =>
@@ -137,7 +69,7 @@ export async function proverFigures(
   const daemons: Daemon[] = [];
   try {
     // ---- 1. Blocks to verify: transfers, then ERC-20 transfers, 250 ms blocks. ----
-    let seq = await daemon("packages/sequencer/src/cli.ts", seqArgs(250), "sequencer started");
+    let seq = await startDaemon("packages/sequencer/src/cli.ts", seqArgs(250), "sequencer started");
     daemons.push(seq);
     let rpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 30_000 });
     const chainId = BigInt(config.chainId);
@@ -308,15 +240,15 @@ export async function proverFigures(
     rpc.close();
 
     // ---- 2. Two provers following the sequencer (1 s blocks) under a paced mixed load. ----
-    await stop(seq);
-    seq = await daemon("packages/sequencer/src/cli.ts", seqArgs(1000), "sequencer started");
+    await stopDaemon(seq);
+    seq = await startDaemon("packages/sequencer/src/cli.ts", seqArgs(1000), "sequencer started");
     daemons.push(seq);
     rpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 30_000 });
     const provers: Daemon[] = [];
     for (const [i, k] of proverKeys.entries()) {
       const keyFile = join(dir, `prover${i}.key`);
       writeFileSync(keyFile, `0x${Buffer.from(k).toString("hex")}`);
-      const p = await daemon(
+      const p = await startDaemon(
         "packages/prover/src/cli.ts",
         [
           "--chain",
@@ -439,7 +371,7 @@ export async function proverFigures(
     report.emit("prover_soak_max_queue_depth", backlog.length > 0 ? Math.max(...backlog) : 0, "blocks");
     rpc.close();
   } finally {
-    for (const d of daemons.reverse()) await stop(d);
+    for (const d of daemons.reverse()) await stopDaemon(d);
     rmSync(dir, { recursive: true, force: true });
   }
 }
