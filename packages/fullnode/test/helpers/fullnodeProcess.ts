@@ -1,12 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type P2PNode, type Topic, createP2PNode, silentLogger } from "@staccato/common";
 import { DEV_CHAIN_ID } from "../../../sequencer/test/helpers/devChain.ts";
 import type { SequencerProcess } from "../../../sequencer/test/helpers/sequencerProcess.ts";
+import { DaemonProcess } from "./daemonProcess.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
+export { metricValue } from "./daemonProcess.ts";
 
 /** Every full node started here, so an aborted test run never leaves one behind. */
 const live = new Set<ChildProcess>();
@@ -32,41 +33,20 @@ export async function killAllFullnodes(): Promise<void> {
 }
 
 /** A real staccato-fullnode process; its pino JSON lines are captured for assertions. */
-export class FullnodeProcess {
-  private out = "";
+export class FullnodeProcess extends DaemonProcess {
   rpcUrl = "";
-  metricsUrl = "";
-  private constructor(readonly child: ChildProcess) {
-    child.stdout!.on("data", (d: Buffer) => {
-      this.out += d.toString();
-    });
-    child.stderr!.on("data", (d: Buffer) => {
-      this.out += d.toString();
-    });
-  }
 
   static async start(args: string[], startTimeoutMs = 30_000): Promise<FullnodeProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/fullnode/src/cli.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, STACCATO_LOG_FORMAT: "json", NODE_OPTIONS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    live.add(child);
-    child.once("exit", () => live.delete(child));
-    const p = new FullnodeProcess(child);
-    const deadline = Date.now() + startTimeoutMs;
-    while (Date.now() < deadline) {
-      const started = p.logs().find((l) => l.msg === "fullnode started");
-      if (started !== undefined) {
-        p.rpcUrl = started.rpc as string;
-        p.metricsUrl = started.metrics as string;
-        return p;
-      }
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await p.kill("SIGKILL");
-    throw new Error(`fullnode did not start:\n${p.out}`);
+    const p = await DaemonProcess.spawnDaemon(
+      (child) => new FullnodeProcess(child),
+      "packages/fullnode/src/cli.ts",
+      args,
+      "fullnode started",
+      live,
+      startTimeoutMs,
+    );
+    p.rpcUrl = p.started.rpc as string;
+    return p;
   }
 
   get dataDir(): string {
@@ -74,30 +54,9 @@ export class FullnodeProcess {
     return args[args.indexOf("--data-dir") + 1]!;
   }
 
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  output(): string {
-    return this.out;
-  }
-
-  logs(): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
-    for (const l of this.out.split("\n")) {
-      if (!l.startsWith("{")) continue;
-      try {
-        out.push(JSON.parse(l));
-      } catch {
-        // a line still being written
-      }
-    }
-    return out;
-  }
-
   /** The node's own libp2p address (with its peer id). */
   p2pAddress(): string {
-    return (this.logs().find((l) => l.msg === "fullnode started")!.p2p as string[])[0]!;
+    return (this.started.p2p as string[])[0]!;
   }
 
   rpc<T>(method: string, params: unknown[] = []): Promise<T> {
@@ -107,18 +66,6 @@ export class FullnodeProcess {
   /** HTTP status of `/health` on the RPC port. */
   async health(): Promise<number> {
     return (await fetch(this.rpcUrl.replace(/\/?$/, "/health"))).status;
-  }
-
-  /** The sum of a Prometheus metric's samples whose labels include `labels` (0 if absent). */
-  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    return metricValue(await (await fetch(this.metricsUrl)).text(), name, labels);
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    if (!this.running) return;
-    const exited = new Promise((r) => this.child.once("exit", r));
-    this.child.kill(signal);
-    await exited;
   }
 }
 
@@ -154,17 +101,6 @@ export class TempDirs {
   cleanup(): void {
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
-}
-
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const ls = m[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
 }
 
 export async function rpc<T>(url: string, method: string, params: unknown[] = []): Promise<T> {

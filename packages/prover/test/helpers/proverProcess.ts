@@ -1,8 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
-import { metricValue } from "../../../fullnode/test/helpers/fullnodeProcess.ts";
-
-const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
+import type { ChildProcess } from "node:child_process";
+import { DaemonProcess } from "../../../fullnode/test/helpers/daemonProcess.ts";
 
 /** Every prover started here, so an aborted test run never leaves one behind. */
 const live = new Set<ChildProcess>();
@@ -11,21 +8,8 @@ process.once("exit", () => {
 });
 
 /** A real staccato-prover process; its pino JSON lines are captured for assertions. */
-export class ProverProcess {
-  private out = "";
-  metricsUrl = "";
+export class ProverProcess extends DaemonProcess {
   p2p: string[] = [];
-
-  private constructor(
-    readonly child: ChildProcess,
-    readonly args: string[],
-  ) {
-    const onData = (d: Buffer) => {
-      this.out += d.toString();
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-  }
 
   /** Flags for a test prover: chain config, key, data dir, ephemeral ports, the sequencer as bootnode. */
   static args(o: {
@@ -54,62 +38,26 @@ export class ProverProcess {
   }
 
   static async start(args: string[], startTimeoutMs = 30_000): Promise<ProverProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/prover/src/cli.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    live.add(child);
-    child.once("exit", () => live.delete(child));
-    const p = new ProverProcess(child, args);
-    const deadline = Date.now() + startTimeoutMs;
-    while (Date.now() < deadline) {
-      const started = p.logs().find((l) => l.msg === "prover started");
-      if (started !== undefined) {
-        p.metricsUrl = started.metrics as string;
-        p.p2p = started.p2p as string[];
-        return p;
-      }
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await p.kill("SIGKILL");
-    throw new Error(`prover did not start:\n${p.out}`);
+    const p = await DaemonProcess.spawnDaemon(
+      (child) => new ProverProcess(child, args),
+      "packages/prover/src/cli.ts",
+      args,
+      "prover started",
+      live,
+      startTimeoutMs,
+    );
+    p.p2p = p.started.p2p as string[];
+    return p;
   }
 
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  output(): string {
-    return this.out;
-  }
-
-  logs(): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
-    for (const l of this.out.split("\n")) {
-      if (!l.startsWith("{")) continue;
-      try {
-        out.push(JSON.parse(l));
-      } catch {
-        // a line still being written
-      }
-    }
-    return out;
-  }
-
-  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    return metricValue(await (await fetch(this.metricsUrl)).text(), name, labels);
+  private constructor(
+    child: ChildProcess,
+    readonly args: string[],
+  ) {
+    super(child);
   }
 
   async health(): Promise<number> {
     return (await fetch(this.metricsUrl.replace(/\/metrics$/, "/health"))).status;
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    if (!this.running) return;
-    const exited = new Promise((r) => this.child.once("exit", r));
-    this.child.kill(signal);
-    await exited;
   }
 }
