@@ -72,6 +72,8 @@ export class StateTrie {
   /** Partial mode: the witness nodes accounts and storage tries are resolved from. */
   private readonly db: Map<string, Uint8Array> | null;
   private recording: Set<MemTrie> | null = null;
+  /** Addresses whose account path this witnessing commit has read already. */
+  private readPaths = new Set<string>();
   private witness: Uint8Array[] | null = null;
 
   constructor(partial?: { root: Uint8Array; db: Map<string, Uint8Array> }) {
@@ -136,6 +138,7 @@ export class StateTrie {
       const nodes: Uint8Array[] = [];
       for (const t of this.recording) for (const n of t.stopRecording()) nodes.push(n);
       this.recording = null;
+      this.readPaths = new Set();
       this.witness = nodes;
     }
     return root;
@@ -151,6 +154,7 @@ export class StateTrie {
   /** Starts recording on the account trie and reads every key the block read, pre-state. */
   private startWitness(reads: WitnessReads): void {
     this.recording = new Set();
+    this.readPaths = new Set();
     this.record(this.accountTrie);
     for (const a of reads.accounts) this.account(a, hexToBytes(a as `0x${string}`));
     for (const [a, slots] of reads.slots) {
@@ -167,19 +171,23 @@ export class StateTrie {
     this.recording.add(t);
   }
 
-  /** An account as of the last commit (read through the trie, which records it when witnessing). */
+  /**
+   * An account as of the last commit. While witnessing, the first read of an address in a commit
+   * goes through the trie (that is what puts its path in the witness); a partial trie reads an
+   * account it has not loaded yet.
+   */
   private account(addr: string, address: Uint8Array): TrieAccount | undefined {
-    if (this.recording !== null || this.db !== null) {
-      const cached = this.accounts.get(addr);
-      // Reading through the trie is what puts the account's path in the witness.
-      const raw = this.accountTrie.get(address);
-      if (cached !== undefined) return cached;
-      if (raw === undefined) return undefined;
-      const a = decodeTrieAccount(raw);
-      this.accounts.set(addr, a);
-      return a;
-    }
-    return this.accounts.get(addr);
+    const cached = this.accounts.get(addr);
+    const mustRead =
+      this.recording !== null ? !this.readPaths.has(addr) : this.db !== null && cached === undefined;
+    if (!mustRead) return cached;
+    if (this.recording !== null) this.readPaths.add(addr);
+    const raw = this.accountTrie.get(address);
+    if (cached !== undefined) return cached;
+    if (raw === undefined) return undefined;
+    const a = decodeTrieAccount(raw);
+    this.accounts.set(addr, a);
+    return a;
   }
 
   private storageTrie(addr: string, storageRoot: Uint8Array): MemTrie {
