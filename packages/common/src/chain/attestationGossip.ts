@@ -17,7 +17,6 @@ const AHEAD_WINDOW = 4096n;
  */
 export function attestationGossip(
   tracker: FinalityTracker,
-  latest: () => bigint,
   log: Logger,
   onAccepted?: (a: Attestation) => void,
 ): GossipTopicHandler {
@@ -37,7 +36,7 @@ export function attestationGossip(
             },
           ],
           ["prover-and-signature", () => (tracker.reject(a!) === null ? null : "reject")],
-          ["window", () => (a!.blockNumber > latest() + AHEAD_WINDOW ? "ignore" : null)],
+          ["window", () => (a!.blockNumber > tracker.latest() + AHEAD_WINDOW ? "ignore" : null)],
           ["dedup", () => (tracker.has(a!) ? "ignore" : null)],
         ],
         log,
@@ -102,7 +101,6 @@ export async function serveAttestations(
 export function syncAttestations(
   node: P2PNode,
   tracker: FinalityTracker,
-  latest: () => bigint,
   log: Logger,
   afterMs = 2000,
 ): () => void {
@@ -117,7 +115,7 @@ export function syncAttestations(
       lastFinal = fin;
       since = Date.now();
     }
-    if (fin >= latest() || Date.now() - since < afterMs) return;
+    if (fin >= tracker.latest() || Date.now() - since < afterMs) return;
     const peers = node.peers();
     if (peers.length === 0) return;
     const peer = peers[peerIdx++ % peers.length]!;

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import { type Attestation, attestationSigner, decodeAttestation } from "../codec/attestationCodec.ts";
 import type { ChainConfig } from "../config/chainConfig.ts";
+import type { ChainStore } from "./chainStore.ts";
 import type { Logger } from "../log/logger.ts";
 import { Counter, Gauge, type Registry } from "prom-client";
 
@@ -54,13 +55,8 @@ export interface FinalityAlarm {
 
 export interface FinalityDeps {
   config: ChainConfig;
-  /**
-   * The node's sealed block hash at `n`: `undefined` when not sealed yet, `null` when the block is
-   * older than this node's history (a snapshot join); attestations alone decide those.
-   */
-  sealedHash(n: bigint): Uint8Array | null | undefined;
-  /** The newest sealed block number. */
-  latest(): bigint;
+  /** The node's chain (a function: a full node replaces its replica when it re-syncs). */
+  chain(): ChainStore;
   logger: Logger;
   /** Where attestations and the finalized checkpoint persist (a data dir), or null. */
   dataDir: string | null;
@@ -95,13 +91,28 @@ export class FinalityTracker {
     if (deps.dataDir !== null) this.load(deps.dataDir);
   }
 
+  /** The newest sealed block number. */
+  latest(): bigint {
+    return this.deps.chain().latest.number;
+  }
+
+  /**
+   * This node's sealed block hash at `n`: `undefined` when not sealed yet, `null` when the block
+   * is older than the node's history (a snapshot join); attestations alone decide those.
+   */
+  private sealedHash(n: bigint): Uint8Array | null | undefined {
+    const chain = this.deps.chain();
+    if (n > chain.latest.number) return undefined;
+    return chain.sealedBlock(n)?.hash ?? null;
+  }
+
   get quorum(): number {
     return this.deps.config.proverQuorum;
   }
 
   /** Newest final block (`finalized` and `safe` tags). */
   finalized(): bigint {
-    if (this.quorum === 0) return this.deps.latest();
+    if (this.quorum === 0) return this.latest();
     return this.finalizedN;
   }
 
@@ -159,7 +170,7 @@ export class FinalityTracker {
   /** Call when a block is sealed (or verified): it may complete a quorum already received. */
   advance(): void {
     if (this.quorum === 0) return;
-    const latest = this.deps.latest();
+    const latest = this.latest();
     let n = this.finalizedN + 1n;
     const before = this.finalizedN;
     while (n <= latest) {
@@ -179,7 +190,7 @@ export class FinalityTracker {
 
   /** The hash at `n` that a quorum attested valid, or null. */
   private quorumHash(n: bigint): Uint8Array | null {
-    const own = this.deps.sealedHash(n);
+    const own = this.sealedHash(n);
     if (own === undefined) return null;
     const byHash = new Map<string, Set<string>>();
     for (const a of this.byNumber.get(n) ?? []) {
@@ -203,7 +214,7 @@ export class FinalityTracker {
   }
 
   private alarm(a: Attestation): void {
-    const own = this.deps.sealedHash(a.blockNumber);
+    const own = this.sealedHash(a.blockNumber);
     const canonical = own === undefined || own === null ? null : equalsBytes(own, a.blockHash);
     const alarm: FinalityAlarm = {
       blockNumber: a.blockNumber,

@@ -164,23 +164,16 @@ export class FullNode {
 
     const finality = new FinalityTracker({
       config,
-      sealedHash: (n) => {
-        if (n > replica.chain.latest.number) return undefined;
-        return replica.chain.sealedBlock(n)?.hash ?? null;
-      },
-      latest: () => replica.chain.latest.number,
+      chain: () => replica.chain,
       logger: log,
       dataDir: o.dataDir,
       metrics: new FinalityMetrics(registry),
     });
     closers.push(() => finality.close());
     events.on("block", () => finality.advance());
-    net.node.subscribe(
-      "attestation",
-      attestationGossip(finality, () => replica.chain.latest.number, log),
-    );
+    net.node.subscribe("attestation", attestationGossip(finality, log));
     await serveAttestations(net.node, finality);
-    closers.push(syncAttestations(net.node, finality, () => replica.chain.latest.number, log));
+    closers.push(syncAttestations(net.node, finality, log));
 
     const sequencer = new SequencerClient(o.sequencerRpc);
     const startingBlock = meta0.verifiedBlock;

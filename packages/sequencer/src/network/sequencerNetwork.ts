@@ -122,10 +122,7 @@ export class SequencerNetwork {
       );
     }
 
-    node.subscribe(
-      "attestation",
-      attestationGossip(deps.finality, () => chain.latest.number, log, deps.onAttestation),
-    );
+    node.subscribe("attestation", attestationGossip(deps.finality, log, deps.onAttestation));
     await serveAttestations(node, deps.finality);
 
     // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
@@ -150,7 +147,7 @@ export class SequencerNetwork {
     await node.start();
     log.info({ peerId: node.peerId.toString(), multiaddrs: node.multiaddrs() }, "sequencer p2p started");
     const net = new SequencerNetwork(node, log);
-    net.stopSync = syncAttestations(node, deps.finality, () => chain.latest.number, log);
+    net.stopSync = syncAttestations(node, deps.finality, log);
     return net;
   }
 

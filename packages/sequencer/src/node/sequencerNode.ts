@@ -189,11 +189,7 @@ export class SequencerNode {
     closers.push(() => wal.close());
     const finality = new FinalityTracker({
       config,
-      sealedHash: (n) => {
-        if (n > chain.latest.number) return undefined;
-        return chain.sealedBlock(n)?.hash ?? null;
-      },
-      latest: () => chain.latest.number,
+      chain: () => chain,
       logger: log,
       dataDir: o.dataDir,
       metrics: new FinalityMetrics(registry),
