@@ -15,18 +15,7 @@ import {
   rlpDecode,
   rlpEncode,
 } from "../../src/index.ts";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const bytesOf = (r: () => number, n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+import { bytesOf, floatRng } from "../helpers/random.ts";
 
 /** Strings of every length class (empty, one byte below and above 0x80, short, long) and nested lists. */
 function randomItem(r: () => number, depth: number): RlpItem {
@@ -40,7 +29,7 @@ function randomItem(r: () => number, depth: number): RlpItem {
 
 describe("rlp / one-pass encoder", () => {
   it("encodes exactly as @ethereumjs/rlp, over 5,000 random nested items", () => {
-    const r = rng(1);
+    const r = floatRng(1);
     for (let i = 0; i < 5000; i++) {
       const item = randomItem(r, 0);
       assert.deepEqual(rlpEncode(item), RLP.encode(item), `item ${i}`);
@@ -49,7 +38,7 @@ describe("rlp / one-pass encoder", () => {
   });
 
   it("consensus receipts and blooms are the bytes ethereumjs produces", () => {
-    const r = rng(2);
+    const r = floatRng(2);
     for (let i = 0; i < 500; i++) {
       const receipt: Receipt = {
         status: r() < 0.2 ? 0 : 1,
@@ -88,7 +77,7 @@ describe("rlp / one-pass encoder", () => {
 
 describe("ordered trie root (transactionsRoot, receiptsRoot)", () => {
   it("equals the root of a MemTrie keyed by RLP(index), for 0 to 300 values and a few large sets", () => {
-    const r = rng(3);
+    const r = floatRng(3);
     const reference = (values: Uint8Array[]) => {
       if (values.length === 0) return KECCAK256_RLP;
       const t = new MemTrie({ secure: false });
@@ -107,7 +96,7 @@ describe("ordered trie root (transactionsRoot, receiptsRoot)", () => {
 
 describe("rlp / copy-free decoder", () => {
   it("decodes what @ethereumjs/rlp decodes, to the same items, and refuses what it refuses", () => {
-    const r = rng(4);
+    const r = floatRng(4);
     for (let i = 0; i < 3000; i++) {
       const encoded = RLP.encode(randomItem(r, 0));
       assert.deepEqual(rlpDecode(encoded), RLP.decode(encoded), `item ${i}`);

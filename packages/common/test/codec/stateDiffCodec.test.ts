@@ -25,20 +25,8 @@ import {
   miniBlockDiffBytes,
   miniBlockHash,
 } from "../../src/index.ts";
+import { bytesOf, floatRng } from "../helpers/random.ts";
 
-/** A seeded generator, so a failure names the seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const bytesOf = (r: () => number, n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
 const pad32 = (a: Uint8Array) => {
   const out = new Uint8Array(32);
   out.set(a, 32 - a.length);
@@ -91,7 +79,7 @@ function receiptWith(logs: Receipt["logs"]): Receipt {
  * zero and full-width values.
  */
 function randomCase(seed: number): { diff: StateDiff; txs: Uint8Array[]; receipts: Receipt[] } {
-  const r = rng(seed);
+  const r = floatRng(seed);
   const pool = Array.from({ length: 1 + Math.floor(r() * 12) }, () => bytesOf(r, 20));
   const pick = () => pool[Math.floor(r() * pool.length)]!;
   const txCount = Math.floor(r() * 6);
@@ -168,7 +156,7 @@ describe("state diff codec / round trip", () => {
   });
 
   it("refers to addresses of the mini-block's transactions and logs instead of repeating them", () => {
-    const r = rng(7);
+    const r = floatRng(7);
     const [to, from, recipient, token] = [bytesOf(r, 20), bytesOf(r, 20), bytesOf(r, 20), bytesOf(r, 20)];
     const txs = [tx1559(to, r), tx1559(token, r)];
     const receipts = [
@@ -201,7 +189,7 @@ describe("state diff codec / round trip", () => {
   });
 
   it("finds `to` in legacy, EIP-2930, EIP-1559 and EIP-7702 transactions; creations have none", () => {
-    const r = rng(11);
+    const r = floatRng(11);
     const common = createEthCommon({ chainId: 1 });
     const to = bytesOf(r, 20);
     const base = { nonce: 1n, gasLimit: 30_000n, value: 1n, data: Uint8Array.of(1, 2, 3) };
@@ -303,7 +291,7 @@ describe("state diff codec / hostile input", () => {
       const { diff, txs, receipts } = randomCase(seed);
       const bytes = encodeStateDiff(diff, txs, receipts);
       for (let cut = 0; cut < bytes.length; cut++) expectDecodeError(bytes.subarray(0, cut), txs, receipts);
-      const r = rng(seed);
+      const r = floatRng(seed);
       for (let k = 0; k < 40; k++) {
         const bad = bytes.slice();
         bad[Math.floor(r() * bad.length)] = Math.floor(r() * 256);
@@ -317,7 +305,7 @@ describe("state diff codec / hostile input", () => {
   });
 
   it("random garbage never throws anything but DecodeError", () => {
-    const r = rng(99);
+    const r = floatRng(99);
     const { txs, receipts } = randomCase(5);
     for (let i = 0; i < 20_000; i++) {
       const bad = bytesOf(r, Math.floor(r() * 64));
@@ -338,7 +326,7 @@ describe("state diff codec / inside a mini-block", () => {
   it("the decoded mini-block hashes as the encoder hashed it and re-encodes to the same bytes", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const { diff, txs, receipts } = randomCase(seed);
-      const r = rng(seed);
+      const r = floatRng(seed);
       const mb: MiniBlock = {
         number: BigInt(seed),
         blockNumber: BigInt(seed >> 2),

@@ -4,28 +4,7 @@ import { MerklePatriciaTrie, updateMPTFromMerkleProof, verifyMerkleProof } from 
 import { bytesToHex } from "@ethereumjs/util";
 import { keccak256 } from "../../src/crypto/keccak.ts";
 import { EMPTY_TRIE_ROOT, MemTrie, MissingTrieNodeError } from "../../src/trie/memTrie.ts";
-
-/** xorshift32: deterministic, so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return {
-    int: (n: number) => next() % n,
-    bytes: (n: number) => {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-      return b;
-    },
-  };
-}
-type Rng = ReturnType<typeof rng>;
+import { type Rng, rng } from "../helpers/random.ts";
 
 /** Values of 1 byte (self-encoding or not), a few bytes (inline nodes), 32 bytes, or 70 bytes. */
 function randomValue(r: Rng): Uint8Array {

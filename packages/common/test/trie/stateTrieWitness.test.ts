@@ -4,26 +4,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { MemTrie, MissingTrieNodeError } from "../../src/trie/memTrie.ts";
 import { StateTrie, type WitnessReads } from "../../src/trie/stateTrie.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff } from "../../src/state/stateDiff.ts";
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-  return {
-    int: (n: number) => next() % n,
-    bytes: (n: number) => {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-      return b;
-    },
-  };
-}
+import { rng } from "../helpers/random.ts";
 
 const word = (i: number) => {
   const b = new Uint8Array(32);
