@@ -7,6 +7,7 @@ export const SigningDomain = {
   miniBlock: "staccato/mini-block/1",
   block: "staccato/block/1",
   attestation: "staccato/attestation/1",
+  daPointer: "staccato/da-pointer/1",
 } as const;
 export type SigningDomain = (typeof SigningDomain)[keyof typeof SigningDomain];
 

@@ -1,6 +1,6 @@
 /** Every gossip topic and req/resp protocol id is built here and nowhere else (DESIGN §4). */
 
-export const TOPICS = ["miniBlock", "block", "attestation"] as const;
+export const TOPICS = ["miniBlock", "block", "attestation", "daPointer"] as const;
 export type Topic = (typeof TOPICS)[number];
 
 export const REQ_PROTOCOLS = [
@@ -9,6 +9,7 @@ export const REQ_PROTOCOLS = [
   "witnessByNumber",
   "stateSnapshot",
   "attestationsByRange",
+  "daHead",
 ] as const;
 export type ReqProtocol = (typeof REQ_PROTOCOLS)[number];
 
@@ -16,6 +17,7 @@ const topicSegment: { readonly [K in Topic]: string } = {
   miniBlock: "mini-block/1",
   block: "block/1",
   attestation: "attestation/1",
+  daPointer: "da/1",
 };
 
 const protocolSegment: { readonly [K in ReqProtocol]: string } = {
@@ -24,6 +26,7 @@ const protocolSegment: { readonly [K in ReqProtocol]: string } = {
   witnessByNumber: "req/witness-by-number/1",
   stateSnapshot: "req/state-snapshot/1",
   attestationsByRange: "req/attestations-by-range/1",
+  daHead: "req/da-head/1",
 };
 
 function chainPrefix(chainId: number): string {

@@ -18,6 +18,7 @@ describe("p2p / topics", () => {
       miniBlock: "/staccato/7/mini-block/1",
       block: "/staccato/7/block/1",
       attestation: "/staccato/7/attestation/1",
+      daPointer: "/staccato/7/da/1",
     };
     for (const t of TOPICS) {
       assert.equal(topicName(7, t), topics[t]);
@@ -30,6 +31,7 @@ describe("p2p / topics", () => {
       witnessByNumber: "/staccato/7/req/witness-by-number/1",
       stateSnapshot: "/staccato/7/req/state-snapshot/1",
       attestationsByRange: "/staccato/7/req/attestations-by-range/1",
+      daHead: "/staccato/7/req/da-head/1",
     };
     for (const p of REQ_PROTOCOLS) assert.equal(protocolId(7, p), protocols[p]);
     assert.throws(() => topicName(-1, "block"), RangeError);

@@ -1,0 +1,101 @@
+import { bytesToHex } from "@ethereumjs/util";
+import { type DaPointer, encodeDaPointer } from "../codec/daCodec.ts";
+import type { Logger } from "../log/logger.ts";
+import { decodeEnvelope } from "../p2p/envelope.ts";
+import { type GossipVerdict, SeenCache, runGossipChecks } from "../p2p/gossipValidation.ts";
+import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
+import { type DaReader, checkDaPointer } from "./daReader.ts";
+
+/** Largest DA pointer accepted (a commitment of an EigenDA certificate fits well inside). */
+export const MAX_DA_POINTER_BYTES = 64 * 1024;
+
+/**
+ * The `da` topic's inbound side (DESIGN §4, §7): a flat check list (size cap and decode, signed
+ * by the sequencer: REJECT; seen, or no newer than what the reader knows: IGNORE), then the
+ * reader records the pointer and `onNew` hears of it.
+ */
+export function daPointerGossip(
+  reader: DaReader,
+  chainId: number,
+  sequencer: string,
+  log: Logger,
+  onNew?: (p: DaPointer) => void,
+): GossipTopicHandler {
+  const decoded = new WeakMap<Uint8Array, DaPointer>();
+  const seen = new SeenCache(1_000);
+  return {
+    validate(data: Uint8Array): GossipVerdict {
+      let p: DaPointer | null = null;
+      const verdict = runGossipChecks(
+        [
+          [
+            "decode-and-signer",
+            () => {
+              p = checkDaPointer(decodeEnvelope(data, MAX_DA_POINTER_BYTES), chainId, sequencer);
+              return null;
+            },
+          ],
+          ["dedup", () => (seen.add(bytesToHex(p!.bundleHash)) ? null : "ignore")],
+        ],
+        log,
+        { topic: "da" },
+      );
+      if (verdict === "accept") decoded.set(data, p!);
+      return verdict;
+    },
+    onMessage(data: Uint8Array): void {
+      const p = decoded.get(data);
+      if (p === undefined) return;
+      if (reader.addPointer(p)) onNew?.(p);
+    },
+  };
+}
+
+/**
+ * `da-head`: an empty request → the newest DA pointer this node holds (the sequencer's signed
+ * encoding), or `unavailable`. A node that joins while no peer serves history learns from one
+ * pointer where every earlier block is in DA.
+ */
+export async function serveDaHead(node: P2PNode, head: () => DaPointer | null): Promise<void> {
+  await node.handle(
+    "daHead",
+    () => {
+      const p = head();
+      return p === null ? { code: "unavailable", message: "no DA pointer known" } : encodeDaPointer(p);
+    },
+    {
+      maxRequestBytes: 16,
+      maxResponseBytes: MAX_DA_POINTER_BYTES,
+      rateLimit: { perPeerPerSecond: 5, burst: 10 },
+      timeoutMs: 10_000,
+    },
+  );
+}
+
+/**
+ * Asks every connected peer for its `da-head` and records each valid answer in the reader.
+ * Returns the newest pointer learned that is newer than what the reader knew, or null.
+ */
+export async function askDaHead(
+  node: P2PNode,
+  reader: DaReader,
+  chainId: number,
+  sequencer: string,
+  log: Logger,
+): Promise<DaPointer | null> {
+  const before = reader.headNumber;
+  await Promise.all(
+    node.peers().map(async (peer) => {
+      try {
+        const r = await node.request(peer, "daHead", new Uint8Array(0), {
+          timeoutMs: 5_000,
+          maxResponseBytes: MAX_DA_POINTER_BYTES,
+        });
+        if (r.code === "ok") reader.addPointer(checkDaPointer(r.body, chainId, sequencer));
+      } catch (err) {
+        log.debug({ peer: peer.toString(), err: (err as Error).message }, "da-head request failed");
+      }
+    }),
+  );
+  return reader.headNumber > before ? reader.head : null;
+}
