@@ -2,12 +2,16 @@ import { createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
+  type DaPointer,
+  type DaReader,
   type Logger,
   type P2PNode,
   type P2POptions,
   SeenCache,
   SigningDomain,
+  askDaHead,
   createP2PNode,
+  daPointerGossip,
   decodeBlockSeal,
   decodeEnvelope,
   encodeEnvelope,
@@ -15,6 +19,7 @@ import {
   recoverPayloadSigner,
   runGossipChecks,
   serveAttestations,
+  serveDaHead,
 } from "@staccato/common";
 import type { ProverMetrics } from "../node/metrics.ts";
 
@@ -24,6 +29,8 @@ const MAX_BLOCK_GOSSIP = 4 * 1024 * 1024;
 const KEEP_OWN = 10_000;
 /** Largest bundle accepted from a peer. */
 const MAX_BUNDLE = 512 * 1024 * 1024;
+/** How often peers are asked for their `da-head` while DA is configured (and on every new peer). */
+const DA_HEAD_POLL_MS = 5_000;
 
 export interface SealedBlockNotice {
   number: bigint;
@@ -43,6 +50,9 @@ export class ProverNetwork {
   /** This prover's attestations by block number, newest `KEEP_OWN` blocks. */
   private readonly own = new Map<bigint, Uint8Array[]>();
   private flushTimer: NodeJS.Timeout;
+  private daPollTimer: NodeJS.Timeout | null = null;
+  private daPolling = false;
+  private stopped = false;
 
   private constructor(
     readonly node: P2PNode,
@@ -59,6 +69,9 @@ export class ProverNetwork {
       logger: Logger;
       metrics: ProverMetrics;
       onBlock: (b: SealedBlockNotice) => void;
+      /** Null without `--da`: no DA pointers are followed or served. */
+      da: DaReader | null;
+      onDaPointer: (p: DaPointer) => void;
     },
   ): Promise<ProverNetwork> {
     const log = deps.logger.child({ module: "network" });
@@ -101,10 +114,40 @@ export class ProverNetwork {
     // Its own recent attestations, for a node that missed the gossip (it was down, or the
     // connection dropped while a message was in flight).
     await serveAttestations(node, (n) => net.own.get(n) ?? []);
-    node.onPeer("connect", () => deps.metrics.peers.set(node.peers().length));
+    const da = deps.da;
+    if (da !== null) {
+      node.subscribe("daPointer", daPointerGossip(da, opts.chainId, deps.sequencer, log, deps.onDaPointer));
+      await serveDaHead(node, () => da.head);
+    }
+    const askDa = () => {
+      if (da !== null) void net.pollDaHead(da, opts.chainId, deps.sequencer, log, deps.onDaPointer);
+    };
+    node.onPeer("connect", () => {
+      deps.metrics.peers.set(node.peers().length);
+      askDa();
+    });
     node.onPeer("disconnect", () => deps.metrics.peers.set(node.peers().length));
     await node.start();
+    if (da !== null) net.daPollTimer = setInterval(askDa, DA_HEAD_POLL_MS);
     return net;
+  }
+
+  /** Asks every peer for its `da-head`, one round at a time; a newer pointer goes to `onNew`. */
+  private async pollDaHead(
+    da: DaReader,
+    chainId: number,
+    sequencer: string,
+    log: Logger,
+    onNew: (p: DaPointer) => void,
+  ): Promise<void> {
+    if (this.daPolling || this.stopped) return;
+    this.daPolling = true;
+    try {
+      const p = await askDaHead(this.node, da, chainId, sequencer, log);
+      if (p !== null && !this.stopped) onNew(p);
+    } finally {
+      this.daPolling = false;
+    }
   }
 
   multiaddrs(): string[] {
@@ -175,7 +218,9 @@ export class ProverNetwork {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.flushTimer);
+    if (this.daPollTimer !== null) clearInterval(this.daPollTimer);
     await this.node.stop();
   }
 }

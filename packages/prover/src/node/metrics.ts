@@ -2,7 +2,10 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** The prover's Prometheus metrics. */
 export class ProverMetrics {
-  readonly verified: Counter<"verdict">;
+  readonly verified: Counter<"verdict" | "source">;
+  readonly bundlesFetched: Counter<"source">;
+  readonly daReadSeconds: Histogram;
+  readonly daHead: Gauge;
   readonly verifySeconds: Histogram;
   readonly queueDepth: Gauge;
   readonly inFlight: Gauge;
@@ -18,8 +21,25 @@ export class ProverMetrics {
     const r = [registry];
     this.verified = new Counter({
       name: "staccato_prover_blocks_verified_total",
-      help: "Blocks verified, by verdict (valid, invalid; incomplete witness and bad bundles are retried)",
-      labelNames: ["verdict"],
+      help: "Blocks verified, by verdict (valid, invalid; incomplete witness and bad bundles are retried) and by where the bundle came from (peer, da)",
+      labelNames: ["verdict", "source"],
+      registers: r,
+    });
+    this.bundlesFetched = new Counter({
+      name: "staccato_prover_bundles_fetched_total",
+      help: "Block bundles fetched, by source: peer (witness-by-number) or da (read from the DA store when no peer served it)",
+      labelNames: ["source"],
+      registers: r,
+    });
+    this.daReadSeconds = new Histogram({
+      name: "staccato_prover_da_read_seconds",
+      help: "Time to read and check one block's bundle from DA (a first read walks back through later bundles)",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: r,
+    });
+    this.daHead = new Gauge({
+      name: "staccato_prover_da_head_block",
+      help: "Newest block the sequencer's signed DA pointers name (gossip or a peer's da-head)",
       registers: r,
     });
     this.verifySeconds = new Histogram({
@@ -50,7 +70,7 @@ export class ProverMetrics {
     });
     this.fetchFailures = new Counter({
       name: "staccato_prover_fetch_failures_total",
-      help: "Witness fetches that failed, by reason",
+      help: "Witness fetches that failed, by reason (a peer's answer code, error, bad-bundle, or da-<why> when DA did not serve it either)",
       labelNames: ["reason"],
       registers: r,
     });

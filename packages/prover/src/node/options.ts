@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { type CliOptions, defineFlags, operationsFlags, p2pFlags } from "@staccato/common";
+import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags } from "@staccato/common";
 import { z } from "zod";
 
 /** Every flag of `staccato-prover` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
@@ -25,6 +25,7 @@ export const proverFlags = defineFlags({
     placeholder: "<n>",
   },
   ...p2pFlags(9002),
+  ...daFlags("none", "read"),
   ...operationsFlags(9547),
 });
 

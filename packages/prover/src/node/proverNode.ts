@@ -3,11 +3,14 @@ import { join } from "node:path";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type ChainConfig,
+  type DaPointer,
+  DaReader,
   type Logger,
   type MetricsServer,
   createEthCommon,
   createLogger,
   createRegistry,
+  daStoreFromFlags,
   encodeAttestation,
   loadChainConfig,
   p2pOptionsFromFlags,
@@ -15,6 +18,7 @@ import {
   readSigningKeyFile,
   startMetricsServer,
 } from "@staccato/common";
+import { DaBundleSource } from "../da/daBundleSource.ts";
 import { ProverNetwork, type SealedBlockNotice } from "../network/proverNetwork.ts";
 import type { BlockVerdict } from "../validation/verifyBlock.ts";
 import { VerifierPool } from "../validation/workerPool.ts";
@@ -30,6 +34,16 @@ interface Job {
   hash: Uint8Array | null;
   attempts: number;
   notBefore: number;
+  /** Attempts whose DA copy was corrupt: logged as errors, never attested from. */
+  corruptReads: number;
+}
+
+/** A fetched bundle and where it came from: a peer's `witness-by-number`, or the DA store. */
+interface Fetched {
+  bundle: Uint8Array;
+  source: "peer" | "da";
+  /** The peer id, or the DA store's description. */
+  from: string;
 }
 
 /** Backoff between attempts at one block: 200 ms doubling to 10 s. */
@@ -38,10 +52,12 @@ const backoffMs = (attempts: number) => Math.min(10_000, 200 * 2 ** Math.min(att
 const REMEMBER = 10_000;
 
 /**
- * The stateless prover (DESIGN §5): learns of sealed blocks from gossip, fetches each block's
- * bundle (signed header, transactions, witness) from any peer, re-executes it on a worker from the
- * witness alone, and publishes a signed attestation. Blocks are fetched and verified many at a
- * time, in whatever order they come: none waits for its parent's verdict.
+ * The stateless prover (DESIGN §5): learns of sealed blocks from gossip (block seals, and the
+ * sequencer's DA pointers when `--da` is set), fetches each block's bundle (signed header,
+ * transactions, witness) from any peer, or from DA when no peer serves it (DESIGN §7),
+ * re-executes it on a worker from the witness alone, and publishes a signed attestation. Blocks
+ * are fetched and verified many at a time, in whatever order they come: none waits for its
+ * parent's verdict.
  */
 export class ProverNode {
   private readonly queue: Job[] = [];
@@ -67,6 +83,7 @@ export class ProverNode {
     private readonly progress: Progress,
     private readonly metrics: ProverMetrics,
     private readonly maxActive: number,
+    private readonly da: DaBundleSource | null,
   ) {
     this.highestSeen = progress.attestedThrough;
   }
@@ -88,18 +105,43 @@ export class ProverNode {
       throw new StartupError(
         `this prover's address ${address} is not in the chain config's provers (${config.provers.join(", ") || "none"})`,
       );
+    let da: DaBundleSource | null;
+    try {
+      const store = daStoreFromFlags(o, o.dataDir);
+      da = store === null ? null : new DaBundleSource(new DaReader(store, config.chainId, config.sequencer));
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
     const registry = createRegistry({ daemon: "prover" });
     const metrics = new ProverMetrics(registry);
     const pool = new VerifierPool(o.workers, config);
     const progress = new Progress(o.dataDir);
-    const node = new ProverNode(log, config, address, key.privateKey, pool, progress, metrics, o.workers * 2);
+    const node = new ProverNode(
+      log,
+      config,
+      address,
+      key.privateKey,
+      pool,
+      progress,
+      metrics,
+      o.workers * 2,
+      da,
+    );
     node.closers.push(() => pool.close());
     node.closers.push(() => progress.flush());
     try {
       const common = createEthCommon(config);
       const net = await ProverNetwork.start(
         { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
-        { sequencer: config.sequencer, common, logger: log, metrics, onBlock: (b) => node.onBlock(b) },
+        {
+          sequencer: config.sequencer,
+          common,
+          logger: log,
+          metrics,
+          onBlock: (b) => node.onBlock(b),
+          da: da?.reader ?? null,
+          onDaPointer: (p) => node.onDaPointer(p),
+        },
       );
       node.network = net;
       node.closers.push(() => net.stop());
@@ -128,6 +170,7 @@ export class ProverNode {
           attestedThrough: Number(progress.attestedThrough),
           metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
           p2p: net.multiaddrs(),
+          da: da?.description ?? "none",
           dataDir: o.dataDir,
         },
         "prover started",
@@ -149,12 +192,18 @@ export class ProverNode {
     this.enqueue(b.number, b.hash);
   }
 
+  /** A DA pointer the sequencer signed names a sealed block as surely as the block's gossip does. */
+  private onDaPointer(p: DaPointer): void {
+    this.metrics.daHead.set(Number(p.number));
+    this.onBlock({ number: p.number, hash: p.blockHash });
+  }
+
   private enqueue(number: bigint, hash: Uint8Array | null): void {
     const id = hash === null ? `#${number}` : bytesToHex(hash);
     if (this.waiting.has(id)) return;
     this.waiting.add(id);
     this.open.set(number, (this.open.get(number) ?? 0) + 1);
-    this.queue.push({ number, hash, attempts: 0, notBefore: 0 });
+    this.queue.push({ number, hash, attempts: 0, notBefore: 0, corruptReads: 0 });
     this.pump();
   }
 
@@ -197,13 +246,54 @@ export class ProverNode {
     this.queue.push(job);
   }
 
-  private async run(job: Job): Promise<void> {
+  /**
+   * The block's bundle from the first peer that serves it, else from DA; null (and the job
+   * requeued) when neither does. A corrupt DA copy is an error to log, never a verdict on the
+   * block: the sequencer signed the block, not the bytes the store handed back.
+   */
+  private async fetch(job: Job): Promise<Fetched | null> {
     const got = await this.network!.fetchBundle(job.number, job.hash);
-    if (this.stopped) return;
-    if (!("bundle" in got)) {
+    if (this.stopped) return null;
+    if ("bundle" in got) return { bundle: got.bundle, source: "peer", from: got.peer };
+    if (this.da === null) {
       this.retry(job, "no peer served the block's witness yet; retrying", { reasons: got.reasons });
-      return;
+      return null;
     }
+    const d = await this.da.fetch(job.number, job.hash);
+    if (this.stopped) return null;
+    if ("bundle" in d) {
+      this.metrics.daReadSeconds.observe(d.seconds);
+      this.logger.debug(
+        {
+          block: Number(job.number),
+          bytes: d.storedBytes,
+          ms: Math.round(d.seconds * 1000),
+          peers: got.reasons,
+        },
+        "no peer served the block's witness: read it from DA",
+      );
+      return { bundle: d.bundle, source: "da", from: this.da.description };
+    }
+    this.metrics.fetchFailures.inc({ reason: `da-${d.failure}` });
+    if (d.failure === "corrupt") {
+      job.corruptReads++;
+      if (job.corruptReads % 10 === 1)
+        this.logger.error(
+          { block: Number(job.number), da: this.da.description, err: d.reason, reads: job.corruptReads },
+          "DA copy of the block is corrupt: not attesting from it; retrying peers and DA",
+        );
+    }
+    this.retry(job, "neither a peer nor DA served the block's witness yet; retrying", {
+      reasons: got.reasons,
+      da: d.reason,
+    });
+    return null;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const got = await this.fetch(job);
+    if (got === null) return;
+    this.metrics.bundlesFetched.inc({ source: got.source });
     const concurrent = this.pool.busy + 1;
     if (concurrent > this.maxConcurrent) {
       this.maxConcurrent = concurrent;
@@ -224,25 +314,39 @@ export class ProverNode {
     if (!r.ok) {
       this.metrics.fetchFailures.inc({ reason: r.bad ? "bad-bundle" : "error" });
       this.retry(job, r.bad ? "rejected a bad bundle; retrying" : "verification error; retrying", {
-        peer: got.peer,
+        source: got.source,
+        from: got.from,
         err: r.error,
       });
       return;
     }
     const out = r.outcome;
     if (out.kind === "incomplete") {
-      this.metrics.verified.inc({ verdict: "incomplete" });
+      this.metrics.verified.inc({ verdict: "incomplete", source: got.source });
       this.logger.warn(
-        { block: Number(job.number), hash: bytesToHex(out.blockHash), missing: out.missing, peer: got.peer },
+        {
+          block: Number(job.number),
+          hash: bytesToHex(out.blockHash),
+          missing: out.missing,
+          source: got.source,
+          from: got.from,
+        },
         "incomplete witness: not attesting; retrying",
       );
       this.retry(job, "incomplete witness", { missing: out.missing });
       return;
     }
-    this.attest(job, out, r.ms, r.worker, concurrent);
+    this.attest(job, out, got.source, r.ms, r.worker, concurrent);
   }
 
-  private attest(job: Job, v: BlockVerdict, ms: number, worker: number, concurrent: number): void {
+  private attest(
+    job: Job,
+    v: BlockVerdict,
+    source: Fetched["source"],
+    ms: number,
+    worker: number,
+    concurrent: number,
+  ): void {
     const att = signAttestation(
       {
         blockNumber: v.blockNumber,
@@ -272,7 +376,7 @@ export class ProverNode {
       }
     if (outOfOrder) this.metrics.outOfOrder.inc();
     this.progress.add(v.blockNumber);
-    this.metrics.verified.inc({ verdict: v.kind });
+    this.metrics.verified.inc({ verdict: v.kind, source });
     this.metrics.verifySeconds.observe(ms / 1000);
     this.metrics.txs.inc(v.txs);
     this.metrics.witnessBytes.inc(v.witnessBytes);
@@ -289,6 +393,7 @@ export class ProverNode {
       worker,
       concurrent,
       outOfOrder,
+      source,
     };
     if (v.kind === "invalid") this.logger.error({ ...fields, reason: v.reason }, "attested block INVALID");
     else this.logger.info(fields, "attested block");
