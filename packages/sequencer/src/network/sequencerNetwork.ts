@@ -17,6 +17,9 @@ import {
   decodeRangeRequest,
   encodeBlockSeal,
   encodeEnvelope,
+  type DaPointer,
+  encodeDaPointer,
+  serveDaHead,
 } from "@staccato/common";
 import type { LatestView } from "@staccato/common";
 import type { ChainBlock, ChainStore } from "@staccato/common";
@@ -56,96 +59,29 @@ export class SequencerNetwork {
       witnesses: WitnessStore | null;
       finality: FinalityTracker;
       onAttestation?: (a: Attestation) => void;
+      /** Off: history is not served by request, and peers catch up from DA. */
+      serveHistory?: boolean;
+      /** The newest block published to DA, served as `da-head`. */
+      daHead?: () => DaPointer | null;
     },
   ): Promise<SequencerNetwork> {
     const log = deps.logger.child({ module: "network" });
     const node = await createP2PNode(opts, { logger: deps.logger });
-    const { chain } = deps;
-
-    // mini-blocks-by-range: RLP [from, count] → one chunk per mini-block (its signed encoding).
-    await node.handle(
-      "miniBlocksByRange",
-      (body) => {
-        const req = attempt(() => decodeRangeRequest(body));
-        if (req === null) return { code: "invalid", message: "expected RLP [from, count]" };
-        if (chain.miniBlockRef(req.from) === undefined) {
-          return { code: "unavailable", message: `mini-block ${req.from} is not known yet` };
-        }
-        return (async function* () {
-          const end = req.from + BigInt(Math.min(req.count, MAX_MINI_BLOCKS_PER_REQUEST));
-          for (let n = req.from; n < end; n++) {
-            const ref = chain.miniBlockRef(n);
-            if (ref === undefined) return;
-            yield ref.encoded;
-          }
-        })();
-      },
-      limits(64 * 1024 * 1024, 20),
-    );
-
-    // block-by-number: RLP [number] → the block's seal (header, mini-block hashes, signature).
-    await node.handle(
-      "blockByNumber",
-      (body) => {
-        const n = attempt(() => decodeNumberRequest(body));
-        if (n === null) return { code: "invalid", message: "expected RLP [number]" };
-        const b = chain.sealedBlock(n);
-        if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
-        return blockSealBytes(b);
-      },
-      limits(1024 * 1024, 1000),
-    );
-
-    // witness-by-number: RLP [number, hash or empty] → the block bundle a prover verifies: the
-    // signed seal, the raw transactions, the compressed witness (DESIGN §3, §5).
-    const witnesses = deps.witnesses;
-    if (witnesses !== null) {
-      await node.handle(
-        "witnessByNumber",
-        async (body) => {
-          const req = attempt(() => decodeWitnessRequest(body));
-          if (req === null) return { code: "invalid", message: "expected RLP [number, hash]" };
-          const b = chain.sealedBlock(req.number);
-          if (b === undefined || req.number === 0n)
-            return { code: "unavailable", message: `block ${req.number} is not sealed` };
-          if (req.hash !== null && !equalsBytes(req.hash, b.hash!))
-            return { code: "unavailable", message: `block ${req.number} here is ${bytesToHex(b.hash!)}` };
-          const w = await witnesses.get(req.number);
-          if (w === undefined) return { code: "unavailable", message: `no witness for block ${req.number}` };
-          return encodeBundle(
-            blockSealBytes(b),
-            b.txs.map((t) => t.raw),
-            w.compressed,
-          );
-        },
-        limits(512 * 1024 * 1024, 100),
-      );
-    }
-
+    if (deps.serveHistory !== false) await serveHistory(node, deps);
+    else await refuseHistory(node);
     node.subscribe("attestation", attestationGossip(deps.finality, log, deps.onAttestation));
     await serveAttestations(node, deps.finality);
-
-    // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
-    // the block and its state root, so the joiner can verify what it rebuilt.
-    await node.handle(
-      "stateSnapshot",
-      () => {
-        const b = chain.latest;
-        const data = encodeSnapshot(
-          snapshotPoint(chain, b),
-          deps.latestView.addresses(deps.state),
-          deps.latestView,
-        );
-        return (async function* () {
-          for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK)
-            yield data.subarray(off, off + SNAPSHOT_CHUNK);
-        })();
-      },
-      { ...limits(4 * 1024 * 1024 * 1024, 1), maxRequestBytes: 16, timeoutMs: 300_000 },
-    );
+    if (deps.daHead !== undefined) await serveDaHead(node, deps.daHead);
 
     await node.start();
-    log.info({ peerId: node.peerId.toString(), multiaddrs: node.multiaddrs() }, "sequencer p2p started");
+    log.info(
+      {
+        peerId: node.peerId.toString(),
+        multiaddrs: node.multiaddrs(),
+        serveHistory: deps.serveHistory !== false,
+      },
+      "sequencer p2p started",
+    );
     const net = new SequencerNetwork(node, log);
     net.stopSync = syncAttestations(node, deps.finality, log);
     return net;
@@ -177,12 +113,125 @@ export class SequencerNetwork {
     });
   }
 
+  /** Gossips the sequencer's signed word that a block is in DA. */
+  publishDaPointer(p: DaPointer): void {
+    this.node.publish("daPointer", encodeEnvelope(encodeDaPointer(p))).catch((err: unknown) => {
+      this.log.debug({ err }, "DA pointer publish failed");
+    });
+  }
+
   private stopSync: () => void = () => {};
 
   async stop(): Promise<void> {
     this.stopSync();
     await this.node.stop();
   }
+}
+
+/** The history protocols (DESIGN §4): mini-blocks-by-range, block-by-number, witness-by-number, state-snapshot. */
+async function serveHistory(
+  node: P2PNode,
+  deps: {
+    chain: ChainStore;
+    state: MemoryState;
+    latestView: LatestView;
+    witnesses: WitnessStore | null;
+  },
+): Promise<void> {
+  const { chain } = deps;
+
+  // mini-blocks-by-range: RLP [from, count] → one chunk per mini-block (its signed encoding).
+  await node.handle(
+    "miniBlocksByRange",
+    (body) => {
+      const req = attempt(() => decodeRangeRequest(body));
+      if (req === null) return { code: "invalid", message: "expected RLP [from, count]" };
+      if (chain.miniBlockRef(req.from) === undefined) {
+        return { code: "unavailable", message: `mini-block ${req.from} is not known yet` };
+      }
+      return (async function* () {
+        const end = req.from + BigInt(Math.min(req.count, MAX_MINI_BLOCKS_PER_REQUEST));
+        for (let n = req.from; n < end; n++) {
+          const ref = chain.miniBlockRef(n);
+          if (ref === undefined) return;
+          yield ref.encoded;
+        }
+      })();
+    },
+    limits(64 * 1024 * 1024, 20),
+  );
+
+  // block-by-number: RLP [number] → the block's seal (header, mini-block hashes, signature).
+  await node.handle(
+    "blockByNumber",
+    (body) => {
+      const n = attempt(() => decodeNumberRequest(body));
+      if (n === null) return { code: "invalid", message: "expected RLP [number]" };
+      const b = chain.sealedBlock(n);
+      if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
+      return blockSealBytes(b);
+    },
+    limits(1024 * 1024, 1000),
+  );
+
+  // witness-by-number: RLP [number, hash or empty] → the block bundle a prover verifies: the
+  // signed seal, the raw transactions, the compressed witness (DESIGN §3, §5).
+  const witnesses = deps.witnesses;
+  if (witnesses !== null) {
+    await node.handle(
+      "witnessByNumber",
+      async (body) => {
+        const req = attempt(() => decodeWitnessRequest(body));
+        if (req === null) return { code: "invalid", message: "expected RLP [number, hash]" };
+        const b = chain.sealedBlock(req.number);
+        if (b === undefined || req.number === 0n)
+          return { code: "unavailable", message: `block ${req.number} is not sealed` };
+        if (req.hash !== null && !equalsBytes(req.hash, b.hash!))
+          return { code: "unavailable", message: `block ${req.number} here is ${bytesToHex(b.hash!)}` };
+        const w = await witnesses.get(req.number);
+        if (w === undefined) return { code: "unavailable", message: `no witness for block ${req.number}` };
+        return encodeBundle(
+          blockSealBytes(b),
+          b.txs.map((t) => t.raw),
+          w.compressed,
+        );
+      },
+      limits(512 * 1024 * 1024, 100),
+    );
+  }
+
+  // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
+  // the block and its state root, so the joiner can verify what it rebuilt.
+  await node.handle(
+    "stateSnapshot",
+    () => {
+      const b = chain.latest;
+      const data = encodeSnapshot(
+        snapshotPoint(chain, b),
+        deps.latestView.addresses(deps.state),
+        deps.latestView,
+      );
+      return (async function* () {
+        for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK)
+          yield data.subarray(off, off + SNAPSHOT_CHUNK);
+      })();
+    },
+    { ...limits(4 * 1024 * 1024 * 1024, 1), maxRequestBytes: 16, timeoutMs: 300_000 },
+  );
+}
+
+/**
+ * With `--no-serve-history` the history protocols answer `unavailable` with the reason, rather
+ * than not existing: a peer sees at once that it must catch up from DA, and does not take the
+ * sequencer for a broken peer.
+ */
+async function refuseHistory(node: P2PNode): Promise<void> {
+  const refuse = () => ({
+    code: "unavailable" as const,
+    message: "this sequencer does not serve history (--no-serve-history): read it from DA",
+  });
+  for (const proto of ["miniBlocksByRange", "blockByNumber", "witnessByNumber", "stateSnapshot"] as const)
+    await node.handle(proto, refuse, limits(1024, 10));
 }
 
 export function blockSealBytes(b: ChainBlock): Uint8Array {

@@ -1,4 +1,4 @@
-import { type CliOptions, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
+import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
 
@@ -69,7 +69,13 @@ export const sequencerFlags = defineFlags({
     schema: z.boolean().default(true),
     description: "Publish mini-blocks and blocks over libp2p and serve history to peers (--no-p2p: off)",
   },
+  serveHistory: {
+    schema: z.boolean().default(true),
+    description:
+      "Serve mini-blocks, blocks, witnesses and state snapshots to peers by request (--no-serve-history: peers catch up from DA instead)",
+  },
   ...p2pFlags(9000),
+  ...daFlags("dir", "publish"),
   ...rpcFlags(8545),
   ...operationsFlags(9545),
 });

@@ -30,7 +30,10 @@ import {
   FinalityMetrics,
   FinalityTracker,
   compressWitness,
+  daStoreFromFlags,
 } from "@staccato/common";
+import { DaIndexLog } from "../da/daIndex.ts";
+import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
 import { debugApi } from "../rpc/debugApi.ts";
 import { WitnessStore } from "../storage/witnessStore.ts";
 import { buildBlockWitness } from "../sealing/witness.ts";
@@ -196,6 +199,28 @@ export class SequencerNode {
     });
     closers.push(() => finality.close());
 
+    // DA (DESIGN §7): every sealed block goes out in order, off the sealing path.
+    const daStore = daStoreFromFlags(o, o.dataDir);
+    let da: DaPublisher | null = null;
+    if (daStore !== null) {
+      const index = DaIndexLog.open(join(o.dataDir, "da-index.log"), (droppedBytes) =>
+        log.warn({ droppedBytes }, "dropped a torn record at the end of the DA index"),
+      );
+      da = new DaPublisher({
+        store: daStore,
+        index,
+        chain,
+        witnesses,
+        chainId: config.chainId,
+        signingKey: key.privateKey,
+        logger: log,
+        metrics: new DaMetrics(registry),
+        onPublished: (p) => network?.publishDaPointer(p),
+      });
+      const publisher = da;
+      closers.push(() => publisher.stop());
+    }
+
     producer = new BlockProducer(
       { miniBlockMs, blockMs, maxMiniBlockTxs: 2_000 },
       {
@@ -228,6 +253,7 @@ export class SequencerNode {
               );
             }
             network?.publishBlock(b);
+            da?.kick();
             finality.advance();
             metrics.headBlock.set(Number(b.number));
             metrics.poolSize.set(pool.size);
@@ -295,6 +321,7 @@ export class SequencerNode {
             latestBlock: Number(chain.latest.number),
             pendingBlock: Number(chain.head.number),
             poolSize: pool.size,
+            ...(da !== null ? { da: da.status() } : {}),
           }
         : { ok: false, error: err.message };
     };
@@ -321,12 +348,22 @@ export class SequencerNode {
     if (o.p2p) {
       const net = await SequencerNetwork.start(
         { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
-        { chain, state, latestView, logger: log, witnesses, finality },
+        {
+          chain,
+          state,
+          latestView,
+          logger: log,
+          witnesses,
+          finality,
+          serveHistory: o.serveHistory,
+          daHead: () => da?.head ?? null,
+        },
       );
       network = net;
       closers.push(() => net.stop());
     }
     await producer.start();
+    da?.kick();
     log.info(
       {
         rpc: `http://${addr.host}:${addr.port}`,
@@ -339,6 +376,8 @@ export class SequencerNode {
         dataDir: o.dataDir,
         latestBlock: Number(chain.latest.number),
         p2p: network?.multiaddrs() ?? [],
+        da: daStore?.description ?? "none",
+        serveHistory: o.serveHistory,
       },
       "sequencer started",
     );

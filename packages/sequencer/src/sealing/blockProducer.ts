@@ -283,7 +283,10 @@ export class BlockProducer {
       await published;
       const { root, ms, witness } = await rootRequested;
       await this.finishSeal(b, root, ms);
+      // The witness is stored (its compression under way) before anyone hears of the block, so
+      // whatever serves or publishes the block finds its witness.
       if (reads !== null && witness !== undefined) this.storeWitness(b, reads, witness);
+      this.deps.events.onBlock(b);
     })();
     this.sealing = seal.catch((err: unknown) => this.die(err as Error));
     this.sealWaiters.set(b.number, this.sealing);
@@ -345,7 +348,6 @@ export class BlockProducer {
       },
       "sealed block",
     );
-    this.deps.events.onBlock(b);
   }
 
   /** Assembles the sealed block's witness; compression and the write happen off this thread. */

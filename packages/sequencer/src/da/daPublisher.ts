@@ -1,0 +1,220 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  type ChainStore,
+  type DaPointer,
+  type DaStore,
+  type Logger,
+  daBundleHash,
+  encodeDaBundle,
+  signDaPointer,
+} from "@staccato/common";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { blockSealBytes } from "../network/sequencerNetwork.ts";
+import type { WitnessStore } from "../storage/witnessStore.ts";
+import type { DaIndexLog } from "./daIndex.ts";
+
+export class DaMetrics {
+  readonly publishedBlock: Gauge;
+  readonly backlog: Gauge;
+  readonly failures: Counter;
+  readonly publishSeconds: Histogram;
+  readonly bundleBytes: Counter;
+  readonly witnessBytes: Counter;
+  readonly txs: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.publishedBlock = new Gauge({
+      name: "staccato_da_published_block",
+      help: "Newest block such that it and every block before it are published to DA",
+      registers,
+    });
+    this.backlog = new Gauge({
+      name: "staccato_da_backlog_blocks",
+      help: "Sealed blocks not yet published to DA",
+      registers,
+    });
+    this.failures = new Counter({
+      name: "staccato_da_publish_failures_total",
+      help: "Failed DA puts (each is retried with backoff)",
+      registers,
+    });
+    this.publishSeconds = new Histogram({
+      name: "staccato_da_publish_seconds",
+      help: "Time to build and put one block's DA bundle",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.bundleBytes = new Counter({
+      name: "staccato_da_bundle_bytes_total",
+      help: "Bytes of DA bundles published",
+      registers,
+    });
+    this.witnessBytes = new Counter({
+      name: "staccato_da_witness_bytes_total",
+      help: "Bytes of compressed witnesses inside published DA bundles",
+      registers,
+    });
+    this.txs = new Counter({
+      name: "staccato_da_txs_total",
+      help: "Transactions in the blocks published to DA",
+      registers,
+    });
+  }
+}
+
+export interface DaPublisherDeps {
+  store: DaStore;
+  index: DaIndexLog;
+  chain: ChainStore;
+  witnesses: WitnessStore;
+  chainId: number;
+  signingKey: Uint8Array;
+  logger: Logger;
+  metrics: DaMetrics;
+  /** A block is published: gossip its pointer. */
+  onPublished(p: DaPointer): void;
+}
+
+export interface DaStatus {
+  ok: boolean;
+  store: string;
+  publishedBlock: number;
+  backlog: number;
+  failures: number;
+  error?: string;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Publishes every sealed block to DA (DESIGN §7), one at a time and in order, off the sealing
+ * path: sealing only `kick`s it. A failed put is retried with doubling backoff (counted, and
+ * shown in `/health`) and the blocks sealed meanwhile wait their turn, so once the store is back
+ * they go out in order and none is skipped. Each bundle links to the previous one's commitment;
+ * after each put the sequencer's signed pointer is gossiped.
+ */
+export class DaPublisher {
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly wake = new AbortController();
+  private failures = 0;
+  private lastError: string | null = null;
+  private newest: DaPointer | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly d: DaPublisherDeps) {
+    this.log = d.logger.child({ module: "da" });
+    const last = d.index.publishedThrough;
+    const ref = d.index.get(last);
+    const block = d.chain.sealedBlock(last);
+    if (last > 0n && ref !== undefined && block?.hash != null)
+      this.newest = signDaPointer({ number: last, blockHash: block.hash, ...ref }, d.chainId, d.signingKey);
+    d.metrics.publishedBlock.set(Number(last));
+  }
+
+  /** The newest published block's pointer, served as `da-head`. */
+  get head(): DaPointer | null {
+    return this.newest;
+  }
+
+  status(): DaStatus {
+    const published = this.d.index.publishedThrough;
+    return {
+      ok: this.lastError === null,
+      store: this.d.store.description,
+      publishedBlock: Number(published),
+      backlog: Number(this.d.chain.latest.number - published),
+      failures: this.failures,
+      ...(this.lastError !== null ? { error: this.lastError } : {}),
+    };
+  }
+
+  /** A block was sealed: publish everything not yet published. */
+  kick(): void {
+    this.d.metrics.backlog.set(Number(this.d.chain.latest.number - this.d.index.publishedThrough));
+    if (this.running !== null || this.stopped) return;
+    this.running = this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    let backoff = MIN_BACKOFF_MS;
+    while (!this.stopped) {
+      const n = this.d.index.publishedThrough + 1n;
+      if (n > this.d.chain.latest.number) return;
+      try {
+        await this.publish(n);
+        if (this.lastError !== null)
+          this.log.info(
+            { block: Number(n), store: this.d.store.description },
+            "DA store is back; publishing caught up from here",
+          );
+        this.lastError = null;
+        backoff = MIN_BACKOFF_MS;
+      } catch (err) {
+        this.failures++;
+        this.d.metrics.failures.inc();
+        const message = (err as Error).message;
+        if (this.lastError !== message)
+          this.log.warn({ block: Number(n), err: message, retryMs: backoff }, "DA publish failed; retrying");
+        this.lastError = message;
+        await sleep(backoff, undefined, { signal: this.wake.signal }).catch(() => undefined);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  private async publish(n: bigint): Promise<void> {
+    const started = performance.now();
+    const { chain, index, metrics } = this.d;
+    const block = chain.sealedBlock(n);
+    if (block?.hash == null) throw new Error(`block ${n} is not sealed`);
+    const witness = await this.d.witnesses.get(n);
+    if (witness === undefined) throw new Error(`no witness stored for block ${n}`);
+    const prev = n === 1n ? null : (index.get(n - 1n) ?? null);
+    if (n > 1n && prev === null) throw new Error(`block ${n - 1n} is not published`);
+    const miniBlocks = block.miniBlocks.map((m) => {
+      const ref = chain.miniBlockRef(m.number);
+      if (ref === undefined) throw new Error(`mini-block ${m.number} of block ${n} is not stored`);
+      return ref.encoded;
+    });
+    const encoded = await encodeDaBundle({
+      number: n,
+      prev,
+      sealBytes: blockSealBytes(block),
+      miniBlocks,
+      witnessCompressed: witness.compressed,
+    });
+    const commitment = await this.d.store.put(encoded);
+    const ref = { commitment, bundleHash: daBundleHash(encoded) };
+    index.append(n, ref);
+    this.newest = signDaPointer(
+      { number: n, blockHash: block.hash, ...ref },
+      this.d.chainId,
+      this.d.signingKey,
+    );
+    this.d.onPublished(this.newest);
+
+    metrics.publishSeconds.observe((performance.now() - started) / 1000);
+    metrics.publishedBlock.set(Number(n));
+    metrics.backlog.set(Number(chain.latest.number - n));
+    metrics.bundleBytes.inc(encoded.length);
+    metrics.witnessBytes.inc(witness.compressed.length);
+    metrics.txs.inc(block.txs.length);
+    this.log.debug(
+      { block: Number(n), bytes: encoded.length, commitment: bytesToHex(commitment) },
+      "published block to DA",
+    );
+  }
+
+  /** Stops after the put in flight (if any) finishes; unpublished blocks wait for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake.abort();
+    await this.running;
+  }
+}
