@@ -17,6 +17,8 @@ export interface Target {
   readonly name: TargetName;
   readonly rpcUrl: string;
   readonly pid: number;
+  /** Its data dir (Staccato's holds the DA blobs), or null. */
+  readonly dataDir: string | null;
   /** Why the process exited, or null while it is running. */
   exitReason(): string | null;
   stop(): Promise<void>;
@@ -145,6 +147,7 @@ async function spawnTarget(spec: SpawnSpec): Promise<Target> {
     name: spec.name,
     rpcUrl,
     pid: child.pid,
+    dataDir: spec.dataDir,
     exitReason: () => (exitReason ? describeExit() : null),
     stop,
   };
