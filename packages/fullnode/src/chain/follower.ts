@@ -86,9 +86,15 @@ export class Follower {
   private verifying: Promise<void> = Promise.resolve();
   private halted = false;
   private readonly log: Logger;
-  /** Newest mini-block and block numbers heard of (gossip or peers), for eth_syncing and lag. */
+  /** Newest mini-block and block numbers heard of (gossip, peers, DA), for lag and status. */
   highestMiniBlock = 0n;
   highestBlock = 0n;
+  /**
+   * Newest block known to be sealed: a seal, a DA pointer, or a mini-block of the next block (the
+   * sequencer seals blocks in order). The block still open at the tip is not counted: a node that
+   * has applied every mini-block of it is not behind, and `eth_syncing` says so.
+   */
+  highestSealedBlock = 0n;
 
   constructor(
     private readonly deps: FollowerDeps,
@@ -118,6 +124,7 @@ export class Follower {
   offerMiniBlock(mb: SignedMiniBlock, persist = true, encoded?: Uint8Array): void {
     if (mb.number > this.highestMiniBlock) this.highestMiniBlock = mb.number;
     if (mb.blockNumber > this.highestBlock) this.highestBlock = mb.blockNumber;
+    if (mb.blockNumber - 1n > this.highestSealedBlock) this.highestSealedBlock = mb.blockNumber - 1n;
     if (this.halted || mb.number <= this.applied) return;
     if (mb.number > this.applied + 1n) {
       if (this.ahead.size < 100_000) this.ahead.set(mb.number, { mb, encoded });
@@ -140,18 +147,27 @@ export class Follower {
       common: this.deps.common,
       skipConsensusFormatValidation: true,
     });
-    if (header.number > this.highestBlock) this.highestBlock = header.number;
+    this.heardOfSealedBlock(header.number);
     if (this.halted || header.number < this.nextSeal || this.seals.has(header.number)) return;
     this.seals.set(header.number, { seal, header });
     this.trySeals();
   }
 
-  /** The first mini-block number the node still needs, and whether it is behind what it heard of. */
+  /** Block `n` is sealed (its seal, or the sequencer's DA pointer to it, was heard of). */
+  heardOfSealedBlock(n: bigint): void {
+    if (n > this.highestBlock) this.highestBlock = n;
+    if (n > this.highestSealedBlock) this.highestSealedBlock = n;
+  }
+
+  /**
+   * The first mini-block and block the node still needs, and whether it is behind: a mini-block
+   * it has not applied, or a sealed block it has not verified, is known to exist.
+   */
   wants(): { miniBlock: bigint; block: bigint; behind: boolean } {
     return {
       miniBlock: this.applied + 1n,
       block: this.nextSeal,
-      behind: this.highestMiniBlock > this.applied || this.highestBlock > this.verified,
+      behind: this.highestMiniBlock > this.applied || this.highestSealedBlock > this.verified,
     };
   }
 

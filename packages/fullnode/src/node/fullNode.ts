@@ -212,7 +212,7 @@ export class FullNode {
         return {
           startingBlock: `0x${startingBlock.toString(16)}`,
           currentBlock: `0x${replica.follower.verifiedBlock.toString(16)}`,
-          highestBlock: `0x${replica.follower.highestBlock.toString(16)}`,
+          highestBlock: `0x${replica.follower.highestSealedBlock.toString(16)}`,
         };
       },
       status: () => ({
