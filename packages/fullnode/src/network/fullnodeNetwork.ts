@@ -3,6 +3,8 @@ import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type BlockSeal,
+  type DaPointer,
+  type DaReader,
   type GossipVerdict,
   type Logger,
   type P2PNode,
@@ -11,7 +13,9 @@ import {
   SeenCache,
   type SignedMiniBlock,
   SigningDomain,
+  askDaHead,
   createP2PNode,
+  daPointerGossip,
   decodeBlockSeal,
   decodeEnvelope,
   decodeSignedMiniBlock,
@@ -19,9 +23,11 @@ import {
   encodeRangeRequest,
   recoverPayloadSigner,
   runGossipChecks,
+  serveDaHead,
 } from "@staccato/common";
 import type { Follower } from "../chain/follower.ts";
 import type { FullnodeMetrics } from "../node/metrics.ts";
+import type { DaSync } from "../sync/daSync.ts";
 import { SyncPeers } from "../sync/syncPeers.ts";
 
 type PeerId = P2PNode["peerId"];
@@ -32,6 +38,18 @@ export const MAX_GOSSIP_PAYLOAD = 32 * 1024 * 1024;
 const IDLE_MS = 1000;
 /** How far ahead of the applied head a mini-block may be and still be buffered. */
 const MINI_BLOCK_WINDOW = 100_000n;
+/** Wait after a pass in which no peer served anything missing (and DA could not either). */
+const NO_PROGRESS_MS = 50;
+/** With DA configured and no DA pointer heard for this long, peers are asked for their `da-head`. */
+const DA_HEAD_MS = 2_000;
+
+/** What the network needs for DA: the pointers' reader, and the filler when DA is configured. */
+export interface FullnodeDa {
+  reader: DaReader;
+  /** Null with `--da none`: pointers are still followed and `da-head` served, nothing read. */
+  sync: DaSync | null;
+  sequencer: string;
+}
 
 /** Signed objects from the network, checked the same way wherever they come from. */
 export class SignedObjects {
@@ -72,7 +90,8 @@ export class SignedObjects {
 
 /**
  * The full node's network: gossip in (validated by flat check lists, DESIGN §4), and catch-up
- * through request/response when it is behind, in bounded batches.
+ * through request/response when it is behind, in bounded batches; what no peer serves is read
+ * from DA when it is configured (DESIGN §7).
  */
 export class FullnodeNetwork {
   private readonly decoded = new WeakMap<Uint8Array, unknown>();
@@ -83,11 +102,15 @@ export class FullnodeNetwork {
   private readonly peers = new SyncPeers();
   private stopped = false;
   private readonly log: Logger;
+  private daHeadTimer: NodeJS.Timeout | null = null;
+  /** When the last DA pointer newer than the reader's head was heard of. */
+  private lastPointerAt = 0;
 
   private constructor(
     readonly node: P2PNode,
     private follower: Follower,
     private readonly signed: SignedObjects,
+    private readonly da: FullnodeDa,
     private readonly metrics: FullnodeMetrics | null,
     logger: Logger,
   ) {
@@ -96,10 +119,16 @@ export class FullnodeNetwork {
 
   static async start(
     opts: P2POptions & { chainId: number },
-    deps: { follower: Follower; signed: SignedObjects; metrics: FullnodeMetrics | null; logger: Logger },
+    deps: {
+      follower: Follower;
+      signed: SignedObjects;
+      da: FullnodeDa;
+      metrics: FullnodeMetrics | null;
+      logger: Logger;
+    },
   ): Promise<FullnodeNetwork> {
     const node = await createP2PNode(opts, { logger: deps.logger });
-    const net = new FullnodeNetwork(node, deps.follower, deps.signed, deps.metrics, deps.logger);
+    const net = new FullnodeNetwork(node, deps.follower, deps.signed, deps.da, deps.metrics, deps.logger);
     node.subscribe("miniBlock", {
       validate: (data) => net.validateMiniBlock(data),
       onMessage: (data) => {
@@ -116,21 +145,64 @@ export class FullnodeNetwork {
         if (net.follower.wants().behind) net.kickSync();
       },
     });
-    node.onPeer("connect", () => net.kickSync());
+    // Every node follows the DA pointers and serves the newest as `da-head`, so one that joins
+    // after the sequencer stopped serving history (or stopped) learns from any peer what is in DA.
+    const { reader, sequencer } = deps.da;
+    node.subscribe(
+      "daPointer",
+      daPointerGossip(reader, opts.chainId, sequencer, net.log, (p) => net.heardOfDaPointer(p)),
+    );
+    await serveDaHead(node, () => reader.head);
+    node.onPeer("connect", () => {
+      net.kickSync();
+      net.scheduleDaHead(200);
+    });
     await node.start();
     net.scheduleSync(200);
+    net.scheduleDaHead(DA_HEAD_MS);
     return net;
   }
 
   /** After a re-sync the node follows with a rebuilt follower. */
   setFollower(f: Follower): void {
     this.follower = f;
+    f.heardOfSealedBlock(this.da.reader.headNumber);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.syncTimer !== null) clearTimeout(this.syncTimer);
+    if (this.daHeadTimer !== null) clearTimeout(this.daHeadTimer);
     await this.node.stop();
+  }
+
+  /** A checked DA pointer newer than any known (gossip or a peer's `da-head`): that block is sealed. */
+  private heardOfDaPointer(p: DaPointer): void {
+    this.lastPointerAt = Date.now();
+    this.metrics?.daHead.set(Number(p.number));
+    this.follower.heardOfSealedBlock(p.number);
+    if (this.follower.wants().behind) this.kickSync();
+  }
+
+  /**
+   * With DA configured, asks the connected peers for their `da-head` whenever no pointer has been
+   * heard for a while: a fresh node that no gossip reaches learns so what DA holds.
+   */
+  private scheduleDaHead(ms: number): void {
+    if (this.stopped || this.da.sync === null) return;
+    if (this.daHeadTimer !== null) clearTimeout(this.daHeadTimer);
+    this.daHeadTimer = setTimeout(() => {
+      this.daHeadTimer = null;
+      this.askDaHead()
+        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, "da-head pass failed"))
+        .then(() => this.scheduleDaHead(DA_HEAD_MS));
+    }, ms);
+  }
+
+  private async askDaHead(): Promise<void> {
+    if (Date.now() - this.lastPointerAt < DA_HEAD_MS || this.node.peers().length === 0) return;
+    const p = await askDaHead(this.node, this.da.reader, this.node.chainId, this.da.sequencer, this.log);
+    if (p !== null) this.heardOfDaPointer(p);
   }
 
   private validateMiniBlock(data: Uint8Array): GossipVerdict {
@@ -228,25 +300,49 @@ export class FullnodeNetwork {
   /**
    * One catch-up pass: mini-blocks from the first one missing, then block seals from the first
    * one unverified, in bounded batches. Each request goes to the next usable peer (SyncPeers); a
-   * peer that answers badly is left out and the next one asked. Returns when to run again.
+   * peer that answers badly is left out and the next one asked. When that brought nothing (no
+   * peer usable, or each answered that it does not have it) and DA holds the next block, one
+   * batch is read from DA. Returns when to run again.
    */
   private async syncOnce(): Promise<number> {
-    if (this.follower.isHalted) return IDLE_MS;
+    const f = this.follower;
+    if (f.isHalted) return IDLE_MS;
+    const before = f.verifiedBlock;
     const connected = this.node.peers();
-    let peer = this.peers.next(connected);
-    if (peer === undefined) return this.untilPeerReady(connected);
     this.syncing = true;
     try {
-      if (!(await this.fetchMiniBlocks(peer))) {
-        peer = this.peers.next(connected);
-        if (peer === undefined) return this.untilPeerReady(connected);
+      const asked = await this.fromPeers(connected);
+      if (this.follower !== f) return 0; // re-synced meanwhile: start over
+      if (!f.wants().behind) return IDLE_MS;
+      // Progress is a block verified: mini-blocks applied from gossip meanwhile do not fill a
+      // missing seal.
+      if (f.verifiedBlock > before) return 0;
+      const da = this.da.sync;
+      if (da?.reaches(f.wants().block)) {
+        if ((await da.fill(f)) > 0) {
+          await f.settle();
+          if (this.follower !== f || f.verifiedBlock > before) return 0;
+        }
+        const daWait = Math.max(da.readyIn(), NO_PROGRESS_MS);
+        return Math.min(daWait, asked ? NO_PROGRESS_MS : this.untilPeerReady(connected));
       }
-      await this.fetchSeals(peer);
-      await this.follower.settle();
+      return asked ? NO_PROGRESS_MS : this.untilPeerReady(connected);
     } finally {
       this.syncing = false;
     }
-    return this.follower.wants().behind ? 0 : IDLE_MS;
+  }
+
+  /** Mini-blocks and seals from the next usable peers; false if no peer could be asked. */
+  private async fromPeers(connected: PeerId[]): Promise<boolean> {
+    let peer = this.peers.next(connected);
+    if (peer === undefined) return false;
+    if (!(await this.fetchMiniBlocks(peer))) {
+      peer = this.peers.next(connected);
+      if (peer === undefined) return true;
+    }
+    await this.fetchSeals(peer);
+    await this.follower.settle();
+    return true;
   }
 
   /** When to try again while every connected peer is left out (or none is connected). */

@@ -6,6 +6,7 @@ import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   CallRunner,
   type ChainBackend,
+  DaReader,
   type ChainBlock,
   ChainEvents,
   type ChainConfig,
@@ -21,6 +22,7 @@ import {
   createLogger,
   createRegistry,
   createRpcServer,
+  daStoreFromFlags,
   rpcServerOptionsFromFlags,
   decodeBlockSeal,
   decodeSignedMiniBlock,
@@ -43,6 +45,7 @@ import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
+import { DA_SYNC_DEFAULTS, DaSync, NO_DA_STORE } from "../sync/daSync.ts";
 import { joinFromSnapshot } from "../sync/snapshotJoin.ts";
 import { FullnodeMetrics } from "./metrics.ts";
 import type { FullnodeOptions } from "./options.ts";
@@ -153,9 +156,15 @@ export class FullNode {
     closers.push(() => replica.trie.close());
     const meta0 = replica.meta;
 
+    const daStore = daStoreFromFlags(o, o.dataDir);
+    const sequencerAddress = config.sequencer.toLowerCase();
+    const daReader = new DaReader(daStore ?? NO_DA_STORE, config.chainId, sequencerAddress);
+    const daSync =
+      daStore === null ? null : new DaSync(DA_SYNC_DEFAULTS, { reader: daReader, metrics, logger: log });
     const net = await FullnodeNetwork.start(p2pOpts, {
       follower: replica.follower,
       signed,
+      da: { reader: daReader, sync: daSync, sequencer: sequencerAddress },
       metrics,
       logger: log,
     });
@@ -267,6 +276,7 @@ export class FullNode {
         metrics: `http://${o.metricsHost}:${metricsServer.port}/metrics`,
         chainId: config.chainId,
         sequencerRpc: o.sequencerRpc,
+        da: daStore?.description ?? "none",
         p2p: net.node.multiaddrs(),
         verifiedBlock: Number(replica.follower.verifiedBlock),
       },
@@ -324,7 +334,7 @@ function attachMiniBlock(chain: ChainStore, b: ChainBlock, encoded: Uint8Array, 
   chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
 }
 
-interface ReplicaContext {
+export interface ReplicaContext {
   config: ChainConfig;
   common: Common;
   genesis: ChainBlock;
@@ -336,7 +346,7 @@ interface ReplicaContext {
 }
 
 /** The node's chain and state, rebuilt from its store (at start, and again after a re-sync). */
-interface Replica {
+export interface Replica {
   state: MemoryState;
   trie: WorkerStateTrie;
   chain: ChainStore;
@@ -350,7 +360,7 @@ interface Replica {
  * root, loads the verified blocks and their mini-blocks into the in-memory chain, then replays the
  * stored mini-blocks after it through a new follower.
  */
-async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
+export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
   const { store, common, config, logger: log } = ctx;
   const meta = (await store.meta())!;
   const state = new MemoryState();

@@ -16,6 +16,10 @@ export class FullnodeMetrics {
   readonly peers: Gauge;
   readonly mismatches: Counter;
   readonly gossipRejected: Counter<"topic" | "check">;
+  readonly daBlocks: Counter;
+  readonly daBytes: Counter;
+  readonly daFailures: Counter<"kind">;
+  readonly daHead: Gauge;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -87,6 +91,27 @@ export class FullnodeMetrics {
       name: "staccato_fullnode_gossip_rejected_total",
       help: "Gossip messages rejected, by topic and failed check",
       labelNames: ["topic", "check"],
+      registers: r,
+    });
+    this.daBlocks = new Counter({
+      name: "staccato_fullnode_da_blocks_total",
+      help: "Blocks read from DA and handed to the follower (no peer served them)",
+      registers: r,
+    });
+    this.daBytes = new Counter({
+      name: "staccato_fullnode_da_bytes_total",
+      help: "Bundle bytes read from DA",
+      registers: r,
+    });
+    this.daFailures = new Counter({
+      name: "staccato_fullnode_da_failures_total",
+      help: "DA reads that failed, by kind: unavailable, not-found, corrupt (refused), other",
+      labelNames: ["kind"],
+      registers: r,
+    });
+    this.daHead = new Gauge({
+      name: "staccato_fullnode_da_head_block",
+      help: "Newest block the sequencer's DA pointers heard of name",
       registers: r,
     });
   }

@@ -1,4 +1,4 @@
-import { type CliOptions, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
+import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
 import { z } from "zod";
 
 /** Every flag of `staccato-fullnode` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
@@ -25,6 +25,7 @@ export const fullnodeFlags = defineFlags({
       "How an empty node joins: replay every block from genesis, or start from a verified state snapshot",
   },
   ...p2pFlags(9001),
+  ...daFlags("none", "read"),
   ...rpcFlags(8546),
   ...operationsFlags(9546),
 });
