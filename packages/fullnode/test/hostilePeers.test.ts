@@ -301,7 +301,8 @@ describe("fullnode / hostile peers", () => {
         ["garbage", new Uint8Array(64).fill(0xff)],
         ["oversized", randomBytes(100_000)],
       ];
-      if (proto !== "stateSnapshot") bodies.push(["empty", new Uint8Array(0)]);
+      // An empty body is the whole request of state-snapshot and da-head.
+      if (proto !== "stateSnapshot" && proto !== "daHead") bodies.push(["empty", new Uint8Array(0)]);
       for (const [what, body] of bodies) {
         const p = await peerFor(proto);
         assert.equal(
