@@ -34,8 +34,6 @@ interface Job {
   hash: Uint8Array | null;
   attempts: number;
   notBefore: number;
-  /** Attempts whose DA copy was corrupt: logged as errors, never attested from. */
-  corruptReads: number;
 }
 
 /** A fetched bundle and where it came from: a peer's `witness-by-number`, or the DA store. */
@@ -50,6 +48,8 @@ interface Fetched {
 const backoffMs = (attempts: number) => Math.min(10_000, 200 * 2 ** Math.min(attempts, 6));
 /** Hashes of attested blocks remembered for dedup. */
 const REMEMBER = 10_000;
+/** One corrupt DA copy is reported at error level at most this often, however many blocks wait on it. */
+const CORRUPT_REPORT_MS = 60_000;
 
 /**
  * The stateless prover (DESIGN §5): learns of sealed blocks from gossip (block seals, and the
@@ -73,6 +73,8 @@ export class ProverNode {
   private stopped = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
   private network: ProverNetwork | null = null;
+  /** When each corrupt DA copy (by the reader's description of it) was last reported. */
+  private readonly corruptReported = new Map<string, number>();
 
   private constructor(
     readonly logger: Logger,
@@ -203,7 +205,7 @@ export class ProverNode {
     if (this.waiting.has(id)) return;
     this.waiting.add(id);
     this.open.set(number, (this.open.get(number) ?? 0) + 1);
-    this.queue.push({ number, hash, attempts: 0, notBefore: 0, corruptReads: 0 });
+    this.queue.push({ number, hash, attempts: 0, notBefore: 0 });
     this.pump();
   }
 
@@ -275,19 +277,29 @@ export class ProverNode {
       return { bundle: d.bundle, source: "da", from: this.da.description };
     }
     this.metrics.fetchFailures.inc({ reason: `da-${d.failure}` });
-    if (d.failure === "corrupt") {
-      job.corruptReads++;
-      if (job.corruptReads % 10 === 1)
-        this.logger.error(
-          { block: Number(job.number), da: this.da.description, err: d.reason, reads: job.corruptReads },
-          "DA copy of the block is corrupt: not attesting from it; retrying peers and DA",
-        );
-    }
+    if (d.failure === "corrupt") this.reportCorrupt(job, d.reason);
     this.retry(job, "neither a peer nor DA served the block's witness yet; retrying", {
       reasons: got.reasons,
       da: d.reason,
     });
     return null;
+  }
+
+  /**
+   * Blocks below a corrupt bundle are reachable only through its link, so one bad copy fails
+   * many reads with the same reason: each reason is an error once a minute, not once a block.
+   */
+  private reportCorrupt(job: Job, reason: string): void {
+    const now = performance.now();
+    const last = this.corruptReported.get(reason);
+    if (last !== undefined && now - last < CORRUPT_REPORT_MS) return;
+    this.corruptReported.set(reason, now);
+    if (this.corruptReported.size > 1_000)
+      this.corruptReported.delete(this.corruptReported.keys().next().value!);
+    this.logger.error(
+      { block: Number(job.number), da: this.da!.description, err: reason },
+      "DA copy is corrupt: not attesting from it; retrying peers and DA",
+    );
   }
 
   private async run(job: Job): Promise<void> {
