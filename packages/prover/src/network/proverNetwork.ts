@@ -16,6 +16,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   encodeWitnessRequest,
+  keccak256,
   recoverPayloadSigner,
   runGossipChecks,
   serveAttestations,
@@ -49,6 +50,8 @@ export class ProverNetwork {
   private readonly outbox: Uint8Array[] = [];
   /** This prover's attestations by block number, newest `KEEP_OWN` blocks. */
   private readonly own = new Map<bigint, Uint8Array[]>();
+  /** Attestations already queued, by content hash (see `publishAttestation`). */
+  private readonly queued = new SeenCache(KEEP_OWN);
   private flushTimer: NodeJS.Timeout;
   private daPollTimer: NodeJS.Timeout | null = null;
   private daPolling = false;
@@ -187,8 +190,13 @@ export class ProverNetwork {
     return { reasons };
   }
 
-  /** Publishes an attestation now if anyone listens, else as soon as someone does. */
+  /**
+   * Publishes an attestation now if anyone listens, else as soon as someone does. The same bytes
+   * twice are dropped here: gossipsub answers a message id it has seen with no recipients, which
+   * the outbox would take for nobody listening, holding every later attestation behind it.
+   */
   publishAttestation(blockNumber: bigint, encoded: Uint8Array): void {
+    if (!this.queued.add(bytesToHex(keccak256(encoded)))) return;
     const list = this.own.get(blockNumber) ?? [];
     list.push(encoded);
     this.own.set(blockNumber, list);

@@ -359,6 +359,17 @@ export class ProverNode {
     worker: number,
     concurrent: number,
   ): void {
+    const id = bytesToHex(v.blockHash);
+    this.waiting.delete(job.hash === null ? `#${job.number}` : id);
+    const left = (this.open.get(job.number) ?? 1) - 1;
+    if (left === 0) this.open.delete(job.number);
+    else this.open.set(job.number, left);
+    // A block picked up as a gap (`#n`) and by its own notice is verified by two jobs; the second
+    // one must not attest again: the same signed bytes would be a duplicate gossip message.
+    if (this.attested.has(id)) {
+      this.logger.debug({ block: Number(v.blockNumber), hash: id }, "block already attested");
+      return;
+    }
     const att = signAttestation(
       {
         blockNumber: v.blockNumber,
@@ -373,13 +384,8 @@ export class ProverNode {
       this.key,
     );
     this.network!.publishAttestation(v.blockNumber, encodeAttestation(att));
-    const id = bytesToHex(v.blockHash);
     this.attested.add(id);
     if (this.attested.size > REMEMBER) this.attested.delete(this.attested.values().next().value!);
-    this.waiting.delete(job.hash === null ? `#${job.number}` : id);
-    const left = (this.open.get(job.number) ?? 1) - 1;
-    if (left === 0) this.open.delete(job.number);
-    else this.open.set(job.number, left);
     let outOfOrder = false;
     for (const n of this.open.keys())
       if (n < v.blockNumber) {
