@@ -59,7 +59,8 @@ export function daPointerGossip(
 export async function serveDaHead(node: P2PNode, head: () => DaPointer | null): Promise<void> {
   await node.handle(
     "daHead",
-    () => {
+    (body) => {
+      if (body.length !== 0) return { code: "invalid", message: "da-head takes an empty request" };
       const p = head();
       return p === null ? { code: "unavailable", message: "no DA pointer known" } : encodeDaPointer(p);
     },

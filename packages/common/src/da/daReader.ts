@@ -87,7 +87,14 @@ export class DaReader {
   }
 
   private async read(n: bigint, ref: DaRef): Promise<CheckedDaBundle> {
-    const blob = await this.store.get(ref.commitment);
+    let blob: Uint8Array;
+    try {
+      blob = await this.store.get(ref.commitment);
+    } catch (err) {
+      // Name the block: a walk back reads blocks other than the one asked for.
+      if (err instanceof DaError) throw new DaError(err.kind, `DA bundle of block ${n}: ${err.message}`);
+      throw err;
+    }
     const got = daBundleHash(blob);
     if (!equalsBytes(got, ref.bundleHash))
       throw new DaError(
