@@ -11,6 +11,7 @@ import {
   randomPrivateKey,
   signingKeyFromPrivate,
 } from "@staccato/common";
+import { type FakeEigenDaProxy, startFakeEigenDaProxy } from "../../common/test/helpers/fakeEigenDaProxy.ts";
 import { TempDirs, metricValue, rpcBatch, waitFor } from "../../fullnode/test/helpers/fullnodeProcess.ts";
 import { mixedWorkload } from "../../fullnode/test/helpers/workload.ts";
 import { rpc } from "../../sequencer/test/helpers/rpcClient.ts";
@@ -34,64 +35,110 @@ interface SequencerHealth {
 /** Blocks the sequencer has sealed and published to DA before the first prover starts. */
 const BLOCKS = 500;
 
+const tail = (p: { output(): string }, n = 12) => p.output().split("\n").slice(-n).join("\n");
+
+/**
+ * A chain for these tests: a sequencer sealing a block every 50 ms that serves no history
+ * (`--no-serve-history`) and publishes to DA as `daArgs` say, and `provers` registered prover keys
+ * (quorum 1) for provers started with `startProver`.
+ */
+class DaChain {
+  readonly dirs = new TempDirs();
+  readonly seqKey = randomPrivateKey();
+  readonly proverKeys: Uint8Array[];
+  readonly proverAddrs: string[];
+  readonly config: ChainConfig;
+  readonly chainFile: string;
+  readonly seqDir: string;
+  seq!: SequencerProcess;
+  bootnode = "";
+  readonly provers: ProverProcess[] = [];
+
+  constructor(provers: number) {
+    this.proverKeys = Array.from({ length: provers }, () => randomPrivateKey());
+    this.proverAddrs = this.proverKeys.map((k) => bytesToHex(signingKeyFromPrivate(k).address));
+    this.seqDir = this.dirs.make();
+    this.config = devChainConfig({
+      sequencer: bytesToHex(signingKeyFromPrivate(this.seqKey).address),
+      provers: this.proverAddrs,
+      proverQuorum: 1,
+    });
+    writeFileSync(join(this.seqDir, "sequencer.key"), bytesToHex(this.seqKey));
+    this.chainFile = join(this.seqDir, "chain.json");
+    writeFileSync(this.chainFile, chainConfigToJson(this.config));
+  }
+
+  async startSequencer(daArgs: string[]): Promise<void> {
+    this.seq = await SequencerProcess.start({
+      dataDir: this.seqDir,
+      args: ["--block-ms", "50", "--no-serve-history", ...daArgs],
+    });
+    this.bootnode = (this.seq.logs().find((l) => l.msg === "sequencer started")!.p2p as string[])[0]!;
+  }
+
+  async health(): Promise<SequencerHealth> {
+    return (await (await fetch(new URL("/health", this.seq.metricsUrl))).json()) as SequencerHealth;
+  }
+
+  async publishedBlock(): Promise<number> {
+    return (await this.health()).da?.publishedBlock ?? 0;
+  }
+
+  /** `staccato_getAttestations` on the sequencer for blocks `from…to`. */
+  attestations(from: bigint, to: bigint): Promise<AttestationsAnswer[]> {
+    return rpcBatch<AttestationsAnswer>(
+      this.seq.rpcUrl,
+      Array.from({ length: Number(to - from + 1n) }, (_, i) => ({
+        method: "staccato_getAttestations",
+        params: [`0x${(from + BigInt(i)).toString(16)}`],
+      })),
+    );
+  }
+
+  /** Starts a fresh prover with key `i`, its own empty data dir, and `daArgs`. */
+  async startProver(i: number, daArgs: string[], boot = this.bootnode): Promise<ProverProcess> {
+    const dir = this.dirs.make();
+    const keyFile = join(dir, "prover.key");
+    writeFileSync(keyFile, bytesToHex(this.proverKeys[i]!));
+    const p = await ProverProcess.start([
+      ...ProverProcess.args({ chain: this.chainFile, keyFile, dataDir: join(dir, "data"), bootnode: boot }),
+      ...daArgs,
+    ]);
+    this.provers.push(p);
+    return p;
+  }
+
+  async close(dump: string | undefined): Promise<void> {
+    if (dump) {
+      writeFileSync(`${dump}.sequencer`, this.seq?.output() ?? "");
+      for (const [i, p] of this.provers.entries()) writeFileSync(`${dump}.prover${i}`, p.output());
+    }
+    for (const p of this.provers) await p.kill("SIGKILL");
+    await this.seq?.cleanup();
+    this.dirs.cleanup();
+  }
+}
+
 /**
  * Issue 6, prover side (DESIGN §7): the sequencer serves no history (`--no-serve-history`), so no
  * peer answers `witness-by-number`; provers that share its DA directory and join late learn the
  * blocks from its DA pointers and verify every one from DA alone.
  */
 describe("prover / witnesses from DA when no peer serves them", { timeout: 600_000 }, () => {
-  const dirs = new TempDirs();
-  const seqKey = randomPrivateKey();
-  const proverKeys = [randomPrivateKey(), randomPrivateKey(), randomPrivateKey()];
-  const proverAddrs = proverKeys.map((k) => bytesToHex(signingKeyFromPrivate(k).address));
-  let config: ChainConfig;
-  let chainFile = "";
+  const chain = new DaChain(3);
+  const { proverAddrs, provers } = chain;
   let daDir = "";
-  let bootnode = "";
   let seq: SequencerProcess;
-  const provers: ProverProcess[] = [];
   let sentTxs = 0;
-
-  const health = async () =>
-    (await (await fetch(new URL("/health", seq.metricsUrl))).json()) as SequencerHealth;
-  const attestations = async (from: bigint, to: bigint) =>
-    rpcBatch<AttestationsAnswer>(
-      seq.rpcUrl,
-      Array.from({ length: Number(to - from + 1n) }, (_, i) => ({
-        method: "staccato_getAttestations",
-        params: [`0x${(from + BigInt(i)).toString(16)}`],
-      })),
-    );
-  const proverArgs = (i: number, boot = bootnode) => {
-    const dir = dirs.make();
-    const keyFile = join(dir, "prover.key");
-    writeFileSync(keyFile, bytesToHex(proverKeys[i]!));
-    return [
-      ...ProverProcess.args({ chain: chainFile, keyFile, dataDir: join(dir, "data"), bootnode: boot }),
-      "--da",
-      "dir",
-      "--da-dir",
-      daDir,
-    ];
-  };
-  const tail = (p: { output(): string }, n = 12) => p.output().split("\n").slice(-n).join("\n");
+  const health = () => chain.health();
+  const attestations = (from: bigint, to: bigint) => chain.attestations(from, to);
+  const startProver = (i: number, boot?: string) =>
+    chain.startProver(i, ["--da", "dir", "--da-dir", daDir], boot);
 
   before(async () => {
-    const seqDir = dirs.make();
-    daDir = dirs.make();
-    config = devChainConfig({
-      sequencer: bytesToHex(signingKeyFromPrivate(seqKey).address),
-      provers: proverAddrs,
-      proverQuorum: 1,
-    });
-    writeFileSync(join(seqDir, "sequencer.key"), bytesToHex(seqKey));
-    chainFile = join(seqDir, "chain.json");
-    writeFileSync(chainFile, chainConfigToJson(config));
-    seq = await SequencerProcess.start({
-      dataDir: seqDir,
-      args: ["--block-ms", "50", "--no-serve-history", "--da", "dir", "--da-dir", daDir],
-    });
-    bootnode = (seq.logs().find((l) => l.msg === "sequencer started")!.p2p as string[])[0]!;
+    daDir = chain.dirs.make();
+    await chain.startSequencer(["--da", "dir", "--da-dir", daDir]);
+    seq = chain.seq;
     // Contract deployments, token transfers, storage writes and deletes, reverts, spread over the
     // first blocks; then empty blocks until there are BLOCKS.
     const work = await mixedWorkload({
@@ -117,27 +164,17 @@ describe("prover / witnesses from DA when no peer serves them", { timeout: 600_0
     );
     await waitFor(
       `${BLOCKS} blocks sealed and published to DA`,
-      async () => ((await health()).da?.publishedBlock ?? 0) >= BLOCKS,
+      async () => (await chain.publishedBlock()) >= BLOCKS,
       120_000,
     );
   });
 
-  after(async () => {
-    if (process.env.PROVER_DA_DUMP) {
-      writeFileSync(`${process.env.PROVER_DA_DUMP}.sequencer`, seq?.output() ?? "");
-      for (const [i, p] of provers.entries())
-        writeFileSync(`${process.env.PROVER_DA_DUMP}.prover${i}`, p.output());
-    }
-    for (const p of provers) await p.kill("SIGKILL");
-    await seq?.cleanup();
-    dirs.cleanup();
-  });
+  after(() => chain.close(process.env.PROVER_DA_DUMP));
 
   it("a fresh prover attests every block valid from DA alone: none from a peer, no invalid verdict", async () => {
     const target = BigInt((await health()).da!.publishedBlock);
     const t0 = Date.now();
-    const p = await ProverProcess.start(proverArgs(0));
-    provers.push(p);
+    const p = await startProver(0);
     await waitFor(
       `the sequencer finalizes block ${target} on the fresh prover's attestations`,
       async () => BigInt((await rpc<FinalityAnswer>(seq.rpcUrl, "staccato_finality")).finalized) >= target,
@@ -208,8 +245,7 @@ describe("prover / witnesses from DA when no peer serves them", { timeout: 600_0
     bad[bad.length >> 1]! ^= 0x40;
     writeFileSync(path, bad);
 
-    const p = await ProverProcess.start(proverArgs(1));
-    provers.push(p);
+    const p = await startProver(1);
     const target = BigInt((await health()).da!.publishedBlock);
     await waitFor(
       "the corrupt copy reported",
@@ -283,7 +319,7 @@ describe("prover / witnesses from DA when no peer serves them", { timeout: 600_0
   });
 
   it("with the sequencer down, a fresh prover that knows only another prover learns the DA head from it and attests every block from DA", async () => {
-    await seq.kill9();
+    await chain.seq.kill9();
     // What the running prover last heard from the sequencer's pointers: it serves that as da-head.
     const head = await provers[0]!.metric("staccato_prover_da_head_block");
     assert.ok(head >= BLOCKS, `prover 1 knows DA up to ${head}`);
@@ -292,8 +328,7 @@ describe("prover / witnesses from DA when no peer serves them", { timeout: 600_0
       async () => (await provers[0]!.metric("staccato_prover_attested_block")) >= head,
       30_000,
     );
-    const p = await ProverProcess.start(proverArgs(2, provers[0]!.p2p[0]!));
-    provers.push(p);
+    const p = await startProver(2, provers[0]!.p2p[0]!);
     await waitFor(
       `the fresh prover attests blocks 1…${head} from DA`,
       async () =>
@@ -315,5 +350,77 @@ ${tail(p)}`);
         .map((l) => l.block as number),
     );
     for (let n = 1; n <= head; n++) assert.ok(blocks.has(n), `block ${n} attested`);
+  });
+});
+
+/**
+ * The same from an EigenDA proxy (`--da eigenda --da-url`; a local stand-in for the proxy's REST
+ * API, see fakeEigenDaProxy.ts), through an outage: while the proxy answers 503 the prover attests
+ * nothing and counts why; once it is back, it attests every block.
+ */
+describe("prover / witnesses from an EigenDA proxy, through an outage", { timeout: 300_000 }, () => {
+  const chain = new DaChain(1);
+  let proxy: FakeEigenDaProxy;
+
+  before(async () => {
+    proxy = await startFakeEigenDaProxy();
+    await chain.startSequencer(["--da", "eigenda", "--da-url", proxy.url]);
+    await waitFor(
+      "100 blocks published to the proxy",
+      async () => (await chain.publishedBlock()) >= 100,
+      60_000,
+    );
+  });
+
+  after(async () => {
+    const dump = process.env.PROVER_DA_DUMP;
+    await chain.close(dump ? `${dump}.eigenda` : undefined);
+    await proxy?.close();
+  });
+
+  it("a fresh prover attests nothing while the proxy is down, then every block from it once it is back", async () => {
+    proxy.down = true;
+    const p = await chain.startProver(0, ["--da", "eigenda", "--da-url", proxy.url]);
+    assert.equal(p.started.da, `eigenda ${proxy.url}`);
+    await waitFor(
+      "DA reads refused while the proxy is down",
+      async () =>
+        (await p.metric("staccato_prover_fetch_failures_total", { reason: "da-unavailable" })) >= 20,
+      30_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nprover:\n${tail(p)}`);
+    });
+    // It knows which blocks exist (the sequencer's da-head) but has nothing to verify them from.
+    assert.ok((await p.metric("staccato_prover_da_head_block")) >= 100);
+    assert.equal(await p.metric("staccato_prover_attested_block"), 0);
+    assert.equal(await p.metric("staccato_prover_blocks_verified_total"), 0);
+    assert.equal(await p.metric("staccato_prover_fetch_failures_total", { reason: "da-corrupt" }), 0);
+
+    proxy.down = false;
+    const latest = (await chain.health()).latestBlock;
+    await waitFor(
+      "the sequencer's DA backlog published",
+      async () => (await chain.publishedBlock()) >= latest,
+      60_000,
+    );
+    const target = BigInt(latest);
+    await waitFor(
+      `the sequencer finalizes block ${target} on the prover's attestations`,
+      async () =>
+        BigInt((await rpc<FinalityAnswer>(chain.seq.rpcUrl, "staccato_finality")).finalized) >= target,
+      120_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nprover:\n${tail(p)}`);
+    });
+    (await chain.attestations(1n, target)).forEach((a, i) => {
+      const mine = a.attestations.filter((x) => x.prover === chain.proverAddrs[0]);
+      assert.ok(mine.length >= 1 && mine.every((x) => x.verdict === "valid"), `block ${i + 1}`);
+    });
+    assert.ok(
+      (await p.metric("staccato_prover_blocks_verified_total", { verdict: "valid", source: "da" })) >=
+        Number(target),
+    );
+    assert.equal(await p.metric("staccato_prover_bundles_fetched_total", { source: "peer" }), 0);
+    assert.equal(await p.metric("staccato_prover_blocks_verified_total", { verdict: "invalid" }), 0);
   });
 });
