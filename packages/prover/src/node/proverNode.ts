@@ -19,6 +19,7 @@ import {
   startMetricsServer,
 } from "@staccato/common";
 import { DaBundleSource } from "../da/daBundleSource.ts";
+import { BundleFetcher, type Fetched } from "../fetch/bundleFetcher.ts";
 import { ProverNetwork, type SealedBlockNotice } from "../network/proverNetwork.ts";
 import type { BlockVerdict } from "../validation/verifyBlock.ts";
 import { VerifierPool } from "../validation/workerPool.ts";
@@ -36,20 +37,10 @@ interface Job {
   notBefore: number;
 }
 
-/** A fetched bundle and where it came from: a peer's `witness-by-number`, or the DA store. */
-interface Fetched {
-  bundle: Uint8Array;
-  source: "peer" | "da";
-  /** The peer id, or the DA store's description. */
-  from: string;
-}
-
 /** Backoff between attempts at one block: 200 ms doubling to 10 s. */
 const backoffMs = (attempts: number) => Math.min(10_000, 200 * 2 ** Math.min(attempts, 6));
 /** Hashes of attested blocks remembered for dedup. */
 const REMEMBER = 10_000;
-/** One corrupt DA copy is reported at error level at most this often, however many blocks wait on it. */
-const CORRUPT_REPORT_MS = 60_000;
 
 /**
  * The stateless prover (DESIGN §5): learns of sealed blocks from gossip (block seals, and the
@@ -73,8 +64,7 @@ export class ProverNode {
   private stopped = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
   private network: ProverNetwork | null = null;
-  /** When each corrupt DA copy (by the reader's description of it) was last reported. */
-  private readonly corruptReported = new Map<string, number>();
+  private fetcher: BundleFetcher | null = null;
 
   private constructor(
     readonly logger: Logger,
@@ -85,7 +75,6 @@ export class ProverNode {
     private readonly progress: Progress,
     private readonly metrics: ProverMetrics,
     private readonly maxActive: number,
-    private readonly da: DaBundleSource | null,
   ) {
     this.highestSeen = progress.attestedThrough;
   }
@@ -118,17 +107,7 @@ export class ProverNode {
     const metrics = new ProverMetrics(registry);
     const pool = new VerifierPool(o.workers, config);
     const progress = new Progress(o.dataDir);
-    const node = new ProverNode(
-      log,
-      config,
-      address,
-      key.privateKey,
-      pool,
-      progress,
-      metrics,
-      o.workers * 2,
-      da,
-    );
+    const node = new ProverNode(log, config, address, key.privateKey, pool, progress, metrics, o.workers * 2);
     node.closers.push(() => pool.close());
     node.closers.push(() => progress.flush());
     try {
@@ -146,6 +125,7 @@ export class ProverNode {
         },
       );
       node.network = net;
+      node.fetcher = new BundleFetcher(net, da, { logger: log, metrics });
       node.closers.push(() => net.stop());
       node.metricsServer = await startMetricsServer(
         { host: o.metricsHost, port: o.metricsPort },
@@ -248,63 +228,13 @@ export class ProverNode {
     this.queue.push(job);
   }
 
-  /**
-   * The block's bundle from the first peer that serves it, else from DA; null (and the job
-   * requeued) when neither does. A corrupt DA copy is an error to log, never a verdict on the
-   * block: the sequencer signed the block, not the bytes the store handed back.
-   */
-  private async fetch(job: Job): Promise<Fetched | null> {
-    const got = await this.network!.fetchBundle(job.number, job.hash);
-    if (this.stopped) return null;
-    if ("bundle" in got) return { bundle: got.bundle, source: "peer", from: got.peer };
-    if (this.da === null) {
-      this.retry(job, "no peer served the block's witness yet; retrying", { reasons: got.reasons });
-      return null;
-    }
-    const d = await this.da.fetch(job.number, job.hash);
-    if (this.stopped) return null;
-    if ("bundle" in d) {
-      this.metrics.daReadSeconds.observe(d.seconds);
-      this.logger.debug(
-        {
-          block: Number(job.number),
-          bytes: d.storedBytes,
-          ms: Math.round(d.seconds * 1000),
-          peers: got.reasons,
-        },
-        "no peer served the block's witness: read it from DA",
-      );
-      return { bundle: d.bundle, source: "da", from: this.da.description };
-    }
-    this.metrics.fetchFailures.inc({ reason: `da-${d.failure}` });
-    if (d.failure === "corrupt") this.reportCorrupt(job, d.reason);
-    this.retry(job, "neither a peer nor DA served the block's witness yet; retrying", {
-      reasons: got.reasons,
-      da: d.reason,
-    });
-    return null;
-  }
-
-  /**
-   * Blocks below a corrupt bundle are reachable only through its link, so one bad copy fails
-   * many reads with the same reason: each reason is an error once a minute, not once a block.
-   */
-  private reportCorrupt(job: Job, reason: string): void {
-    const now = performance.now();
-    const last = this.corruptReported.get(reason);
-    if (last !== undefined && now - last < CORRUPT_REPORT_MS) return;
-    this.corruptReported.set(reason, now);
-    if (this.corruptReported.size > 1_000)
-      this.corruptReported.delete(this.corruptReported.keys().next().value!);
-    this.logger.error(
-      { block: Number(job.number), da: this.da!.description, err: reason },
-      "DA copy is corrupt: not attesting from it; retrying peers and DA",
-    );
-  }
-
   private async run(job: Job): Promise<void> {
-    const got = await this.fetch(job);
-    if (got === null) return;
+    const got = await this.fetcher!.fetch(job.number, job.hash);
+    if (this.stopped) return;
+    if (!("bundle" in got)) {
+      this.retry(job, got.why, got.details);
+      return;
+    }
     this.metrics.bundlesFetched.inc({ source: got.source });
     const concurrent = this.pool.busy + 1;
     if (concurrent > this.maxConcurrent) {
