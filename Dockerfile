@@ -36,8 +36,8 @@ WORKDIR /app
 # The daemons run as an unprivileged user. Data dirs are created here, owned by it, so the named
 # volumes docker-compose.yml mounts on them start out writable.
 RUN (id -u node >/dev/null 2>&1 || useradd --create-home --uid 1000 --user-group node) \
- && mkdir -p /data /devnet/sequencer /devnet/prover-1 /devnet/prover-2 \
- && chown -R node:node /data /devnet
+ && mkdir -p /data /da /devnet/sequencer /devnet/prover-1 /devnet/prover-2 \
+ && chown -R node:node /data /da /devnet
 COPY --from=deps /app/ ./
 COPY . .
 USER node

@@ -58,6 +58,7 @@ export function formatBanner(args: {
     "then Add account > Import account, and paste one of the private keys above.",
     "",
     `Logs: ${where(layout.logsDir)}/{${plan.map((d) => d.name).join(",")}}.log`,
+    `DA:   ${where(layout.daDir)} (every block, published by the sequencer, read by provers and full nodes)`,
     "Ctrl-C stops every daemon. Run the devnet again to resume this chain; --fresh starts a new one.",
   );
   return `${out.join("\n")}\n`;

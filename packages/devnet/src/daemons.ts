@@ -43,13 +43,31 @@ export function daemonArgs(d: DaemonPlan, ctx: DaemonContext): string[] {
     ctx.logLevel,
   ];
   const rpc = d.rpcPort === null ? [] : ["--rpc-host", ctx.host, "--rpc-port", String(d.rpcPort)];
+  // The sequencer publishes every block to its DA dir (its default, `<data-dir>/da`); provers and
+  // full nodes read what no peer serves from the same directory.
+  const da = ["--da", "dir", "--da-dir", layout.daDir];
   switch (d.role) {
     case "sequencer":
-      return [...common, ...rpc];
+      return [...common, ...rpc, ...da];
     case "prover":
-      return [...common, "--bootnodes", ctx.sequencerMultiaddr, "--workers", String(ctx.proverWorkers)];
+      return [
+        ...common,
+        ...da,
+        "--bootnodes",
+        ctx.sequencerMultiaddr,
+        "--workers",
+        String(ctx.proverWorkers),
+      ];
     case "fullnode":
-      return [...common, ...rpc, "--bootnodes", ctx.sequencerMultiaddr, "--sequencer-rpc", ctx.sequencerRpc];
+      return [
+        ...common,
+        ...rpc,
+        ...da,
+        "--bootnodes",
+        ctx.sequencerMultiaddr,
+        "--sequencer-rpc",
+        ctx.sequencerRpc,
+      ];
   }
 }
 

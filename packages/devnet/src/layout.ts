@@ -12,6 +12,8 @@ export interface DevnetLayout {
   /** Marks the root as a devnet's, so `--fresh` never deletes a directory it did not create. */
   markerFile: string;
   logsDir: string;
+  /** The DA blob directory: the sequencer publishes to it, provers and full nodes read from it. */
+  daDir: string;
   dataDir(name: string): string;
   logFile(name: string): string;
 }
@@ -23,6 +25,7 @@ export function devnetLayout(dataDir: string): DevnetLayout {
     chainFile: join(root, "chain.json"),
     markerFile: join(root, "devnet.json"),
     logsDir: join(root, "logs"),
+    daDir: join(root, "sequencer", "da"),
     dataDir: (name) => join(root, name),
     logFile: (name) => join(root, "logs", `${name}.log`),
   };

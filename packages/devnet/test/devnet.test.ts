@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -71,6 +71,7 @@ describe("devnet / start, transact, Ctrl-C, resume", () => {
       out,
       new RegExp(`Logs: ${dataDir}/logs/\\{sequencer,(prover-1,prover-2,)?fullnode-1,fullnode-2\\}\\.log`),
     );
+    assert.match(out, new RegExp(`DA: {3}${dataDir}/sequencer/da `));
   });
 
   it("takes a transaction from a dev account through ethers and finalizes it on every node", async () => {
@@ -89,6 +90,11 @@ describe("devnet / start, transact, Ctrl-C, resume", () => {
       assert.ok(finalized.number >= mined);
       assert.equal(await p.getBalance(recipient), value, `${name} balance`);
     }
+    // The block is in DA too, where provers and full nodes would read it if no peer served it.
+    await waitFor(`block ${mined} published to DA`, async () => {
+      const log = readFileSync(join(dataDir, "sequencer", "da-index.log"), "utf8");
+      return log.includes(`{"n":${mined},`) ? true : undefined;
+    });
     blockBeforeStop = await provider(rpc.sequencer).getBlockNumber();
   });
 

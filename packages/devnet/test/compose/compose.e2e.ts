@@ -103,4 +103,19 @@ describe("compose / the containers' published ports", () => {
     const provers = new Set(status.attestations.filter((a) => a.verdict === "valid").map((a) => a.prover));
     assert.ok(provers.size >= 2, JSON.stringify(status));
   });
+
+  it("publishes every block to the shared DA volume", async () => {
+    const health = await waitFor(
+      `the sequencer to publish block ${lastBlock} to DA`,
+      async () => {
+        const h = (await (await fetch(new URL("/health", SEQUENCER))).json()) as {
+          da?: { ok: boolean; store: string; publishedBlock: number };
+        };
+        return h.da !== undefined && h.da.publishedBlock >= Number(lastBlock) ? h.da : undefined;
+      },
+      60_000,
+    );
+    assert.equal(health.ok, true);
+    assert.equal(health.store, "dir /da");
+  });
 });
