@@ -14,6 +14,10 @@ import { SigningDomain, recoverPayloadSigner } from "../crypto/signing.ts";
 import type { SignedMiniBlock } from "../types/chain.ts";
 import { DaError, type DaStore } from "./daStore.ts";
 
+/** References kept below the newest pointer (about 15 MB of them); older ones are pruned. */
+const KEEP_REFS = 100_000n;
+const PRUNE_EVERY = 10_000n;
+
 /** A bundle read from DA and checked: its mini-blocks decoded, every signature the sequencer's. */
 export interface CheckedDaBundle {
   bundle: DaBundle;
@@ -47,11 +51,14 @@ export class DaReader {
   private newest: DaPointer | null = null;
   /** Blocks with a known reference, kept sorted on demand for the walk back. */
   private sortedKnown: bigint[] | null = null;
+  /** The block last asked for, and when: pruning spares a catch-up in progress. */
+  private lastRead = { block: 0n, at: 0 };
 
   constructor(
     readonly store: DaStore,
     private readonly chainId: number,
     private readonly sequencer: string,
+    private readonly limits = { keepRefs: KEEP_REFS, pruneEvery: PRUNE_EVERY },
   ) {}
 
   /** The newest pointer known, to serve as `da-head`. */
@@ -69,12 +76,29 @@ export class DaReader {
     this.pointedHashes.set(p.number, p.blockHash);
     if (this.newest !== null && p.number <= this.newest.number) return false;
     this.newest = p;
+    if (p.number % this.limits.pruneEvery === 0n) {
+      // A catch-up under way still needs the references from where it is reading.
+      const reading = Date.now() - this.lastRead.at < 60_000 ? this.lastRead.block : p.number;
+      this.prune(min(p.number - this.limits.keepRefs, reading));
+    }
     return true;
+  }
+
+  /**
+   * Forgets references to blocks below `below`: a node following the chain hears one pointer per
+   * block forever. A forgotten block is still reachable, by walking back from a later reference.
+   */
+  private prune(below: bigint): void {
+    if (below <= 1n) return;
+    for (const n of this.refs.keys()) if (n < below) this.refs.delete(n);
+    for (const n of this.pointedHashes.keys()) if (n < below) this.pointedHashes.delete(n);
+    this.sortedKnown = null;
   }
 
   /** Block `n`'s bundle, walking back from the nearest later reference if `n`'s is not known. */
   async bundle(n: bigint): Promise<CheckedDaBundle> {
     if (n < 1n) throw new RangeError(`no DA bundle for block ${n}`);
+    this.lastRead = { block: n, at: Date.now() };
     let ref = this.refs.get(n);
     if (ref === undefined) {
       const from = this.nearestAbove(n);
@@ -156,6 +180,8 @@ export class DaReader {
     return s[lo];
   }
 }
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 const short = (c: Uint8Array): string => {
   const h = bytesToHex(c);

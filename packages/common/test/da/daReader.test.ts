@@ -104,6 +104,29 @@ describe("DA / reader", () => {
     );
   });
 
+  it("forgets old references, and still reaches their blocks through later ones", async () => {
+    const reader = new DaReader(store, CHAIN_ID, sequencer, { keepRefs: 3n, pruneEvery: 4n });
+    for (const p of pointers) reader.addPointer(p);
+    // Pruned at block 12 below block 9: blocks 1…8 are reached by walking back from block 9.
+    const reads: bigint[] = [];
+    const counting = {
+      description: "counting",
+      put: store.put.bind(store),
+      get: (c: Uint8Array) => {
+        reads.push(BigInt(pointers.findIndex((p) => bytesToHex(p.commitment) === bytesToHex(c)) + 1));
+        return store.get(c);
+      },
+    };
+    const r2 = new DaReader(counting, CHAIN_ID, sequencer, { keepRefs: 3n, pruneEvery: 4n });
+    for (const p of pointers) r2.addPointer(p);
+    assert.equal((await r2.bundle(7n)).bundle.number, 7n);
+    assert.deepEqual(reads, [9n, 8n, 7n]);
+    reads.length = 0;
+    assert.equal((await r2.bundle(11n)).bundle.number, 11n);
+    assert.deepEqual(reads, [11n], "a kept reference is read directly");
+    assert.equal((await reader.bundle(1n)).bundle.number, 1n);
+  });
+
   it("refuses a pointer the sequencer did not sign", () => {
     const other = signDaPointer({ ...pointers[0]! }, CHAIN_ID, randomPrivateKey());
     assert.throws(() => checkDaPointer(encodeDaPointer(other), CHAIN_ID, sequencer), /not the sequencer/);
