@@ -195,11 +195,23 @@ describe("sequencer / DA publishing", () => {
     await seq.stop();
     const restarted = await seq.restart({ args });
     cleanups.push(() => restarted.cleanup());
-    const unpublished = (await health(restarted)).latestBlock;
     proxy.down = false;
+    // Every transaction sent before the restart is in a block (some in the block left open at the
+    // stop, sealed after the restart), and those blocks reach DA.
+    const blocks = await Promise.all(
+      tx.hashes.map((h) =>
+        waitFor(`receipt of ${h}`, async () => {
+          const r = await rpc<{ blockNumber: Hex } | null>(restarted.rpcUrl, "eth_getTransactionReceipt", [
+            h,
+          ]);
+          return r === null ? null : Number(BigInt(r.blockNumber));
+        }),
+      ),
+    );
+    const last = Math.max(...blocks);
     await waitFor(
       "the backlog published",
-      async () => ((await health(restarted)).da.publishedBlock >= unpublished ? true : null),
+      async () => ((await health(restarted)).da.publishedBlock >= last ? true : null),
       30_000,
     );
     const bundles = checkPublishedInOrder(proxy, daIndex(restarted));

@@ -73,8 +73,8 @@ export interface DaPublisherDeps {
   signingKey: Uint8Array;
   logger: Logger;
   metrics: DaMetrics;
-  /** A block is published: gossip its pointer. */
-  onPublished(p: DaPointer): void;
+  /** A block is published: gossip its pointer (the promise settles once it is sent). */
+  onPublished(p: DaPointer): Promise<unknown> | undefined;
 }
 
 export interface DaStatus {
@@ -103,6 +103,7 @@ export class DaPublisher {
   private failures = 0;
   private lastError: string | null = null;
   private newest: DaPointer | null = null;
+  private lastGossip: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
 
   constructor(private readonly d: DaPublisherDeps) {
@@ -197,7 +198,7 @@ export class DaPublisher {
       this.d.chainId,
       this.d.signingKey,
     );
-    this.d.onPublished(this.newest);
+    this.lastGossip = Promise.resolve(this.d.onPublished(this.newest)).catch(() => undefined);
 
     metrics.publishSeconds.observe((performance.now() - started) / 1000);
     metrics.publishedBlock.set(Number(n));
@@ -209,6 +210,25 @@ export class DaPublisher {
       { block: Number(n), bytes: encoded.length, commitment: bytesToHex(commitment) },
       "published block to DA",
     );
+  }
+
+  /**
+   * At shutdown, while the network still runs: publishes what is sealed (for at most `timeoutMs`,
+   * and not while the store is failing) and sends the last pointer, so peers learn where DA ends.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    const target = this.d.chain.latest.number;
+    const deadline = Date.now() + timeoutMs;
+    this.kick();
+    while (this.d.index.publishedThrough < target && this.lastError === null && Date.now() < deadline)
+      await sleep(20);
+    await this.lastGossip;
+    const left = this.d.chain.latest.number - this.d.index.publishedThrough;
+    if (left > 0n)
+      this.log.warn(
+        { unpublished: Number(left), publishedBlock: Number(this.d.index.publishedThrough) },
+        "stopping with blocks not yet published to DA; they go out at the next start",
+      );
   }
 
   /** Stops after the put in flight (if any) finishes; unpublished blocks wait for the next start. */

@@ -114,9 +114,10 @@ export class SequencerNetwork {
   }
 
   /** Gossips the sequencer's signed word that a block is in DA. */
-  publishDaPointer(p: DaPointer): void {
-    this.node.publish("daPointer", encodeEnvelope(encodeDaPointer(p))).catch((err: unknown) => {
+  publishDaPointer(p: DaPointer): Promise<number> {
+    return this.node.publish("daPointer", encodeEnvelope(encodeDaPointer(p))).catch((err: unknown) => {
       this.log.debug({ err }, "DA pointer publish failed");
+      return 0;
     });
   }
 

@@ -276,6 +276,13 @@ export class SequencerNode {
       );
     const p = producer;
     closers.push(() => p.stop());
+    // At shutdown, once the RPC is closed: the last block is sealed, published to DA and its
+    // pointer gossiped while the network is still up, so peers learn where DA ends.
+    closers.push(async () => {
+      await p.stop();
+      await da?.flush(5_000);
+      await network?.stop();
+    });
 
     const backend: ChainBackend = {
       config,
@@ -360,8 +367,8 @@ export class SequencerNode {
         },
       );
       network = net;
-      closers.push(() => net.stop());
     }
+
     await producer.start();
     da?.kick();
     log.info(
