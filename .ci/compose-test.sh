@@ -5,9 +5,12 @@
 #   3. builds a base image: debootstrap --variant=minbase bookworm + this machine's node and npm
 #      (+ its CA bundle, which the npm registry needs here), then `docker import`;
 #   4. builds the project image with --build-arg NODE_IMAGE=<that image>;
-#   5. docker-compose up -d, waits for every healthcheck;
-#   6. packages/devnet/test/compose/compose.e2e.ts: viem through the published ports;
-#   7. docker-compose down -v, stops dockerd, removes the temp dir.
+#   5. with Debian's docker-compose 1.29, then with Compose v2 (`docker compose`, from Debian 13's
+#      archive, checked against Debian's keyring: compose-v2.sh):
+#        up -d, waits for every healthcheck,
+#        packages/devnet/test/compose/compose.e2e.ts (viem through the published ports),
+#        down -v;
+#   6. stops dockerd, removes the temp dir.
 # A dockerd that cannot start fails this script: it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +41,7 @@ cleanup() {
       "${COMPOSE[@]}" ps
       "${COMPOSE[@]}" logs --no-color --tail=60
     fi
-    step "docker-compose down -v"
+    step "down -v"
     "${COMPOSE[@]}" down -v --remove-orphans
   fi
   if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
@@ -104,33 +107,49 @@ DOCKER_BUILDKIT=0 "$DOCKER" build --build-arg NODE_IMAGE=staccato-base:bookworm 
   >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log" >&2; exit 1; }
 "$DOCKER" image ls staccato:local
 
-step "docker-compose up -d ($(docker-compose version --short))"
-COMPOSE_UP=1
-"${COMPOSE[@]}" up -d --no-build
+# The whole topology with one Compose implementation: up, every healthcheck, the e2e test, down.
+compose_run() {
+  local name=$1
+  step "$name: up -d ($("${COMPOSE[@]}" version --short))"
+  COMPOSE_UP=1
+  "${COMPOSE[@]}" up -d --no-build
 
-step "waiting for every healthcheck"
-SERVICES=(sequencer prover-1 prover-2 fullnode-1 fullnode-2)
-deadline=$(($(date +%s) + 300))
-while :; do
-  pending=()
-  for s in "${SERVICES[@]}"; do
-    id=$("${COMPOSE[@]}" ps -q "$s")
-    state=$([ -n "$id" ] && "$DOCKER" inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" || echo "missing/")
-    case "$state" in
-      running/healthy) ;;
-      running/*|created/*|missing/) pending+=("$s:$state") ;;
-      *) echo "compose test: $s is $state" >&2; exit 1 ;;
-    esac
+  step "$name: waiting for every healthcheck"
+  local SERVICES=(sequencer prover-1 prover-2 fullnode-1 fullnode-2)
+  local deadline=$(($(date +%s) + 300))
+  while :; do
+    local pending=()
+    for s in "${SERVICES[@]}"; do
+      id=$("${COMPOSE[@]}" ps -q "$s")
+      state=$([ -n "$id" ] && "$DOCKER" inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" || echo "missing/")
+      case "$state" in
+        running/healthy) ;;
+        running/*|created/*|missing/) pending+=("$s:$state") ;;
+        *) echo "compose test ($name): $s is $state" >&2; exit 1 ;;
+      esac
+    done
+    [ ${#pending[@]} -eq 0 ] && break
+    if [ "$(date +%s)" -gt "$deadline" ]; then echo "compose test ($name): not healthy in time: ${pending[*]}" >&2; exit 1; fi
+    sleep 2
   done
-  [ ${#pending[@]} -eq 0 ] && break
-  if [ "$(date +%s)" -gt "$deadline" ]; then echo "compose test: not healthy in time: ${pending[*]}" >&2; exit 1; fi
-  sleep 2
-done
-init_id=$("${COMPOSE[@]}" ps -q init)
-[ "$("$DOCKER" inspect --format '{{.State.ExitCode}}' "$init_id")" = 0 ]
-"${COMPOSE[@]}" ps
+  init_id=$("${COMPOSE[@]}" ps -q init)
+  [ "$("$DOCKER" inspect --format '{{.State.ExitCode}}' "$init_id")" = 0 ]
+  "${COMPOSE[@]}" ps
 
-step "transactions through the published ports (viem)"
-node --import tsx --test packages/devnet/test/compose/compose.e2e.ts
+  step "$name: transactions through the published ports (viem)"
+  node --import tsx --test packages/devnet/test/compose/compose.e2e.ts
 
-step "compose test passed"
+  step "$name: down -v"
+  "${COMPOSE[@]}" down -v --remove-orphans
+  COMPOSE_UP=0
+}
+
+compose_run "docker-compose 1.29"
+
+step "installing Compose v2 (Debian 13's docker-compose package)"
+export DOCKER_CONFIG="$WORK/docker-config"
+"$ROOT/.ci/compose-v2.sh" "$DOCKER_CONFIG"
+COMPOSE=("$DOCKER" compose --project-name staccato-ci)
+compose_run "docker compose v2"
+
+step "compose test passed (docker-compose 1.29 and docker compose v2)"

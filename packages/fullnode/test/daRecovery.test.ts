@@ -13,7 +13,6 @@ import {
   blockNumber,
   fullnodeArgs,
   killAllFullnodes,
-  rpc,
   rpcBatch,
   waitFor,
 } from "./helpers/fullnodeProcess.ts";
@@ -107,13 +106,14 @@ describe("DA recovery / the sequencer gone, a fresh full node and a fresh prover
     const indexLines = readFileSync(join(seqDir, "da-index.log"), "utf8").trim().split("\n");
     const daHead = BigInt((JSON.parse(indexLines.at(-1)!) as { n: number }).n);
     assert.ok(daHead >= BigInt(BLOCKS));
-    await waitFor("the first full node at the DA head", async () => (await blockNumber(first.rpcUrl)) >= daHead).catch(
-      async (err: Error) => {
-        const at = await blockNumber(first.rpcUrl);
-        const heard = await first.metric("staccato_fullnode_da_head_block");
-        throw new Error(`${err.message}: it is at block ${at}, heard of DA up to ${heard}, DA holds ${daHead}`);
-      },
-    );
+    await waitFor(
+      "the first full node at the DA head",
+      async () => (await blockNumber(first.rpcUrl)) >= daHead,
+    ).catch(async (err: Error) => {
+      const at = await blockNumber(first.rpcUrl);
+      const heard = await first.metric("staccato_fullnode_da_head_block");
+      throw new Error(`${err.message}: it is at block ${at}, heard of DA up to ${heard}, DA holds ${daHead}`);
+    });
     const want = await first.rpc<Header>("eth_getBlockByNumber", [tag(daHead), false]);
 
     // A fresh full node whose only peer is the first full node (which serves no history).
