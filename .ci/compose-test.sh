@@ -132,7 +132,7 @@ compose_run() {
     if [ "$(date +%s)" -gt "$deadline" ]; then echo "compose test ($name): not healthy in time: ${pending[*]}" >&2; exit 1; fi
     sleep 2
   done
-  init_id=$("${COMPOSE[@]}" ps -q init)
+  init_id=$("${COMPOSE[@]}" ps -a -q init)
   [ "$("$DOCKER" inspect --format '{{.State.ExitCode}}' "$init_id")" = 0 ]
   "${COMPOSE[@]}" ps
 
