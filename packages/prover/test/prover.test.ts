@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
@@ -333,7 +334,11 @@ describe("provers: stateless verification, attestations and finality", { timeout
   });
 
   /** A peer holding the sequencer key: it gossips forged blocks and serves their bundles. */
-  async function forger(): Promise<{ rogue: P2PNode; serve: Map<string, Uint8Array> }> {
+  async function forger(): Promise<{
+    rogue: P2PNode;
+    serve: Map<string, Uint8Array>;
+    slow: Map<string, number>;
+  }> {
     const dir = dirs.make();
     mkdirSync(dir, { recursive: true });
     const rogue = await createP2PNode(
@@ -351,23 +356,30 @@ describe("provers: stateless verification, attestations and finality", { timeout
     );
     rogue.subscribe("block", { validate: () => "accept", onMessage: () => {} });
     const serve = new Map<string, Uint8Array>();
+    // Hashes whose first request is answered only after this many ms: a peer slow to answer.
+    const slow = new Map<string, number>();
     await rogue.handle(
       "witnessByNumber",
-      (body) => {
+      async (body) => {
         const req = decodeWitnessRequest(body);
-        const b = req.hash === null ? undefined : serve.get(bytesToHex(req.hash));
-        return b ?? { code: "unavailable", message: "not forged here" };
+        const key = req.hash === null ? "" : bytesToHex(req.hash);
+        const delay = slow.get(key);
+        if (delay !== undefined) {
+          slow.delete(key);
+          await sleep(delay);
+        }
+        return serve.get(key) ?? { code: "unavailable", message: "not forged here" };
       },
       {
         maxRequestBytes: 256,
         maxResponseBytes: 64 << 20,
         rateLimit: { perPeerPerSecond: 100, burst: 200 },
-        timeoutMs: 10_000,
+        timeoutMs: 60_000,
       },
     );
     await rogue.start();
     await waitFor("rogue meshed with the provers", async () => rogue.topicPeers("block").length >= 2, 15_000);
-    return { rogue, serve };
+    return { rogue, serve, slow };
   }
 
   const headerFields = (h: BlockHeader): BlockHeaderFields => ({
@@ -482,6 +494,51 @@ describe("provers: stateless verification, attestations and finality", { timeout
       await waitFor(
         "still attesting",
         async () => (await provers[0]!.metric("staccato_prover_attested_block")) > before,
+      );
+    } finally {
+      await rogue.stop();
+    }
+  });
+
+  it("a peer slow to answer a witness is timed out and asked again, while the other blocks go on being attested", async () => {
+    const { rogue, serve, slow } = await forger();
+    try {
+      const { bundle, header } = await realBundle(rogue);
+      // A block only the rogue serves (same transactions, another timestamp: it verifies valid),
+      // whose first request it answers after 20 s, past the prover's 15 s request timeout.
+      const late = seal({ ...headerFields(header), timestamp: header.timestamp + 4n });
+      serve.set(late.hash, encodeBundle(late.bytes, bundle.txs, bundle.witnessCompressed));
+      slow.set(late.hash, 20_000);
+      const before = await Promise.all(
+        provers.map((p) => p.metric("staccato_prover_fetch_failures_total", { reason: "error" })),
+      );
+      const attestedBefore = await Promise.all(
+        provers.map((p) => p.metric("staccato_prover_attested_block")),
+      );
+      await rogue.publish("block", encodeEnvelope(late.bytes));
+
+      const attestedLate = (p: ProverProcess) =>
+        p.logs().find((l) => l.msg === "attested block" && l.hash === late.hash);
+      for (const [i, p] of provers.entries()) {
+        await waitFor(
+          "the slow peer's block attested after a retry",
+          async () => attestedLate(p) !== undefined,
+          90_000,
+        );
+        assert.equal(attestedLate(p)!.verdict, "valid");
+        // Meanwhile the real chain was attested: the slow fetch held up no other block.
+        assert.ok((await p.metric("staccato_prover_attested_block")) > attestedBefore[i]!);
+        assert.equal(await p.health(), 200);
+        assert.ok(p.running);
+      }
+      // The rogue sat on the first request only: that prover gave up on it at its request timeout
+      // (counted as a failed fetch: every other peer answers at once) and fetched the block again.
+      const after = await Promise.all(
+        provers.map((p) => p.metric("staccato_prover_fetch_failures_total", { reason: "error" })),
+      );
+      assert.ok(
+        after.some((f, i) => f > before[i]!),
+        "the timed-out request is counted as a failed fetch",
       );
     } finally {
       await rogue.stop();
