@@ -335,11 +335,17 @@ export async function proverFigures(
     log(`prover: soak: ${opts.rate} tx/s of mixed transfers for ${seconds} s with two provers`);
     const t0 = performance.now();
     let lastSample = t0;
+    // Batches go out on schedule without waiting for the previous answer (up to 16 in flight), so
+    // a slow answer does not lower the offered rate.
+    const inFlight: Promise<unknown>[] = [];
     for (let i = 0; i < per; i++) {
       const at = t0 + (i * senders.length * 1000) / opts.rate;
       const wait = at - performance.now();
       if (wait > 0) await sleep(wait);
-      await rpc.batchOk(load.map((s) => ({ method: "eth_sendRawTransaction", params: [s[i]!] })));
+      if (inFlight.length >= 16) await inFlight.shift();
+      const batch = rpc.batchOk(load.map((s) => ({ method: "eth_sendRawTransaction", params: [s[i]!] })));
+      batch.catch(() => undefined); // awaited below; this only keeps it from being unhandled meanwhile
+      inFlight.push(batch);
       if (performance.now() - lastSample > 5_000) {
         lastSample = performance.now();
         let q = 0;
@@ -349,6 +355,7 @@ export async function proverFigures(
         lag.push(Number((await head()) - finalized));
       }
     }
+    await Promise.all(inFlight);
     const sent = (performance.now() - t0) / 1000;
     const end = await waitNonces();
     await waitFinal(rpc, end, 60_000);
