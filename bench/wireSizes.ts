@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { hexToBytes } from "@ethereumjs/util";
 import {
+  type DaRef,
   DirectoryDaStore,
   decodeDaBundle,
   decodeSignedMiniBlock,
   miniBlockDiffBytes,
 } from "../packages/common/src/index.ts";
+import { readDaIndex } from "../packages/sequencer/src/da/daIndex.ts";
 import type { Report } from "./report.ts";
 import type { LoadEnv, Workload } from "./workload.ts";
 
@@ -88,9 +88,9 @@ async function daSizes(
 ): Promise<void> {
   const indexPath = join(dataDir, "da-index.log");
   const deadline = Date.now() + 60_000;
-  let index = new Map<bigint, Uint8Array>();
+  let index = new Map<bigint, DaRef>();
   while (Date.now() < deadline) {
-    index = readDaIndex(indexPath);
+    index = readDaIndex(indexPath).refs;
     if (index.has(last)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -101,7 +101,7 @@ async function daSizes(
   let diff = 0;
   let txs = 0;
   for (let n = first; n <= last; n++) {
-    const blob = await store.get(index.get(n)!);
+    const blob = await store.get(index.get(n)!.commitment);
     const b = decodeDaBundle(blob);
     bundle += blob.length;
     witness += b.witnessCompressed.length;
@@ -115,15 +115,4 @@ async function daSizes(
   report.emit(`da_bundle_bytes_per_tx.${k}`, bundle / txs, "B/tx");
   report.emit(`da_witness_bytes_per_tx.${k}`, witness / txs, "B/tx");
   report.emit(`da_diff_bytes_per_tx.${k}`, diff / txs, "B/tx");
-}
-
-function readDaIndex(path: string): Map<bigint, Uint8Array> {
-  const out = new Map<bigint, Uint8Array>();
-  if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (!line.endsWith("}")) continue;
-    const e = JSON.parse(line) as { n: number; c: `0x${string}` };
-    out.set(BigInt(e.n), hexToBytes(e.c));
-  }
-  return out;
 }

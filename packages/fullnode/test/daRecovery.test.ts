@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { bytesToHex } from "@ethereumjs/util";
 import { chainConfigToJson, devChainConfig, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import type { Hex } from "viem";
 import { ProverProcess } from "../../prover/test/helpers/proverProcess.ts";
+import { readDaIndex } from "../../sequencer/src/da/daIndex.ts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import {
   FullnodeProcess,
@@ -103,8 +104,9 @@ describe("DA recovery / the sequencer gone, a fresh full node and a fresh prover
 
     // The sequencer stops for good. DA ends at the last block it published before stopping.
     await seq.stop();
-    const indexLines = readFileSync(join(seqDir, "da-index.log"), "utf8").trim().split("\n");
-    const daHead = BigInt((JSON.parse(indexLines.at(-1)!) as { n: number }).n);
+    const daHead = [...readDaIndex(join(seqDir, "da-index.log")).refs.keys()].reduce((a, b) =>
+      a > b ? a : b,
+    );
     assert.ok(daHead >= BigInt(BLOCKS));
     await waitFor(
       "the first full node at the DA head",

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   type DaBundle,
+  type DaRef,
   daBundleHash,
   decodeDaBundle,
   decodeSignedMiniBlock,
@@ -12,6 +12,8 @@ import {
 } from "@staccato/common";
 import { type Hex, type TransactionSerializable, parseGwei } from "viem";
 import { type FakeEigenDaProxy, startFakeEigenDaProxy } from "../../common/test/helpers/fakeEigenDaProxy.ts";
+import { readDaIndex } from "../src/da/daIndex.ts";
+import type { DaStatus } from "../src/da/daPublisher.ts";
 import { DEV_CHAIN_ID, devKeyAccount, freshAddress } from "./helpers/devChain.ts";
 import { rpc, waitFor } from "./helpers/rpcClient.ts";
 import { SequencerProcess, sleep } from "./helpers/sequencerProcess.ts";
@@ -25,18 +27,9 @@ import { SequencerProcess, sleep } from "./helpers/sequencerProcess.ts";
 
 const FEES = { maxFeePerGas: parseGwei("5"), maxPriorityFeePerGas: parseGwei("0.001") };
 
-interface DaHealth {
-  ok: boolean;
-  store: string;
-  publishedBlock: number;
-  backlog: number;
-  failures: number;
-  error?: string;
-}
-
-async function health(seq: SequencerProcess): Promise<{ latestBlock: number; da: DaHealth }> {
+async function health(seq: SequencerProcess): Promise<{ latestBlock: number; da: DaStatus }> {
   const r = await fetch(new URL("/health", seq.metricsUrl));
-  return (await r.json()) as { latestBlock: number; da: DaHealth };
+  return (await r.json()) as { latestBlock: number; da: DaStatus };
 }
 
 async function metric(seq: SequencerProcess, name: string): Promise<number> {
@@ -78,7 +71,7 @@ function sender(seq: SequencerProcess, account: number, everyMs: number) {
 }
 
 /** The bundles the proxy received, in order: blocks 1…n exactly once each, each linked to the one before. */
-function checkPublishedInOrder(proxy: FakeEigenDaProxy, commitments: Map<bigint, Uint8Array>): DaBundle[] {
+function checkPublishedInOrder(proxy: FakeEigenDaProxy, index: Map<bigint, DaRef>): DaBundle[] {
   const bundles = proxy.puts.map(decodeDaBundle);
   bundles.forEach((b, i) => {
     assert.equal(b.number, BigInt(i + 1), `put #${i + 1} is block ${b.number}`);
@@ -88,7 +81,7 @@ function checkPublishedInOrder(proxy: FakeEigenDaProxy, commitments: Map<bigint,
         equalsBytes(b.prev!.bundleHash, daBundleHash(proxy.puts[i - 1]!)),
         `block ${b.number} links to block ${i}`,
       );
-      assert.ok(equalsBytes(b.prev!.commitment, commitments.get(BigInt(i))!));
+      assert.ok(equalsBytes(b.prev!.commitment, index.get(BigInt(i))!.commitment));
     }
     assert.equal(b.miniBlocks.length, b.seal.miniBlockHashes.length);
     assert.ok(b.witnessCompressed.length > 0);
@@ -96,16 +89,9 @@ function checkPublishedInOrder(proxy: FakeEigenDaProxy, commitments: Map<bigint,
   return bundles;
 }
 
-/** The sequencer's record of what it published: block → commitment, from `da-index.log`. */
-function daIndex(seq: SequencerProcess): Map<bigint, Uint8Array> {
-  const out = new Map<bigint, Uint8Array>();
-  for (const line of readFileSync(join(seq.dataDir, "da-index.log"), "utf8").split("\n")) {
-    if (line === "") continue;
-    const e = JSON.parse(line) as { n: number; c: string };
-    out.set(BigInt(e.n), Buffer.from(e.c.slice(2), "hex"));
-  }
-  return out;
-}
+/** The sequencer's record of what it published: block → where, from `da-index.log`. */
+const daIndex = (seq: SequencerProcess): Map<bigint, DaRef> =>
+  readDaIndex(join(seq.dataDir, "da-index.log")).refs;
 
 describe("sequencer / DA publishing", () => {
   const cleanups: (() => Promise<void>)[] = [];

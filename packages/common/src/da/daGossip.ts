@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger.ts";
 import { decodeEnvelope } from "../p2p/envelope.ts";
 import { type GossipVerdict, SeenCache, runGossipChecks } from "../p2p/gossipValidation.ts";
 import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
-import { type DaReader, checkDaPointer } from "./daReader.ts";
+import type { DaReader } from "./daReader.ts";
 
 /** Largest DA pointer accepted (a commitment of an EigenDA certificate fits well inside). */
 export const MAX_DA_POINTER_BYTES = 64 * 1024;
@@ -16,8 +16,6 @@ export const MAX_DA_POINTER_BYTES = 64 * 1024;
  */
 export function daPointerGossip(
   reader: DaReader,
-  chainId: number,
-  sequencer: string,
   log: Logger,
   onNew?: (p: DaPointer) => void,
 ): GossipTopicHandler {
@@ -31,7 +29,7 @@ export function daPointerGossip(
           [
             "decode-and-signer",
             () => {
-              p = checkDaPointer(decodeEnvelope(data, MAX_DA_POINTER_BYTES), chainId, sequencer);
+              p = reader.checkPointer(decodeEnvelope(data, MAX_DA_POINTER_BYTES));
               return null;
             },
           ],
@@ -77,13 +75,7 @@ export async function serveDaHead(node: P2PNode, head: () => DaPointer | null): 
  * Asks every connected peer for its `da-head` and records each valid answer in the reader.
  * Returns the newest pointer learned that is newer than what the reader knew, or null.
  */
-export async function askDaHead(
-  node: P2PNode,
-  reader: DaReader,
-  chainId: number,
-  sequencer: string,
-  log: Logger,
-): Promise<DaPointer | null> {
+export async function askDaHead(node: P2PNode, reader: DaReader, log: Logger): Promise<DaPointer | null> {
   const before = reader.headNumber;
   await Promise.all(
     node.peers().map(async (peer) => {
@@ -92,7 +84,7 @@ export async function askDaHead(
           timeoutMs: 5_000,
           maxResponseBytes: MAX_DA_POINTER_BYTES,
         });
-        if (r.code === "ok") reader.addPointer(checkDaPointer(r.body, chainId, sequencer));
+        if (r.code === "ok") reader.addPointer(reader.checkPointer(r.body));
       } catch (err) {
         log.debug({ peer: peer.toString(), err: (err as Error).message }, "da-head request failed");
       }

@@ -56,8 +56,8 @@ export class DaReader {
 
   constructor(
     readonly store: DaStore,
-    private readonly chainId: number,
-    private readonly sequencer: string,
+    readonly chainId: number,
+    readonly sequencer: string,
     private readonly limits = { keepRefs: KEEP_REFS, pruneEvery: PRUNE_EVERY },
   ) {}
 
@@ -68,6 +68,11 @@ export class DaReader {
 
   get headNumber(): bigint {
     return this.newest?.number ?? 0n;
+  }
+
+  /** Decodes a pointer from gossip or a peer and checks that this chain's sequencer signed it. */
+  checkPointer(data: Uint8Array): DaPointer {
+    return checkDaPointer(data, this.chainId, this.sequencer);
   }
 
   /** Records a checked pointer; true if it is newer than the head. */

@@ -48,7 +48,6 @@ export interface FullnodeDa {
   reader: DaReader;
   /** Null with `--da none`: pointers are still followed and `da-head` served, nothing read. */
   sync: DaSync | null;
-  sequencer: string;
 }
 
 /** Signed objects from the network, checked the same way wherever they come from. */
@@ -147,10 +146,10 @@ export class FullnodeNetwork {
     });
     // Every node follows the DA pointers and serves the newest as `da-head`, so one that joins
     // after the sequencer stopped serving history (or stopped) learns from any peer what is in DA.
-    const { reader, sequencer } = deps.da;
+    const { reader } = deps.da;
     node.subscribe(
       "daPointer",
-      daPointerGossip(reader, opts.chainId, sequencer, net.log, (p) => net.heardOfDaPointer(p)),
+      daPointerGossip(reader, net.log, (p) => net.heardOfDaPointer(p)),
     );
     await serveDaHead(node, () => reader.head);
     node.onPeer("connect", () => {
@@ -201,7 +200,7 @@ export class FullnodeNetwork {
 
   private async askDaHead(): Promise<void> {
     if (Date.now() - this.lastPointerAt < DA_HEAD_MS || this.node.peers().length === 0) return;
-    const p = await askDaHead(this.node, this.da.reader, this.node.chainId, this.da.sequencer, this.log);
+    const p = await askDaHead(this.node, this.da.reader, this.log);
     if (p !== null) this.heardOfDaPointer(p);
   }
 

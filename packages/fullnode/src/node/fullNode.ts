@@ -164,7 +164,7 @@ export class FullNode {
     const net = await FullnodeNetwork.start(p2pOpts, {
       follower: replica.follower,
       signed,
-      da: { reader: daReader, sync: daSync, sequencer: sequencerAddress },
+      da: { reader: daReader, sync: daSync },
       metrics,
       logger: log,
     });

@@ -119,11 +119,11 @@ export class ProverNetwork {
     await serveAttestations(node, (n) => net.own.get(n) ?? []);
     const da = deps.da;
     if (da !== null) {
-      node.subscribe("daPointer", daPointerGossip(da, opts.chainId, deps.sequencer, log, deps.onDaPointer));
+      node.subscribe("daPointer", daPointerGossip(da, log, deps.onDaPointer));
       await serveDaHead(node, () => da.head);
     }
     const askDa = () => {
-      if (da !== null) void net.pollDaHead(da, opts.chainId, deps.sequencer, log, deps.onDaPointer);
+      if (da !== null) void net.pollDaHead(da, log, deps.onDaPointer);
     };
     node.onPeer("connect", () => {
       deps.metrics.peers.set(node.peers().length);
@@ -136,17 +136,11 @@ export class ProverNetwork {
   }
 
   /** Asks every peer for its `da-head`, one round at a time; a newer pointer goes to `onNew`. */
-  private async pollDaHead(
-    da: DaReader,
-    chainId: number,
-    sequencer: string,
-    log: Logger,
-    onNew: (p: DaPointer) => void,
-  ): Promise<void> {
+  private async pollDaHead(da: DaReader, log: Logger, onNew: (p: DaPointer) => void): Promise<void> {
     if (this.daPolling || this.stopped) return;
     this.daPolling = true;
     try {
-      const p = await askDaHead(this.node, da, chainId, sequencer, log);
+      const p = await askDaHead(this.node, da, log);
       if (p !== null && !this.stopped) onNew(p);
     } finally {
       this.daPolling = false;

@@ -16,29 +16,11 @@ export class DaIndexLog {
 
   static open(path: string, onTorn: (droppedBytes: number) => void): DaIndexLog {
     const log = new DaIndexLog(path);
-    if (!existsSync(path)) return log;
-    const text = readFileSync(path, "utf8");
-    let valid = 0;
-    for (let at = 0; at < text.length; ) {
-      const nl = text.indexOf("\n", at);
-      if (nl < 0) break;
-      let entry: { n: number; c: string; h: string };
-      try {
-        entry = JSON.parse(text.slice(at, nl));
-      } catch {
-        break;
-      }
-      log.set(BigInt(entry.n), {
-        commitment: hexToBytes(entry.c as `0x${string}`),
-        bundleHash: hexToBytes(entry.h as `0x${string}`),
-      });
-      at = nl + 1;
-      valid = Buffer.byteLength(text.slice(0, at));
-    }
-    const total = Buffer.byteLength(text);
-    if (valid < total) {
-      onTorn(total - valid);
-      truncateSync(path, valid);
+    const read = readDaIndex(path);
+    for (const [n, ref] of read.refs) log.set(n, ref);
+    if (read.validBytes < read.totalBytes) {
+      onTorn(read.totalBytes - read.validBytes);
+      truncateSync(path, read.validBytes);
     }
     return log;
   }
@@ -64,4 +46,37 @@ export class DaIndexLog {
     this.refs.set(n, ref);
     while (this.refs.has(this.last + 1n)) this.last++;
   }
+}
+
+/**
+ * Reads `da-index.log` without changing it (other processes may read it while the sequencer
+ * appends): the entries up to the first line that is torn or does not parse, and how many bytes
+ * those lines take.
+ */
+export function readDaIndex(path: string): {
+  refs: Map<bigint, DaRef>;
+  validBytes: number;
+  totalBytes: number;
+} {
+  const refs = new Map<bigint, DaRef>();
+  if (!existsSync(path)) return { refs, validBytes: 0, totalBytes: 0 };
+  const text = readFileSync(path, "utf8");
+  let valid = 0;
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf("\n", at);
+    if (nl < 0) break;
+    let entry: { n: number; c: string; h: string };
+    try {
+      entry = JSON.parse(text.slice(at, nl));
+    } catch {
+      break;
+    }
+    refs.set(BigInt(entry.n), {
+      commitment: hexToBytes(entry.c as `0x${string}`),
+      bundleHash: hexToBytes(entry.h as `0x${string}`),
+    });
+    valid += Buffer.byteLength(text.slice(at, nl + 1));
+    at = nl + 1;
+  }
+  return { refs, validBytes: valid, totalBytes: Buffer.byteLength(text) };
 }

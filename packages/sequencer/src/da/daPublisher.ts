@@ -178,11 +178,7 @@ export class DaPublisher {
     if (witness === undefined) throw new Error(`no witness stored for block ${n}`);
     const prev = n === 1n ? null : (index.get(n - 1n) ?? null);
     if (n > 1n && prev === null) throw new Error(`block ${n - 1n} is not published`);
-    const miniBlocks = block.miniBlocks.map((m) => {
-      const ref = chain.miniBlockRef(m.number);
-      if (ref === undefined) throw new Error(`mini-block ${m.number} of block ${n} is not stored`);
-      return ref.encoded;
-    });
+    const miniBlocks = block.miniBlocks.map((m) => m.encoded);
     const encoded = await encodeDaBundle({
       number: n,
       prev,
