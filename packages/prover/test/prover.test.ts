@@ -526,20 +526,20 @@ describe("provers: stateless verification, attestations and finality", { timeout
           90_000,
         );
         assert.equal(attestedLate(p)!.verdict, "valid");
-        // Meanwhile the real chain was attested: the slow fetch held up no other block.
-        assert.ok((await p.metric("staccato_prover_attested_block")) > attestedBefore[i]!);
         assert.equal(await p.health(), 200);
         assert.ok(p.running);
       }
       // The rogue sat on the first request only: that prover gave up on it at its request timeout
       // (counted as a failed fetch: every other peer answers at once) and fetched the block again.
+      // The other prover's request came second and was answered at once.
       const after = await Promise.all(
         provers.map((p) => p.metric("staccato_prover_fetch_failures_total", { reason: "error" })),
       );
-      assert.ok(
-        after.some((f, i) => f > before[i]!),
-        "the timed-out request is counted as a failed fetch",
-      );
+      const waited = provers.map((_, i) => i).filter((i) => after[i]! > before[i]!);
+      assert.ok(waited.length > 0, "the timed-out request is counted as a failed fetch");
+      // While that prover waited on the slow peer, it went on attesting the real chain.
+      for (const i of waited)
+        assert.ok((await provers[i]!.metric("staccato_prover_attested_block")) > attestedBefore[i]!);
     } finally {
       await rogue.stop();
     }
