@@ -9,6 +9,8 @@ export type SignerChoice = (typeof SIGNERS)[number];
 export interface BenchConfig {
   /** Targets to measure, in start order (Staccato first: Anvil copies its block gas limit). */
   targets: TargetName[];
+  /** Throughput workloads to run, in order (BENCH_KINDS, default both). */
+  kinds: ("eth" | "erc20")[];
   /** Runs per throughput figure; the median is reported. */
   runs: number;
   /** Transactions per throughput run. */
@@ -39,6 +41,8 @@ export interface BenchConfig {
   signer: SignerChoice;
   /** Forward the targets' stdout/stderr to ours. */
   verbose: boolean;
+  /** Directory for a V8 CPU profile of the Staccato sequencer (`--cpu-prof`); null: none. */
+  cpuProfDir: string | null;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -74,6 +78,13 @@ function targetList(): TargetName[] {
   return TARGET_NAMES.filter((t) => names.includes(t));
 }
 
+function kindList(): ("eth" | "erc20")[] {
+  const names = (process.env.BENCH_KINDS ?? "eth,erc20").split(",").map((s) => s.trim());
+  for (const n of names)
+    if (n !== "eth" && n !== "erc20") throw new Error(`BENCH_KINDS: unknown kind "${n}" (known: eth, erc20)`);
+  return (["eth", "erc20"] as const).filter((k) => names.includes(k));
+}
+
 /**
  * Staccato's dev-mode block gas limit when this was written. Anvil alone runs with it too, so
  * its figures match a two-target run; Anvil's own 30M default saturates blocks under this load
@@ -86,6 +97,7 @@ export function loadConfig(): BenchConfig {
   const sendBatch = int("BENCH_SEND_BATCH", 50, 1);
   return {
     targets: targetList(),
+    kinds: kindList(),
     runs: int("BENCH_RUNS", 3, 1),
     txPerRun: int("BENCH_TX", 20_000, 1),
     swapTx: int("BENCH_SWAP_TX", 5_000, 0),
@@ -104,5 +116,6 @@ export function loadConfig(): BenchConfig {
     stallSeconds: int("BENCH_STALL_S", 30, 1),
     signer: oneOf("BENCH_SIGNER", SIGNERS, "auto"),
     verbose: process.env.BENCH_VERBOSE === "1",
+    cpuProfDir: process.env.BENCH_CPU_PROF || null,
   };
 }

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   try {
     for (const name of cfg.targets) slots.push(await startSlot(name, slots, signer));
 
-    for (const kind of ["eth", "erc20"] as const) await throughput(slots, kind);
+    for (const kind of cfg.kinds) await throughput(slots, kind);
     for (const slot of slots) if (slot.name === "staccato") await swaps(slot);
     for (const slot of slots) memory(slot);
     for (const slot of slots) await latency(slot);
@@ -91,7 +91,7 @@ async function startSlot(name: TargetName, started: readonly Slot[], signer: Sig
   const slot: Slot = { name, target: null, blockGasLimit: null, env: null, dead: null };
   try {
     if (name === "staccato") {
-      slot.target = await startStaccato(cfg.verbose);
+      slot.target = await startStaccato(cfg.verbose, cfg.cpuProfDir);
     } else {
       // Anvil runs with Staccato's block gas limit so both have the same block capacity.
       const staccato = started.find((s) => s.name === "staccato")?.blockGasLimit ?? null;

@@ -153,13 +153,15 @@ async function spawnTarget(spec: SpawnSpec): Promise<Target> {
   };
 }
 
-export async function startStaccato(verbose: boolean): Promise<Target> {
+/** `cpuProfDir`: write a V8 CPU profile of the sequencer there when it exits (BENCH_CPU_PROF). */
+export async function startStaccato(verbose: boolean, cpuProfDir: string | null = null): Promise<Target> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "staccato-bench-"));
   return spawnTarget({
     name: "staccato",
     command: process.execPath,
     args: [
+      ...(cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProfDir]),
       "--import",
       "tsx",
       "packages/sequencer/src/cli.ts",
