@@ -36,7 +36,16 @@ export interface RpcContext {
 /** A method: its positional params as a zod tuple (validated before `handler` runs) and the handler. */
 export interface RpcMethod<P extends unknown[] = unknown[]> {
   params: z.ZodType<P>;
-  handler(params: P, ctx: RpcContext): unknown;
+  /** `prepared`: what `prepare` returned for this request, when it ran (batches only). */
+  handler(params: P, ctx: RpcContext, prepared?: unknown): unknown;
+  /**
+   * Batches only: called for every request of the batch that has valid params, in order, before
+   * the first handler runs. Handlers still run one at a time, in order; `prepare` lets work that
+   * does not depend on the earlier requests (recovering a transaction's sender, forwarding it)
+   * start for the whole batch at once. Must not throw; a promise it returns may reject, and the
+   * handler then sees the rejection.
+   */
+  prepare?(params: P, ctx: RpcContext): unknown;
 }
 
 export type RpcMethods = Record<string, RpcMethod>;
@@ -44,9 +53,16 @@ export type RpcMethods = Record<string, RpcMethod>;
 /** Declares a method with the handler's params typed from the schema. */
 export function rpcMethod<P extends unknown[]>(
   params: z.ZodType<P>,
-  handler: (params: P, ctx: RpcContext) => unknown,
+  handler: (params: P, ctx: RpcContext, prepared?: unknown) => unknown,
+  prepare?: (params: P, ctx: RpcContext) => unknown,
 ): RpcMethod<P> {
-  return { params, handler };
+  return prepare === undefined ? { params, handler } : { params, handler, prepare };
+}
+
+/** A batch request's params, parsed ahead, and what its method's `prepare` returned. */
+interface Prepared {
+  params: unknown[];
+  value: unknown;
 }
 
 /** Hook for prom-client (`staccato_rpc_request_duration_seconds{method}`); labels are bounded. */
@@ -122,15 +138,42 @@ export class RpcDispatcher {
     }
     // In order, one at a time (as geth): a batch of dependent transactions keeps its order,
     // and one batch cannot start a thousand heavy calls at once.
+    const prepared = this.prepareBatch(msg, ctx);
     const parts: string[] = [];
-    for (const item of msg) {
-      const out = await this.handleOne(item, ctx);
+    for (let i = 0; i < msg.length; i++) {
+      const out = await this.handleOne(msg[i], ctx, prepared?.get(i));
       if (out !== null) parts.push(out);
     }
     return parts.length === 0 ? null : `[${parts.join(",")}]`;
   }
 
-  private async handleOne(req: unknown, ctx: RpcContext): Promise<string | null> {
+  /** Runs `prepare` for the batch's requests whose method has one (see `RpcMethod.prepare`). */
+  private prepareBatch(batch: unknown[], ctx: RpcContext): Map<number, Prepared> | null {
+    let out: Map<number, Prepared> | null = null;
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i] as Record<string, unknown> | null;
+      if (typeof r !== "object" || r === null || r.jsonrpc !== "2.0" || typeof r.method !== "string")
+        continue;
+      const method = this.methods.get(r.method);
+      if (method?.prepare === undefined) continue;
+      const parsed = method.params.safeParse(r.params ?? EMPTY_PARAMS);
+      if (!parsed.success) continue;
+      let value: unknown;
+      try {
+        value = method.prepare(parsed.data, ctx);
+      } catch (err) {
+        this.log.error({ method: r.method, err }, "rpc prepare failed");
+        continue;
+      }
+      // Its handler runs later: until then a rejection is not "unhandled".
+      if (value instanceof Promise) value.catch(() => undefined);
+      out ??= new Map();
+      out.set(i, { params: parsed.data, value });
+    }
+    return out;
+  }
+
+  private async handleOne(req: unknown, ctx: RpcContext, pre?: Prepared): Promise<string | null> {
     if (typeof req !== "object" || req === null || Array.isArray(req)) {
       return errorResponse(null, RpcErrorCode.InvalidRequest, "invalid request: expected a request object");
     }
@@ -167,7 +210,8 @@ export class RpcDispatcher {
     }
 
     const t0 = this.metrics === null ? 0 : performance.now();
-    const parsed = method.params.safeParse(params);
+    const parsed =
+      pre !== undefined ? { success: true as const, data: pre.params } : method.params.safeParse(params);
     if (!parsed.success) {
       this.metrics?.observe(name, (performance.now() - t0) / 1000, false);
       const message = formatParamsError(parsed.error, method.params, params);
@@ -177,7 +221,7 @@ export class RpcDispatcher {
 
     let result: unknown;
     try {
-      result = await method.handler(parsed.data, ctx);
+      result = await method.handler(parsed.data, ctx, pre?.value);
     } catch (err) {
       this.metrics?.observe(name, (performance.now() - t0) / 1000, false);
       if (!(err instanceof RpcError)) this.log.error({ method: name, err }, "rpc handler failed");

@@ -18,6 +18,7 @@ const MAX_BATCH = 10;
 const ADDR = `0x${"aB".repeat(20)}`;
 
 let healthy = true;
+const events: string[] = [];
 let notified = 0;
 const observed: { method: string; ok: boolean }[] = [];
 const wsCounts: number[] = [];
@@ -36,6 +37,18 @@ const methods: RpcMethods = {
     throw new Error("secret internal detail");
   }),
   bigint: rpcMethod(z.tuple([]), () => 1n),
+  // Records when each request was prepared and handled, and what the handler was handed.
+  prepared: rpcMethod(
+    z.tuple([z.number()]),
+    async ([n], _ctx, prep) => {
+      events.push(`handle ${n}`);
+      return prep === undefined ? null : await (prep as Promise<string>);
+    },
+    ([n]) => {
+      events.push(`prepare ${n}`);
+      return n < 0 ? Promise.reject(new Error(`bad ${n}`)) : Promise.resolve(`ready ${n}`);
+    },
+  ),
   two: rpcMethod(z.tuple([rpcSchemas.address, rpcSchemas.blockTag.optional()]), ([address, tag]) => ({
     address,
     tag: tag === undefined ? null : "tag" in tag ? tag.tag : `0x${tag.number.toString(16)}`,
@@ -138,6 +151,21 @@ describe("rpc server / http requests", () => {
         error: { code: -32600, message: "invalid request: expected a request object" },
       },
     ]);
+  });
+
+  it("prepares every request of a batch before the first handler runs, and hands each its own", async () => {
+    events.length = 0;
+    const out = await call([req("prepared", [1], 1), req("prepared", ["x"], 2), req("prepared", [-3], 3)]);
+    // The request with invalid params is not prepared; the handlers still run in order.
+    assert.deepEqual(events, ["prepare 1", "prepare -3", "handle 1", "handle -3"]);
+    assert.deepEqual(out[0], { jsonrpc: "2.0", id: 1, result: "ready 1" });
+    assert.equal(out[1].error.code, -32602);
+    // A rejected preparation reaches its handler (here: an internal error), nothing else.
+    assert.equal(out[2].error.code, -32603);
+    // A single request is not prepared: its handler gets nothing.
+    events.length = 0;
+    assert.deepEqual(await call(req("prepared", [4])), { jsonrpc: "2.0", id: 1, result: null });
+    assert.deepEqual(events, ["handle 4"]);
   });
 
   it("runs notifications and answers them with 204 and no body", async () => {

@@ -65,6 +65,12 @@ export const sequencerFlags = defineFlags({
     description: "Addresses whose transactions always enter the priority lane (comma-separated)",
     placeholder: "<addrs>",
   },
+  senderWorkers: {
+    schema: z.number().int().min(0).max(64).optional(),
+    description:
+      "Worker threads that recover transaction senders (ecrecover) off the execution thread (default: cores - 1, at least 1; 0 = on the execution thread)",
+    placeholder: "<n>",
+  },
   p2p: {
     schema: z.boolean().default(true),
     description: "Publish mini-blocks and blocks over libp2p and serve history to peers (--no-p2p: off)",

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type ChainConfig,
@@ -8,6 +9,7 @@ import {
   type MetricsServer,
   type RpcServer,
   WorkerStateTrie,
+  SenderRecoveryPool,
   buildGenesis,
   chainConfigToJson,
   createEthCommon,
@@ -101,6 +103,9 @@ export class SequencerNode {
     const state = new MemoryState();
     const trie = new WorkerStateTrie();
     closers.push(() => trie.close());
+    const senderWorkers = o.senderWorkers ?? Math.max(1, availableParallelism() - 1);
+    const senders = senderWorkers > 0 ? new SenderRecoveryPool(senderWorkers, config.chainId) : null;
+    if (senders !== null) closers.push(() => senders.close());
     const chain = new ChainStore();
     const genesis = await buildGenesis(config, common);
     checkGenesis(o.dataDir, bytesToHex(genesis.block.hash!));
@@ -291,18 +296,23 @@ export class SequencerNode {
       state,
       latestView,
       trie,
-      ...sequencerRpcHooks(pool, executor, () => ({
-        chainId: config.chainId,
-        role: "sequencer",
-        latestBlock: Number(chain.latest.number),
-        pendingBlock: Number(chain.head.number),
-        latestMiniBlock: Number(chain.lastMiniBlockThrough(chain.head.number).number),
-        poolSize: pool.size,
-        readyTxs: pool.readyCount(),
-        sequencer: config.sequencer,
-        peers: network?.peerCount() ?? 0,
-        finalizedBlock: Number(finality.finalized()),
-      })),
+      ...sequencerRpcHooks(
+        pool,
+        executor,
+        () => ({
+          chainId: config.chainId,
+          role: "sequencer",
+          latestBlock: Number(chain.latest.number),
+          pendingBlock: Number(chain.head.number),
+          latestMiniBlock: Number(chain.lastMiniBlockThrough(chain.head.number).number),
+          poolSize: pool.size,
+          readyTxs: pool.readyCount(),
+          sequencer: config.sequencer,
+          peers: network?.peerCount() ?? 0,
+          finalizedBlock: Number(finality.finalized()),
+        }),
+        senders,
+      ),
       calls: new CallRunner(common, blockHash),
       events,
       limits: {

@@ -1,4 +1,10 @@
-import { type ChainBackend, RpcError, RpcErrorCode, formatTx } from "@staccato/common";
+import {
+  type ChainBackend,
+  RpcError,
+  RpcErrorCode,
+  type SenderRecoveryPool,
+  formatTx,
+} from "@staccato/common";
 import type { Executor } from "@staccato/common";
 import { TxRejectedError } from "../txpool/txErrors.ts";
 import type { TxPool } from "../txpool/txPool.ts";
@@ -12,11 +18,19 @@ export function sequencerRpcHooks(
   pool: TxPool,
   executor: Executor,
   status: () => Record<string, unknown>,
-): Pick<ChainBackend, "submit" | "pendingNonce" | "pendingTx" | "blockTemplate" | "syncing" | "status"> {
+  /** Recovers senders off the execution thread (null: the pool recovers them itself). */
+  senders: SenderRecoveryPool | null,
+): Pick<
+  ChainBackend,
+  "submit" | "prepareSubmit" | "pendingNonce" | "pendingTx" | "blockTemplate" | "syncing" | "status"
+> {
+  const prepareSubmit = (raw: Uint8Array) => senders?.recover(raw) ?? null;
   return {
-    async submit(raw) {
+    prepareSubmit,
+    async submit(raw, prepared) {
+      const sender = await ((prepared as ReturnType<typeof prepareSubmit> | undefined) ?? prepareSubmit(raw));
       try {
-        const ptx = pool.add(raw);
+        const ptx = pool.add(raw, sender ?? undefined);
         return { hashHex: ptx.hashHex, sender: ptx.sender, queued: ptx.readyGen === 0 };
       } catch (err) {
         if (err instanceof TxRejectedError) throw new RpcError(RpcErrorCode.InvalidInput, err.message);

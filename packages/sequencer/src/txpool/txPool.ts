@@ -104,8 +104,11 @@ export class TxPool {
     return s !== undefined && s.nextReady > stateNonce ? s.nextReady : stateNonce;
   }
 
-  /** Decodes, validates and admits a raw transaction. Throws `TxRejectedError`. */
-  add(raw: Uint8Array): PoolTx {
+  /**
+   * Decodes, validates and admits a raw transaction. Throws `TxRejectedError`. `recovered`: its
+   * sender, already recovered from the signature (by a `SenderRecoveryPool`).
+   */
+  add(raw: Uint8Array, recovered?: Uint8Array): PoolTx {
     if (raw.length > this.opts.maxTxBytes) {
       throw new TxRejectedError("oversized", `${raw.length} bytes, limit ${this.opts.maxTxBytes}`);
     }
@@ -119,7 +122,7 @@ export class TxPool {
     try {
       // ethereumjs re-derives the address with a slow pure-JS keccak on every call, and execution
       // asks again: derive it once, with the fast keccak, and pin it on the transaction.
-      const sender = new Address(publicKeyToAddress(tx.getSenderPublicKey()));
+      const sender = new Address(recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
       tx.getSenderAddress = () => sender;
       senderAddr = sender.toString();
     } catch {

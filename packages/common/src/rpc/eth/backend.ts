@@ -50,8 +50,13 @@ export interface ChainBackend {
   finalizedNumber(): bigint;
   /** The ethereumjs block execution sees for a chain block (eth_call, gas estimation). */
   blockTemplate(b: ChainBlock): Block;
-  /** Takes a raw transaction; throws an RpcError with the pool's message when refused. */
-  submit(raw: Uint8Array): Promise<SubmitResult>;
+  /**
+   * Takes a raw transaction; throws an RpcError with the pool's message when refused. `prepared`
+   * is what `prepareSubmit` returned for it (a JSON-RPC batch prepares all its transactions first).
+   */
+  submit(raw: Uint8Array, prepared?: unknown): Promise<SubmitResult>;
+  /** Starts the work on a transaction that does not depend on the ones before it (optional). */
+  prepareSubmit?(raw: Uint8Array): unknown;
   /** The nonce the sender's next transaction should use, counting transactions not yet in a block. */
   pendingNonce(address: string): Promise<bigint>;
   /** A transaction waiting for inclusion, formatted for eth_getTransactionByHash, or null. */

@@ -309,7 +309,8 @@ export function ethApi(be: ChainBackend): RpcMethods {
 
     eth_sendRawTransaction: rpcMethod(
       z.tuple([hexBytes.describe("transaction")]),
-      async ([raw]) => (await be.submit(raw)).hashHex,
+      async ([raw], _ctx, prepared) => (await be.submit(raw, prepared)).hashHex,
+      be.prepareSubmit === undefined ? undefined : ([raw]) => be.prepareSubmit!(raw),
     ),
 
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {

@@ -1,0 +1,103 @@
+import { Worker } from "node:worker_threads";
+import type { SenderRequest, SenderResponse } from "./senderWorker.ts";
+
+interface Pending {
+  raw: Uint8Array;
+  resolve(sender: Uint8Array | null): void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Requests sent to this worker and not answered yet, by id. */
+  waiting: Map<number, Pending[]>;
+}
+
+/**
+ * Recovers transaction senders (ecrecover, ~60 µs each with the native binding) on worker threads,
+ * off the thread that executes transactions. Calls made in the same turn of the event loop (a
+ * JSON-RPC batch) travel to a worker as one message; with several workers the batch is split
+ * between them. The answer is the sender's address, or null when the transaction cannot be
+ * decoded or its signature does not recover: the caller's own checks then name the error. A worker
+ * that dies is replaced, and what it held resolves to null (the caller recovers on its own thread).
+ */
+export class SenderRecoveryPool {
+  private readonly slots: Slot[] = [];
+  private pending: Pending[] = [];
+  private flushQueued = false;
+  private nextId = 1;
+  private next = 0;
+  private closed = false;
+
+  constructor(
+    readonly size: number,
+    private readonly chainId: number,
+  ) {
+    if (size < 1) throw new Error("a sender recovery pool needs at least one worker");
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  /** The sender of a raw signed transaction, or null (see the class comment). */
+  recover(raw: Uint8Array): Promise<Uint8Array | null> {
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.pending.push({ raw, resolve });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.pending.splice(0)) p.resolve(null);
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+    for (const s of slots) this.release(s);
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    const all = this.pending;
+    this.pending = [];
+    if (this.closed || all.length === 0) return;
+    const per = Math.ceil(all.length / this.slots.length);
+    for (let i = 0; i < all.length; i += per) {
+      const part = all.slice(i, i + per);
+      const slot = this.slots[this.next++ % this.slots.length]!;
+      const id = this.nextId++;
+      slot.waiting.set(id, part);
+      slot.worker.postMessage({ id, raws: part.map((p) => p.raw) } satisfies SenderRequest);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL("./senderWorker.boot.mjs", import.meta.url), {
+      workerData: { chainId: this.chainId },
+    });
+    // The pool must not keep a process alive that has nothing else to do.
+    worker.unref();
+    const slot: Slot = { worker, waiting: new Map() };
+    worker.on("message", (r: SenderResponse) => {
+      const part = slot.waiting.get(r.id);
+      if (part === undefined) return;
+      slot.waiting.delete(r.id);
+      for (let i = 0; i < part.length; i++) part[i]!.resolve(r.senders[i] ?? null);
+    });
+    // "error" is followed by "exit": replace the worker once.
+    const lost = () => {
+      this.release(slot);
+      const i = this.slots.indexOf(slot);
+      if (this.closed || i < 0) return;
+      this.slots[i] = this.spawn();
+    };
+    worker.on("error", lost);
+    worker.on("exit", lost);
+    return slot;
+  }
+
+  private release(slot: Slot): void {
+    for (const part of slot.waiting.values()) for (const p of part) p.resolve(null);
+    slot.waiting.clear();
+  }
+}

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { createFeeMarket1559Tx, createLegacyTx } from "@ethereumjs/tx";
+import { bytesToHex } from "@ethereumjs/util";
+import { createEthCommon } from "../../src/chain/ethCommon.ts";
+import { randomPrivateKey, signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
+import { SenderRecoveryPool } from "../../src/crypto/senderRecovery.ts";
+
+const CHAIN_ID = 777;
+const common = createEthCommon({ chainId: CHAIN_ID });
+
+function signed(kind: "legacy" | "1559", key: Uint8Array, nonce: number): Uint8Array {
+  const to = `0x${"11".repeat(20)}` as const;
+  const tx =
+    kind === "legacy"
+      ? createLegacyTx({ nonce, gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common })
+      : createFeeMarket1559Tx(
+          {
+            chainId: BigInt(CHAIN_ID),
+            nonce,
+            maxFeePerGas: 10n,
+            maxPriorityFeePerGas: 1n,
+            gasLimit: 21_000n,
+            to,
+          },
+          { common },
+        );
+  return tx.sign(key).serialize();
+}
+
+describe("SenderRecoveryPool", () => {
+  const pools: SenderRecoveryPool[] = [];
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+  });
+
+  for (const size of [1, 3]) {
+    it(`recovers a batch's senders in order on ${size} worker(s), null for what has no sender`, async () => {
+      const pool = new SenderRecoveryPool(size, CHAIN_ID);
+      pools.push(pool);
+      const keys = Array.from({ length: 5 }, () => signingKeyFromPrivate(randomPrivateKey()));
+      const raws: Uint8Array[] = [];
+      const want: (string | null)[] = [];
+      for (let i = 0; i < 40; i++) {
+        const k = keys[i % keys.length]!;
+        raws.push(signed(i % 2 === 0 ? "legacy" : "1559", k.privateKey, i));
+        want.push(bytesToHex(k.address));
+      }
+      // A flipped signature byte (recovers no key, or another one), garbage, a wrong chain id.
+      const tampered = signed("1559", keys[0]!.privateKey, 99);
+      tampered[tampered.length - 2]! ^= 0xff;
+      raws.push(Uint8Array.of(0x02, 0xc0, 0x01));
+      want.push(null);
+      const other = createEthCommon({ chainId: CHAIN_ID + 1 });
+      raws.push(
+        createLegacyTx({ nonce: 0, gasPrice: 10n, gasLimit: 21_000n }, { common: other })
+          .sign(keys[0]!.privateKey)
+          .serialize(),
+      );
+      want.push(null);
+      // One turn of the event loop: one message per worker.
+      const got = await Promise.all(raws.map((r) => pool.recover(r)));
+      assert.deepEqual(
+        got.map((a) => (a === null ? null : bytesToHex(a))),
+        want,
+      );
+      const t = await pool.recover(tampered);
+      assert.notEqual(t === null ? null : bytesToHex(t), bytesToHex(keys[0]!.address));
+    });
+  }
+
+  it("answers null after close instead of hanging", async () => {
+    const pool = new SenderRecoveryPool(1, CHAIN_ID);
+    const k = signingKeyFromPrivate(randomPrivateKey());
+    const pending = pool.recover(signed("legacy", k.privateKey, 0));
+    await pool.close();
+    const r = await pending;
+    assert.ok(r === null || bytesToHex(r) === bytesToHex(k.address));
+    assert.equal(await pool.recover(signed("legacy", k.privateKey, 1)), null);
+  });
+});
