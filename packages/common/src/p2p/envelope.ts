@@ -1,4 +1,7 @@
-import { brotliCompressSync, brotliDecompressSync, constants as zlib } from "node:zlib";
+import { promisify } from "node:util";
+import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants as zlib } from "node:zlib";
+
+const brotliCompressAsync = promisify(brotliCompress);
 
 /**
  * The gossip wire envelope (DESIGN §3): one version byte, then Brotli of the payload.
@@ -35,12 +38,27 @@ export interface EnvelopeEncodeOptions {
 }
 
 export function encodeEnvelope(payload: Uint8Array, opts: EnvelopeEncodeOptions = {}): Uint8Array {
-  const compressed = brotliCompressSync(payload, {
+  return frame(brotliCompressSync(payload, brotliParams(payload, opts)));
+}
+
+/** `encodeEnvelope` with the compression on libuv's thread pool, off the calling thread. */
+export async function encodeEnvelopeAsync(
+  payload: Uint8Array,
+  opts: EnvelopeEncodeOptions = {},
+): Promise<Uint8Array> {
+  return frame(await brotliCompressAsync(payload, brotliParams(payload, opts)));
+}
+
+function brotliParams(payload: Uint8Array, opts: EnvelopeEncodeOptions) {
+  return {
     params: {
       [zlib.BROTLI_PARAM_QUALITY]: opts.quality ?? DEFAULT_ENVELOPE_QUALITY,
       [zlib.BROTLI_PARAM_SIZE_HINT]: payload.length,
     },
-  });
+  };
+}
+
+function frame(compressed: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + compressed.length);
   out[0] = ENVELOPE_VERSION;
   out.set(compressed, 1);

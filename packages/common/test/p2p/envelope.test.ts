@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { decodeEnvelope, ENVELOPE_VERSION, EnvelopeError, encodeEnvelope } from "../../src/p2p/envelope.ts";
+import {
+  decodeEnvelope,
+  ENVELOPE_VERSION,
+  EnvelopeError,
+  encodeEnvelope,
+  encodeEnvelopeAsync,
+} from "../../src/p2p/envelope.ts";
 
 function code(fn: () => unknown): string {
   try {
@@ -19,6 +25,13 @@ describe("p2p / envelope", () => {
     const env = encodeEnvelope(payload);
     assert.equal(env[0], ENVELOPE_VERSION);
     assert.ok(env.length < 200, `compressed to ${env.length}`);
+    assert.deepEqual(decodeEnvelope(env, payload.length), payload);
+  });
+
+  it("compresses off the thread to the same bytes as the synchronous encoder", async () => {
+    const payload = new TextEncoder().encode("mini-block ".repeat(500));
+    const env = await encodeEnvelopeAsync(payload);
+    assert.deepEqual(env, encodeEnvelope(payload));
     assert.deepEqual(decodeEnvelope(env, payload.length), payload);
   });
 
