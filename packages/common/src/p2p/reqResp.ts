@@ -51,7 +51,10 @@ export interface ReqHandleOptions {
   rateLimit: { perPeerPerSecond: number; burst: number };
   /** The whole exchange: reading the request, the handler, writing every chunk. */
   timeoutMs: number;
-  /** Concurrent inbound streams on this protocol, over all peers. */
+  /**
+   * Requests served at once on this protocol, over all peers (default 64); past it a request is
+   * answered `rate-limited` at once, without running the handler.
+   */
   maxInboundStreams?: number;
 }
 
@@ -99,11 +102,27 @@ interface OpenedStream {
 
 /** yamux lets a peer have up to its stream window (4 MiB, see node.ts) in flight past what we read. */
 const READ_SLACK_BYTES = 8 * 1024 * 1024;
+/** Requests served at once per protocol when the handler's options do not say. */
+const DEFAULT_MAX_SERVED = 64;
+/**
+ * Open streams libp2p lets one connection have on one protocol. Past it libp2p resets the stream
+ * before any handler sees it, so this is set far above what is served at once: a refusal costs one
+ * byte and a round trip, and every request a flooding peer makes under this many at once is
+ * answered `rate-limited` (yamux resets past 1,000 streams per connection, whatever the protocol).
+ */
+const MAX_OPEN_STREAMS_PER_CONNECTION = 256;
+
+/** One handled protocol: its per-peer token buckets and how many of its requests are being served. */
+interface Served {
+  limiter: TokenBucketLimiter;
+  maxServed: number;
+  serving: number;
+}
 
 export class ReqResp {
   private readonly host: StreamHost;
   private readonly log: Logger;
-  private readonly handled = new Map<string, TokenBucketLimiter>();
+  private readonly handled = new Map<string, Served>();
   private closing = new AbortController();
 
   constructor(host: StreamHost, deps: { logger: Logger }) {
@@ -113,14 +132,24 @@ export class ReqResp {
 
   /** Serves `protocol`. One handler per protocol; a second call replaces the first. */
   async handle(protocol: string, handler: ReqHandler, opts: ReqHandleOptions): Promise<void> {
-    const limiter = new TokenBucketLimiter(opts.rateLimit.perPeerPerSecond, opts.rateLimit.burst);
-    this.handled.set(protocol, limiter);
+    const served: Served = {
+      limiter: new TokenBucketLimiter(opts.rateLimit.perPeerPerSecond, opts.rateLimit.burst),
+      maxServed: opts.maxInboundStreams ?? DEFAULT_MAX_SERVED,
+      serving: 0,
+    };
+    this.handled.set(protocol, served);
+    // libp2p's own per-protocol stream limit resets streams past it, before `serve` can answer
+    // them: it is kept well above what is served at once, so a peer asking too fast or too much at
+    // once is told `rate-limited` (and backs off) instead of seeing its streams reset.
     await this.host.handle(
       protocol,
       (stream, connection) => {
-        void this.serve(protocol, handler, opts, limiter, stream, connection.remotePeer);
+        void this.serve(protocol, handler, opts, served, stream, connection.remotePeer);
       },
-      { maxInboundStreams: opts.maxInboundStreams ?? 64, force: true },
+      {
+        maxInboundStreams: Math.max(MAX_OPEN_STREAMS_PER_CONNECTION, served.maxServed),
+        force: true,
+      },
     );
   }
 
@@ -273,23 +302,36 @@ export class ReqResp {
     protocol: string,
     handler: ReqHandler,
     opts: ReqHandleOptions,
-    limiter: TokenBucketLimiter,
+    served: Served,
     stream: Stream,
     peer: PeerId,
   ): Promise<void> {
     const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), this.closing.signal]);
+    // A stream still open when the exchange's time is up (a peer that never closes its side of a
+    // refused request) is reset, so it does not count against the connection's stream limit forever.
+    const onAbort = () => stream.abort(new Error("req/resp exchange timed out"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    stream.addEventListener("close", () => signal.removeEventListener("abort", onAbort), { once: true });
     const lp = lpStream(stream, {
       maxDataLength: opts.maxRequestBytes,
       maxBufferSize: opts.maxRequestBytes + READ_SLACK_BYTES,
     });
     const peerStr = peer.toString();
+    let counted = false;
     try {
-      if (!limiter.take(peerStr)) {
-        this.log.debug({ protocol, peer: peerStr }, "req rate-limited");
+      const refusal = !served.limiter.take(peerStr)
+        ? "per-peer rate"
+        : served.serving >= served.maxServed
+          ? "requests served at once"
+          : null;
+      if (refusal !== null) {
+        this.log.debug({ protocol, peer: peerStr, limit: refusal }, "req rate-limited");
         await lp.writeV([CODE_FRAMES["rate-limited"], END], { signal });
         await stream.close({ signal });
         return;
       }
+      served.serving++;
+      counted = true;
       let request: Uint8Array;
       try {
         request = (await lp.read({ signal })).subarray();
@@ -314,6 +356,8 @@ export class ReqResp {
       const reason = signal.aborted ? "timeout" : (err as Error).message;
       this.log.debug({ protocol, peer: peerStr, reason }, "req stream aborted");
       stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      if (counted) served.serving--;
     }
   }
 

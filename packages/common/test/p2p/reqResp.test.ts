@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { P2PNode } from "../../src/p2p/node.ts";
 import { type ReqHandleOptions, ReqRespError, type ReqRespErrorCode } from "../../src/p2p/reqResp.ts";
-import { protocolId } from "../../src/p2p/topics.ts";
+import { type ReqProtocol, protocolId } from "../../src/p2p/topics.ts";
 import { CHAIN_ID, startNode, tempDir, waitFor } from "./helpers.ts";
 
 const OPTS: ReqHandleOptions = {
@@ -15,6 +16,7 @@ const OPTS: ReqHandleOptions = {
 };
 const CLIENT = { timeoutMs: 3_000, maxResponseBytes: 1024 * 1024 };
 const enc = (s: string) => new TextEncoder().encode(s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 async function rejectsWith(p: Promise<unknown>, code: ReqRespErrorCode): Promise<void> {
@@ -29,6 +31,41 @@ describe("p2p / req-resp", () => {
   const tmp = tempDir("p2p-reqresp");
   let server: P2PNode;
   let client: P2PNode;
+  let serving = 0;
+  let maxServing = 0;
+
+  /**
+   * One request on a raw stream, past our client's limits (libp2p's 64 outbound streams per
+   * protocol included), as a greedy or hostile peer sends it: the result code the server wrote,
+   * or what went wrong instead.
+   */
+  const rawRequest = async (protocol: ReqProtocol, body: Uint8Array): Promise<string> => {
+    try {
+      const stream = await client.libp2p.dialProtocol(server.peerId, protocolId(CHAIN_ID, protocol), {
+        maxOutboundStreams: 10_000,
+        signal: AbortSignal.timeout(5_000),
+      });
+      const lp = lpStream(stream);
+      await lp.write(body);
+      await stream.close();
+      const code = (await lp.read({ signal: AbortSignal.timeout(5_000) })).subarray();
+      const codes = ["ok", "unavailable", "invalid", "rate-limited"];
+      const name = code.length === 1 ? codes[code[0]!] : undefined;
+      // Then frames up to the empty one that ends every response.
+      for (;;) if ((await lp.read({ signal: AbortSignal.timeout(5_000) })).byteLength === 0) break;
+      return name ?? `bad code frame ${Buffer.from(code).toString("hex")}`;
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+
+  /** `n` requests on `protocol` all at once; how many ended each way. */
+  const flood = async (protocol: ReqProtocol, n: number): Promise<Record<string, number>> => {
+    const outcomes = await Promise.all(Array.from({ length: n }, () => rawRequest(protocol, enc("x"))));
+    const counts: Record<string, number> = {};
+    for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
+    return counts;
+  };
 
   before(async () => {
     server = await startNode(join(tmp.dir, "server.key"));
@@ -54,6 +91,23 @@ describe("p2p / req-resp", () => {
       ...OPTS,
       rateLimit: { perPeerPerSecond: 1, burst: 2 },
     });
+    // attestations-by-range: one request a second, burst 3 (flooded below).
+    await server.handle("attestationsByRange", () => enc("attestations"), {
+      ...OPTS,
+      rateLimit: { perPeerPerSecond: 1, burst: 3 },
+    });
+    // da-head: no per-peer limit to speak of, but 4 requests served at once; each takes 50 ms.
+    await server.handle(
+      "daHead",
+      async () => {
+        serving++;
+        maxServing = Math.max(maxServing, serving);
+        await sleep(50);
+        serving--;
+        return enc("head");
+      },
+      { ...OPTS, maxInboundStreams: 4 },
+    );
     // state-snapshot: N chunks of 64 KiB, chunk i filled with i.
     await server.handle(
       "stateSnapshot",
@@ -112,6 +166,27 @@ describe("p2p / req-resp", () => {
     for (let i = 0; i < 4; i++)
       codes.push((await client.request(server.peerId, "miniBlocksByRange", enc(""), CLIENT)).code);
     assert.deepEqual(codes, ["ok", "ok", "rate-limited", "rate-limited"]);
+  });
+
+  it("a flood of requests at once past the per-peer rate: each one answered, ok or rate-limited, none reset", async () => {
+    // More at once than libp2p lets a connection open on one protocol by default (64): libp2p
+    // reset the streams past it before the handler could answer them.
+    const counts = await flood("attestationsByRange", 200);
+    assert.deepEqual(Object.keys(counts).sort(), ["ok", "rate-limited"], JSON.stringify(counts));
+    assert.ok(counts.ok! >= 3 && counts.ok! <= 5, JSON.stringify(counts)); // the burst, plus refill
+    // Refused, the client backs off; the bucket refills and it is served again.
+    await sleep(1_100);
+    assert.equal(await rawRequest("attestationsByRange", enc("x")), "ok");
+  });
+
+  it("past the requests served at once, a request is answered rate-limited, not reset", async () => {
+    maxServing = 0;
+    const counts = await flood("daHead", 40);
+    assert.deepEqual(Object.keys(counts).sort(), ["ok", "rate-limited"], JSON.stringify(counts));
+    assert.ok(counts.ok! >= 4, JSON.stringify(counts));
+    assert.equal(maxServing, 4, "at most 4 handlers ran at once");
+    await sleep(100);
+    assert.equal(await rawRequest("daHead", enc("x")), "ok");
   });
 
   it("times out on a handler that never answers", async () => {
