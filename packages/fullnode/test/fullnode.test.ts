@@ -62,16 +62,29 @@ describe("fullnode / follows the sequencer", () => {
     });
     const readB = createPublicClient({ chain, transport: http(b.rpcUrl) });
     const to = "0x00000000000000000000000000000000000c0ffe";
+    // Caught up with what was sealed before they started, both follow by gossip from here on.
+    const start = await blockNumber(seq.rpcUrl);
+    for (const n of [a, b]) await waitFor("caught up", async () => (await blockNumber(n.rpcUrl)) >= start);
+    const fetched0 = await Promise.all([a, b].map((n) => n.metric("staccato_fullnode_seals_fetched_total")));
     let last: `0x${string}` = "0x";
+    // Spread over a few blocks (sealed every second).
     for (let i = 0; i < 20; i++) {
       await viaA.sendTransaction({ to, value: parseEther("0.001") });
       last = await viaSeq.sendTransaction({ to, value: parseEther("0.002") });
+      await new Promise((r) => setTimeout(r, 150));
     }
     const receipt = await readB.waitForTransactionReceipt({ hash: last, pollingInterval: 50 });
     assert.equal(receipt.status, "success");
     const target = receipt.blockNumber;
     for (const n of [a, b])
       await waitFor("verified block", async () => BigInt(await n.rpc<string>("eth_blockNumber")) >= target);
+    // Every block since came by gossip: none of their seals was asked for again by request.
+    assert.ok(target - start >= 3n, `${target - start} blocks`);
+    assert.deepEqual(
+      await Promise.all([a, b].map((n) => n.metric("staccato_fullnode_seals_fetched_total"))),
+      fetched0,
+      "seals fetched by request while gossip brought every block",
+    );
     const seqBlock = await rpc<{ hash: string; stateRoot: string }>(seq.rpcUrl, "eth_getBlockByNumber", [
       `0x${target.toString(16)}`,
       false,

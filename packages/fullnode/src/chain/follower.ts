@@ -171,6 +171,14 @@ export class Follower {
     };
   }
 
+  /**
+   * Whether the seal of block `n` is in hand: verified, being verified, or held until its
+   * mini-blocks arrive. Catch-up asks peers only for the others.
+   */
+  hasSeal(n: bigint): boolean {
+    return n < this.nextSeal || this.seals.has(n);
+  }
+
   /** Waits for the verifications in flight. */
   async settle(): Promise<void> {
     await this.verifying;

@@ -42,6 +42,8 @@ const MINI_BLOCK_WINDOW = 100_000n;
 const NO_PROGRESS_MS = 50;
 /** With DA configured and no DA pointer heard for this long, peers are asked for their `da-head`. */
 const DA_HEAD_MS = 2_000;
+/** With no seal by gossip for this long, catch-up also asks for blocks past the newest heard of. */
+const PROBE_QUIET_MS = 3_000;
 
 /** What the network needs for DA: the pointers' reader, and the filler when DA is configured. */
 export interface FullnodeDa {
@@ -104,6 +106,8 @@ export class FullnodeNetwork {
   private daHeadTimer: NodeJS.Timeout | null = null;
   /** When the last DA pointer newer than the reader's head was heard of. */
   private lastPointerAt = 0;
+  /** When the last block seal came by gossip. */
+  private lastSealGossipAt = 0;
 
   private constructor(
     readonly node: P2PNode,
@@ -140,7 +144,10 @@ export class FullnodeNetwork {
       validate: (data) => net.validateBlock(data),
       onMessage: (data) => {
         const b = net.decoded.get(data) as { seal: BlockSeal } | undefined;
-        if (b !== undefined) net.follower.offerBlock(b.seal);
+        if (b !== undefined) {
+          net.lastSealGossipAt = Date.now();
+          net.follower.offerBlock(b.seal);
+        }
         if (net.follower.wants().behind) net.kickSync();
       },
     });
@@ -370,20 +377,30 @@ export class FullnodeNetwork {
     });
   }
 
-  /** Block seals from the first one unverified, up to 64. */
+  /**
+   * Up to 64 block seals from the first one unverified, leaving out those in hand (gossip brought
+   * them, and the blocks being verified). Only blocks known to be sealed are asked for, unless no
+   * seal has come by gossip for a while: then it also asks past them until a peer has none (gossip
+   * may be cut off, and an idle chain's empty blocks are heard of only by their seals).
+   */
   private async fetchSeals(peer: PeerId): Promise<boolean> {
     // Fixed at the start: blocks verify while the seals arrive, and counting from the moving
     // verified block skipped seals (fetched again by a later pass).
     const from = this.follower.verifiedBlock + 1n;
+    const probe = Date.now() - this.lastSealGossipAt > PROBE_QUIET_MS;
+    const known = this.follower.highestSealedBlock;
     return this.ask(peer, "blockByNumber", async () => {
-      for (let i = 0; i < 64; i++) {
-        const n = from + BigInt(i);
+      let asked = 0;
+      for (let n = from; asked < 64 && (probe || n <= known); n++) {
+        if (this.follower.hasSeal(n)) continue;
+        asked++;
         const b = await this.node.request(peer, "blockByNumber", encodeNumberRequest(n), {
           timeoutMs: 5000,
           maxResponseBytes: 1 << 20,
         });
         if (b.code !== "ok") return b.code;
         const { seal } = this.signed.block(b.body);
+        this.metrics?.sealsFetched.inc();
         this.follower.offerBlock(seal);
       }
       return "ok";

@@ -15,6 +15,7 @@ export class FullnodeMetrics {
   readonly verifySeconds: Histogram;
   readonly peers: Gauge;
   readonly mismatches: Counter;
+  readonly sealsFetched: Counter;
   readonly gossipRejected: Counter<"topic" | "check">;
   readonly daBlocks: Counter;
   readonly daBytes: Counter;
@@ -85,6 +86,11 @@ export class FullnodeMetrics {
     this.mismatches = new Counter({
       name: "staccato_fullnode_root_mismatches_total",
       help: "Blocks that did not verify",
+      registers: r,
+    });
+    this.sealsFetched = new Counter({
+      name: "staccato_fullnode_seals_fetched_total",
+      help: "Block seals fetched by block-by-number request: blocks gossip did not bring (catching up)",
       registers: r,
     });
     this.gossipRejected = new Counter({
