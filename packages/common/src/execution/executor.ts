@@ -8,6 +8,7 @@ import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState
 import type { WitnessReads } from "../trie/stateTrie.ts";
 import type { Log, Receipt } from "../types/chain.ts";
 import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./callRunner.ts";
+import { PlainTransfers } from "./plainTransfer.ts";
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
 
@@ -24,14 +25,23 @@ export interface BlockReads extends ReadSet {
  */
 export class Executor {
   private reads: BlockReads = newBlockReads();
+  private static readonly ZERO_BLOOM = new Uint8Array(256);
 
   private constructor(
     private readonly vm: VM,
     private readonly common: Common,
     private readonly state: MemoryState,
+    /** The shortcut for plain ETH transfers (null: every transaction goes through `runTx`). */
+    private readonly transfers: PlainTransfers | null,
   ) {}
 
-  static async create(common: Common, state: MemoryState, blockHash: BlockHashSource): Promise<Executor> {
+  /** `opts.plainTransfers: false` sends every transaction through `runTx` (tests compare both). */
+  static async create(
+    common: Common,
+    state: MemoryState,
+    blockHash: BlockHashSource,
+    opts: { plainTransfers?: boolean } = {},
+  ): Promise<Executor> {
     let ex: Executor | null = null;
     const blockchain = hashOnlyBlockchain((n) => {
       ex?.reads.blockHashes.add(n);
@@ -39,7 +49,12 @@ export class Executor {
     });
     // biome-ignore lint/suspicious/noExplicitAny: ethereumjs' EVM blockchain interface is loosely typed
     const vm = await createVM({ common, stateManager: state, blockchain: blockchain as any });
-    ex = new Executor(vm, common, state);
+    ex = new Executor(
+      vm,
+      common,
+      state,
+      opts.plainTransfers === false ? null : PlainTransfers.create(common),
+    );
     return ex;
   }
 
@@ -65,6 +80,8 @@ export class Executor {
     let r: Awaited<ReturnType<typeof runTx>>;
     this.state.reads = this.reads;
     try {
+      const plain = this.transfers?.run(this.state, tx, block, gasUsedBefore);
+      if (plain != null) return { ok: true, receipt: plain.receipt, bloom: Executor.ZERO_BLOOM };
       r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
     } catch (err) {
       // A witness-backed state throws for a key outside the witness: never a verdict on the tx.

@@ -269,6 +269,11 @@ export class MemoryState implements StateManagerInterface, StateReader {
 
   // ---------- writes: journaled inside a checkpoint, tracked for the diff ----------
 
+  /** Stores an account record as execution would (tracked for the diff; journaled in a checkpoint). */
+  writeAccount(addr: string, rec: AccountRec): void {
+    this.setAccount(addr, rec);
+  }
+
   private setAccount(addr: string, rec: AccountRec | undefined): void {
     this.touch(addr);
     const prev = this.account(addr);
