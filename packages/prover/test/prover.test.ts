@@ -519,7 +519,7 @@ describe("provers: stateless verification, attestations and finality", { timeout
 
       const attestedLate = (p: ProverProcess) =>
         p.logs().find((l) => l.msg === "attested block" && l.hash === late.hash);
-      for (const [i, p] of provers.entries()) {
+      for (const p of provers) {
         await waitFor(
           "the slow peer's block attested after a retry",
           async () => attestedLate(p) !== undefined,

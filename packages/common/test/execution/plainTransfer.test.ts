@@ -30,14 +30,14 @@ const DELEGATED = `0x${"d7".repeat(20)}`;
 const PRECOMPILE = `0x${"00".repeat(19)}04`;
 
 function genesis(state: MemoryState): void {
-  keys.forEach((k, i) =>
+  for (const [i, k] of keys.entries()) {
     state.writeAccount(hex(k.address), {
       nonce: 0n,
       // The last sender is nearly broke: its transfers fail the balance checks.
       balance: i === keys.length - 1 ? 30_000n : 10n ** 24n,
       codeHash: KECCAK256_NULL,
-    }),
-  );
+    });
+  }
   // An account that exists but is empty: EIP-161 removes it when a transaction touches it.
   state.writeAccount(EMPTY_EXISTING, { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL });
 }
