@@ -116,6 +116,6 @@ export function loadConfig(): BenchConfig {
     stallSeconds: int("BENCH_STALL_S", 30, 1),
     signer: oneOf("BENCH_SIGNER", SIGNERS, "auto"),
     verbose: process.env.BENCH_VERBOSE === "1",
-    cpuProfDir: process.env.BENCH_CPU_PROF || null,
+    cpuProfDir: process.env.BENCH_CPU_PROF_DIR || null,
   };
 }

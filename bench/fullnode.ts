@@ -1,39 +1,82 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Report } from "./report.ts";
-import { log } from "./report.ts";
+import { pathToFileURL } from "node:url";
+import { type Report, Report as ReportClass, log } from "./report.ts";
 import { RpcClient, toHex } from "./rpc.ts";
-import { type Signer, devKey } from "./signer.ts";
+import { type Signer, devKey, nativeSigner } from "./signer.ts";
 import { sleep } from "./targets.ts";
-import { WebSocket, metric, startDaemon, stopAllDaemons, stopDaemon } from "./daemons.ts";
+import { Chain } from "./chain.ts";
+import { type Daemon, WebSocket, metric, startDaemon, stopAllDaemons, stopDaemon } from "./daemons.ts";
+import { prepareTarget } from "./setup.ts";
+import { buildWorkload } from "./workload.ts";
 
-/** The full node's apply (and verify) rate against the sequencer's execution rate, from metrics. */
-async function fullnodeApplyFigures(report: Report, fnMetrics: string, seqMetrics: string): Promise<void> {
+/** The counters the apply and execution rates are computed from, read at one moment. */
+interface RateCounters {
+  applied: number;
+  closeS: number;
+  applyS: number;
+  storeS: number;
+  verifyS: number;
+  execS: number;
+  executed: number;
+}
+
+async function rateCounters(fnMetrics: string, seqMetrics: string): Promise<RateCounters> {
   const m = (name: string) => metric(fnMetrics, name);
-  const applied = await m("staccato_fullnode_txs_applied_total");
-  const closeS = await m("staccato_fullnode_block_close_seconds_total");
-  const applyS = (await m("staccato_fullnode_apply_seconds_sum")) + closeS;
-  const storeS = await m("staccato_fullnode_store_write_seconds_total");
-  const verifyS = await m("staccato_fullnode_verify_seconds_sum");
-  const execS = await metric(seqMetrics, "staccato_sequencer_execution_seconds_total");
-  const executed = await metric(seqMetrics, "staccato_sequencer_txs_total");
-  if (applyS <= 0 || execS <= 0) throw new Error("no apply or execution time recorded");
+  return {
+    applied: await m("staccato_fullnode_txs_applied_total"),
+    closeS: await m("staccato_fullnode_block_close_seconds_total"),
+    applyS: await m("staccato_fullnode_apply_seconds_sum"),
+    storeS: await m("staccato_fullnode_store_write_seconds_total"),
+    verifyS: await m("staccato_fullnode_verify_seconds_sum"),
+    execS: await metric(seqMetrics, "staccato_sequencer_execution_seconds_total"),
+    executed: await metric(seqMetrics, "staccato_sequencer_txs_total"),
+  };
+}
+
+/**
+ * The full node's apply (and verify) rate against the sequencer's execution rate for the
+ * transactions of one workload: the counters' growth since `before`.
+ */
+function fullnodeApplyFigures(report: Report, kind: string, before: RateCounters, after: RateCounters): void {
+  const d = (k: keyof RateCounters) => after[k] - before[k];
+  const applied = d("applied");
+  const closeS = d("closeS");
+  const applyS = d("applyS") + closeS;
+  const storeS = d("storeS");
+  const verifyS = d("verifyS");
+  const execS = d("execS");
+  const executed = d("executed");
+  if (applyS <= 0 || execS <= 0) throw new Error(`${kind}: no apply or execution time recorded`);
   const exec = executed / execS;
   const ms = (x: number) => (x * 1000).toFixed(0);
   log(
-    `fullnode: applied ${applied} txs in ${ms(applyS)} ms (${ms(closeS)} of it closing blocks), ` +
+    `fullnode (${kind}): applied ${applied} txs in ${ms(applyS)} ms (${ms(closeS)} of it closing blocks), ` +
       `store writes ${ms(storeS)} ms, verifying ${ms(verifyS)} ms; sequencer executed ${executed} in ${ms(execS)} ms`,
   );
-  report.emit("sequencer_execute_tx_per_s", exec, "tx/s");
+  report.emit(`sequencer_execute_tx_per_s.${kind}`, exec, "tx/s");
   const figures: [string, number][] = [
     ["fullnode_apply", applyS],
     ["fullnode_apply_and_store", applyS + storeS],
     ["fullnode_apply_store_and_verify", applyS + storeS + verifyS],
   ];
   for (const [name, seconds] of figures) {
-    report.emit(`${name}_tx_per_s`, applied / seconds, "tx/s");
-    report.emit(`${name}_vs_execute_ratio`, applied / seconds / exec, "x");
+    report.emit(`${name}_tx_per_s.${kind}`, applied / seconds, "tx/s");
+    report.emit(`${name}_vs_execute_ratio.${kind}`, applied / seconds / exec, "x");
+  }
+}
+
+/** Sends pre-signed transactions, one JSON-RPC batch per round, at `rate` tx/s. */
+async function paced(rpc: RpcClient, rounds: string[][], rate: number): Promise<void> {
+  const t0 = performance.now();
+  let sent = 0;
+  for (const round of rounds) {
+    const at = t0 + (sent * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 0) await sleep(wait);
+    await rpc.batchOk(round.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })));
+    sent += round.length;
   }
 }
 
@@ -116,17 +159,16 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
       }));
       signed.push((await signer.sign(txs, k, chainId)).map((t) => t.raw));
     }
-    const rate = 1000;
     // A fresh connection for the load: signing can take longer than the server keeps an idle one.
     seqRpc.close();
     const sendRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 10_000 });
-    const t0 = performance.now();
-    for (let i = 0; i < perSender; i++) {
-      const at = t0 + (i * senders.length * 1000) / rate;
-      const wait = at - performance.now();
-      if (wait > 0) await sleep(wait);
-      await sendRpc.batchOk(signed.map((s) => ({ method: "eth_sendRawTransaction", params: [s[i]!] })));
-    }
+    const counters = () => rateCounters(fn.started.metrics as string, seq.started.metrics as string);
+    const beforeEth = await counters();
+    await paced(
+      sendRpc,
+      Array.from({ length: perSender }, (_, i) => signed.map((s) => s[i]!)),
+      1000,
+    );
     const total = perSender * senders.length;
     const deadline = Date.now() + 60_000;
     while (
@@ -144,12 +186,15 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
     report.emit("fullnode_propagation_p50", pct(lags, 50), "ms");
     report.emit("fullnode_propagation_p99", pct(lags, 99), "ms");
 
-    // Apply rate (diffs) against execution rate (runTx) for the same transactions. The sequencer's
-    // figure is its execution of each mini-block (runTx, diff, hashing, signing) up to its
+    // Apply rate (diffs) against execution rate for the same transactions. The sequencer's figure
+    // is its execution of each mini-block (the transactions, diff, hashing, signing) up to its
     // write-ahead-log write, without its block seals. The full node's, likewise: each mini-block's
     // apply plus closing each block's diffs (merge, trie feed), up to its store write. Then the
-    // same with the store writes, and with the per-block checks of every root (verify).
-    await fullnodeApplyFigures(report, fn.started.metrics as string, seq.started.metrics as string);
+    // same with the store writes, and with the per-block checks of every root (verify). Plain ETH
+    // transfers are the cheapest to execute (a few state updates, no EVM); ERC-20 transfers run
+    // the EVM, at 500 tx/s (a third of the sequencer's ERC-20 capacity here).
+    fullnodeApplyFigures(report, "eth_transfer", beforeEth, await counters());
+    await erc20Load(report, seq, sendRpc, fnRpc, counters, Math.min(5_000, Math.ceil(txCount / 2)), signer);
 
     // Catch-up: new nodes, from genesis and from a snapshot, until they have the head block.
     const head = BigInt(await sendRpc.call<string>("eth_blockNumber"));
@@ -180,4 +225,52 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
     await stopAllDaemons();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** ERC-20 transfers through the same sequencer and full node, paced, then their apply figures. */
+async function erc20Load(
+  report: Report,
+  seq: Daemon,
+  sendRpc: RpcClient,
+  fnRpc: RpcClient,
+  counters: () => Promise<RateCounters>,
+  n: number,
+  signer: Signer,
+): Promise<void> {
+  const chain = await Chain.connect({
+    name: "staccato",
+    rpcUrl: seq.started.rpc as string,
+    pid: seq.child.pid ?? 0,
+    dataDir: null,
+    exitReason: () =>
+      seq.child.exitCode === null ? null : `sequencer exited with code ${seq.child.exitCode}`,
+    stop: async () => {},
+  });
+  try {
+    const env = await prepareTarget(chain, signer, 10);
+    const load = await buildWorkload(env, "erc20", n);
+    const before = await counters();
+    const perRound = env.senders.length;
+    const rounds: string[][] = [];
+    for (let i = 0; i < load.txs.length; i += perRound)
+      rounds.push(load.txs.slice(i, i + perRound).map((t) => t.raw));
+    await paced(sendRpc, rounds, 500);
+    // Applied on the full node: every sender's last transaction has a receipt there.
+    const deadline = Date.now() + 120_000;
+    for (const h of load.lastHashes) {
+      while ((await fnRpc.call<unknown>("eth_getTransactionReceipt", [h])) === null) {
+        if (Date.now() > deadline) throw new Error("the full node did not apply the ERC-20 load");
+        await sleep(100);
+      }
+    }
+    fullnodeApplyFigures(report, "erc20_transfer", before, await counters());
+  } finally {
+    chain.close();
+  }
+}
+
+// `node --import tsx bench/fullnode.ts`: these figures alone (BENCH_FULLNODE_TX transfers, 10,000).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await fullnodeFigures(new ReportClass(), nativeSigner, Number(process.env.BENCH_FULLNODE_TX ?? 10_000));
+  process.exit(0);
 }

@@ -153,7 +153,7 @@ async function spawnTarget(spec: SpawnSpec): Promise<Target> {
   };
 }
 
-/** `cpuProfDir`: write a V8 CPU profile of the sequencer there when it exits (BENCH_CPU_PROF). */
+/** `cpuProfDir`: write a V8 CPU profile of the sequencer there when it exits (BENCH_CPU_PROF_DIR). */
 export async function startStaccato(verbose: boolean, cpuProfDir: string | null = null): Promise<Target> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "staccato-bench-"));
