@@ -169,7 +169,7 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
       Array.from({ length: perSender }, (_, i) => signed.map((s) => s[i]!)),
       1000,
     );
-    const total = perSender * senders.length;
+    let total = perSender * senders.length;
     const deadline = Date.now() + 60_000;
     while (
       (await fnRpc.call<string>("eth_getTransactionCount", [devKey(0).address, "latest"])) !==
@@ -194,7 +194,9 @@ export async function fullnodeFigures(report: Report, signer: Signer, txCount: n
     // transfers are the cheapest to execute (a few state updates, no EVM); ERC-20 transfers run
     // the EVM, at 500 tx/s (a third of the sequencer's ERC-20 capacity here).
     fullnodeApplyFigures(report, "eth_transfer", beforeEth, await counters());
-    await erc20Load(report, seq, sendRpc, fnRpc, counters, Math.min(5_000, Math.ceil(txCount / 2)), signer);
+    const erc20Count = Math.min(5_000, Math.ceil(txCount / 2));
+    await erc20Load(report, seq, sendRpc, fnRpc, counters, erc20Count, signer);
+    total += erc20Count;
 
     // Catch-up: new nodes, from genesis and from a snapshot, until they have the head block.
     const head = BigInt(await sendRpc.call<string>("eth_blockNumber"));
