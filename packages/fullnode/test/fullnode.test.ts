@@ -348,52 +348,57 @@ describe("fullnode / follows the sequencer", () => {
 
   it("a correctly signed mini-block whose diff the block does not confirm is detected, and the node re-syncs", async () => {
     const b = nodes[1]!;
-    const status = await b.rpc<{ appliedMiniBlock: number }>("staccato_status");
-    const applied = BigInt(status.appliedMiniBlock);
-    const last = await rpc<{ hash: `0x${string}` }>(seq.rpcUrl, "staccato_getMiniBlockByNumber", [
-      `0x${applied.toString(16)}`,
-    ]);
-    const open = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) + 1n;
-    const key = Buffer.from(
-      readFileSync(join(seq.dataDir, "sequencer.key"), "utf8").trim().replace(/^0x/, ""),
-      "hex",
-    );
-    const victim = `0x${"09".repeat(20)}`;
-    const forged = {
-      number: applied + 1n,
-      blockNumber: open,
-      index: 0,
-      parentHash: Buffer.from(last.hash.slice(2), "hex"),
-      timestampUs: BigInt(Date.now()) * 1000n,
-      firstTxIndex: 0,
-      firstLogIndex: 0,
-      txs: [],
-      receipts: [],
-      diff: [{ address: Buffer.from(victim.slice(2), "hex"), flags: 1, balance: 10n ** 30n, storage: [] }],
-    };
-    const hash = miniBlockHash(forged);
-    const signature = signPayload(SigningDomain.miniBlock, DEV_CHAIN_ID, hash, key);
     const dir = newDir();
     const rogue = await rogueFor(b, join(dir, "k"));
-    await rogue.publish("miniBlock", encodeEnvelope(encodeSignedMiniBlock({ ...forged, hash, signature })));
-    // Applied at once (it is signed by the sequencer's key)...
-    await waitFor(
-      "the forged diff applied",
-      async () => BigInt(await b.rpc<string>("eth_getBalance", [victim, "pending"])) > 0n,
-      5_000,
-    );
-    // ...then the sealed block does not confirm it: detected, reported, re-synced.
-    await waitFor(
-      "mismatch reported",
-      async () => b.logs().some((l) => l.msg === "BLOCK DOES NOT VERIFY: stopped applying"),
-      10_000,
-    );
-    await waitFor(
-      "re-synced",
-      async () => b.logs().some((l) => l.msg === "re-synced from the last verified block"),
-      10_000,
-    );
-    await rogue.stop();
+    const victim = `0x${"09".repeat(20)}`;
+    try {
+      const status = await b.rpc<{ appliedMiniBlock: number }>("staccato_status");
+      const applied = BigInt(status.appliedMiniBlock);
+      const last = await rpc<{ hash: `0x${string}` }>(seq.rpcUrl, "staccato_getMiniBlockByNumber", [
+        `0x${applied.toString(16)}`,
+      ]);
+      // The block after the open one: the open one may be sealed before the forged mini-block
+      // arrives, and a mini-block of a block already closed is refused (nothing applied) instead.
+      const open = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) + 2n;
+      const key = Buffer.from(
+        readFileSync(join(seq.dataDir, "sequencer.key"), "utf8").trim().replace(/^0x/, ""),
+        "hex",
+      );
+      const forged = {
+        number: applied + 1n,
+        blockNumber: open,
+        index: 0,
+        parentHash: Buffer.from(last.hash.slice(2), "hex"),
+        timestampUs: BigInt(Date.now()) * 1000n,
+        firstTxIndex: 0,
+        firstLogIndex: 0,
+        txs: [],
+        receipts: [],
+        diff: [{ address: Buffer.from(victim.slice(2), "hex"), flags: 1, balance: 10n ** 30n, storage: [] }],
+      };
+      const hash = miniBlockHash(forged);
+      const signature = signPayload(SigningDomain.miniBlock, DEV_CHAIN_ID, hash, key);
+      await rogue.publish("miniBlock", encodeEnvelope(encodeSignedMiniBlock({ ...forged, hash, signature })));
+      // Applied at once (it is signed by the sequencer's key)...
+      await waitFor(
+        "the forged diff applied",
+        async () => BigInt(await b.rpc<string>("eth_getBalance", [victim, "pending"])) > 0n,
+        5_000,
+      );
+      // ...then the sealed block does not confirm it: detected, reported, re-synced.
+      await waitFor(
+        "mismatch reported",
+        async () => b.logs().some((l) => l.msg === "BLOCK DOES NOT VERIFY: stopped applying"),
+        10_000,
+      );
+      await waitFor(
+        "re-synced",
+        async () => b.logs().some((l) => l.msg === "re-synced from the last verified block"),
+        10_000,
+      );
+    } finally {
+      await rogue.stop();
+    }
     assert.equal(await b.rpc("eth_getBalance", [victim, "pending"]), "0x0");
     // It follows the real chain again.
     const wallet = createWalletClient({
@@ -414,5 +419,67 @@ describe("fullnode / follows the sequencer", () => {
       (await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false])).hash,
     );
     assert.equal((await fetch(b.rpcUrl.replace(/\/?$/, "/health"))).status, 200);
+  });
+
+  it("a correctly signed mini-block that does not extend the chain is detected, and the node re-syncs instead of halting", async () => {
+    const b = nodes[1]!;
+    const count = (msg: string) => b.logs().filter((l) => l.msg === msg).length;
+    const resynced = count("re-synced from the last verified block");
+    const rogue = await rogueFor(b, join(newDir(), "k"));
+    try {
+      const { appliedMiniBlock } = await b.rpc<{ appliedMiniBlock: number }>("staccato_status");
+      const open = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber")) + 1n;
+      const key = Buffer.from(
+        readFileSync(join(seq.dataDir, "sequencer.key"), "utf8").trim().replace(/^0x/, ""),
+        "hex",
+      );
+      // The next number, signed with the sequencer's key, but on another parent.
+      const forged = {
+        number: BigInt(appliedMiniBlock) + 1n,
+        blockNumber: open,
+        index: 0,
+        parentHash: new Uint8Array(32).fill(0xab),
+        timestampUs: BigInt(Date.now()) * 1000n,
+        firstTxIndex: 0,
+        firstLogIndex: 0,
+        txs: [],
+        receipts: [],
+        diff: [],
+      };
+      const hash = miniBlockHash(forged);
+      const signature = signPayload(SigningDomain.miniBlock, DEV_CHAIN_ID, hash, key);
+      await rogue.publish("miniBlock", encodeEnvelope(encodeSignedMiniBlock({ ...forged, hash, signature })));
+      await waitFor(
+        "the break in the chain reported",
+        async () => count("mini-block does not extend the chain") > 0,
+        5_000,
+      );
+      await waitFor(
+        "re-synced",
+        async () => count("re-synced from the last verified block") > resynced,
+        10_000,
+      );
+    } finally {
+      await rogue.stop();
+    }
+    // It follows the sequencer's chain again, healthy.
+    const wallet = createWalletClient({
+      chain: devChain(seq.rpcUrl),
+      transport: http(seq.rpcUrl),
+      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 }),
+    });
+    const tx = await wallet.sendTransaction({ to: "0x00000000000000000000000000000000000beef3", value: 7n });
+    await waitFor(
+      "the node to follow again",
+      async () => (await b.rpc<unknown>("eth_getTransactionReceipt", [tx])) !== null,
+    );
+    const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
+    await waitFor("verified to head", async () => BigInt(await b.rpc<string>("eth_blockNumber")) >= head);
+    const h = `0x${head.toString(16)}`;
+    assert.equal(
+      (await b.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false])).hash,
+      (await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false])).hash,
+    );
+    assert.equal(await b.health(), 200);
   });
 });

@@ -2,14 +2,19 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import { RLP } from "@ethereumjs/rlp";
+import { bigIntToUnpaddedBytes } from "@ethereumjs/util";
 import {
+  type ReqHandleOptions,
   type P2PNode,
   REQ_PROTOCOLS,
   type ReqProtocol,
   type Topic,
   decodeBlockSeal,
   decodeEnvelope,
+  decodeNumberRequest,
+  decodeRangeRequest,
   decodeSignedMiniBlock,
   decodeSnapshot,
   encodeBlockSeal,
@@ -80,6 +85,23 @@ async function sendOnly(from: P2PNode, to: P2PNode["peerId"], protocol: string[]
   const stream: RawStream = await from.libp2p.dialProtocol(to, protocol);
   stream.send(bytes);
   await stream.close();
+}
+
+/**
+ * The same snapshot with another resume point (the mini-block a joiner continues after) in its
+ * header, and a checksum to match: the header is not signed, only the state is checked.
+ */
+function withResumePoint(snapshot: Buffer, number: bigint, hash: Uint8Array): Buffer {
+  const headerLen = snapshot.readUInt32BE(4);
+  const [version, block, root] = RLP.decode(snapshot.subarray(8, 8 + headerLen)) as Uint8Array[];
+  const header = RLP.encode([version!, block!, root!, bigIntToUnpaddedBytes(number), hash]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(header.length);
+  const body = Buffer.concat([len, header, snapshot.subarray(8 + headerLen)]);
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32BE(crc32(body));
+  body.copy(out, 4);
+  return out;
 }
 
 /** The result code of a raw req/resp response: its first frame must be one byte. */
@@ -345,6 +367,133 @@ describe("fullnode / hostile peers", () => {
     const block1 = await rpc<{ hash: Hex }>(seq.rpcUrl, "eth_getBlockByNumber", ["0x1", false]);
     assert.equal(`0x${Buffer.from(decodeBlockSeal(b.body).hash).toString("hex")}`, block1.hash);
     await stillFollows([fn]);
+    await stopRogues();
+  });
+
+  it("a snapshot of an empty block is joined only where the mini-block chain goes on from it: a wrong resume point is refused, or stepped over, never a node stuck for good", async (t) => {
+    const source = await rogue(seqAddress());
+    await waitFor("connected", async () => source.peers().length > 0, 10_000);
+    const seqPeer = source.peers()[0]!;
+    const opts = { timeoutMs: 10_000, maxResponseBytes: 64 << 20 };
+    const stream = { timeoutMs: 10_000, maxChunkBytes: 32 << 20 };
+    const seals = new Map<bigint, Uint8Array>();
+    const sealOf = async (n: bigint) => {
+      const r = await source.request(seqPeer, "blockByNumber", encodeNumberRequest(n), opts);
+      assert.equal(r.code, "ok", `block ${n}`);
+      seals.set(n, r.body);
+      return decodeBlockSeal(r.body);
+    };
+    const miniBlocks = new Map<bigint, Uint8Array>();
+    const fetchMiniBlock = async (n: bigint) => {
+      const r = await source.requestStream(seqPeer, "miniBlocksByRange", encodeRangeRequest(n, 1), stream);
+      assert.equal(r.code, "ok", `mini-block ${n}`);
+      if (r.code === "ok") for await (const c of r.chunks) miniBlocks.set(n, c);
+      return decodeSignedMiniBlock(miniBlocks.get(n)!);
+    };
+    /** One more transfer (one more mini-block), then the sequencer's snapshot once its newest block is an empty one. */
+    const emptyBlockSnapshot = async () => {
+      await stillFollows([fn]);
+      for (;;) {
+        // The sequencer serves one snapshot a second per peer.
+        await new Promise((r) => setTimeout(r, 1_000));
+        const r = await source.requestStream(seqPeer, "stateSnapshot", new Uint8Array(0), stream);
+        if (r.code !== "ok") continue;
+        const chunks: Uint8Array[] = [];
+        for await (const c of r.chunks) chunks.push(c);
+        const bytes = Buffer.concat(chunks);
+        const snap = decodeSnapshot(bytes);
+        if ((await sealOf(snap.blockNumber)).miniBlockHashes.length === 0) return { bytes, snap };
+      }
+    };
+    const early = await emptyBlockSnapshot();
+    const late = await emptyBlockSnapshot();
+    const last = late.snap.lastMiniBlockNumber;
+    assert.equal(early.snap.lastMiniBlockNumber, last - 1n, "one mini-block between the two snapshots");
+    const mbLast = await fetchMiniBlock(last);
+    const mbPrev = await fetchMiniBlock(last - 1n);
+    await fetchMiniBlock(1n);
+    assert.ok(mbPrev.blockNumber <= early.snap.blockNumber && early.snap.blockNumber < mbLast.blockNumber);
+    assert.ok(mbLast.blockNumber < late.snap.blockNumber);
+
+    /** A peer serving `snapshot`, the seals above, and of the mini-blocks above those in `served`. */
+    const liar = async (snapshot: Buffer, served: bigint[]) => {
+      const l = await rogue(seqAddress());
+      const limits: ReqHandleOptions = {
+        maxRequestBytes: 1024,
+        maxResponseBytes: 64 << 20,
+        rateLimit: { perPeerPerSecond: 100, burst: 100 },
+        timeoutMs: 10_000,
+      };
+      await l.handle(
+        "stateSnapshot",
+        async function* () {
+          for (let off = 0; off < snapshot.length; off += 1 << 19)
+            yield snapshot.subarray(off, off + (1 << 19));
+        },
+        limits,
+      );
+      await l.handle(
+        "blockByNumber",
+        (body) => seals.get(decodeNumberRequest(body)) ?? { code: "unavailable" },
+        limits,
+      );
+      await l.handle(
+        "miniBlocksByRange",
+        (body) => {
+          const { from, count } = decodeRangeRequest(body);
+          if (!served.includes(from)) return { code: "unavailable" };
+          return (async function* () {
+            for (let n = from; n < from + BigInt(count) && served.includes(n); n++) yield miniBlocks.get(n)!;
+          })();
+        },
+        limits,
+      );
+      return l;
+    };
+    const zero = new Uint8Array(32);
+    const refused = {
+      // The block's own mini-block number, with a hash the sequencer never signed.
+      "a forged hash": await liar(withResumePoint(late.bytes, last, randomBytes(32)), [last - 1n, last]),
+      // The earlier snapshot, continuing after a mini-block of a later block.
+      "a later mini-block": await liar(withResumePoint(early.bytes, last, mbLast.hash), [last - 1n, last]),
+      // An earlier mini-block: the next one, which it serves, is still the snapshot's block's or older.
+      "an earlier mini-block": await liar(withResumePoint(late.bytes, last - 1n, mbPrev.hash), [
+        last - 1n,
+        last,
+      ]),
+      "no mini-block at all": await liar(withResumePoint(late.bytes, 0n, zero), [1n]),
+      // A mini-block it cannot show.
+      "a mini-block it does not serve": await liar(withResumePoint(late.bytes, last, mbLast.hash), []),
+    };
+    // An earlier mini-block, and it holds back the next one: nothing at the join tells it from the
+    // newest, so the joiner takes it, then steps over the mini-block it did not know of.
+    const withholding = await liar(withResumePoint(late.bytes, last - 1n, mbPrev.hash), [last - 1n]);
+    const addr = (p: P2PNode) => p.multiaddrs()[0]!;
+    const startWith = (first: string[]) => {
+      const args = [...fullnodeArgs(seq, dirs.make()), "--sync", "snapshot"];
+      args[args.indexOf("--bootnodes") + 1] = [...first, seqAddress()].join(",");
+      return FullnodeProcess.start(args);
+    };
+    const [checked, stepped] = await Promise.all([
+      startWith(Object.values(refused).map(addr)),
+      startWith([addr(withholding)]),
+    ]);
+    nodes.push(checked, stepped);
+    const joinedFrom = (n: FullnodeProcess) =>
+      n.logs().find((l) => l.msg === "joined from a verified state snapshot")?.peer;
+    assert.equal(joinedFrom(checked), seqAddress().split("/p2p/")[1], "joined from the sequencer");
+    const rejections = checked.logs().filter((l) => l.msg === "snapshot from peer rejected");
+    for (const [what, l] of Object.entries(refused)) {
+      const r = rejections.find((x) => x.peer === l.peerId.toString());
+      assert.ok(r !== undefined, `the snapshot continuing after ${what} is refused`);
+      t.diagnostic(`${what}: ${r.err}`);
+    }
+    assert.equal(joinedFrom(stepped), withholding.peerId.toString());
+    // Both follow the chain from there: a new transfer on top of the resume points.
+    await stillFollows([fn, checked, stepped]);
+    assert.ok(stepped.logs().some((l) => l.msg === "stepped over a mini-block of a block already verified"));
+    for (const n of [checked, stepped])
+      assert.equal(n.logs().filter((l) => l.msg === "mini-block does not extend the chain").length, 0);
     await stopRogues();
   });
 

@@ -188,10 +188,26 @@ export class Follower {
     this.halted = true;
   }
 
+  /**
+   * Stops applying and hands the failure on (the node re-syncs from the last verified block);
+   * the verifications already queued find the follower halted and do nothing.
+   */
+  private fail(err: VerificationError): void {
+    this.halted = true;
+    this.log.error(
+      { block: Number(err.block), field: err.field, err: err.message },
+      "BLOCK DOES NOT VERIFY: stopped applying",
+    );
+    this.deps.onMismatch(err);
+  }
+
   /** `received`: the signed encoding as it came off the wire, when there is one (saves re-encoding). */
   private apply(mb: SignedMiniBlock, persist: boolean, received: Uint8Array | undefined): void {
     const { chain, state, latestView, store } = this.deps;
     if (!equalsBytes(mb.parentHash, this.lastHash)) {
+      // Both are signed by the sequencer, so what was applied since the last verified block is
+      // not the sequencer's chain (or the resume point the node started from is wrong): halting
+      // here without a re-sync left the node stuck for good.
       this.log.error(
         {
           number: Number(mb.number),
@@ -200,7 +216,36 @@ export class Follower {
         },
         "mini-block does not extend the chain",
       );
-      this.halted = true;
+      this.fail(
+        new VerificationError(
+          mb.blockNumber,
+          "parentHash",
+          `mini-block ${mb.number} extends ${bytesToHex(mb.parentHash)}, not mini-block ${this.applied} (${bytesToHex(this.lastHash)})`,
+        ),
+      );
+      return;
+    }
+    if (mb.blockNumber <= this.verified) {
+      // It extends the chain but belongs to a block already verified: the node joined from a
+      // snapshot whose resume point is behind its block (a peer that would not serve the next
+      // mini-block could not be caught at the join). The verified state already holds its diff,
+      // so the node steps over it, still checking each link, and continues after it.
+      this.log.warn(
+        { number: Number(mb.number), block: Number(mb.blockNumber), verifiedBlock: Number(this.verified) },
+        "stepped over a mini-block of a block already verified",
+      );
+      this.applied = mb.number;
+      this.lastHash = mb.hash;
+      return;
+    }
+    if (mb.blockNumber < this.trieBlock) {
+      this.fail(
+        new VerificationError(
+          mb.blockNumber,
+          "miniBlocks",
+          `mini-block ${mb.number} belongs to block ${mb.blockNumber}, which a later block's mini-block already closed`,
+        ),
+      );
       return;
     }
     // Blocks before this mini-block's are closed: their roots cover exactly the diffs so far.
@@ -331,12 +376,7 @@ export class Follower {
       this.deps.metrics?.verifySeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
       if (err instanceof VerificationError) {
-        this.halted = true;
-        this.log.error(
-          { block: Number(n), field: err.field, err: err.message },
-          "BLOCK DOES NOT VERIFY: stopped applying",
-        );
-        this.deps.onMismatch(err);
+        this.fail(err);
         return;
       }
       throw err;

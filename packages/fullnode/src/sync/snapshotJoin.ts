@@ -6,13 +6,15 @@ import {
   type Logger,
   type P2PNode,
   type P2PNodeInit,
+  type SignedMiniBlock,
   type Snapshot,
   type StateDiff,
   createP2PNode,
   decodeSnapshot,
   encodeNumberRequest,
+  encodeRangeRequest,
 } from "@staccato/common";
-import type { SignedObjects } from "../network/fullnodeNetwork.ts";
+import { MAX_GOSSIP_PAYLOAD, type SignedObjects } from "../network/fullnodeNetwork.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
 
 /** How long a joining node keeps looking for a peer whose snapshot verifies. */
@@ -105,6 +107,7 @@ async function joinFrom(
     skipConsensusFormatValidation: true,
   });
   checkSnapshotPoint(snap, number, seal.miniBlockHashes);
+  await checkResumePoint(node, peer, snap, deps.signed);
   const trie = new InlineStateTrie();
   trie.add(snap.diff as StateDiff);
   const { root } = await trie.commit();
@@ -137,7 +140,7 @@ async function joinFrom(
 /**
  * What the signed seal can confirm of the snapshot's unsigned header: the block it names, and the
  * mini-block the node continues after when that block has any. (When it has none, the newest
- * mini-block is an earlier block's, which the seal does not name.)
+ * mini-block is an earlier block's, which the seal does not name: checkResumePoint confirms it.)
  */
 function checkSnapshotPoint(snap: Snapshot, sealNumber: bigint, miniBlockHashes: Uint8Array[]): void {
   if (sealNumber !== snap.blockNumber)
@@ -145,4 +148,66 @@ function checkSnapshotPoint(snap: Snapshot, sealNumber: bigint, miniBlockHashes:
   const last = miniBlockHashes.at(-1);
   if (last !== undefined && !equalsBytes(last, snap.lastMiniBlockHash))
     throw new Error(`the snapshot continues after a mini-block that is not block ${sealNumber}'s last`);
+}
+
+/**
+ * Confirms the mini-block the node continues after (the snapshot's unsigned resume point) with
+ * mini-blocks the sequencer signed, asked of the same peer: mini-block `lastMiniBlockNumber` has
+ * the snapshot's `lastMiniBlockHash` and belongs to the snapshot's block or an earlier one, and
+ * the next one, when the peer has it, extends it and belongs to a later block. A wrong resume point
+ * left the node halted at the first mini-block after the snapshot, for good. A peer that cannot
+ * show the first is refused; one that holds back the second (it may really be the newest) can only
+ * make the node start from an earlier mini-block, whose successors the follower steps over.
+ */
+async function checkResumePoint(
+  node: P2PNode,
+  peer: P2PNode["peerId"],
+  snap: Snapshot,
+  signed: SignedObjects,
+): Promise<void> {
+  const last = snap.lastMiniBlockNumber;
+  if (last === 0n && !equalsBytes(snap.lastMiniBlockHash, new Uint8Array(32)))
+    throw new Error("the snapshot continues after mini-block 0 with a hash that is not zero");
+  // Mini-block `last` and the one after it (only the one after when `last` is 0: there is none).
+  const from = last === 0n ? 1n : last;
+  const r = await node.requestStream(
+    peer,
+    "miniBlocksByRange",
+    encodeRangeRequest(from, last === 0n ? 1 : 2),
+    {
+      timeoutMs: 10_000,
+      maxChunkBytes: MAX_GOSSIP_PAYLOAD,
+    },
+  );
+  if (r.code !== "ok" && last !== 0n)
+    throw new Error(`cannot confirm the resume point: mini-block ${last} answered ${r.code}`);
+  const got: SignedMiniBlock[] = [];
+  if (r.code === "ok") {
+    for await (const chunk of r.chunks) {
+      got.push(signed.miniBlock(chunk));
+      if (got.length === (last === 0n ? 1 : 2)) break;
+    }
+  }
+  let next = got[0];
+  if (last !== 0n) {
+    const mb = got[0];
+    if (mb === undefined || mb.number !== last)
+      throw new Error(`cannot confirm the resume point: mini-block ${last} not served`);
+    if (!equalsBytes(mb.hash, snap.lastMiniBlockHash))
+      throw new Error(
+        `the snapshot continues after mini-block ${last} with a hash the sequencer did not sign`,
+      );
+    if (mb.blockNumber > snap.blockNumber)
+      throw new Error(
+        `the snapshot continues after mini-block ${last}, which is block ${mb.blockNumber}'s, after the snapshot`,
+      );
+    next = got[1];
+  }
+  if (next === undefined) return;
+  if (next.number !== last + 1n || !equalsBytes(next.parentHash, snap.lastMiniBlockHash))
+    throw new Error(`mini-block ${next.number} served after the resume point does not extend it`);
+  if (next.blockNumber <= snap.blockNumber)
+    throw new Error(
+      `the snapshot continues after mini-block ${last}, but mini-block ${next.number} is still block ${next.blockNumber}'s`,
+    );
 }
