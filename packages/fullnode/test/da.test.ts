@@ -138,10 +138,24 @@ describe("fullnode / fills from DA what no peer serves", () => {
     t.diagnostic(`${nonce} transfers over ${BLOCKS} blocks`);
   });
 
-  it("a fresh full node reaches the sequencer's block hash and state root from DA alone", async (t) => {
+  it("a fresh full node asked to join from a snapshot, which no peer serves, joins from genesis and reaches the sequencer's block hash and state root from DA alone", async (t) => {
     const target = await blockNumber(seq.rpcUrl);
     const t0 = Date.now();
-    first = await FullnodeProcess.start(daNodeArgs());
+    // The sequencer serves no snapshot (--no-serve-history): told so, the node falls back to
+    // genesis and DA at once instead of failing after the 30 s join timeout.
+    first = await FullnodeProcess.start([...daNodeArgs(), "--sync", "snapshot"]);
+    const startedIn = Date.now() - t0;
+    const fellBack = first
+      .logs()
+      .find(
+        (l) =>
+          l.msg === "--sync snapshot: no snapshot to join from; joining from genesis and catching up from DA",
+      );
+    assert.ok(fellBack !== undefined, "the fallback is logged");
+    assert.equal(fellBack.level, 40, "as a warning");
+    assert.match(String(fellBack.reason), /serves state snapshots.*--no-serve-history/);
+    assert.ok(!first.logs().some((l) => l.msg === "joined from a verified state snapshot"));
+    assert.ok(startedIn < 15_000, `started in ${startedIn} ms`);
     const report = await catchUpReport(first);
     assert.ok(BigInt(report.currentBlock) < BigInt(report.highestBlock), JSON.stringify(report));
     await waitFor(`block ${target}`, async () => (await blockNumber(first.rpcUrl)) >= target, 90_000);
@@ -162,7 +176,9 @@ describe("fullnode / fills from DA what no peer serves", () => {
     // Caught up, it follows the sequencer's gossip and says it is not syncing.
     await waitFor("eth_syncing false", async () => (await first.rpc("eth_syncing")) === false, 30_000);
     assert.equal(await first.health(), 200);
-    t.diagnostic(`${target} blocks from DA in ${took} ms, in ${filled.length} batches`);
+    t.diagnostic(
+      `started in ${startedIn} ms (fell back from --sync snapshot); ${target} blocks from DA in ${took} ms, in ${filled.length} batches`,
+    );
   });
 
   it("with the sequencer gone, a fresh node learns the DA head from a full node's da-head and reaches it", async (t) => {

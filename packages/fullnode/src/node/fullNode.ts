@@ -94,8 +94,19 @@ export class FullNode {
     closers.push(() => store.close());
     let meta = await store.meta();
     if (meta === null) {
-      if (o.sync === "snapshot") await joinFromSnapshot(p2pOpts, { signed, store, common, logger: log });
-      else {
+      // A node that reads DA can always rebuild the whole history from genesis: when no peer
+      // serves a snapshot (a sequencer with --no-serve-history, only full nodes), it does that
+      // instead of failing.
+      const join =
+        o.sync === "snapshot"
+          ? await joinFromSnapshot(p2pOpts, { signed, store, common, logger: log, fallback: o.da !== "none" })
+          : null;
+      if (join?.joined === false)
+        log.warn(
+          { reason: join.reason, da: o.da },
+          "--sync snapshot: no snapshot to join from; joining from genesis and catching up from DA",
+        );
+      if (join?.joined !== true) {
         await store.resetToSnapshot(genesis.diff, {
           verifiedBlock: 0n,
           lastMiniBlockNumber: 0n,

@@ -6,6 +6,7 @@ import {
   type Logger,
   type P2PNode,
   type P2PNodeInit,
+  ReqRespError,
   type SignedMiniBlock,
   type Snapshot,
   type StateDiff,
@@ -26,17 +27,28 @@ export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
 export class SnapshotJoinError extends Error {}
 
+/** A peer that serves no snapshot at all (it answered `unavailable`, or does not speak the protocol). */
+class NotServedError extends Error {}
+
+/** How a join ended: from a verified snapshot, or (when it may fall back) with none to be had. */
+export type SnapshotJoin = { joined: true } | { joined: false; reason: string };
+
 /**
  * Joins from a state snapshot: downloads a peer's snapshot of its latest sealed block, rebuilds
  * the trie from it, and accepts it only if the root equals the state root in that block's header,
  * signed by the sequencer. A peer whose snapshot is garbage, cut short, oversized or does not
  * verify is skipped and the next one asked: the bootnodes first, in the order given (an operator
  * lists the one it trusts most first), then any other peer, until one verifies or time runs out.
+ *
+ * With `fallback` (the node reads DA, so genesis and DA make a complete history), it stops looking
+ * as soon as every connected peer has said it serves no snapshot (a sequencer with
+ * `--no-serve-history` does not, nor do full nodes), or when time runs out, and returns why: the
+ * node then joins from genesis. Without it, running out of time is an error.
  */
 export async function joinFromSnapshot(
   opts: P2PNodeInit,
-  deps: { signed: SignedObjects; store: FullnodeStore; common: Common; logger: Logger },
-): Promise<void> {
+  deps: { signed: SignedObjects; store: FullnodeStore; common: Common; logger: Logger; fallback: boolean },
+): Promise<SnapshotJoin> {
   const log = deps.logger.child({ module: "snapshot-join" });
   const node = await createP2PNode(opts, { logger: deps.logger });
   await node.start();
@@ -45,6 +57,8 @@ export async function joinFromSnapshot(
     const bootnodeIds = opts.bootnodes.map((b) => b.split("/p2p/").at(-1)!);
     let lastError = "no peer connected (check --bootnodes)";
     const tried = new Set<string>();
+    /** Peers whose last answer was that they serve no snapshot. */
+    const notServing = new Set<string>();
     let firstPeerAt = 0;
     while (Date.now() < deadline) {
       const connected = node.peers();
@@ -59,22 +73,37 @@ export async function joinFromSnapshot(
         ? connected.filter((p) => !tried.has(p.toString())).sort((a, b) => rank(a) - rank(b))
         : [];
       for (const peer of candidates) {
-        tried.add(peer.toString());
+        const id = peer.toString();
+        tried.add(id);
         try {
           await joinFrom(node, peer, deps, log);
-          return;
+          return { joined: true };
         } catch (err) {
-          lastError = `${peer.toString()}: ${(err as Error).message}`;
-          log.warn({ peer: peer.toString(), err: (err as Error).message }, "snapshot from peer rejected");
+          lastError = `${id}: ${(err as Error).message}`;
+          if (err instanceof NotServedError) {
+            notServing.add(id);
+            log.info({ peer: id, err: (err as Error).message }, "peer serves no snapshot");
+          } else {
+            notServing.delete(id);
+            log.warn({ peer: id, err: (err as Error).message }, "snapshot from peer rejected");
+          }
         }
+      }
+      const noneServe =
+        settled && connected.length > 0 && connected.every((p) => notServing.has(p.toString()));
+      if (noneServe) {
+        lastError = `none of the ${connected.length} connected peers serves state snapshots (last: ${lastError})`;
+        if (deps.fallback) return { joined: false, reason: lastError };
       }
       // Every peer tried: try them all again after a pause (one may have been catching up).
       if (settled && candidates.length === 0 && connected.every((p) => tried.has(p.toString())))
         tried.clear();
       await new Promise((r) => setTimeout(r, candidates.length > 0 ? 0 : 500));
     }
+    const reason = `no peer served a snapshot that verifies in ${JOIN_TIMEOUT_MS / 1000} s (last: ${lastError})`;
+    if (deps.fallback) return { joined: false, reason };
     throw new SnapshotJoinError(
-      `--sync snapshot: no peer served a snapshot that verifies (last: ${lastError})`,
+      `--sync snapshot: ${reason}; a node that reads DA (--da dir --da-dir <the sequencer's DA dir>, or --da eigenda) joins from genesis and DA instead`,
     );
   } finally {
     await node.stop();
@@ -87,11 +116,22 @@ async function joinFrom(
   deps: { signed: SignedObjects; store: FullnodeStore; common: Common },
   log: Logger,
 ): Promise<void> {
-  const r = await node.requestStream(peer, "stateSnapshot", new Uint8Array(0), {
-    timeoutMs: 300_000,
-    maxChunkBytes: 1 << 20,
-    maxTotalBytes: MAX_SNAPSHOT_BYTES,
-  });
+  let r: Awaited<ReturnType<P2PNode["requestStream"]>>;
+  try {
+    r = await node.requestStream(peer, "stateSnapshot", new Uint8Array(0), {
+      timeoutMs: 300_000,
+      maxChunkBytes: 1 << 20,
+      maxTotalBytes: MAX_SNAPSHOT_BYTES,
+    });
+  } catch (err) {
+    // A connected peer that cannot open the protocol does not speak it (a full node).
+    if (err instanceof ReqRespError && err.code === "dial-failed") throw new NotServedError(err.message);
+    throw err;
+  }
+  if (r.code === "unavailable") {
+    const reason = new TextDecoder().decode(r.body);
+    throw new NotServedError(`answered unavailable${reason === "" ? "" : `: ${reason}`}`);
+  }
   if (r.code !== "ok") throw new Error(`answered ${r.code}`);
   const chunks: Uint8Array[] = [];
   for await (const c of r.chunks) chunks.push(c);
