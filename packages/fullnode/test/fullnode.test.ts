@@ -12,7 +12,12 @@ import {
 } from "@staccato/common";
 import { http, createPublicClient, createWalletClient, type Hex, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { DEV_CHAIN_ID, DEV_MNEMONIC, devChain } from "../../sequencer/test/helpers/devChain.ts";
+import {
+  DEV_CHAIN_ID,
+  DEV_MNEMONIC,
+  devChain,
+  devKeyAccount,
+} from "../../sequencer/test/helpers/devChain.ts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import {
   FullnodeProcess,
@@ -271,36 +276,109 @@ describe("fullnode / follows the sequencer", () => {
     );
   });
 
-  it("a full node killed with -9 resumes from its store and catches up", async () => {
+  it("a full node killed with -9 while transactions stream in, restarted while they still do, catches up to the sequencer's exact state", async (t) => {
     const a = nodes[0]!;
     const dir = a.dataDir;
-    await a.kill("SIGKILL");
-    const wallet = createWalletClient({
-      chain: devChain(seq.rpcUrl),
-      transport: http(seq.rpcUrl),
-      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 6 }),
-    });
-    for (let i = 0; i < 10; i++)
-      await wallet.sendTransaction({ to: "0x00000000000000000000000000000000000beef1", value: 1n });
-    await new Promise((r) => setTimeout(r, 1500));
-    const again = await FullnodeProcess.start(args(dir));
-    nodes[0] = again;
-    const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
-    await waitFor("catch-up", async () => BigInt(await again.rpc<string>("eth_blockNumber")) >= head);
-    const h = `0x${head.toString(16)}`;
-    const x = await again.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false]);
-    const y = await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false]);
-    assert.equal(x.hash, y.hash);
-    assert.equal(
-      BigInt(
-        await again.rpc<string>("eth_getBalance", ["0x00000000000000000000000000000000000beef1", "pending"]),
-      ),
-      10n,
+    const sender = devKeyAccount(6);
+    const recipients = Array.from(
+      { length: 5 },
+      (_, i) => `0x${(0xbeef1 + i).toString(16).padStart(40, "0")}` as Hex,
     );
+    const startNonce = Number(
+      await rpc<string>(seq.rpcUrl, "eth_getTransactionCount", [sender.address, "pending"]),
+    );
+    // A steady stream through the sequencer, one transfer every 20 ms, until told to stop.
+    const sent: Hex[] = [];
+    let streaming = true;
+    const stream = (async () => {
+      while (streaming) {
+        const i = sent.length;
+        const raw = await sender.signTransaction({
+          chainId: DEV_CHAIN_ID,
+          type: "eip1559",
+          to: recipients[i % recipients.length]!,
+          value: BigInt(i + 1),
+          nonce: startNonce + i,
+          gas: 21_000n,
+          maxFeePerGas: 10n ** 11n,
+          maxPriorityFeePerGas: 0n,
+        });
+        sent.push(await rpc<Hex>(seq.rpcUrl, "eth_sendRawTransaction", [raw]));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      // Killed once it is applying the stream.
+      await waitFor(
+        "the node applying the stream",
+        async () => sent.length > 10 && (await a.rpc("eth_getTransactionReceipt", [sent[5]])) !== null,
+      );
+      await a.kill("SIGKILL");
+      const atKill = sent.length;
+      await new Promise((r) => setTimeout(r, 1500));
+      const again = await FullnodeProcess.start(args(dir));
+      nodes[0] = again;
+      const atRestart = sent.length;
+      // Caught up while the stream goes on: it has a transaction sent after it restarted.
+      await waitFor("catching up while the stream goes on", async () => {
+        const h = sent[atRestart + 20];
+        return h !== undefined && (await again.rpc("eth_getTransactionReceipt", [h])) !== null;
+      });
+      streaming = false;
+      await stream;
+      assert.ok(atRestart - atKill >= 40, `${atRestart - atKill} sent while it was down`);
+      t.diagnostic(`${sent.length} transfers: ${atKill} before the kill, ${atRestart - atKill} while down`);
+    } finally {
+      streaming = false;
+      await stream.catch(() => undefined);
+    }
+    const again = nodes[0]!;
     assert.ok(
       again.logs().some((l) => l.msg === "loaded store" && Number(l.verifiedBlock) > 0),
       "resumed from its store",
     );
+    // Every transfer's block, verified on both: then the same blocks, state roots and balances.
+    const last = await (async () => {
+      let r: { blockNumber: Hex } | null = null;
+      await waitFor("the last transfer sealed", async () => {
+        r = await rpc(seq.rpcUrl, "eth_getTransactionReceipt", [sent.at(-1)]);
+        return r !== null;
+      });
+      return BigInt(r!.blockNumber);
+    })();
+    await waitFor(`block ${last} verified`, async () => (await blockNumber(again.rpcUrl)) >= last);
+    const calls = Array.from({ length: Number(last) + 1 }, (_, n) => ({
+      method: "eth_getBlockByNumber",
+      params: [`0x${n.toString(16)}`, false],
+    }));
+    const [mine, theirs] = await Promise.all(
+      [again.rpcUrl, seq.rpcUrl].map((url) => rpcBatch<{ hash: Hex; stateRoot: Hex }>(url, calls)),
+    );
+    for (let n = 0; n <= Number(last); n++) {
+      assert.equal(mine[n]!.hash, theirs[n]!.hash, `block ${n} hash`);
+      assert.equal(mine[n]!.stateRoot, theirs[n]!.stateRoot, `block ${n} state root`);
+    }
+    const receipts = await rpcBatch<{ blockHash: Hex } | null>(
+      again.rpcUrl,
+      sent.map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
+    );
+    assert.ok(
+      receipts.every((r) => r !== null),
+      "every transfer's receipt",
+    );
+    // Nothing is sent any more: the state at the head is the state after the last transfer.
+    const accounts = [...recipients, sender.address];
+    const state = (url: string) =>
+      rpcBatch<Hex>(url, [
+        ...accounts.map((x) => ({ method: "eth_getBalance", params: [x, "latest"] })),
+        { method: "eth_getTransactionCount", params: [sender.address, "latest"] },
+      ]);
+    const [got, want] = await Promise.all([state(again.rpcUrl), state(seq.rpcUrl)]);
+    assert.deepEqual(got, want);
+    assert.equal(Number(got.at(-1)), startNonce + sent.length);
+    const paid = (i: number) =>
+      sent.reduce((sum, _, j) => (j % recipients.length === i ? sum + BigInt(j + 1) : sum), 0n);
+    for (const [i, r] of recipients.entries()) assert.equal(BigInt(got[i]!), paid(i), `balance of ${r}`);
   });
 
   it("a new node joins from a verified snapshot", async () => {
@@ -312,9 +390,15 @@ describe("fullnode / follows the sequencer", () => {
       "snapshot node at head",
       async () => BigInt(await c.rpc<string>("eth_blockNumber")) >= head,
     );
+    // What the stream of the test before paid it.
+    const want = await rpc<Hex>(seq.rpcUrl, "eth_getBalance", [
+      "0x00000000000000000000000000000000000beef1",
+      "latest",
+    ]);
+    assert.notEqual(want, "0x0");
     assert.equal(
-      BigInt(await c.rpc<string>("eth_getBalance", ["0x00000000000000000000000000000000000beef1", "latest"])),
-      10n,
+      await c.rpc("eth_getBalance", ["0x00000000000000000000000000000000000beef1", "latest"]),
+      want,
     );
   });
 
