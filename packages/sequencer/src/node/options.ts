@@ -65,6 +65,12 @@ export const sequencerFlags = defineFlags({
     description: "Addresses whose transactions always enter the priority lane (comma-separated)",
     placeholder: "<addrs>",
   },
+  stopDrainMs: {
+    schema: z.number().int().min(0).max(600_000).default(5_000),
+    description:
+      "At a graceful stop (SIGTERM, SIGINT), seal the pool's ready transactions for up to this long before exiting (0 = drop them)",
+    placeholder: "<ms>",
+  },
   senderWorkers: {
     schema: z.number().int().min(0).max(64).optional(),
     description:

@@ -281,10 +281,11 @@ export class SequencerNode {
       );
     const p = producer;
     closers.push(() => p.stop());
-    // At shutdown, once the RPC is closed: the last block is sealed, published to DA and its
-    // pointer gossiped while the network is still up, so peers learn where DA ends.
+    // At shutdown, once the RPC is closed: the pool's ready transactions are sealed (up to
+    // --stop-drain-ms), the last blocks published to DA and the pointer gossiped while the network
+    // is still up, so peers learn where DA ends.
     closers.push(async () => {
-      await p.stop();
+      await p.stop(o.stopDrainMs);
       await da?.flush(5_000);
       await network?.stop();
     });

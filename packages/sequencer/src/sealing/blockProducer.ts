@@ -120,13 +120,55 @@ export class BlockProducer {
     this.schedule(0);
   }
 
-  /** Stops ticking and waits for in-flight mini-blocks and seals to finish. */
-  async stop(): Promise<void> {
+  /**
+   * Stops ticking and waits for in-flight mini-blocks and seals to finish. With `drainMs`, first
+   * seals the pool's ready transactions into mini-blocks (closing blocks on schedule, or when one
+   * is full) for up to that long, so what was accepted is not lost at a graceful stop.
+   */
+  async stop(drainMs = 0): Promise<void> {
+    const wasStopped = this.stopped;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     await this.running.catch(() => undefined);
+    if (!wasStopped && drainMs > 0 && this.fatal === null) await this.drain(drainMs);
     await this.publishing.catch(() => undefined);
     await this.sealing.catch(() => undefined);
+  }
+
+  private async drain(ms: number): Promise<void> {
+    const { pool } = this.deps;
+    const ready = pool.readyCount();
+    if (ready === 0) {
+      if (pool.size > 0)
+        this.log.warn(
+          { waiting: pool.size },
+          "stopping: pool transactions wait for earlier nonces and are dropped",
+        );
+      return;
+    }
+    const until = performance.now() + ms;
+    try {
+      while (pool.readyCount() > 0 && performance.now() < until && this.fatal === null) {
+        const now = performance.now();
+        const before = pool.readyCount();
+        if (now >= this.nextBlockAt) {
+          await this.closeBlock();
+          this.nextBlockAt = now + this.opts.blockMs;
+        }
+        await this.sealMiniBlock();
+        // Nothing fitted: the open block is full, so the next mini-block starts a new one.
+        if (pool.readyCount() === before) this.nextBlockAt = 0;
+      }
+    } catch (err) {
+      this.die(err as Error);
+    }
+    const left = pool.size;
+    if (left > 0)
+      this.log.warn(
+        { readyAtStop: ready, dropped: left, drainMs: ms },
+        "stopping: sealed what the drain time allowed, the rest of the pool is dropped",
+      );
+    else this.log.info({ readyAtStop: ready }, "stopping: sealed the pool's ready transactions");
   }
 
   /** Resolves once block `number` is sealed (BLOCKHASH during the seal window waits on it). */
