@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -10,7 +12,7 @@ import {
   signPayload,
   SigningDomain,
 } from "@staccato/common";
-import { http, createPublicClient, createWalletClient, type Hex, parseEther } from "viem";
+import { http, createPublicClient, createWalletClient, type Hex, keccak256, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import {
   DEV_CHAIN_ID,
@@ -116,6 +118,128 @@ describe("fullnode / follows the sequencer", () => {
       );
     }
     assert.equal(BigInt(await b.rpc<string>("eth_getBalance", [to, "pending"])), parseEther("0.06"));
+  });
+
+  it("a JSON-RPC batch of transactions sent to a full node goes to the sequencer as one batch, in order, each with its own result; the sequencer down, each says so", async () => {
+    // Between the full node and the sequencer, a plain HTTP proxy that records what it forwards.
+    const forwarded: unknown[] = [];
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString();
+        forwarded.push(JSON.parse(body));
+        fetch(seq.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body })
+          .then(async (r) =>
+            res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text()),
+          )
+          .catch(() => res.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const f = await FullnodeProcess.start([...args(newDir()), "--sequencer-rpc", proxyUrl]);
+    nodes.push(f);
+    try {
+      const sender = devKeyAccount(5);
+      const other = devKeyAccount(7);
+      const nonce0 = Number(
+        await rpc<string>(seq.rpcUrl, "eth_getTransactionCount", [sender.address, "pending"]),
+      );
+      const sign = (acct: typeof sender, nonce: number, value: bigint) =>
+        acct.signTransaction({
+          chainId: DEV_CHAIN_ID,
+          type: "eip1559",
+          to: "0x00000000000000000000000000000000000ba7c4",
+          value,
+          nonce,
+          gas: 21_000n,
+          maxFeePerGas: 10n ** 11n,
+          maxPriorityFeePerGas: 0n,
+        });
+      // The other account's nonce is used up first: the batch sends it again.
+      const otherNonce = Number(
+        await rpc<string>(seq.rpcUrl, "eth_getTransactionCount", [other.address, "pending"]),
+      );
+      const used = await rpc<Hex>(seq.rpcUrl, "eth_sendRawTransaction", [await sign(other, otherNonce, 1n)]);
+      await waitFor(
+        "the other account's transfer",
+        async () => (await f.rpc("eth_getTransactionReceipt", [used])) !== null,
+      );
+      // Ten transfers that depend on each other's order, with a stale nonce, garbage and a read between them.
+      const good = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => sign(sender, nonce0 + i, BigInt(i + 1))),
+      );
+      const stale = await sign(other, otherNonce, 2n);
+      const sends = [good[0]!, good[1]!, stale, good[2]!, "0x1234", ...good.slice(3)];
+      const batch = [
+        ...sends.map((raw, i) => ({
+          jsonrpc: "2.0",
+          id: i,
+          method: "eth_sendRawTransaction",
+          params: [raw],
+        })),
+        { jsonrpc: "2.0", id: 99, method: "eth_chainId", params: [] },
+      ];
+      const post = async (body: unknown) =>
+        (await (
+          await fetch(f.rpcUrl, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          })
+        ).json()) as { id: number; result?: unknown; error?: { code: number; message: string } }[];
+      forwarded.length = 0;
+      const answers = await post(batch);
+      const byId = new Map(answers.map((a) => [a.id, a]));
+      // One request reached the sequencer: the transactions, in the order sent.
+      assert.equal(forwarded.length, 1, `${forwarded.length} requests forwarded`);
+      assert.deepEqual(
+        (forwarded[0] as { method: string; params: string[] }[]).map((r) => [r.method, r.params[0]]),
+        sends.map((raw) => ["eth_sendRawTransaction", raw]),
+      );
+      for (const [i, raw] of sends.entries()) {
+        const a = byId.get(i)!;
+        if (raw === stale) assert.match(a.error?.message ?? "", /nonce too low/, JSON.stringify(a));
+        else if (raw === "0x1234") assert.ok(a.error !== undefined, JSON.stringify(a));
+        else assert.equal(a.result, keccak256(raw as Hex), JSON.stringify(a));
+      }
+      assert.equal(byId.get(99)!.result, `0x${DEV_CHAIN_ID.toString(16)}`);
+      // The receipts come from the full node's own state.
+      for (const raw of good)
+        await waitFor("receipt on the full node", async () => {
+          const r = await f.rpc<{ status: Hex } | null>("eth_getTransactionReceipt", [keccak256(raw)]);
+          return r?.status === "0x1";
+        });
+      // With the sequencer down, each transaction is told so, and the rest of the batch is answered.
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+      const down = await post([
+        {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "eth_sendRawTransaction",
+          params: [await sign(sender, nonce0 + 10, 11n)],
+        },
+        {
+          jsonrpc: "2.0",
+          id: 2,
+          method: "eth_sendRawTransaction",
+          params: [await sign(sender, nonce0 + 11, 12n)],
+        },
+        { jsonrpc: "2.0", id: 3, method: "eth_chainId", params: [] },
+      ]);
+      for (const id of [1, 2]) {
+        const e = down.find((a) => a.id === id)!.error;
+        assert.equal(e?.code, -32002, JSON.stringify(e));
+        assert.match(e!.message, new RegExp(`sequencer unreachable at ${proxyUrl}`));
+      }
+      assert.equal(down.find((a) => a.id === 3)!.result, `0x${DEV_CHAIN_ID.toString(16)}`);
+    } finally {
+      await f.kill();
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   it("2,000+ mixed transactions (ETH and token transfers, deploys, slot writes and deletes, reverts), a third sent through the full nodes, leave identical blocks, receipts, logs, state and proofs", async (t) => {
