@@ -391,6 +391,19 @@ export class MemoryState implements StateManagerInterface, StateReader {
    * pre-values of the keys it touched. Only fields that changed are included.
    */
   takeDiff(): { diff: StateDiff; pre: PreImage } {
+    return this.take(true);
+  }
+
+  /**
+   * The pre-values of what was touched since the previous call, without building the diff: for
+   * a replica that applied a diff it already has (`applyDiff(diff, true)`) and needs only the
+   * `latest` view's pre-image.
+   */
+  takePreImage(): PreImage {
+    return this.take(false).pre;
+  }
+
+  private take(withDiff: boolean): { diff: StateDiff; pre: PreImage } {
     const diff: StateDiff = [];
     const pre: PreImage = { accounts: new Map(), code: new Map(), slots: new Map(), storage: new Map() };
     for (const [addr, t] of this.touched) {
@@ -407,6 +420,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
         }
         pre.slots.set(addr, slots);
       }
+      if (!withDiff) continue;
       const d = accountDiff(addr, t, this.account(addr), wiped, cur, this.code(addr));
       if (d !== null) diff.push(d);
     }

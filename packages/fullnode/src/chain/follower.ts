@@ -254,7 +254,7 @@ export class Follower {
     const started = performance.now();
     const b = this.openBlock(mb.blockNumber);
     state.applyDiff(mb.diff, true);
-    latestView.add(b.number, state.takeDiff().pre);
+    latestView.add(b.number, state.takePreImage());
     let diffs = this.blockDiffs.get(b.number);
     if (diffs === undefined) {
       diffs = [];

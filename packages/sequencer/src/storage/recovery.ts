@@ -114,7 +114,7 @@ export async function replayWal(
         if (b.number > appliedThrough) {
           const unsealed = !sealed.has(b.number);
           state.applyDiff(mb.diff, unsealed);
-          if (unsealed) deps.latestView.add(b.number, state.takeDiff().pre);
+          if (unsealed) deps.latestView.add(b.number, state.takePreImage());
           trie.add(mb.diff);
         }
         let logIndex = mb.firstLogIndex;
