@@ -6,7 +6,7 @@
  * Execution only: no RPC, pool, sealing or log. Asserts that both transfer paths leave the same state.
  * Run: node --import tsx bench/micro/transfer.ts   (env N = transfers per round, ROUNDS)
  */
-import { createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
+import { type TypedTransaction, createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import type { Hex } from "viem";
 import { deployData, transferData } from "../erc20.ts";
@@ -49,12 +49,16 @@ function transfers(round: number) {
       },
       { common },
     ).sign(s.privateKey);
-    // As the pool leaves it: decoded unfrozen, the sender recovered once and pinned.
-    const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
-    const sender = signed.getSenderAddress();
-    tx.getSenderAddress = () => sender;
-    return tx;
+    return asPooled(signed);
   });
+}
+
+/** A signed transaction as the pool leaves it: decoded unfrozen, its sender recovered once and pinned. */
+function asPooled(signed: TypedTransaction): TypedTransaction {
+  const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
+  const sender = signed.getSenderAddress();
+  tx.getSenderAddress = () => sender;
+  return tx;
 }
 
 async function run(plainTransfers: boolean, round: number): Promise<{ us: number; root: string }> {
@@ -97,10 +101,7 @@ async function erc20Round(round: number): Promise<number> {
       { chainId: 1337n, nonce, maxFeePerGas: 100n, maxPriorityFeePerGas: 1n, gasLimit, to, data },
       { common },
     ).sign(owner.privateKey);
-    const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
-    const sender = signed.getSenderAddress();
-    tx.getSenderAddress = () => sender;
-    return tx;
+    return asPooled(signed);
   };
   const deployed = await ex.execute(sign(0, undefined, deployData(10n ** 30n), 3_000_000n), block, 0n);
   if (!deployed.ok || deployed.receipt.contractAddress === null) throw new Error("token deploy failed");
