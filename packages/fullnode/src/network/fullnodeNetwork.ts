@@ -45,6 +45,15 @@ const DA_HEAD_MS = 2_000;
 /** With no seal by gossip for this long, catch-up also asks for blocks past the newest heard of. */
 const PROBE_QUIET_MS = 3_000;
 
+/** The block seals a catch-up pass asks for (FullnodeNetwork.sealsWanted). */
+interface SealsWanted {
+  from: bigint;
+  /** Past `known` too, until a peer has none. */
+  probe: boolean;
+  /** The newest block known to be sealed. */
+  known: bigint;
+}
+
 /** What the network needs for DA: the pointers' reader, and the filler when DA is configured. */
 export interface FullnodeDa {
   reader: DaReader;
@@ -342,11 +351,14 @@ export class FullnodeNetwork {
   private async fromPeers(connected: PeerId[]): Promise<boolean> {
     let peer = this.peers.next(connected);
     if (peer === undefined) return false;
-    if (!(await this.fetchMiniBlocks(peer))) {
-      peer = this.peers.next(connected);
-      if (peer === undefined) return true;
+    const miniBlocksOk = await this.fetchMiniBlocks(peer);
+    // No seal to ask for: the next peer keeps its turn (taking it unasked, every other peer in
+    // the rotation could be passed over for good).
+    const seals = this.sealsWanted();
+    if (seals !== null) {
+      if (!miniBlocksOk) peer = this.peers.next(connected);
+      if (peer !== undefined) await this.fetchSeals(peer, seals);
     }
-    await this.fetchSeals(peer);
     await this.follower.settle();
     return true;
   }
@@ -378,17 +390,26 @@ export class FullnodeNetwork {
   }
 
   /**
-   * Up to 64 block seals from the first one unverified, leaving out those in hand (gossip brought
-   * them, and the blocks being verified). Only blocks known to be sealed are asked for, unless no
-   * seal has come by gossip for a while: then it also asks past them until a peer has none (gossip
-   * may be cut off, and an idle chain's empty blocks are heard of only by their seals).
+   * Which block seals to ask for, or null for none: from the first block unverified, those not in
+   * hand (gossip brought them, or the block is being verified) of the blocks known to be sealed;
+   * when no seal has come by gossip for a while, also past them, until a peer has none (gossip may
+   * be cut off, and an idle chain's empty blocks are heard of only by their seals).
    */
-  private async fetchSeals(peer: PeerId): Promise<boolean> {
-    // Fixed at the start: blocks verify while the seals arrive, and counting from the moving
+  private sealsWanted(): SealsWanted | null {
+    const f = this.follower;
+    // Fixed before asking: blocks verify while the seals arrive, and counting from the moving
     // verified block skipped seals (fetched again by a later pass).
-    const from = this.follower.verifiedBlock + 1n;
+    const from = f.verifiedBlock + 1n;
     const probe = Date.now() - this.lastSealGossipAt > PROBE_QUIET_MS;
-    const known = this.follower.highestSealedBlock;
+    const known = f.highestSealedBlock;
+    if (probe) return { from, probe, known };
+    for (let n = from; n <= known; n++) if (!f.hasSeal(n)) return { from, probe, known };
+    return null;
+  }
+
+  /** Up to 64 of the block seals `wanted` says, leaving out those in hand by the time it asks. */
+  private async fetchSeals(peer: PeerId, wanted: SealsWanted): Promise<boolean> {
+    const { from, probe, known } = wanted;
     return this.ask(peer, "blockByNumber", async () => {
       let asked = 0;
       for (let n = from; asked < 64 && (probe || n <= known); n++) {
