@@ -609,24 +609,7 @@ describe("fullnode / follows the sequencer", () => {
     }
     assert.equal(await b.rpc("eth_getBalance", [victim, "pending"]), "0x0");
     // It follows the real chain again.
-    const wallet = createWalletClient({
-      chain: devChain(seq.rpcUrl),
-      transport: http(seq.rpcUrl),
-      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 }),
-    });
-    const tx = await wallet.sendTransaction({ to: "0x00000000000000000000000000000000000beef2", value: 5n });
-    await waitFor(
-      "the node to follow again",
-      async () => (await b.rpc<unknown>("eth_getTransactionReceipt", [tx])) !== null,
-    );
-    const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
-    await waitFor("verified to head", async () => BigInt(await b.rpc<string>("eth_blockNumber")) >= head);
-    const h = `0x${head.toString(16)}`;
-    assert.equal(
-      (await b.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false])).hash,
-      (await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false])).hash,
-    );
-    assert.equal((await fetch(b.rpcUrl.replace(/\/?$/, "/health"))).status, 200);
+    await followsAgain(seq.rpcUrl, b, "0x00000000000000000000000000000000000beef2", 5n);
   });
 
   it("a correctly signed mini-block that does not extend the chain is detected, and the node re-syncs instead of halting", async () => {
@@ -671,23 +654,36 @@ describe("fullnode / follows the sequencer", () => {
       await rogue.stop();
     }
     // It follows the sequencer's chain again, healthy.
-    const wallet = createWalletClient({
-      chain: devChain(seq.rpcUrl),
-      transport: http(seq.rpcUrl),
-      account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 }),
-    });
-    const tx = await wallet.sendTransaction({ to: "0x00000000000000000000000000000000000beef3", value: 7n });
-    await waitFor(
-      "the node to follow again",
-      async () => (await b.rpc<unknown>("eth_getTransactionReceipt", [tx])) !== null,
-    );
-    const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
-    await waitFor("verified to head", async () => BigInt(await b.rpc<string>("eth_blockNumber")) >= head);
-    const h = `0x${head.toString(16)}`;
-    assert.equal(
-      (await b.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false])).hash,
-      (await rpc<{ hash: string }>(seq.rpcUrl, "eth_getBlockByNumber", [h, false])).hash,
-    );
-    assert.equal(await b.health(), 200);
+    await followsAgain(seq.rpcUrl, b, "0x00000000000000000000000000000000000beef3", 7n);
   });
 });
+
+/**
+ * After a recovery: a transfer sent through the sequencer reaches `node`, which verifies up to
+ * the sequencer's head with the same block hash and reports itself healthy.
+ */
+async function followsAgain(
+  seqRpc: string,
+  node: FullnodeProcess,
+  to: `0x${string}`,
+  value: bigint,
+): Promise<void> {
+  const wallet = createWalletClient({
+    chain: devChain(seqRpc),
+    transport: http(seqRpc),
+    account: mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 }),
+  });
+  const tx = await wallet.sendTransaction({ to, value });
+  await waitFor(
+    "the node to follow again",
+    async () => (await node.rpc<unknown>("eth_getTransactionReceipt", [tx])) !== null,
+  );
+  const head = BigInt(await rpc<string>(seqRpc, "eth_blockNumber"));
+  await waitFor("verified to head", async () => BigInt(await node.rpc<string>("eth_blockNumber")) >= head);
+  const h = `0x${head.toString(16)}`;
+  assert.equal(
+    (await node.rpc<{ hash: string }>("eth_getBlockByNumber", [h, false])).hash,
+    (await rpc<{ hash: string }>(seqRpc, "eth_getBlockByNumber", [h, false])).hash,
+  );
+  assert.equal(await node.health(), 200);
+}
