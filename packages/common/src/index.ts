@@ -20,6 +20,7 @@ export * from "./config/chainConfig.ts";
 export * from "./crypto/keccak.ts";
 export * from "./crypto/secp256k1.ts";
 export * from "./crypto/senderRecovery.ts";
+export * from "./crypto/txSender.ts";
 export * from "./crypto/signing.ts";
 export * from "./log/logger.ts";
 export * from "./state/latestView.ts";

@@ -1,7 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { createTxFromRLP } from "@ethereumjs/tx";
 import { createEthCommon } from "../chain/ethCommon.ts";
-import { publicKeyToAddress } from "./secp256k1.ts";
+import { senderOf } from "./txSender.ts";
 
 export interface SenderRequest {
   id: number;
@@ -19,8 +18,7 @@ const common = createEthCommon({ chainId: workerData.chainId as number });
 parentPort!.on("message", (req: SenderRequest) => {
   const senders = req.raws.map((raw) => {
     try {
-      const tx = createTxFromRLP(raw, { common, freeze: false });
-      return publicKeyToAddress(tx.getSenderPublicKey());
+      return senderOf(raw, common);
     } catch {
       // Undecodable or badly signed: the caller's own checks name the error.
       return null;

@@ -1,5 +1,4 @@
 import type { Common } from "@ethereumjs/common";
-import { createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type Receipt,
@@ -7,20 +6,15 @@ import {
   type TxEntry,
   ZERO_BLOOM,
   keccak256,
-  publicKeyToAddress,
   receiptBloom,
+  senderOf,
 } from "@staccato/common";
 
 /**
- * A transaction's sender, recovered from its signature. Gossiped mini-blocks carry no senders (the
- * signature proves them); the full node recovers one only when RPC asks, so applying a mini-block
- * stays free of elliptic-curve work.
+ * An applied transaction; its sender is recovered only if someone asks for it. Gossiped
+ * mini-blocks carry no senders (the signature proves them), so applying a mini-block stays free
+ * of elliptic-curve work.
  */
-export function senderOf(raw: Uint8Array, common: Common): Uint8Array {
-  return publicKeyToAddress(createTxFromRLP(raw, { common }).getSenderPublicKey());
-}
-
-/** An applied transaction; its sender is recovered only if someone asks for it. */
 class ReplicaTx implements TxEntry {
   readonly hashHex: string;
   readonly type: number;
