@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { TurnBatch } from "../util/turnBatch.ts";
 import type { SenderRequest, SenderResponse } from "./senderWorker.ts";
 
 interface Pending {
@@ -22,8 +23,7 @@ interface Slot {
  */
 export class SenderRecoveryPool {
   private readonly slots: Slot[] = [];
-  private pending: Pending[] = [];
-  private flushQueued = false;
+  private readonly pending = new TurnBatch<Pending>((all) => this.flush(all));
   private nextId = 1;
   private next = 0;
   private closed = false;
@@ -39,27 +39,18 @@ export class SenderRecoveryPool {
   /** The sender of a raw signed transaction, or null (see the class comment). */
   recover(raw: Uint8Array): Promise<Uint8Array | null> {
     if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.pending.push({ raw, resolve });
-      if (!this.flushQueued) {
-        this.flushQueued = true;
-        queueMicrotask(() => this.flush());
-      }
-    });
+    return new Promise((resolve) => this.pending.add({ raw, resolve }));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.pending.splice(0)) p.resolve(null);
+    for (const p of this.pending.take()) p.resolve(null);
     const slots = this.slots.splice(0);
     await Promise.all(slots.map((s) => s.worker.terminate()));
     for (const s of slots) this.release(s);
   }
 
-  private flush(): void {
-    this.flushQueued = false;
-    const all = this.pending;
-    this.pending = [];
+  private flush(all: Pending[]): void {
     if (this.closed || all.length === 0) return;
     const per = Math.ceil(all.length / this.slots.length);
     for (let i = 0; i < all.length; i += per) {

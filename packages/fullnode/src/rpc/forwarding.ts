@@ -1,4 +1,4 @@
-import { type ChainBackend, RpcError, RpcErrorCode } from "@staccato/common";
+import { type ChainBackend, RpcError, RpcErrorCode, TurnBatch } from "@staccato/common";
 
 /** How long the sequencer has to answer one forwarded request (a batch of transactions included). */
 const FORWARD_TIMEOUT_MS = 10_000;
@@ -30,7 +30,7 @@ type JsonRpcAnswer = {
 export class SequencerClient {
   private id = 0;
   /** Transactions to forward with the next request: those handed over in the same turn. */
-  private queued: Queued[] = [];
+  private readonly queued = new TurnBatch<Queued>((all) => void this.flush(all));
 
   constructor(private readonly url: string) {}
 
@@ -44,15 +44,10 @@ export class SequencerClient {
    * event loop (a JSON-RPC batch's, prepared one after the other) go in one request.
    */
   sendRawTransaction(raw: Uint8Array): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      this.queued.push({ raw, resolve, reject });
-      if (this.queued.length === 1) queueMicrotask(() => void this.flush());
-    });
+    return new Promise<string>((resolve, reject) => this.queued.add({ raw, resolve, reject }));
   }
 
-  private async flush(): Promise<void> {
-    const all = this.queued;
-    this.queued = [];
+  private async flush(all: Queued[]): Promise<void> {
     for (let i = 0; i < all.length; i += MAX_FORWARD_BATCH)
       await this.forward(all.slice(i, i + MAX_FORWARD_BATCH));
   }
