@@ -4,6 +4,7 @@ import type { TypedTransaction } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
 import { type BlockEnv, executionBlock } from "../chain/blockHeader.ts";
+import { ZERO_BLOOM } from "../chain/chainStore.ts";
 import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState.ts";
 import type { WitnessReads } from "../trie/stateTrie.ts";
 import type { Log, Receipt } from "../types/chain.ts";
@@ -25,7 +26,6 @@ export interface BlockReads extends ReadSet {
  */
 export class Executor {
   private reads: BlockReads = newBlockReads();
-  private static readonly ZERO_BLOOM = new Uint8Array(256);
 
   private constructor(
     private readonly vm: VM,
@@ -81,7 +81,7 @@ export class Executor {
     this.state.reads = this.reads;
     try {
       const plain = this.transfers?.run(this.state, tx, block, gasUsedBefore);
-      if (plain != null) return { ok: true, receipt: plain.receipt, bloom: Executor.ZERO_BLOOM };
+      if (plain != null) return { ok: true, receipt: plain.receipt, bloom: ZERO_BLOOM };
       r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
     } catch (err) {
       // A witness-backed state throws for a key outside the witness: never a verdict on the tx.

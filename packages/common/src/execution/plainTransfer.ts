@@ -20,7 +20,7 @@ export interface PlainTransferResult {
  * the state, with the exact effects `@ethereumjs/vm`'s `runTx` has for it under this chain's
  * rules: 21,000 gas, the sender pays gas × effective price and the value and its nonce goes up,
  * the recipient gets the value, the coinbase gets the priority fee, and the same accounts are read
- * (for the witness). `runTx` spends ~60 µs of one thread on such a transfer; this, a few.
+ * (for the witness). `runTx` spends ~40 µs of one thread on such a transfer; this, ~4 (`bench/micro/transfer.ts`).
  *
  * Returns null for anything else, and for every case where the outcome is not a success or
  * depends on rules this does not model (wrong nonce, too little balance, fee under the base fee,
