@@ -280,7 +280,6 @@ export class SequencerNode {
         "recorded witnesses lost in the crash",
       );
     const p = producer;
-    closers.push(() => p.stop());
     // At shutdown, once the RPC is closed: the pool's ready transactions are sealed (up to
     // --stop-drain-ms), the last blocks published to DA and the pointer gossiped while the network
     // is still up, so peers learn where DA ends.

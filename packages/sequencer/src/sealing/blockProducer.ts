@@ -126,11 +126,10 @@ export class BlockProducer {
    * is full) for up to that long, so what was accepted is not lost at a graceful stop.
    */
   async stop(drainMs = 0): Promise<void> {
-    const wasStopped = this.stopped;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     await this.running.catch(() => undefined);
-    if (!wasStopped && drainMs > 0 && this.fatal === null) await this.drain(drainMs);
+    if (drainMs > 0 && this.fatal === null) await this.drain(drainMs);
     await this.publishing.catch(() => undefined);
     await this.sealing.catch(() => undefined);
   }
@@ -149,15 +148,10 @@ export class BlockProducer {
     const until = performance.now() + ms;
     try {
       while (pool.readyCount() > 0 && performance.now() < until && this.fatal === null) {
-        const now = performance.now();
         const before = pool.readyCount();
-        if (now >= this.nextBlockAt) {
-          await this.closeBlock();
-          this.nextBlockAt = now + this.opts.blockMs;
-        }
-        await this.sealMiniBlock();
-        // Nothing fitted: the open block is full, so the next mini-block starts a new one.
-        if (pool.readyCount() === before) this.nextBlockAt = 0;
+        await this.step(performance.now());
+        // Nothing fitted: the open block is full, so the next step closes it.
+        if (pool.readyCount() === before) this.nextBlockAt = performance.now();
       }
     } catch (err) {
       this.die(err as Error);
@@ -188,15 +182,20 @@ export class BlockProducer {
 
   private async tick(): Promise<void> {
     const started = performance.now();
-    if (started >= this.nextBlockAt) {
-      await this.closeBlock();
-      // Catch up without a burst of empty blocks if the process stalled.
-      this.nextBlockAt = Math.max(this.nextBlockAt + this.opts.blockMs, started + this.opts.blockMs / 2);
-    }
-    if (this.deps.pool.readyCount() > 0) await this.sealMiniBlock();
+    await this.step(started);
     const now = performance.now();
     const untilMini = this.opts.miniBlockMs - (now - started);
     this.schedule(Math.max(0, Math.min(untilMini, this.nextBlockAt - now)));
+  }
+
+  /** Closes the open block when its time has come, then seals a mini-block if any are ready. */
+  private async step(now: number): Promise<void> {
+    if (now >= this.nextBlockAt) {
+      await this.closeBlock();
+      // Catch up without a burst of empty blocks if the process stalled.
+      this.nextBlockAt = Math.max(this.nextBlockAt + this.opts.blockMs, now + this.opts.blockMs / 2);
+    }
+    if (this.deps.pool.readyCount() > 0) await this.sealMiniBlock();
   }
 
   private async sealMiniBlock(): Promise<void> {
