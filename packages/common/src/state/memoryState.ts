@@ -67,7 +67,8 @@ interface Touched {
   preCode: Uint8Array | undefined;
   /** Set at the first storage wipe of the epoch: the storage map as it was before. */
   wipedFrom: Map<string, Uint8Array> | undefined | false;
-  slots: Map<string, Uint8Array | undefined>;
+  /** Slot → pre-value; null until the epoch writes a slot of this account (most touch none). */
+  slots: Map<string, Uint8Array | undefined> | null;
   /** Slots first touched after a wipe: their recorded pre-value is not the epoch's. */
   afterWipe: Set<string> | null;
 }
@@ -295,6 +296,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   private setSlot(addr: string, key: string, value: Uint8Array): void {
     const prev = this.slot(addr, key);
     const t = this.touch(addr);
+    t.slots ??= new Map();
     if (!t.slots.has(key)) {
       t.slots.set(key, prev);
       if (t.wipedFrom !== false) {
@@ -369,14 +371,19 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   private touch(addr: string): Touched {
+    return this.touched.get(addr) ?? this.touchAt(addr, this.account(addr));
+  }
+
+  /** `touch` for a caller that has just read the account (`current`): its first touch records it. */
+  private touchAt(addr: string, current: AccountRec | undefined): Touched {
     let t = this.touched.get(addr);
     if (t === undefined) {
       t = {
-        pre: this.account(addr),
+        pre: current,
         codeTouched: false,
         preCode: undefined,
         wipedFrom: false,
-        slots: new Map(),
+        slots: null,
         afterWipe: null,
       };
       this.touched.set(addr, t);
@@ -412,7 +419,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
       pre.accounts.set(addr, t.pre);
       if (t.codeTouched) pre.code.set(addr, t.preCode);
       if (wiped) pre.storage.set(addr, t.wipedFrom as Map<string, Uint8Array>);
-      if (t.slots.size > 0) {
+      if (t.slots !== null) {
         let slots = t.slots;
         if (t.afterWipe !== null) {
           slots = new Map(t.slots);
@@ -433,19 +440,19 @@ export class MemoryState implements StateManagerInterface, StateReader {
    * touched keys are recorded as execution would, so `takeDiff()` yields their pre-values.
    */
   applyDiff(diff: StateDiff, track = false): void {
+    if (track && this.checkpoints.length > 0)
+      throw new Error("applyDiff is not journaled: apply outside a checkpoint");
     for (const d of diff) {
       const addr = bytesToHex(d.address);
-      if (track) this.touch(addr);
+      const prior = this.account(addr);
+      if (track) this.touchAt(addr, prior);
       if ((d.flags & DIFF_FLAG_DELETED) !== 0) {
         if (track) {
-          this.setAccount(addr, undefined);
           this.setCode(addr, undefined);
           this.wipeStorage(addr);
-        } else {
-          this.putAccountRaw(addr, undefined);
-          this.putCodeRaw(addr, undefined);
-          this.storage.delete(addr);
-        }
+        } else this.storage.delete(addr);
+        this.putAccountRaw(addr, undefined);
+        this.putCodeRaw(addr, undefined);
         continue;
       }
       const created = (d.flags & DIFF_FLAG_CREATED) !== 0;
@@ -453,7 +460,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
         if (track) this.wipeStorage(addr);
         else this.storage.delete(addr);
       }
-      const cur = created ? undefined : this.account(addr);
+      const cur = created ? undefined : prior;
       let codeHash = cur?.codeHash ?? KECCAK256_NULL;
       if (created && d.code === undefined && cur === undefined && this.code(addr) !== undefined) {
         if (track) this.setCode(addr, undefined);
@@ -465,9 +472,11 @@ export class MemoryState implements StateManagerInterface, StateReader {
         else this.putCodeRaw(addr, code);
         codeHash = code === undefined ? KECCAK256_NULL : keccak256(code);
       }
-      const rec = { nonce: d.nonce ?? cur?.nonce ?? 0n, balance: d.balance ?? cur?.balance ?? 0n, codeHash };
-      if (track) this.setAccount(addr, rec);
-      else this.putAccountRaw(addr, rec);
+      this.putAccountRaw(addr, {
+        nonce: d.nonce ?? cur?.nonce ?? 0n,
+        balance: d.balance ?? cur?.balance ?? 0n,
+        codeHash,
+      });
       for (const [key, value] of d.storage) {
         if (track) this.setSlot(addr, bytesToHex(key), unpadBytes(value));
         else this.putSlotRaw(addr, bytesToHex(key), unpadBytes(value));
@@ -500,7 +509,7 @@ function accountDiff(
   if (created) {
     for (const [k, v] of storage ?? []) if (v.length > 0) d.storage.push([hexToWord(k), v]);
   } else {
-    for (const [k, prev] of t.slots) {
+    for (const [k, prev] of t.slots ?? []) {
       const cur = storage?.get(k) ?? EMPTY;
       if (!equalsBytes(cur, prev ?? EMPTY)) d.storage.push([hexToWord(k), cur]);
     }

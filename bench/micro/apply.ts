@@ -1,0 +1,166 @@
+/**
+ * The full node's apply of a mini-block of plain ETH transfers against the sequencer's sealing of
+ * it, on one thread, per transaction: the same pieces the two daemons time for their
+ * `staccato_fullnode_apply_seconds` and `staccato_sequencer_execution_seconds_total` metrics.
+ * - seal: execute each transfer (plain-transfer shortcut), take the diff and pre-image, record the
+ *   latest view, hash and sign the mini-block (no pool, no write-ahead log, no trie worker);
+ * - apply: apply the diff, record the latest view, the chain-store entries (transaction hashes,
+ *   blooms) and add them to the chain store (no store write, no trie worker).
+ * Mini-blocks of TXS transfers (10: 1,000 tx/s at 10 ms), N transfers a round, median of ROUNDS.
+ * Asserts that the replica ends in the sequencer's state.
+ * Run: node --import tsx bench/micro/apply.ts   (env N, TXS, ROUNDS)
+ */
+import { type TypedTransaction, createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
+import { bytesToHex } from "@ethereumjs/util";
+import { executionBlock } from "../../packages/common/src/chain/blockHeader.ts";
+import { ChainStore, openChainBlock } from "../../packages/common/src/chain/chainStore.ts";
+import { createEthCommon } from "../../packages/common/src/chain/ethCommon.ts";
+import { encodeSignedMiniBlock, miniBlockHash } from "../../packages/common/src/codec/chainCodec.ts";
+import { KECCAK256_NULL, keccak256 } from "../../packages/common/src/crypto/keccak.ts";
+import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
+import { SigningDomain, signPayload } from "../../packages/common/src/crypto/signing.ts";
+import { Executor } from "../../packages/common/src/execution/executor.ts";
+import { LatestView } from "../../packages/common/src/state/latestView.ts";
+import { MemoryState } from "../../packages/common/src/state/memoryState.ts";
+import type { SignedMiniBlock } from "../../packages/common/src/types/chain.ts";
+import { replicaEntries } from "../../packages/fullnode/src/chain/replicaTx.ts";
+
+const N = Number(process.env.N ?? 20_000);
+const TXS = Number(process.env.TXS ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const CHAIN_ID = 1337;
+const common = createEthCommon({ chainId: CHAIN_ID });
+const sequencerKey = signingKeyFromPrivate(keccak256(Uint8Array.of(9)));
+const senders = Array.from({ length: 32 }, (_, i) => signingKeyFromPrivate(keccak256(Uint8Array.of(1, i))));
+const env = {
+  number: 1n,
+  timestamp: 1_700_000_000n,
+  baseFee: 7n,
+  gasLimit: 2_000_000_000n,
+  coinbase: new Uint8Array(20).fill(0xcb),
+  prevRandao: new Uint8Array(32),
+};
+const block = executionBlock(env, common);
+
+function genesisState(): MemoryState {
+  const state = new MemoryState();
+  for (const s of senders)
+    state.writeAccount(bytesToHex(s.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
+  state.takeDiff();
+  return state;
+}
+
+/** Signed transfers as the pool leaves them (decoded, sender pinned), to fresh recipients. */
+function transfers(round: number): TypedTransaction[] {
+  return Array.from({ length: N }, (_, i) => {
+    const s = senders[i % senders.length]!;
+    const to = keccak256(Uint8Array.of(2, round, i & 0xff, i >> 8)).subarray(12);
+    const signed = createFeeMarket1559Tx(
+      {
+        chainId: BigInt(CHAIN_ID),
+        nonce: BigInt(Math.floor(i / senders.length)),
+        maxFeePerGas: 100n,
+        maxPriorityFeePerGas: 1n,
+        gasLimit: 21_000n,
+        to,
+        value: 1n,
+      },
+      { common },
+    ).sign(s.privateKey);
+    const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
+    const sender = signed.getSenderAddress();
+    tx.getSenderAddress = () => sender;
+    return tx;
+  });
+}
+
+/** The sequencer's side: execute, diff, latest view, hash and sign, one mini-block at a time. */
+async function seal(
+  txs: TypedTransaction[],
+): Promise<{ us: number; mbs: SignedMiniBlock[]; state: MemoryState }> {
+  const state = genesisState();
+  const latest = new LatestView(state);
+  const ex = await Executor.create(common, state, async () => undefined);
+  const mbs: SignedMiniBlock[] = [];
+  let gas = 0n;
+  let parentHash: Uint8Array = new Uint8Array(32);
+  const t0 = performance.now();
+  for (let i = 0; i < txs.length; i += TXS) {
+    const receipts = [];
+    const raws = [];
+    for (const tx of txs.slice(i, i + TXS)) {
+      const out = await ex.execute(tx, block, gas);
+      if (!out.ok) throw new Error(`transfer failed: ${out.reason}`);
+      gas = out.receipt.cumulativeGasUsed;
+      receipts.push(out.receipt);
+      raws.push(tx.serialize());
+    }
+    ex.takeReads();
+    const { diff, pre } = state.takeDiff();
+    latest.add(1n, pre);
+    const mb = {
+      number: BigInt(mbs.length + 1),
+      blockNumber: 1n,
+      index: mbs.length,
+      parentHash,
+      timestampUs: 0n,
+      firstTxIndex: i,
+      firstLogIndex: 0,
+      txs: raws,
+      receipts,
+      diff,
+    };
+    const hash = miniBlockHash(mb);
+    mbs.push({
+      ...mb,
+      hash,
+      signature: signPayload(SigningDomain.miniBlock, CHAIN_ID, hash, sequencerKey.privateKey),
+    });
+    parentHash = hash;
+  }
+  return { us: ((performance.now() - t0) * 1000) / txs.length, mbs, state };
+}
+
+/** The full node's side, for mini-blocks received with their wire encoding. */
+function apply(mbs: { mb: SignedMiniBlock; encoded: Uint8Array }[]): { us: number; state: MemoryState } {
+  const state = genesisState();
+  const latest = new LatestView(state);
+  const chain = new ChainStore(1n);
+  const b = openChainBlock(env);
+  chain.addBlock(b);
+  const t0 = performance.now();
+  for (const { mb, encoded } of mbs) {
+    state.applyDiff(mb.diff, true);
+    latest.add(b.number, state.takePreImage());
+    const { entries, logIndex } = replicaEntries(mb, b.number, common);
+    b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
+    b.txCount += entries.length;
+    b.miniBlockCount++;
+    b.logCount = logIndex;
+    chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
+  }
+  return { us: ((performance.now() - t0) * 1000) / (mbs.length * TXS), state };
+}
+
+const accounts = (s: MemoryState) =>
+  JSON.stringify(
+    [...s.addresses()].sort().map((a) => [a, s.account(a)]),
+    (_, v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? bytesToHex(v) : v),
+  );
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sealed: number[] = [];
+const applied: number[] = [];
+for (let r = -1; r < ROUNDS; r++) {
+  const s = await seal(transfers(r + 1));
+  const a = apply(s.mbs.map((mb) => ({ mb, encoded: encodeSignedMiniBlock(mb) })));
+  if (accounts(a.state) !== accounts(s.state)) throw new Error(`round ${r}: the replica's state differs`);
+  if (r < 0) continue; // warm-up
+  sealed.push(s.us);
+  applied.push(a.us);
+}
+const emit = (name: string, value: number, unit: string) =>
+  process.stdout.write(`${JSON.stringify({ name, value: Math.round(value * 100) / 100, unit })}\n`);
+emit("seal_eth_transfer_us", median(sealed), "us/tx");
+emit("apply_eth_transfer_us", median(applied), "us/tx");
+emit("apply_vs_seal_ratio", median(sealed) / median(applied), "x");
