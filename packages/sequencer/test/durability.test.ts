@@ -507,38 +507,53 @@ describe("durability / torn write-ahead log tail", () => {
 
 describe("durability / graceful stop with a full pool", () => {
   // Long mini-block and block intervals: whatever is sent waits in the pool, ready, when the stop
-  // comes. With the drain, every accepted transaction is sealed before the process exits; with
-  // --stop-drain-ms 0 (the control), the same situation loses them.
-  for (const drainMs of [5_000, 0]) {
-    it(`SIGTERM right after 300 transfers were accepted: ${drainMs > 0 ? "all sealed before exit" : "dropped with --stop-drain-ms 0"}`, async () => {
+  // comes. With the drain, every accepted transaction is sealed before the process exits. With
+  // --stop-drain-ms 0 nothing is sealed at the stop: the pool journal keeps the transactions, ready
+  // ones and ones waiting for an earlier nonce, and the restarted sequencer seals them; with
+  // --no-txpool-journal too (the control), the same situation loses them.
+  const cases = [
+    { drainMs: 5_000, journal: true, title: "all sealed before exit" },
+    {
+      drainMs: 0,
+      journal: true,
+      title: "kept in the pool journal with --stop-drain-ms 0, sealed after the restart",
+    },
+    { drainMs: 0, journal: false, title: "dropped with --stop-drain-ms 0 --no-txpool-journal" },
+  ];
+  for (const { drainMs, journal, title } of cases) {
+    it(`SIGTERM right after 300 transfers were accepted: ${title}`, async () => {
       const args = ["--mini-block-ms", "3000", "--block-ms", "6000", "--stop-drain-ms", String(drainMs)];
+      if (!journal) args.push("--no-txpool-journal");
       let seq = await SequencerProcess.start({ args });
       try {
         const senders = [15, 16, 17];
         const raws: Hex[] = [];
-        for (const i of senders) {
-          const acct = devKeyAccount(i);
-          const start = Number(
-            await rpc<Hex>(seq.rpcUrl, "eth_getTransactionCount", [acct.address, "pending"]),
+        const sign = async (i: number, nonce: number) =>
+          devKeyAccount(i).signTransaction({
+            chainId: DEV_CHAIN_ID,
+            type: "eip1559",
+            nonce,
+            to: freshAddress(),
+            value: 1n,
+            gas: 21_000n,
+            maxFeePerGas: parseGwei("20"),
+            maxPriorityFeePerGas: parseGwei("0.001"),
+          } as TransactionSerializable);
+        const nextNonce = async (i: number) =>
+          Number(
+            await rpc<Hex>(seq.rpcUrl, "eth_getTransactionCount", [devKeyAccount(i).address, "pending"]),
           );
-          for (let n = 0; n < 100; n++) {
-            raws.push(
-              await acct.signTransaction({
-                chainId: DEV_CHAIN_ID,
-                type: "eip1559",
-                nonce: start + n,
-                to: freshAddress(),
-                value: 1n,
-                gas: 21_000n,
-                maxFeePerGas: parseGwei("20"),
-                maxPriorityFeePerGas: parseGwei("0.001"),
-              } as TransactionSerializable),
-            );
-          }
+        for (const i of senders) {
+          const start = await nextNonce(i);
+          for (let n = 0; n < 100; n++) raws.push(await sign(i, start + n));
         }
+        // Sender 18's next two nonces, sent ahead of the one they wait for.
+        const waiter = 18;
+        const waiterStart = await nextNonce(waiter);
+        const waiting = [await sign(waiter, waiterStart + 1), await sign(waiter, waiterStart + 2)];
         const out = await rpcBatch(
           seq.rpcUrl,
-          raws.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })),
+          [...raws, ...waiting].map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })),
         );
         assert.ok(
           out.every((r) => r.error === undefined),
@@ -552,28 +567,45 @@ describe("durability / graceful stop with a full pool", () => {
 
         const exit = await seq.stop();
         assert.equal(exit.code, 0);
-        const stopLog = seq.logs().find((l) => String(l.msg).startsWith("stopping:"));
+        const stopLogs = seq.logs().filter((l) => String(l.msg).startsWith("stopping:"));
         seq = await seq.restart();
-        const receipts = await rpcBatch(
-          seq.rpcUrl,
-          raws.map((raw) => ({ method: "eth_getTransactionReceipt", params: [keccak256(raw)] })),
-        );
-        const found = receipts.filter((r) => r.result !== null).length;
-        if (drainMs > 0) {
-          assert.equal(found, raws.length, "every accepted transfer has a receipt after the restart");
-          assert.equal(stopLog?.msg, "stopping: sealed the pool's ready transactions");
-          for (const i of senders) {
-            // The drained block may still be open after the restart: ask for the pending state.
-            const nonce = await rpc<Hex>(seq.rpcUrl, "eth_getTransactionCount", [
-              devKeyAccount(i).address,
-              "pending",
-            ]);
-            assert.equal(Number(nonce), 100, `sender ${i}'s nonce after the restart`);
-          }
-        } else {
+        const receiptsOf = async (txs: Hex[]) =>
+          rpcBatch(
+            seq.rpcUrl,
+            txs.map((raw) => ({ method: "eth_getTransactionReceipt", params: [keccak256(raw)] })),
+          );
+        if (!journal) {
+          const found = (await receiptsOf(raws)).filter((r) => r.result !== null).length;
           assert.ok(found < raws.length, `the control lost nothing (${found} of ${raws.length} found)`);
-          assert.equal(stopLog, undefined);
+          assert.deepEqual(
+            stopLogs.map((l) => [l.msg, l.dropped]),
+            [["stopping: dropped the pool's unsealed transactions (--no-txpool-journal)", raws.length + 2]],
+          );
+          return;
         }
+        const kept = drainMs > 0 ? 2 : raws.length + 2;
+        assert.deepEqual(
+          stopLogs.map((l) => [l.msg, l.txs]),
+          [
+            ...(drainMs > 0 ? [["stopping: sealed the pool's ready transactions", undefined]] : []),
+            ["stopping: kept the pool's unsealed transactions in the pool journal", kept],
+          ],
+        );
+        const restored = seq.logs().find((l) => l.msg === "restored the pool journal");
+        assert.equal(restored?.restored, kept, JSON.stringify(restored));
+        // The gap is filled after the restart: sender 18's waiting transactions run behind it.
+        const filler = await sign(waiter, waiterStart);
+        await rpc(seq.rpcUrl, "eth_sendRawTransaction", [filler]);
+        for (const raw of [...raws, filler, ...waiting])
+          await sealedReceipt(seq.rpcUrl, keccak256(raw), 20_000);
+        for (const i of senders) {
+          const nonce = await rpc<Hex>(seq.rpcUrl, "eth_getTransactionCount", [
+            devKeyAccount(i).address,
+            "pending",
+          ]);
+          assert.equal(Number(nonce), 100, `sender ${i}'s nonce after the restart`);
+        }
+        assert.equal(await nextNonce(waiter), waiterStart + 3);
       } finally {
         await seq.cleanup();
       }

@@ -68,8 +68,13 @@ export const sequencerFlags = defineFlags({
   stopDrainMs: {
     schema: z.number().int().min(0).max(600_000).default(5_000),
     description:
-      "At a graceful stop (SIGTERM, SIGINT), seal the pool's ready transactions for up to this long before exiting (0 = drop them)",
+      "At a graceful stop (SIGTERM, SIGINT), seal the pool's ready transactions for up to this long before exiting (0 = seal none: they go to the pool journal)",
     placeholder: "<ms>",
+  },
+  txpoolJournal: {
+    schema: z.boolean().default(true),
+    description:
+      "At a graceful stop, keep the pool's unsealed transactions (future nonces, or ready ones past --stop-drain-ms) in <data-dir>/txpool.journal and re-admit them at the next start (--no-txpool-journal: drop them)",
   },
   senderWorkers: {
     schema: z.number().int().min(0).max(64).optional(),

@@ -48,6 +48,7 @@ import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
 import { WriteAheadLog, readWal } from "../storage/wal.ts";
+import { restorePoolJournal, savePoolJournal } from "../txpool/poolJournal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
 import { ChainEvents } from "@staccato/common";
 import { SequencerMetrics } from "./metrics.ts";
@@ -193,6 +194,9 @@ export class SequencerNode {
         "replayed write-ahead log",
       );
     }
+    // What was left in the pool at the last graceful stop comes back before the RPC opens.
+    const journalPath = join(o.dataDir, "txpool.journal");
+    restorePoolJournal(journalPath, pool, log);
     const wal = await WriteAheadLog.open(walPath, read.validBytes, o.walFsync);
     closers.push(() => wal.close());
     const finality = new FinalityTracker({
@@ -281,10 +285,11 @@ export class SequencerNode {
       );
     const p = producer;
     // At shutdown, once the RPC is closed: the pool's ready transactions are sealed (up to
-    // --stop-drain-ms), the last blocks published to DA and the pointer gossiped while the network
-    // is still up, so peers learn where DA ends.
+    // --stop-drain-ms) and the rest kept in the pool journal, the last blocks published to DA and
+    // the pointer gossiped while the network is still up, so peers learn where DA ends.
     closers.push(async () => {
       await p.stop(o.stopDrainMs);
+      savePoolJournal(journalPath, pool, log, o.txpoolJournal);
       await da?.flush(5_000);
       await network?.stop();
     });

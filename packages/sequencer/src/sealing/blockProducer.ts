@@ -137,14 +137,7 @@ export class BlockProducer {
   private async drain(ms: number): Promise<void> {
     const { pool } = this.deps;
     const ready = pool.readyCount();
-    if (ready === 0) {
-      if (pool.size > 0)
-        this.log.warn(
-          { waiting: pool.size },
-          "stopping: pool transactions wait for earlier nonces and are dropped",
-        );
-      return;
-    }
+    if (ready === 0) return;
     const until = performance.now() + ms;
     try {
       while (pool.readyCount() > 0 && performance.now() < until && this.fatal === null) {
@@ -156,11 +149,11 @@ export class BlockProducer {
     } catch (err) {
       this.die(err as Error);
     }
-    const left = pool.size;
+    const left = pool.readyCount();
     if (left > 0)
       this.log.warn(
-        { readyAtStop: ready, dropped: left, drainMs: ms },
-        "stopping: sealed what the drain time allowed, the rest of the pool is dropped",
+        { readyAtStop: ready, stillReady: left, drainMs: ms },
+        "stopping: the drain time ran out before the pool's ready transactions were sealed",
       );
     else this.log.info({ readyAtStop: ready }, "stopping: sealed the pool's ready transactions");
   }

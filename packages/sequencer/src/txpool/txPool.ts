@@ -93,6 +93,27 @@ export class TxPool {
     return this.lanes[0].length + this.lanes[1].length;
   }
 
+  /**
+   * Every pooled transaction, ready or waiting for an earlier nonce: senders interleaved as they
+   * arrived, each sender's in nonce order, so adding them back in this order admits them all.
+   */
+  pooled(): PoolTx[] {
+    const arrival = [...this.byHash.values()];
+    const bySender = new Map<string, PoolTx[]>();
+    for (const p of arrival) {
+      const txs = bySender.get(p.sender);
+      if (txs === undefined) bySender.set(p.sender, [p]);
+      else txs.push(p);
+    }
+    for (const txs of bySender.values()) txs.sort((a, b) => (a.nonce < b.nonce ? -1 : 1));
+    const next = new Map<string, number>();
+    return arrival.map((p) => {
+      const i = next.get(p.sender) ?? 0;
+      next.set(p.sender, i + 1);
+      return bySender.get(p.sender)![i]!;
+    });
+  }
+
   get(hashHex: string): PoolTx | undefined {
     return this.byHash.get(hashHex);
   }
