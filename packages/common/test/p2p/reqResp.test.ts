@@ -96,13 +96,15 @@ describe("p2p / req-resp", () => {
       ...OPTS,
       rateLimit: { perPeerPerSecond: 1, burst: 3 },
     });
-    // da-head: no per-peer limit to speak of, but 4 requests served at once; each takes 50 ms.
+    // da-head: no per-peer limit to speak of, but 4 requests served at once; each takes 200 ms
+    // (long enough for the first four of a flood to overlap on a loaded machine: with 50 ms, one
+    // had sometimes finished before the fourth arrived).
     await server.handle(
       "daHead",
       async () => {
         serving++;
         maxServing = Math.max(maxServing, serving);
-        await sleep(50);
+        await sleep(200);
         serving--;
         return enc("head");
       },
@@ -185,7 +187,7 @@ describe("p2p / req-resp", () => {
     assert.deepEqual(Object.keys(counts).sort(), ["ok", "rate-limited"], JSON.stringify(counts));
     assert.ok(counts.ok! >= 4, JSON.stringify(counts));
     assert.equal(maxServing, 4, "at most 4 handlers ran at once");
-    await sleep(100);
+    await sleep(250);
     assert.equal(await rawRequest("daHead", enc("x")), "ok");
   });
 
