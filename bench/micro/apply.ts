@@ -11,79 +11,35 @@
  * Asserts that the replica ends in the sequencer's state.
  * Run: node --import tsx bench/micro/apply.ts   (env N, TXS, ROUNDS)
  */
-import { type TypedTransaction, createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
+import type { TypedTransaction } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import { executionBlock } from "../../packages/common/src/chain/blockHeader.ts";
 import { ChainStore, openChainBlock } from "../../packages/common/src/chain/chainStore.ts";
-import { createEthCommon } from "../../packages/common/src/chain/ethCommon.ts";
 import {
   decodeSignedMiniBlock,
   encodeSignedMiniBlock,
   miniBlockHash,
 } from "../../packages/common/src/codec/chainCodec.ts";
-import { KECCAK256_NULL, keccak256 } from "../../packages/common/src/crypto/keccak.ts";
+import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
 import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
 import { SigningDomain, signPayload } from "../../packages/common/src/crypto/signing.ts";
 import { Executor } from "../../packages/common/src/execution/executor.ts";
 import { LatestView } from "../../packages/common/src/state/latestView.ts";
-import { MemoryState } from "../../packages/common/src/state/memoryState.ts";
+import type { MemoryState } from "../../packages/common/src/state/memoryState.ts";
 import type { SignedMiniBlock } from "../../packages/common/src/types/chain.ts";
 import { replicaEntries } from "../../packages/fullnode/src/chain/replicaTx.ts";
+import { CHAIN_ID, block, blockEnv, common, fundedState, freshTransfers, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 20_000);
 const TXS = Number(process.env.TXS ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const CHAIN_ID = 1337;
-const common = createEthCommon({ chainId: CHAIN_ID });
 const sequencerKey = signingKeyFromPrivate(keccak256(Uint8Array.of(9)));
-const senders = Array.from({ length: 32 }, (_, i) => signingKeyFromPrivate(keccak256(Uint8Array.of(1, i))));
-const env = {
-  number: 1n,
-  timestamp: 1_700_000_000n,
-  baseFee: 7n,
-  gasLimit: 2_000_000_000n,
-  coinbase: new Uint8Array(20).fill(0xcb),
-  prevRandao: new Uint8Array(32),
-};
-const block = executionBlock(env, common);
-
-function genesisState(): MemoryState {
-  const state = new MemoryState();
-  for (const s of senders)
-    state.writeAccount(bytesToHex(s.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
-  state.takeDiff();
-  return state;
-}
-
-/** Signed transfers as the pool leaves them (decoded, sender pinned), to fresh recipients. */
-function transfers(round: number): TypedTransaction[] {
-  return Array.from({ length: N }, (_, i) => {
-    const s = senders[i % senders.length]!;
-    const to = keccak256(Uint8Array.of(2, round, i & 0xff, i >> 8)).subarray(12);
-    const signed = createFeeMarket1559Tx(
-      {
-        chainId: BigInt(CHAIN_ID),
-        nonce: BigInt(Math.floor(i / senders.length)),
-        maxFeePerGas: 100n,
-        maxPriorityFeePerGas: 1n,
-        gasLimit: 21_000n,
-        to,
-        value: 1n,
-      },
-      { common },
-    ).sign(s.privateKey);
-    const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
-    const sender = signed.getSenderAddress();
-    tx.getSenderAddress = () => sender;
-    return tx;
-  });
-}
+const senders = senderKeys(32);
 
 /** The sequencer's side: execute, diff, latest view, hash and sign, one mini-block at a time. */
 async function seal(
   txs: TypedTransaction[],
 ): Promise<{ us: number; mbs: SignedMiniBlock[]; state: MemoryState }> {
-  const state = genesisState();
+  const state = fundedState(senders);
   const latest = new LatestView(state);
   const ex = await Executor.create(common, state, async () => undefined);
   const mbs: SignedMiniBlock[] = [];
@@ -128,10 +84,10 @@ async function seal(
 
 /** The full node's side, for mini-blocks received with their wire encoding. */
 function apply(mbs: { mb: SignedMiniBlock; encoded: Uint8Array }[]): { us: number; state: MemoryState } {
-  const state = genesisState();
+  const state = fundedState(senders);
   const latest = new LatestView(state);
   const chain = new ChainStore(1n);
-  const b = openChainBlock(env);
+  const b = openChainBlock(blockEnv);
   chain.addBlock(b);
   const t0 = performance.now();
   for (const { mb, encoded } of mbs) {
@@ -157,7 +113,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sealed: number[] = [];
 const applied: number[] = [];
 for (let r = -1; r < ROUNDS; r++) {
-  const s = await seal(transfers(r + 1));
+  const s = await seal(freshTransfers(senders, N, r + 1));
   // As a full node gets them: decoded from the wire encoding (raw transactions are views into it).
   const a = apply(
     s.mbs.map((mb) => {

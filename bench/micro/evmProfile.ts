@@ -7,56 +7,19 @@
  * adds its own cost to every step, so its figures are for shares, not for totals.
  * Run: node --import tsx bench/micro/evmProfile.ts   (env N = calls per measurement, TOP)
  */
-import { createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
 import { Address, bytesToHex } from "@ethereumjs/util";
 import type { Hex } from "viem";
-import { deployData, transferData } from "../erc20.ts";
-import { executionBlock } from "../../packages/common/src/chain/blockHeader.ts";
-import { createEthCommon } from "../../packages/common/src/chain/ethCommon.ts";
-import { KECCAK256_NULL, keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
+import { transferData } from "../erc20.ts";
+import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
 import { Executor } from "../../packages/common/src/execution/executor.ts";
-import { MemoryState } from "../../packages/common/src/state/memoryState.ts";
+import { block, common, deployToken, fundedState, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 3_000);
 const TOP = Number(process.env.TOP ?? 20);
-const common = createEthCommon({ chainId: 1337 });
-const owner = signingKeyFromPrivate(keccak256(Uint8Array.of(1, 0)));
-const block = executionBlock(
-  {
-    number: 1n,
-    timestamp: 1_700_000_000n,
-    baseFee: 7n,
-    gasLimit: 2_000_000_000n,
-    coinbase: new Uint8Array(20).fill(0xcb),
-    prevRandao: new Uint8Array(32),
-  },
-  common,
-);
-
-const state = new MemoryState();
-state.writeAccount(bytesToHex(owner.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
-state.takeDiff();
+const owner = senderKeys(1)[0]!;
+const state = fundedState([owner]);
 const ex = await Executor.create(common, state, async () => undefined);
-const deploy = createTxFromRLP(
-  createFeeMarket1559Tx(
-    {
-      chainId: 1337n,
-      nonce: 0n,
-      maxFeePerGas: 100n,
-      maxPriorityFeePerGas: 1n,
-      gasLimit: 3_000_000n,
-      data: deployData(10n ** 30n),
-    },
-    { common },
-  )
-    .sign(owner.privateKey)
-    .serialize(),
-  { common },
-);
-const deployed = await ex.execute(deploy, block, 0n);
-if (!deployed.ok || deployed.receipt.contractAddress === null) throw new Error("token deploy failed");
-const token = new Address(deployed.receipt.contractAddress);
+const token = new Address((await deployToken(ex, owner)).token);
 const caller = new Address(owner.address);
 const calls = Array.from({ length: N }, (_, i) =>
   transferData(bytesToHex(keccak256(Uint8Array.of(3, i & 0xff, i >> 8)).subarray(12)) as Hex, 1n),

@@ -6,68 +6,21 @@
  * Execution only: no RPC, pool, sealing or log. Asserts that both transfer paths leave the same state.
  * Run: node --import tsx bench/micro/transfer.ts   (env N = transfers per round, ROUNDS)
  */
-import { type TypedTransaction, createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import type { Hex } from "viem";
-import { deployData, transferData } from "../erc20.ts";
-import { executionBlock } from "../../packages/common/src/chain/blockHeader.ts";
-import { createEthCommon } from "../../packages/common/src/chain/ethCommon.ts";
-import { KECCAK256_NULL, keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
+import { transferData } from "../erc20.ts";
+import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
 import { Executor } from "../../packages/common/src/execution/executor.ts";
-import { MemoryState } from "../../packages/common/src/state/memoryState.ts";
+import { block, common, deployToken, fundedState, freshTransfers, pooledTx, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 5_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const common = createEthCommon({ chainId: 1337 });
-const senders = Array.from({ length: 32 }, (_, i) => signingKeyFromPrivate(keccak256(Uint8Array.of(1, i))));
-const block = executionBlock(
-  {
-    number: 1n,
-    timestamp: 1_700_000_000n,
-    baseFee: 7n,
-    gasLimit: 2_000_000_000n,
-    coinbase: new Uint8Array(20).fill(0xcb),
-    prevRandao: new Uint8Array(32),
-  },
-  common,
-);
-
-function transfers(round: number) {
-  return Array.from({ length: N }, (_, i) => {
-    const s = senders[i % senders.length]!;
-    const to = keccak256(Uint8Array.of(2, round, i & 0xff, i >> 8)).subarray(12);
-    const signed = createFeeMarket1559Tx(
-      {
-        chainId: 1337n,
-        nonce: BigInt(Math.floor(i / senders.length)),
-        maxFeePerGas: 100n,
-        maxPriorityFeePerGas: 1n,
-        gasLimit: 21_000n,
-        to,
-        value: 1n,
-      },
-      { common },
-    ).sign(s.privateKey);
-    return asPooled(signed);
-  });
-}
-
-/** A signed transaction as the pool leaves it: decoded unfrozen, its sender recovered once and pinned. */
-function asPooled(signed: TypedTransaction): TypedTransaction {
-  const tx = createTxFromRLP(signed.serialize(), { common, freeze: false });
-  const sender = signed.getSenderAddress();
-  tx.getSenderAddress = () => sender;
-  return tx;
-}
+const senders = senderKeys(32);
 
 async function run(plainTransfers: boolean, round: number): Promise<{ us: number; root: string }> {
-  const state = new MemoryState();
-  for (const s of senders)
-    state.writeAccount(bytesToHex(s.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
-  state.takeDiff();
+  const state = fundedState(senders);
   const ex = await Executor.create(common, state, async () => undefined, { plainTransfers });
-  const txs = transfers(round);
+  const txs = freshTransfers(senders, N, round);
   let gas = 0n;
   const t0 = performance.now();
   for (const tx of txs) {
@@ -92,25 +45,18 @@ async function run(plainTransfers: boolean, round: number): Promise<{ us: number
 /** One sender deploys the token, then sends it to fresh addresses. */
 async function erc20Round(round: number): Promise<number> {
   const owner = senders[0]!;
-  const state = new MemoryState();
-  state.writeAccount(bytesToHex(owner.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
-  state.takeDiff();
-  const ex = await Executor.create(common, state, async () => undefined);
-  const sign = (nonce: number, to: Uint8Array | undefined, data: Hex, gasLimit: bigint) => {
-    const signed = createFeeMarket1559Tx(
-      { chainId: 1337n, nonce, maxFeePerGas: 100n, maxPriorityFeePerGas: 1n, gasLimit, to, data },
-      { common },
-    ).sign(owner.privateKey);
-    return asPooled(signed);
-  };
-  const deployed = await ex.execute(sign(0, undefined, deployData(10n ** 30n), 3_000_000n), block, 0n);
-  if (!deployed.ok || deployed.receipt.contractAddress === null) throw new Error("token deploy failed");
-  const token = deployed.receipt.contractAddress;
+  const ex = await Executor.create(common, fundedState([owner]), async () => undefined);
+  const deployed = await deployToken(ex, owner);
   const txs = Array.from({ length: N }, (_, i) => {
     const to = bytesToHex(keccak256(Uint8Array.of(3, round, i & 0xff, i >> 8)).subarray(12)) as Hex;
-    return sign(i + 1, token, transferData(to, 1n), 100_000n);
+    return pooledTx(owner, {
+      nonce: i + 1,
+      to: deployed.token,
+      data: transferData(to, 1n),
+      gasLimit: 100_000n,
+    });
   });
-  let gas = deployed.receipt.cumulativeGasUsed;
+  let gas = deployed.gasUsed;
   const t0 = performance.now();
   for (const tx of txs) {
     const out = await ex.execute(tx, block, gas);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createFeeMarket1559Tx } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import { createEthCommon, createLogger, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
+import { createLogger, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import {
   PoolJournalError,
   readPoolJournal,
@@ -13,9 +13,8 @@ import {
   savePoolJournal,
   writePoolJournal,
 } from "../../src/txpool/poolJournal.ts";
-import { type PoolStateView, TxPool, txPoolOptionsSchema } from "../../src/txpool/txPool.ts";
+import { common, testPool } from "./poolFixtures.ts";
 
-const common = createEthCommon({ chainId: 21364 });
 const keys = [randomPrivateKey(), randomPrivateKey()];
 const addr = (i: number) => bytesToHex(signingKeyFromPrivate(keys[i]!).address);
 const dir = mkdtempSync(join(tmpdir(), "pool-journal-"));
@@ -37,16 +36,7 @@ const tx = (sender: number, nonce: number) =>
     .sign(keys[sender]!)
     .serialize();
 
-function pool(nonces: Map<string, bigint>, opts: Record<string, unknown> = {}) {
-  const state: PoolStateView = {
-    nonce: (a) => nonces.get(a) ?? 0n,
-    balance: () => 10n ** 21n,
-    baseFee: () => 1_000_000_000n,
-    blockGasLimit: () => 30_000_000n,
-    isIncluded: () => false,
-  };
-  return new TxPool(txPoolOptionsSchema.parse(opts), { common, state });
-}
+const pool = (nonces: Map<string, bigint>, opts: Record<string, unknown> = {}) => testPool(opts, nonces);
 
 describe("txpool / journal", () => {
   it("reads back what it wrote, byte for byte, in order", () => {

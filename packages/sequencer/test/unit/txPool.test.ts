@@ -4,9 +4,8 @@ import { createFeeMarket1559Tx, createLegacyTx } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import { createEthCommon, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import { TxRejectedError } from "../../src/txpool/txErrors.ts";
-import { TxPool, type PoolStateView, txPoolOptionsSchema } from "../../src/txpool/txPool.ts";
+import { common, testPool } from "./poolFixtures.ts";
 
-const common = createEthCommon({ chainId: 21364 });
 const keys = [randomPrivateKey(), randomPrivateKey(), randomPrivateKey()];
 const addr = (i: number) => bytesToHex(signingKeyFromPrivate(keys[i]!).address);
 const to = "0x000000000000000000000000000000000000dead";
@@ -34,16 +33,7 @@ function tx(
     .serialize();
 }
 
-function pool(opts: Record<string, unknown> = {}, nonces = new Map<string, bigint>()) {
-  const state: PoolStateView = {
-    nonce: (a) => nonces.get(a) ?? 0n,
-    balance: () => 10n ** 21n,
-    baseFee: () => 1_000_000_000n,
-    blockGasLimit: () => 30_000_000n,
-    isIncluded: () => false,
-  };
-  return new TxPool(txPoolOptionsSchema.parse(opts), { common, state });
-}
+const pool = testPool;
 
 const rejects = (fn: () => unknown, reason: string) =>
   assert.throws(fn, (e: unknown) => e instanceof TxRejectedError && e.reason === reason);
