@@ -1,19 +1,11 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import { type Attestation, attestationSigner, decodeAttestation } from "../codec/attestationCodec.ts";
 import type { ChainConfig } from "../config/chainConfig.ts";
 import type { ChainStore } from "./chainStore.ts";
 import type { Logger } from "../log/logger.ts";
+import { writeFileDurably } from "../util/durableFile.ts";
 import { Counter, Gauge, type Registry } from "prom-client";
 
 /** Finality metrics, the same on the sequencer and full nodes. */
@@ -303,16 +295,10 @@ export class FinalityTracker {
 
   private checkpoint(): void {
     if (this.deps.dataDir === null || this.finalizedHash === null) return;
-    const path = join(this.deps.dataDir, "finality.json");
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, "w");
-    writeSync(
-      fd,
+    writeFileDurably(
+      join(this.deps.dataDir, "finality.json"),
       JSON.stringify({ number: this.finalizedN.toString(), hash: bytesToHex(this.finalizedHash) }),
     );
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
   }
 
   close(): void {

@@ -1,14 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   DecodeError,
@@ -19,6 +9,7 @@ import {
   list,
   rlpDecode,
   rlpEncode,
+  writeFileDurably,
 } from "@staccato/common";
 import { TxRejectedError } from "./txErrors.ts";
 import type { TxPool } from "./txPool.ts";
@@ -39,22 +30,7 @@ export class PoolJournalError extends Error {}
 /** Writes `raws` (arrival order) to `path`, replacing any journal there. */
 export function writePoolJournal(path: string, raws: readonly Uint8Array[]): void {
   const body = rlpEncode([Uint8Array.of(VERSION), [...raws]]);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, body);
-    writeSync(fd, keccak256(body));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileDurably(path, body, keccak256(body));
 }
 
 /** The journal's transactions in arrival order, or null when there is none. Throws `PoolJournalError`. */
