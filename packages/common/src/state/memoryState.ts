@@ -450,9 +450,11 @@ export class MemoryState implements StateManagerInterface, StateReader {
         if (track) {
           this.setCode(addr, undefined);
           this.wipeStorage(addr);
-        } else this.storage.delete(addr);
+        } else {
+          this.putCodeRaw(addr, undefined);
+          this.storage.delete(addr);
+        }
         this.putAccountRaw(addr, undefined);
-        this.putCodeRaw(addr, undefined);
         continue;
       }
       const created = (d.flags & DIFF_FLAG_CREATED) !== 0;

@@ -98,19 +98,15 @@ export class TxPool {
    * arrived, each sender's in nonce order, so adding them back in this order admits them all.
    */
   pooled(): PoolTx[] {
-    const arrival = [...this.byHash.values()];
-    const bySender = new Map<string, PoolTx[]>();
-    for (const p of arrival) {
-      const txs = bySender.get(p.sender);
-      if (txs === undefined) bySender.set(p.sender, [p]);
-      else txs.push(p);
-    }
-    for (const txs of bySender.values()) txs.sort((a, b) => (a.nonce < b.nonce ? -1 : 1));
-    const next = new Map<string, number>();
-    return arrival.map((p) => {
-      const i = next.get(p.sender) ?? 0;
-      next.set(p.sender, i + 1);
-      return bySender.get(p.sender)![i]!;
+    // Per sender, its pooled transactions highest nonce first: each arrival slot takes the lowest left.
+    const left = new Map<string, PoolTx[]>();
+    return [...this.byHash.values()].map((p) => {
+      let txs = left.get(p.sender);
+      if (txs === undefined) {
+        txs = [...this.bySender.get(p.sender)!.txs.values()].sort((a, b) => (a.nonce > b.nonce ? -1 : 1));
+        left.set(p.sender, txs);
+      }
+      return txs.pop()!;
     });
   }
 
