@@ -32,6 +32,7 @@ export * from "./trie/trieClient.ts";
 export * from "./types/chain.ts";
 export * from "./util/abort.ts";
 export * from "./util/durableFile.ts";
+export * from "./util/hex.ts";
 export * from "./util/turnBatch.ts";
 export * from "./config/cli.ts";
 export * from "./config/daemon.ts";

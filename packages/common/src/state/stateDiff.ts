@@ -1,3 +1,5 @@
+import { hexOf } from "../util/hex.ts";
+
 /**
  * A mini-block's state diff: for each touched account, only what changed.
  * - `DIFF_FLAG_DELETED`: the account (with its code and storage) is gone; nothing else is set.
@@ -26,39 +28,51 @@ export const DIFF_FLAG_DELETED = 2;
  * both: the block-level diff a trie update needs.
  */
 export function mergeDiffs(diffs: readonly StateDiff[]): StateDiff {
-  const byAddr = new Map<string, AccountDiff>();
+  // Each account's slots are kept in a map while merging and listed once at the end: rebuilding
+  // the list at every later diff made an account written in every mini-block (a token contract)
+  // cost the square of its mini-blocks.
+  const byAddr = new Map<
+    string,
+    { diff: AccountDiff; slots: Map<string, [Uint8Array, Uint8Array]> | null }
+  >();
   for (const diff of diffs) {
     for (const d of diff) {
-      const key = Buffer.from(d.address).toString("hex");
+      const key = hexOf(d.address);
       const prev = byAddr.get(key);
       if (prev === undefined || (d.flags & (DIFF_FLAG_CREATED | DIFF_FLAG_DELETED)) !== 0) {
         // A delete or a re-creation supersedes everything before it. A creation after a delete
         // stays a creation.
-        byAddr.set(key, { ...d, storage: [...d.storage] });
+        byAddr.set(key, { diff: { ...d }, slots: null });
         continue;
       }
-      if ((prev.flags & DIFF_FLAG_DELETED) !== 0) {
+      const acc = prev.diff;
+      if ((acc.flags & DIFF_FLAG_DELETED) !== 0) {
         // Updating a deleted account re-creates it from empty.
         byAddr.set(key, {
-          ...d,
-          flags: DIFF_FLAG_CREATED,
-          storage: d.storage.filter(([, v]) => v.length > 0),
+          diff: { ...d, flags: DIFF_FLAG_CREATED, storage: d.storage.filter(([, v]) => v.length > 0) },
+          slots: null,
         });
         continue;
       }
-      if (d.nonce !== undefined) prev.nonce = d.nonce;
-      if (d.balance !== undefined) prev.balance = d.balance;
-      if (d.code !== undefined) prev.code = d.code;
+      if (d.nonce !== undefined) acc.nonce = d.nonce;
+      if (d.balance !== undefined) acc.balance = d.balance;
+      if (d.code !== undefined) acc.code = d.code;
       if (d.storage.length > 0) {
-        const slots = new Map(
-          prev.storage.map(([k, v]) => [Buffer.from(k).toString("hex"), [k, v] as [Uint8Array, Uint8Array]]),
-        );
-        for (const [k, v] of d.storage) slots.set(Buffer.from(k).toString("hex"), [k, v]);
-        prev.storage = [...slots.values()];
-        if ((prev.flags & DIFF_FLAG_CREATED) !== 0)
-          prev.storage = prev.storage.filter(([, v]) => v.length > 0);
+        if (prev.slots === null) {
+          prev.slots = new Map();
+          for (const s of acc.storage) prev.slots.set(hexOf(s[0]), s);
+        }
+        for (const s of d.storage) prev.slots.set(hexOf(s[0]), s);
       }
     }
   }
-  return [...byAddr.values()];
+  const merged: StateDiff = [];
+  for (const { diff, slots } of byAddr.values()) {
+    if (slots !== null) diff.storage = [...slots.values()];
+    // A created account lists only its non-zero slots.
+    if ((diff.flags & DIFF_FLAG_CREATED) !== 0 && diff.storage.some(([, v]) => v.length === 0))
+      diff.storage = diff.storage.filter(([, v]) => v.length > 0);
+    merged.push(diff);
+  }
+  return merged;
 }
