@@ -5,6 +5,7 @@ import { equalsBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL } from "../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../state/memoryState.ts";
 import type { Receipt } from "../types/chain.ts";
+import { hexOf } from "../util/hex.ts";
 import { effectiveGasPrice } from "./callRunner.ts";
 
 /** Rules under which the shortcut below is not what `runTx` does (none is active on Prague). */
@@ -68,9 +69,9 @@ export class PlainTransfers {
     const price = effectiveGasPrice(tx, baseFee);
     const tip = price - baseFee;
 
-    const from = tx.getSenderAddress().toString();
-    const toHex = to.toString();
-    const coinbase = header.coinbase.toString();
+    const from = hexOf(tx.getSenderAddress().bytes);
+    const toHex = hexOf(to.bytes);
+    const coinbase = hexOf(header.coinbase.bytes);
     if (from === toHex || from === coinbase || toHex === coinbase) return null;
 
     // The reads runTx makes, in its order: sender, recipient, coinbase.

@@ -1,6 +1,7 @@
 import type { StateManagerInterface } from "@ethereumjs/common";
-import { Account, type Address, bytesToHex, equalsBytes, hexToBytes, unpadBytes } from "@ethereumjs/util";
+import { Account, type Address, equalsBytes, hexToBytes, unpadBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
+import { hexOf } from "../util/hex.ts";
 import type { AccountDiff, StateDiff } from "./stateDiff.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED } from "./stateDiff.ts";
 
@@ -117,7 +118,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
       this.reads.codeAddrs.add(addr);
       const codeHash = this.account(addr)?.codeHash;
       if (codeHash !== undefined) {
-        const h = bytesToHex(codeHash);
+        const h = hexOf(codeHash);
         if (!this.reads.codes.has(h)) this.reads.codes.set(h, code);
       }
     }
@@ -163,7 +164,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   // ---------- StateManagerInterface ----------
 
   async getAccount(address: Address): Promise<Account | undefined> {
-    const addr = address.toString();
+    const addr = hexOf(address.bytes);
     const rec = this.account(addr);
     if (rec === undefined) return undefined;
     const storageRoot = this.hasStorage(addr) ? NON_EMPTY_STORAGE : KECCAK256_RLP;
@@ -172,7 +173,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
 
   async putAccount(address: Address, account?: Account): Promise<void> {
     if (account === undefined) return this.deleteAccount(address);
-    this.setAccount(address.toString(), {
+    this.setAccount(hexOf(address.bytes), {
       nonce: account.nonce,
       balance: account.balance,
       codeHash: account.codeHash,
@@ -180,7 +181,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async deleteAccount(address: Address): Promise<void> {
-    const addr = address.toString();
+    const addr = hexOf(address.bytes);
     this.setAccount(addr, undefined);
     this.setCode(addr, undefined);
     this.wipeStorage(addr);
@@ -190,7 +191,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
     address: Address,
     fields: Partial<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }>,
   ): Promise<void> {
-    const addr = address.toString();
+    const addr = hexOf(address.bytes);
     const cur = this.account(addr) ?? EMPTY_ACCOUNT;
     this.setAccount(addr, {
       nonce: fields.nonce ?? cur.nonce,
@@ -200,7 +201,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async putCode(address: Address, value: Uint8Array): Promise<void> {
-    const addr = address.toString();
+    const addr = hexOf(address.bytes);
     this.setCode(addr, value.length === 0 ? undefined : value);
     const cur = this.account(addr) ?? EMPTY_ACCOUNT;
     const codeHash = value.length === 0 ? KECCAK256_NULL : keccak256(value);
@@ -208,23 +209,23 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async getCode(address: Address): Promise<Uint8Array> {
-    return this.code(address.toString()) ?? EMPTY;
+    return this.code(hexOf(address.bytes)) ?? EMPTY;
   }
 
   async getCodeSize(address: Address): Promise<number> {
-    return (this.code(address.toString()) ?? EMPTY).length;
+    return (this.code(hexOf(address.bytes)) ?? EMPTY).length;
   }
 
   async getStorage(address: Address, key: Uint8Array): Promise<Uint8Array> {
-    return this.slot(address.toString(), bytesToHex(key)) ?? EMPTY;
+    return this.slot(hexOf(address.bytes), hexOf(key)) ?? EMPTY;
   }
 
   async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
-    this.setSlot(address.toString(), bytesToHex(key), unpadBytes(value));
+    this.setSlot(hexOf(address.bytes), hexOf(key), unpadBytes(value));
   }
 
   async clearStorage(address: Address): Promise<void> {
-    this.wipeStorage(address.toString());
+    this.wipeStorage(hexOf(address.bytes));
   }
 
   async checkpoint(): Promise<void> {
@@ -245,8 +246,8 @@ export class MemoryState implements StateManagerInterface, StateReader {
   /** Slot values as they were when the current transaction started (EIP-2200 gas). */
   readonly originalStorageCache = {
     get: async (address: Address, key: Uint8Array): Promise<Uint8Array> => {
-      const addr = address.toString();
-      const k = bytesToHex(key);
+      const addr = hexOf(address.bytes);
+      const k = hexOf(key);
       return this.txOriginal.get(`${addr}:${k}`) ?? this.slot(addr, k) ?? EMPTY;
     },
     clear: (): void => {
@@ -443,7 +444,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
     if (track && this.checkpoints.length > 0)
       throw new Error("applyDiff is not journaled: apply outside a checkpoint");
     for (const d of diff) {
-      const addr = bytesToHex(d.address);
+      const addr = hexOf(d.address);
       const prior = this.account(addr);
       if (track) this.touchAt(addr, prior);
       if ((d.flags & DIFF_FLAG_DELETED) !== 0) {
@@ -480,8 +481,8 @@ export class MemoryState implements StateManagerInterface, StateReader {
         codeHash,
       });
       for (const [key, value] of d.storage) {
-        if (track) this.setSlot(addr, bytesToHex(key), unpadBytes(value));
-        else this.putSlotRaw(addr, bytesToHex(key), unpadBytes(value));
+        if (track) this.setSlot(addr, hexOf(key), unpadBytes(value));
+        else this.putSlotRaw(addr, hexOf(key), unpadBytes(value));
       }
     }
   }

@@ -1,6 +1,7 @@
 import { RLP } from "@ethereumjs/rlp";
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
+import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
+import { hexOf } from "../util/hex.ts";
 import { MemTrie } from "./memTrie.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff, mergeDiffs } from "../state/stateDiff.ts";
 
@@ -101,7 +102,7 @@ export class StateTrie {
     this.pendingParts = [];
     if (reads !== undefined) this.startWitness(reads);
     for (const d of merged) {
-      const addr = bytesToHex(d.address);
+      const addr = hexOf(d.address);
       if ((d.flags & DIFF_FLAG_DELETED) !== 0) {
         this.accounts.delete(addr);
         this.storageTries.delete(addr);
@@ -209,7 +210,7 @@ export class StateTrie {
 
   /** EIP-1186 proof against the last committed root. */
   async proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
-    const addr = bytesToHex(address);
+    const addr = hexOf(address);
     const acct = this.accounts.get(addr);
     const accountProof = this.accountTrie.proof(address);
     const st = this.storageTries.get(addr);

@@ -1,10 +1,10 @@
 import type { Common } from "@ethereumjs/common";
-import { bytesToHex } from "@ethereumjs/util";
 import {
   type Receipt,
   type SignedMiniBlock,
   type TxEntry,
   ZERO_BLOOM,
+  hexOf,
   keccak256,
   receiptBloom,
   senderOf,
@@ -30,7 +30,7 @@ class ReplicaTx implements TxEntry {
     readonly receipt: Receipt,
     readonly firstLogIndex: number,
   ) {
-    this.hashHex = bytesToHex(keccak256(raw));
+    this.hashHex = hexOf(keccak256(raw));
     this.type = raw[0]! <= 0x7f ? raw[0]! : 0;
     this.bloom = receipt.logs.length === 0 ? ZERO_BLOOM : receiptBloom(receipt);
   }

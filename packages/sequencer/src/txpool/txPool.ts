@@ -1,7 +1,7 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
-import { Address, bytesToHex } from "@ethereumjs/util";
-import { publicKeyToAddress } from "@staccato/common";
+import { Address } from "@ethereumjs/util";
+import { hexOf, publicKeyToAddress } from "@staccato/common";
 import { z } from "zod";
 import { FifoQueue } from "./laneQueue.ts";
 import { TxRejectedError } from "./txErrors.ts";
@@ -131,7 +131,7 @@ export class TxPool {
     }
     const tx = decodeTx(raw, this.deps.common);
     const hash = tx.hash();
-    const hashHex = bytesToHex(hash);
+    const hashHex = hexOf(hash);
     if (this.byHash.has(hashHex) || this.deps.state.isIncluded(hashHex))
       throw new TxRejectedError("alreadyKnown");
 
