@@ -4,7 +4,8 @@
  * For the hot paths that turn hashes, addresses and slots into map keys: Node's native hex
  * encoder makes one flat string, where `bytesToHex` (noble's) builds it a character pair at a
  * time, and the resulting rope must then be flattened again before it can be hashed as a key.
- * ~3x faster for a 32-byte hash, including the map insert (FACTS-style measure in the commit).
+ * Measured for 32-byte hashes: 0.7 µs against 1.7-2.4 µs to make the string, and 0.5 µs against
+ * 1.4 µs to insert it into a map.
  */
 export function hexOf(bytes: Uint8Array): string {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
