@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createFeeMarket1559Tx, createLegacyTx } from "@ethereumjs/tx";
-import { bytesToHex } from "@ethereumjs/util";
-import { createEthCommon, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
+import { RLP } from "@ethereumjs/rlp";
+import {
+  createAccessList2930Tx,
+  createFeeMarket1559Tx,
+  createLegacyTx,
+  createTxFromRLP,
+} from "@ethereumjs/tx";
+import { bytesToHex, concatBytes } from "@ethereumjs/util";
+import { createEthCommon, keccak256, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import { TxRejectedError } from "../../src/txpool/txErrors.ts";
 import { common, testPool } from "./poolFixtures.ts";
 
@@ -124,5 +130,59 @@ describe("txpool / validation", () => {
     const raw = tx(0, 0);
     raw.fill(0xff, raw.length - 32); // s above secp256k1n/2
     rejects(() => pool().add(raw), "badSignature");
+  });
+});
+
+describe("txpool / hashes", () => {
+  it("a transaction's hash is the one ethereumjs computes, for every type the pool takes", () => {
+    const p = pool();
+    const accessList = [
+      { address: to as `0x${string}`, storageKeys: [`0x${"00".repeat(31)}01` as `0x${string}`] },
+    ];
+    const fees = { maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 0n };
+    const raws = [
+      createLegacyTx({ to, gasLimit: 21000n, gasPrice: 10n ** 10n, nonce: 0n, value: 0n }, { common }),
+      createAccessList2930Tx(
+        { to, gasLimit: 30000n, gasPrice: 10n ** 10n, nonce: 1n, accessList, chainId: 21364n },
+        { common },
+      ),
+      createFeeMarket1559Tx({ to, gasLimit: 21000n, nonce: 2n, value: 10n ** 18n, ...fees }, { common }),
+      // A contract creation (no recipient) with data and an access list.
+      createFeeMarket1559Tx(
+        { gasLimit: 100_000n, nonce: 3n, data: "0x6001600055", accessList, ...fees },
+        { common },
+      ),
+    ].map((t) => t.sign(keys[0]!).serialize());
+    for (const raw of raws) {
+      const slow = createTxFromRLP(raw, { common }).hash();
+      const admitted = p.add(raw);
+      assert.deepEqual(admitted.hash, slow);
+      assert.equal(admitted.hashHex, bytesToHex(keccak256(raw)));
+    }
+  });
+
+  it("a non-canonical encoding is refused, never admitted under a hash of other bytes", () => {
+    const raw = tx(0, 5);
+    const fields = RLP.decode(raw.subarray(1)) as Uint8Array[];
+    // The nonce with a leading zero byte.
+    const padded = [...fields];
+    padded[1] = Uint8Array.of(0, 5);
+    rejects(() => pool().add(concatBytes(Uint8Array.of(2), RLP.encode(padded))), "malformed");
+    // The list's length in a longer form than needed (a leading zero in the length).
+    const body = raw.subarray(1);
+    assert.equal(body[0], 0xf8); // a one-byte length: rewrite it as two bytes
+    const longForm = concatBytes(Uint8Array.of(2, 0xf9, 0), body.subarray(1));
+    rejects(() => pool().add(longForm), "malformed");
+    // The nonce, one byte below 0x80, given a length prefix (0x81 0x05 for 0x05).
+    assert.deepEqual([...body.subarray(2, 6)], [0x82, 0x53, 0x74, 5]); // chain id 21364, nonce 5
+    const prefixed = concatBytes(
+      Uint8Array.of(2, 0xf8, body[1]! + 1),
+      body.subarray(2, 5),
+      Uint8Array.of(0x81, 5),
+      body.subarray(6),
+    );
+    rejects(() => pool().add(prefixed), "malformed");
+    // The untouched encoding is admitted: the three refusals are for the encodings alone.
+    assert.equal(pool().add(raw).hashHex, bytesToHex(keccak256(raw)));
   });
 });
