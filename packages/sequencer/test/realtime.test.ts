@@ -225,7 +225,23 @@ describe("realtime / subscriptions", () => {
           blockNumber: Hex;
           index: Hex;
           transactions: Hex[];
+          size: number;
+          gossipSize: number;
+          diffSize: number;
+          diffCompressedSize: number;
         }>(seq.rpcUrl, "staccato_getMiniBlockByNumber", [mb.number]);
+        // Wire sizes: the gossip envelope is the signed encoding compressed, plus its version byte
+        // (Brotli adds a few bytes at most to what it cannot shrink).
+        assert.ok(Number.isInteger(stored.gossipSize) && stored.gossipSize > 1, "gossipSize");
+        assert.ok(stored.gossipSize <= stored.size + 8, `gossipSize ${stored.gossipSize} of ${stored.size}`);
+        assert.ok(
+          Number.isInteger(stored.diffCompressedSize) && stored.diffCompressedSize > 1,
+          "diffCompressedSize",
+        );
+        assert.ok(
+          stored.diffSize > 0 && stored.diffCompressedSize <= stored.diffSize + 8,
+          "diffCompressedSize",
+        );
         assert.deepEqual(
           {
             number: stored.number,
