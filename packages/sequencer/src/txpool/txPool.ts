@@ -144,7 +144,7 @@ export class TxPool {
       // asks again: derive it once, with the fast keccak, and pin it on the transaction.
       const sender = new Address(recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
       tx.getSenderAddress = () => sender;
-      senderAddr = sender.toString();
+      senderAddr = hexOf(sender.bytes);
     } catch {
       throw new TxRejectedError("badSignature");
     }
