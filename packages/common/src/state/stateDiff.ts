@@ -47,11 +47,8 @@ export function mergeDiffs(diffs: readonly StateDiff[]): StateDiff {
       }
       const acc = prev.diff;
       if ((acc.flags & DIFF_FLAG_DELETED) !== 0) {
-        // Updating a deleted account re-creates it from empty.
-        byAddr.set(key, {
-          diff: { ...d, flags: DIFF_FLAG_CREATED, storage: d.storage.filter(([, v]) => v.length > 0) },
-          slots: null,
-        });
+        // Updating a deleted account re-creates it from empty (its zero slots are dropped below).
+        byAddr.set(key, { diff: { ...d, flags: DIFF_FLAG_CREATED }, slots: null });
         continue;
       }
       if (d.nonce !== undefined) acc.nonce = d.nonce;
