@@ -23,7 +23,7 @@ import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
 import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
 import { SigningDomain, signPayload } from "../../packages/common/src/crypto/signing.ts";
 import { Executor } from "../../packages/common/src/execution/executor.ts";
-import { LatestView } from "../../packages/common/src/state/latestView.ts";
+import { StateHistory } from "../../packages/common/src/state/stateHistory.ts";
 import type { MemoryState } from "../../packages/common/src/state/memoryState.ts";
 import type { SignedMiniBlock } from "../../packages/common/src/types/chain.ts";
 import { replicaEntries } from "../../packages/fullnode/src/chain/replicaTx.ts";
@@ -40,7 +40,7 @@ async function seal(
   txs: TypedTransaction[],
 ): Promise<{ us: number; mbs: SignedMiniBlock[]; state: MemoryState }> {
   const state = fundedState(senders);
-  const latest = new LatestView(state);
+  const latest = new StateHistory(state, 0n);
   const ex = await Executor.create(common, state, async () => undefined);
   const mbs: SignedMiniBlock[] = [];
   let gas = 0n;
@@ -85,7 +85,7 @@ async function seal(
 /** The full node's side, for mini-blocks received with their wire encoding. */
 function apply(mbs: { mb: SignedMiniBlock; encoded: Uint8Array }[]): { us: number; state: MemoryState } {
   const state = fundedState(senders);
-  const latest = new LatestView(state);
+  const latest = new StateHistory(state, 0n);
   const chain = new ChainStore(1n);
   const b = openChainBlock(blockEnv);
   chain.addBlock(b);

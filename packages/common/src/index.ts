@@ -23,7 +23,7 @@ export * from "./crypto/senderRecovery.ts";
 export * from "./crypto/txSender.ts";
 export * from "./crypto/signing.ts";
 export * from "./log/logger.ts";
-export * from "./state/latestView.ts";
+export * from "./state/stateHistory.ts";
 export * from "./state/memoryState.ts";
 export * from "./state/stateDiff.ts";
 export * from "./trie/memTrie.ts";

@@ -427,7 +427,7 @@ describe("contracts / events", () => {
     await pub.uninstallFilter({ filter });
   });
 
-  it("pushes events over a WebSocket logs subscription (viem watchContractEvent and a raw client)", async () => {
+  it("pushes events over a WebSocket logs subscription (viem watchContractEvent and a raw client): at the block seal by default, at the mini-block with fromBlock/toBlock pending, each once", async () => {
     const wsPub = createPublicClient({
       chain: devChain(seq.rpcUrl, seq.wsUrl),
       transport: webSocket(seq.wsUrl),
@@ -442,25 +442,37 @@ describe("contracts / events", () => {
         onLogs: (logs) => seen.push(...(logs as Log[])),
       });
       const by7 = devAccount(7).address;
-      const sub = await raw.subscribe("logs", {
-        address: viemAddress,
-        topics: [INCREMENTED, pad(by7.toLowerCase() as Hex)],
+      const criteria = { address: viemAddress, topics: [INCREMENTED, pad(by7.toLowerCase() as Hex)] };
+      const sub = await raw.subscribe("logs", criteria);
+      const subPending = await raw.subscribe("logs", {
+        ...criteria,
+        fromBlock: "pending",
+        toBlock: "pending",
       });
       await sleep(200); // viem subscribes asynchronously
 
       const r1 = await send(8, "increment", [2n, "not for the raw filter"]);
       const r2 = await send(7, "increment", [2n, "pushed"]);
 
+      // Pushed at the mini-block: preconfirmed, so the block hash is the placeholder.
+      const early = await raw.next<RawLog>(subPending);
+      assert.equal(early.transactionHash, r2.transactionHash);
+      assert.equal(early.blockHash, ZERO_HASH);
+      // Pushed at the block seal, with the block's hash: the same log otherwise.
       const note = await raw.next<RawLog>(sub);
+      const sealed = await sealedReceipt(seq.rpcUrl, r2.transactionHash);
+      assert.equal(note.blockHash, sealed.blockHash);
+      assert.deepEqual(note, sealed.logs[0]);
+      assert.deepEqual(early, { ...note, blockHash: ZERO_HASH });
       assert.equal(note.transactionHash, r2.transactionHash);
       assert.equal(note.blockNumber, numberToHex(r2.blockNumber));
       assert.equal(note.transactionIndex, numberToHex(r2.transactionIndex));
       assert.equal(note.logIndex, numberToHex(r2.logs[0]!.logIndex));
       assert.deepEqual(note.topics, r2.logs[0]!.topics);
       assert.equal(note.data, r2.logs[0]!.data);
-      // Pushed at the mini-block: preconfirmed, so the block hash is the placeholder.
-      assert.equal(note.blockHash, ZERO_HASH);
+      await sleep(1_200); // another block seals: nothing is delivered twice
       assert.deepEqual(raw.take(sub), [], "the other sender's event must not match the topic filter");
+      assert.deepEqual(raw.take(subPending), [], "each log is delivered once");
 
       await waitFor("viem watchContractEvent logs", async () => (seen.length >= 2 ? true : undefined));
       unwatch();
@@ -483,6 +495,7 @@ describe("contracts / events", () => {
         note: "pushed",
       });
       assert.equal(await raw.request("eth_unsubscribe", [sub]), true);
+      assert.equal(await raw.request("eth_unsubscribe", [subPending]), true);
     } finally {
       await raw.close();
       await wsPub.transport.getRpcClient().then((c) => c.close());

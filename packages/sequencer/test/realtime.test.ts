@@ -120,6 +120,7 @@ describe("realtime / send and get the receipt in one call", () => {
         data: pad("0x2a"),
         blockNumber: r.blockNumber,
         blockHash: ZERO_HASH,
+        blockTimestamp: pendingBlock.timestamp,
         transactionHash: hash,
         transactionIndex: r.transactionIndex,
         logIndex: r.logs[0]!.logIndex,
@@ -133,6 +134,9 @@ describe("realtime / send and get the receipt in one call", () => {
         { ...sealed, blockHash: ZERO_HASH, logs: sealed.logs.map((l) => ({ ...l, blockHash: ZERO_HASH })) },
         r,
       );
+      // The block's timestamp is fixed when it opens: the preconfirmed log already has the final one.
+      const block = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByHash", [sealed.blockHash, false]);
+      assert.equal(r.logs[0]!.blockTimestamp, block.timestamp);
     });
   }
 
@@ -311,31 +315,45 @@ describe("realtime / subscriptions", () => {
     }
   });
 
-  it("the pending tag sees a preconfirmed balance before latest does; eth_getBlockByNumber(pending) holds the tx", async () => {
+  it("latest and pending state see a preconfirmed balance at once, the sealed block before it does not; eth_getBlockByNumber(pending) holds the tx", async () => {
     for (let attempt = 0; ; attempt++) {
       const to = freshAddress();
       const r = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [
         await signed(5, { to, value: 777n }),
       ]);
-      const [pendingBal, latestBal, latestNum, pendingBlock] = await Promise.all([
+      const [pendingBal, latestBal, defaultBal, latestNum, pendingBlock] = await Promise.all([
         rpc<string>(seq.rpcUrl, "eth_getBalance", [to, "pending"]),
         rpc<string>(seq.rpcUrl, "eth_getBalance", [to, "latest"]),
+        rpc<string>(seq.rpcUrl, "eth_getBalance", [to]),
         rpc<string>(seq.rpcUrl, "eth_blockNumber"),
         rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", ["pending", false]),
       ]);
       if (BigInt(latestNum) >= BigInt(r.blockNumber) && attempt < 3) continue; // the block sealed meanwhile: retry
       assert.ok(BigInt(latestNum) < BigInt(r.blockNumber));
       assert.equal(pendingBal, numberToHex(777n));
-      assert.equal(latestBal, "0x0");
+      assert.equal(latestBal, numberToHex(777n));
+      assert.equal(defaultBal, numberToHex(777n));
+      assert.equal(await rpc(seq.rpcUrl, "eth_getBalance", [to, latestNum]), "0x0");
       assert.equal(pendingBlock.number, r.blockNumber);
-      assert.equal(pendingBlock.hash, null);
+      // The spec's Block shape: hash and state root are the placeholder until the block seals.
+      assert.equal(pendingBlock.hash, ZERO_HASH);
+      assert.equal(pendingBlock.stateRoot, ZERO_HASH);
+      assert.match(String(pendingBlock.transactionsRoot), /^0x[0-9a-f]{64}$/);
+      assert.match(String(pendingBlock.receiptsRoot), /^0x[0-9a-f]{64}$/);
+      assert.match(String(pendingBlock.logsBloom), /^0x[0-9a-f]{512}$/);
+      assert.equal(pendingBlock.nonce, "0x0000000000000000");
       assert.ok(pendingBlock.transactions.includes(r.transactionHash));
       assert.ok(BigInt(pendingBlock.gasUsed) >= BigInt(r.cumulativeGasUsed));
       assert.equal(BigInt(pendingBlock.number), BigInt(latestNum) + 1n);
 
       const sealed = await sealedReceipt(seq.rpcUrl, r.transactionHash);
-      assert.equal(await rpc(seq.rpcUrl, "eth_getBalance", [to, "latest"]), numberToHex(777n));
+      assert.equal(await rpc(seq.rpcUrl, "eth_getBalance", [to, sealed.blockNumber]), numberToHex(777n));
       assert.equal(sealed.blockNumber, r.blockNumber);
+      // Once sealed, its transactions root is the one the pending block already showed (one tx
+      // block or more: compare with the sealed header only when nothing joined it since).
+      const block = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByHash", [sealed.blockHash, false]);
+      if (block.transactions.length === pendingBlock.transactions.length)
+        assert.equal(block.transactionsRoot, pendingBlock.transactionsRoot);
       return;
     }
   });

@@ -134,6 +134,7 @@ function miniBlockBody(m: MiniBlock): RlpItem[] {
     m.txs,
     m.receipts.map(receiptToRlp),
     miniBlockDiffBytes(m),
+    ...(m.blockTimestamp === undefined ? [] : [u(m.blockTimestamp)]),
   ];
 }
 
@@ -157,14 +158,17 @@ export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
   } catch (err) {
     throw new DecodeError(`mini-block: bad RLP: ${(err as Error).message}`);
   }
-  const f = list(decoded, "mini-block", 11);
+  // 12 fields; 11 in mini-blocks encoded before `blockTimestamp` (the signature is always last).
+  const f = list(decoded, "mini-block");
+  if (f.length !== 11 && f.length !== 12)
+    throw new DecodeError(`mini-block: expected 11 or 12 fields, got ${f.length}`);
   const txs = list(f[7], "txs").map((t, i) => bytes(t, `txs[${i}]`));
   const receipts = list(f[8], "receipts").map((r, i) => receiptFromRlp(r, `receipts[${i}]`));
   if (receipts.length !== txs.length) throw new DecodeError("mini-block: receipts do not match txs");
   const diffBytes = bytes(f[9], "diff");
   const diff = decodeStateDiff(diffBytes, txs, receipts);
   encodedDiffs.set(diff, { txs, receipts, bytes: diffBytes });
-  const signature = bytes(f[10], "signature", 65);
+  const signature = bytes(f[f.length - 1], "signature", 65);
   const m: MiniBlock = {
     number: big(f[0], "number"),
     blockNumber: big(f[1], "blockNumber"),
@@ -177,6 +181,7 @@ export function decodeSignedMiniBlock(data: Uint8Array): SignedMiniBlock {
     receipts,
     diff,
   };
+  if (f.length === 12) m.blockTimestamp = big(f[10], "blockTimestamp");
   return { ...m, hash: bodyHash(data), signature };
 }
 

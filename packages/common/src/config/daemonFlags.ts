@@ -40,6 +40,27 @@ export function rpcFlags(defaultPort: number) {
       description: "Default wait of eth_sendRawTransactionSync / realtime_sendRawTransaction (EIP-7966)",
       placeholder: "<ms>",
     },
+    preconfirmations: {
+      schema: z.enum(PRECONFIRMATION_MODES).default("on"),
+      description:
+        "on: receipts, transactions and logs are served once their mini-block seals, and latest state is the newest mini-block's; off: strict Ethereum semantics, only from sealed blocks (the pending tag, the miniBlocks/stateChanges subscriptions and the sync sends stay real-time)",
+    },
+  });
+}
+
+/** `--preconfirmations`: whether `latest` and by-hash lookups see mini-blocks before their block seals. */
+export const PRECONFIRMATION_MODES = ["on", "off"] as const;
+export type PreconfirmationMode = (typeof PRECONFIRMATION_MODES)[number];
+
+/** `--state-history`: how many sealed blocks' state a daemon with RPC serves. */
+export function stateHistoryFlags(defaultBlocks: number) {
+  return defineFlags({
+    stateHistory: {
+      schema: z.number().int().min(1).default(defaultBlocks),
+      description:
+        "Sealed blocks whose state is served at a block number or hash (eth_getBalance, eth_call…): the latest and the N-1 before it; older blocks answer error 4444",
+      placeholder: "<blocks>",
+    },
   });
 }
 

@@ -1,6 +1,9 @@
 import { z } from "zod";
 
-/** EIP-1474 error codes, plus 3 for reverts (as geth returns from eth_call / eth_estimateGas). */
+/**
+ * EIP-1474 error codes, plus 3 for reverts (as geth returns from eth_call / eth_estimateGas) and
+ * 4444 for pruned history.
+ */
 export const RpcErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
@@ -14,6 +17,8 @@ export const RpcErrorCode = {
   MethodNotSupported: -32004,
   LimitExceeded: -32005,
   ExecutionReverted: 3,
+  /** History (blocks or state) this node has pruned or never held, as MegaETH's nodes answer. */
+  PrunedHistory: 4444,
 } as const;
 export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];
 

@@ -29,6 +29,12 @@ export interface MiniBlock {
   index: number;
   parentHash: Uint8Array;
   timestampUs: bigint;
+  /**
+   * The timestamp (seconds) of the block it belongs to, fixed when the block opened: a follower
+   * knows the block's environment (TIMESTAMP, `blockTimestamp`) before the seal. Absent in
+   * mini-blocks encoded before it was added.
+   */
+  blockTimestamp?: bigint;
   /** Index of the first transaction within its block, and of the first log. */
   firstTxIndex: number;
   firstLogIndex: number;

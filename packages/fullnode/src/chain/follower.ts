@@ -7,7 +7,7 @@ import {
   type ChainConfig,
   type ChainEvents,
   type ChainStore,
-  type LatestView,
+  type StateHistory,
   type Logger,
   type MemoryState,
   type SignedMiniBlock,
@@ -49,7 +49,7 @@ export interface FollowerDeps {
   common: Common;
   chain: ChainStore;
   state: MemoryState;
-  latestView: LatestView;
+  history: StateHistory;
   trie: StateTrieHandle;
   store: FullnodeStore;
   events: ChainEvents;
@@ -203,7 +203,7 @@ export class Follower {
 
   /** `received`: the signed encoding as it came off the wire, when there is one (saves re-encoding). */
   private apply(mb: SignedMiniBlock, persist: boolean, received: Uint8Array | undefined): void {
-    const { chain, state, latestView, store } = this.deps;
+    const { chain, state, history, store } = this.deps;
     if (!equalsBytes(mb.parentHash, this.lastHash)) {
       // Both are signed by the sequencer, so what was applied since the last verified block is
       // not the sequencer's chain (or the resume point the node started from is wrong): halting
@@ -252,9 +252,9 @@ export class Follower {
     this.closeThrough(mb.blockNumber - 1n);
     // Apply time, like the sequencer's execution time, ends before the durable write.
     const started = performance.now();
-    const b = this.openBlock(mb.blockNumber);
+    const b = this.openBlock(mb.blockNumber, mb.blockTimestamp);
     state.applyDiff(mb.diff, true);
-    latestView.add(b.number, state.takePreImage());
+    history.add(b.number, state.takePreImage());
     let diffs = this.blockDiffs.get(b.number);
     if (diffs === undefined) {
       diffs = [];
@@ -286,13 +286,17 @@ export class Follower {
     this.deps.events.emit("miniBlock", { block: b, miniBlock: mb, txs: entries });
   }
 
-  /** Opens blocks up to `number` (empty ones included) as the pending head. */
-  private openBlock(number: bigint): ChainBlock {
+  /**
+   * Opens blocks up to `number` (empty ones included) as the pending head; `timestamp` is block
+   * `number`'s, as its mini-blocks carry it. The header (timestamp included) arrives with the
+   * seal; until then, for a block whose timestamp no mini-block gave, the parent's stands in.
+   */
+  private openBlock(number: bigint, timestamp?: bigint): ChainBlock {
     const { chain, config } = this.deps;
     while (chain.head.number < number) {
       const parent = chain.head;
-      // The header (timestamp included) arrives with the seal; until then the parent's stands in.
-      chain.addBlock(openChainBlock(nextBlockEnv(parent, config, parent.timestamp)));
+      const ts = chain.head.number + 1n === number && timestamp !== undefined ? timestamp : parent.timestamp;
+      chain.addBlock(openChainBlock(nextBlockEnv(parent, config, ts)));
     }
     return chain.block(number)!;
   }
@@ -385,7 +389,7 @@ export class Follower {
     b.hash = seal.hash;
     b.signature = seal.signature;
     chain.markSealed(b);
-    this.deps.latestView.sealed(n);
+    this.deps.history.sealed(n);
     const merged = this.mergedDiffs.get(n) ?? [];
     this.mergedDiffs.delete(n);
     const last = b.miniBlocks.at(-1);

@@ -11,7 +11,7 @@ import {
   ChainEvents,
   type ChainConfig,
   ChainStore,
-  LatestView,
+  StateHistory,
   type Logger,
   MemoryState,
   type MetricsServer,
@@ -153,6 +153,7 @@ export class FullNode {
       events,
       metrics,
       logger: log,
+      stateWindow: o.stateHistory,
       onMismatch: (err) => {
         metrics.mismatches.inc();
         if (node !== null) node.unhealthy = err.message;
@@ -207,9 +208,10 @@ export class FullNode {
       get state() {
         return replica.state;
       },
-      get latestView() {
-        return replica.latestView;
+      get history() {
+        return replica.history;
       },
+      preconfirmations: o.preconfirmations === "on",
       get trie() {
         return replica.trie;
       },
@@ -353,6 +355,8 @@ export interface ReplicaContext {
   events: ChainEvents;
   metrics: FullnodeMetrics;
   logger: Logger;
+  /** `--state-history`: sealed blocks whose state is served. */
+  stateWindow: number;
   onMismatch(err: VerificationError): void;
 }
 
@@ -361,7 +365,7 @@ export interface Replica {
   state: MemoryState;
   trie: WorkerStateTrie;
   chain: ChainStore;
-  latestView: LatestView;
+  history: StateHistory;
   follower: Follower;
   meta: StoreMeta;
 }
@@ -383,7 +387,7 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
     const root = (await trie.commit()).root;
 
     const chain = new ChainStore(meta.baseBlock);
-    const latestView = new LatestView(state);
+    const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow);
     const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
     let expectRoot = ctx.genesis.header!.stateRoot;
     if (meta.baseBlock === 0n) chain.addBlock({ ...ctx.genesis, txs: [], miniBlocks: [] });
@@ -414,7 +418,7 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
         common,
         chain,
         state,
-        latestView,
+        history,
         trie,
         store,
         events: ctx.events,
@@ -439,7 +443,7 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
       },
       "loaded store",
     );
-    return { state, trie, chain, latestView, follower, meta };
+    return { state, trie, chain, history, follower, meta };
   } catch (err) {
     await trie.close();
     throw err;

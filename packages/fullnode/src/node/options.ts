@@ -1,4 +1,13 @@
-import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
+import {
+  type CliOptions,
+  DEFAULT_STATE_WINDOW,
+  daFlags,
+  defineFlags,
+  operationsFlags,
+  p2pFlags,
+  rpcFlags,
+  stateHistoryFlags,
+} from "@staccato/common";
 import { z } from "zod";
 
 /** Every flag of `staccato-fullnode` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
@@ -24,6 +33,7 @@ export const fullnodeFlags = defineFlags({
     description:
       "How an empty node joins: replay every block from genesis, or start from a verified state snapshot",
   },
+  ...stateHistoryFlags(DEFAULT_STATE_WINDOW),
   ...p2pFlags(9001),
   ...daFlags("none", "read"),
   ...rpcFlags(8546),

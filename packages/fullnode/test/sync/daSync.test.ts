@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { KECCAK256_RLP, bytesToHex } from "@ethereumjs/util";
 import {
+  DEFAULT_STATE_WINDOW,
   ChainEvents,
   type ChainConfig,
   DaReader,
@@ -192,6 +193,7 @@ describe("fullnode sync / filling from DA", () => {
       events: new ChainEvents(),
       metrics,
       logger: silentLogger(),
+      stateWindow: DEFAULT_STATE_WINDOW,
       onMismatch: (err) => assert.fail(`block does not verify: ${err.message}`),
     });
     node = { replica, store, metrics, registry };

@@ -21,7 +21,7 @@ import {
   encodeDaPointer,
   serveDaHead,
 } from "@staccato/common";
-import type { LatestView } from "@staccato/common";
+import type { StateHistory } from "@staccato/common";
 import type { ChainBlock, ChainStore } from "@staccato/common";
 import { encodeSnapshot, snapshotPoint } from "../storage/snapshot.ts";
 import type { WitnessStore } from "../storage/witnessStore.ts";
@@ -54,7 +54,7 @@ export class SequencerNetwork {
     deps: {
       chain: ChainStore;
       state: MemoryState;
-      latestView: LatestView;
+      history: StateHistory;
       logger: Logger;
       witnesses: WitnessStore | null;
       finality: FinalityTracker;
@@ -154,7 +154,7 @@ async function serveHistory(
   deps: {
     chain: ChainStore;
     state: MemoryState;
-    latestView: LatestView;
+    history: StateHistory;
     witnesses: WitnessStore | null;
   },
 ): Promise<void> {
@@ -226,11 +226,7 @@ async function serveHistory(
     "stateSnapshot",
     () => {
       const b = chain.latest;
-      const data = encodeSnapshot(
-        snapshotPoint(chain, b),
-        deps.latestView.addresses(deps.state),
-        deps.latestView,
-      );
+      const data = encodeSnapshot(snapshotPoint(chain, b), deps.history.addresses(), deps.history.latest);
       return (async function* () {
         for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK)
           yield data.subarray(off, off + SNAPSHOT_CHUNK);

@@ -1,4 +1,13 @@
-import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags, rpcFlags } from "@staccato/common";
+import {
+  type CliOptions,
+  DEFAULT_STATE_WINDOW,
+  daFlags,
+  defineFlags,
+  operationsFlags,
+  p2pFlags,
+  rpcFlags,
+  stateHistoryFlags,
+} from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
 
@@ -91,6 +100,7 @@ export const sequencerFlags = defineFlags({
     description:
       "Serve mini-blocks, blocks, witnesses and state snapshots to peers by request (--no-serve-history: peers catch up from DA instead)",
   },
+  ...stateHistoryFlags(DEFAULT_STATE_WINDOW),
   ...p2pFlags(9000),
   ...daFlags("dir", "publish"),
   ...rpcFlags(8545),

@@ -43,7 +43,7 @@ import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
 import { BlockProducer } from "../sealing/blockProducer.ts";
-import { LatestView } from "@staccato/common";
+import { StateHistory } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
@@ -131,7 +131,7 @@ export class SequencerNode {
         { block: Number(snapshot.blockNumber), accounts: snapshot.diff.length },
         "loaded state snapshot",
       );
-    const latestView = new LatestView(state);
+    const history = new StateHistory(state, base.blockNumber, o.stateHistory);
     const events = new ChainEvents();
 
     let producer: BlockProducer | null = null;
@@ -173,7 +173,7 @@ export class SequencerNode {
     closers.push(() => witnesses.close());
     const replay = await replayWal(
       read.records,
-      { common, chain, state, trie, latestView },
+      { common, chain, state, trie, history },
       { miniBlockNumber: 0n, lastMiniBlockHash: new Uint8Array(32) },
       base.blockNumber,
       (n) => !witnesses.has(n),
@@ -243,7 +243,7 @@ export class SequencerNode {
         trie,
         wal,
         witnesses,
-        latestView,
+        history,
         logger: log,
         metrics,
         events: {
@@ -254,7 +254,7 @@ export class SequencerNode {
           },
           onBlock: (b) => {
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
-              const data = encodeSnapshot(snapshotPoint(chain, b), latestView.addresses(state), latestView);
+              const data = encodeSnapshot(snapshotPoint(chain, b), history.addresses(), history.latest);
               writeSnapshot(o.dataDir, b.number, data).then(
                 (path) =>
                   log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),
@@ -299,7 +299,8 @@ export class SequencerNode {
       common,
       chain,
       state,
-      latestView,
+      history,
+      preconfirmations: o.preconfirmations === "on",
       trie,
       ...sequencerRpcHooks(
         pool,
@@ -373,7 +374,7 @@ export class SequencerNode {
         {
           chain,
           state,
-          latestView,
+          history,
           logger: log,
           witnesses,
           finality,

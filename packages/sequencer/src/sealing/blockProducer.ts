@@ -30,7 +30,7 @@ import type { Executor } from "@staccato/common";
 import type { WitnessStore } from "../storage/witnessStore.ts";
 import { buildBlockWitness } from "./witness.ts";
 import type { SequencerMetrics } from "../node/metrics.ts";
-import type { LatestView } from "@staccato/common";
+import type { StateHistory } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
 import { encodeBlockOpen, encodeLoggedMiniBlock } from "../storage/walCodec.ts";
 import { WalRecordType, type WriteAheadLog } from "../storage/wal.ts";
@@ -61,7 +61,7 @@ export interface ProducerDeps {
   wal: WriteAheadLog;
   /** Where each sealed block's witness goes (null: no witnesses recorded). */
   witnesses: WitnessStore | null;
-  latestView: LatestView;
+  history: StateHistory;
   logger: Logger;
   metrics: SequencerMetrics | null;
   events: ProducerEvents;
@@ -237,7 +237,7 @@ export class BlockProducer {
     b.txCount += entries.length;
 
     const { diff, pre } = state.takeDiff();
-    this.deps.latestView.add(b.number, pre);
+    this.deps.history.add(b.number, pre);
     this.deps.trie.add(diff);
     const mb: Omit<SignedMiniBlock, "hash" | "signature"> = {
       number: ++this.miniBlockNumber,
@@ -245,6 +245,7 @@ export class BlockProducer {
       index: b.miniBlockCount++,
       parentHash: this.lastMiniBlockHash,
       timestampUs: nowMicros(),
+      blockTimestamp: b.timestamp,
       firstTxIndex,
       firstLogIndex,
       txs: entries.map((e) => e.raw),
@@ -364,7 +365,7 @@ export class BlockProducer {
     b.hash = hash;
     b.signature = signature;
     chain.markSealed(b);
-    this.deps.latestView.sealed(b.number);
+    this.deps.history.sealed(b.number);
     this.sealWaiters.delete(b.number);
     this.deps.pool.prune();
     const sealMs = performance.now() - started;

@@ -14,7 +14,7 @@ import {
   receiptBloom,
   openChainBlock,
 } from "@staccato/common";
-import type { LatestView } from "@staccato/common";
+import type { StateHistory } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
 import { type WalRecord, WalRecordType } from "./wal.ts";
 import { decodeBlockOpen, decodeLoggedMiniBlock } from "./walCodec.ts";
@@ -50,7 +50,7 @@ export async function replayWal(
     chain: ChainStore;
     state: MemoryState;
     trie: StateTrieHandle;
-    latestView: LatestView;
+    history: StateHistory;
   },
   cursor: ProducerCursor,
   /** State and trie already hold every block up to this one (genesis, or a snapshot's block). */
@@ -114,7 +114,7 @@ export async function replayWal(
         if (b.number > appliedThrough) {
           const unsealed = !sealed.has(b.number);
           state.applyDiff(mb.diff, unsealed);
-          if (unsealed) deps.latestView.add(b.number, state.takePreImage());
+          if (unsealed) deps.history.add(b.number, state.takePreImage());
           trie.add(mb.diff);
         }
         let logIndex = mb.firstLogIndex;
@@ -171,7 +171,7 @@ export async function replayWal(
         b.hash = seal.hash;
         b.signature = seal.signature;
         chain.markSealed(b);
-        deps.latestView.sealed(b.number);
+        deps.history.sealed(b.number);
         break;
       }
     }

@@ -5,7 +5,7 @@ import type { ChainEvents } from "../../chain/chainEvents.ts";
 import type { ChainBlock, ChainStore } from "../../chain/chainStore.ts";
 import type { ChainConfig } from "../../config/chainConfig.ts";
 import type { CallRunner } from "../../execution/callRunner.ts";
-import type { LatestView } from "../../state/latestView.ts";
+import type { StateHistory } from "../../state/stateHistory.ts";
 import type { MemoryState, StateReader } from "../../state/memoryState.ts";
 import type { StateTrieHandle } from "../../trie/trieClient.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
@@ -40,7 +40,10 @@ export interface ChainBackend {
   common: Common;
   chain: ChainStore;
   state: MemoryState;
-  latestView: LatestView;
+  /** State of recent sealed blocks. */
+  history: StateHistory;
+  /** `--preconfirmations on`: `latest` state and by-hash lookups see mini-blocks before their block seals. */
+  preconfirmations: boolean;
   trie: Pick<StateTrieHandle, "proof">;
   calls: CallRunner;
   events: ChainEvents;
@@ -69,16 +72,16 @@ export interface ChainBackend {
 
 export type StateAt = { view: StateReader; block: ChainBlock; pending: boolean };
 
-/** Resolves a block tag to a block (sealed, or the pending one). */
+/**
+ * Resolves a block tag to a block (sealed, or the pending one). `latest` is the newest sealed
+ * block and `earliest` the oldest block this node holds.
+ */
 export function resolveBlock(be: ChainBackend, tag: BlockTag | BlockTagOrHash): ChainBlock | undefined {
-  if ("hash" in tag) {
-    const b = be.chain.blockByHash(tag.hash);
-    return b;
-  }
+  if ("hash" in tag) return be.chain.blockByHash(tag.hash);
   if ("tag" in tag) {
     switch (tag.tag) {
       case "earliest":
-        return be.chain.block(0n);
+        return be.chain.block(be.chain.base);
       case "latest":
         return be.chain.latest;
       case "pending":
@@ -88,23 +91,41 @@ export function resolveBlock(be: ChainBackend, tag: BlockTag | BlockTagOrHash): 
         return be.chain.sealedBlock(be.finalizedNumber());
     }
   }
-  const b = be.chain.block(tag.number);
-  return b;
+  return be.chain.block(tag.number);
 }
 
 /**
- * The state to read for a tag. The sequencer holds the pending state and, through the latest
- * view, the state of the newest sealed block; older state is not kept in memory.
+ * The state to read for a tag (DESIGN §1, MegaETH's Realtime API). `pending` and, with
+ * preconfirmations on, `latest` (the default tag) read the newest mini-block's state, so a wallet
+ * sees its transaction's effects as soon as it has the receipt. A block number or hash, `safe`,
+ * `finalized`, `earliest` and (with preconfirmations off) `latest` read sealed blocks, from the
+ * node's state history; a block it no longer keeps is error 4444.
  */
 export function stateAt(be: ChainBackend, tag: BlockTagOrHash): StateAt {
+  if ("tag" in tag && (tag.tag === "pending" || (tag.tag === "latest" && be.preconfirmations))) {
+    return { view: be.state, block: be.chain.head, pending: true };
+  }
   const b = resolveBlock(be, tag);
-  if (b === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
-  const latest = be.chain.latest;
-  if (b.hash === null) return { view: be.state, block: b, pending: true };
-  if (b.number === latest.number) return { view: be.latestView, block: b, pending: false };
-  throw new RpcError(
-    RpcErrorCode.InvalidInput,
-    `historical state is not available: this node keeps the latest (${latest.number}) and pending state in memory; block ${b.number} was requested`,
+  if (b === undefined) {
+    throw new RpcError(RpcErrorCode.ResourceNotFound, "hash" in tag ? "block not found" : "header not found");
+  }
+  // A number naming the block being filled: its state so far, the newest mini-block's.
+  if (b.hash === null) {
+    if (be.preconfirmations) return { view: be.state, block: b, pending: true };
+    throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
+  }
+  const view = be.history.at(b.number);
+  if (view === undefined) throw prunedState(be, b.number);
+  return { view, block: b, pending: false };
+}
+
+/** Error 4444 for a block whose state this node no longer keeps (or never had). */
+export function prunedState(be: ChainBackend, number: bigint): RpcError {
+  const oldest = be.history.oldest;
+  const latest = be.chain.latest.number;
+  return new RpcError(
+    RpcErrorCode.PrunedHistory,
+    `pruned history unavailable: this node keeps the state of blocks ${oldest} to ${latest} (--state-history ${be.history.window}); block ${number} was requested: read older state from an archive full node`,
   );
 }
 

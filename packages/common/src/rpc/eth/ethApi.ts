@@ -61,10 +61,12 @@ export function toCallRequest(c: CallObject): CallRequest {
 }
 
 /**
- * Turns a log filter object into block bounds and topic sets; checks the range limit unless
- * `limitRange` is false (an installed filter's range may be open-ended: it only sees new blocks).
+ * Turns a log filter object into block bounds and topic sets. A `query` (eth_getLogs,
+ * eth_getFilterLogs) reads blocks that exist: its range is limited, and with preconfirmations off
+ * it stops at the latest sealed block unless toBlock is `pending`. An installed filter or
+ * subscription (`query` false) only sees new blocks, and its range may be open-ended.
  */
-export function toLogFilter(be: ChainBackend, f: FilterObject, limitRange = true): LogFilter {
+export function toLogFilter(be: ChainBackend, f: FilterObject, query = true): LogFilter {
   let from: bigint;
   let to: bigint;
   if (f.blockHash !== undefined) {
@@ -77,7 +79,12 @@ export function toLogFilter(be: ChainBackend, f: FilterObject, limitRange = true
     from = tagNumber(be, f.fromBlock ?? { tag: "latest" });
     to = tagNumber(be, f.toBlock ?? { tag: "latest" });
     if (from > to) throw invalidParams("fromBlock is after toBlock");
-    if (limitRange && to - from >= BigInt(be.limits.maxBlockRange)) {
+    // Logs of the block being filled are preconfirmed: `pending` always reaches them; a number
+    // does only with preconfirmations on (strict mode answers an empty range instead).
+    const pendingTo = f.toBlock !== undefined && "tag" in f.toBlock && f.toBlock.tag === "pending";
+    if (query && !pendingTo && !be.preconfirmations && to > be.chain.latest.number)
+      to = be.chain.latest.number;
+    if (query && to - from >= BigInt(be.limits.maxBlockRange)) {
       throw new RpcError(
         RpcErrorCode.LimitExceeded,
         `block range too large: at most ${be.limits.maxBlockRange} blocks per query`,
@@ -109,10 +116,7 @@ export function getLogs(be: ChainBackend, f: LogFilter): object[] {
         `query returned more than ${be.limits.maxLogs} results; narrow the block range`,
       );
     }
-    const b = be.chain.block(l.tx.blockNumber)!;
-    out.push(
-      formatLog(l.log, l.tx, l.logIndex, b.hash === null ? `0x${"00".repeat(32)}` : bytesToHex(b.hash)),
-    );
+    out.push(formatLog(l.log, l.tx, l.logIndex, be.chain.block(l.tx.blockNumber)!));
   }
   return out;
 }
@@ -243,11 +247,10 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_getTransactionCount: rpcMethod(
       z.tuple([s.address, s.blockTagOrHash.optional()]),
       async ([a, tag]) => {
-        // "pending" counts transactions not yet in any block (the sequencer's pool), even when
-        // this node has no open block of its own.
+        // "pending" also counts transactions still waiting in the sequencer's pool (what a wallet
+        // signs its next transaction with); `latest` is the newest mini-block's nonce.
         if (tag !== undefined && "tag" in tag && tag.tag === "pending") return qty(await be.pendingNonce(a));
         const at = stateAt(be, tag ?? { tag: "latest" });
-        if (at.pending) return qty(await be.pendingNonce(a));
         return qty(at.view.account(a)?.nonce ?? 0n);
       },
     ),
@@ -316,16 +319,19 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
       const t = be.chain.tx(hash);
       if (t !== undefined) {
-        return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), {
-          block: be.chain.block(t.blockNumber)!,
-          index: t.index,
-        });
+        const block = be.chain.block(t.blockNumber)!;
+        // Strict mode: a transaction whose block has not sealed is still pending.
+        const where = block.hash === null && !be.preconfirmations ? null : { block, index: t.index };
+        return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), where);
       }
       return be.pendingTx(hash);
     }),
     eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
       const t = be.chain.tx(hash);
-      return t === undefined ? null : formatReceipt(t, be.chain.block(t.blockNumber)!, common);
+      if (t === undefined) return null;
+      const block = be.chain.block(t.blockNumber)!;
+      if (block.hash === null && !be.preconfirmations) return null;
+      return formatReceipt(t, block, common);
     }),
     eth_getBlockReceipts: rpcMethod(z.tuple([s.blockTagOrHash]), ([tag]) => {
       const b = "hash" in tag ? be.chain.blockByHash(tag.hash) : blockByTag(be, tag);
@@ -340,11 +346,21 @@ export function ethApi(be: ChainBackend): RpcMethods {
           .array(s.hash32.or(s.quantity.transform((v) => `0x${v.toString(16).padStart(64, "0")}`)))
           .max(1000)
           .describe("storageKeys"),
-        s.blockTagOrHash,
+        s.blockTagOrHash.optional(),
       ]),
       async ([a, keys, tag]) => {
-        const b = resolveBlock(be, tag);
-        if (b === undefined || b.hash === null || b.number !== be.chain.latest.number) {
+        // A proof needs a state root, which only sealed blocks have: `latest` and `pending` prove
+        // against the newest sealed block.
+        const at =
+          tag === undefined || ("tag" in tag && tag.tag === "pending") ? { tag: "latest" as const } : tag;
+        const b = resolveBlock(be, at);
+        if (b === undefined) {
+          throw new RpcError(
+            RpcErrorCode.ResourceNotFound,
+            "hash" in at ? "block not found" : "header not found",
+          );
+        }
+        if (b.hash === null || b.number !== be.chain.latest.number) {
           throw invalidInput("eth_getProof is served against the latest sealed block only");
         }
         const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));

@@ -1,7 +1,9 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import type { ChainBlock, TxEntry } from "../../chain/chainStore.ts";
+import { encodeConsensusReceipt } from "../../chain/blockHeader.ts";
+import { type ChainBlock, type TxEntry, ZERO_BLOOM as ZERO_BLOOM_BYTES } from "../../chain/chainStore.ts";
+import { orderedTrieRoot } from "../../chain/orderedTrie.ts";
 import type { Log } from "../../types/chain.ts";
 import { effectiveGasPrice } from "../../execution/callRunner.ts";
 
@@ -14,17 +16,24 @@ export const PRECONFIRMED_BLOCK_HASH = `0x${"00".repeat(32)}`;
 export const qty = (v: bigint | number): string => `0x${v.toString(16)}`;
 const ZERO_BLOOM = `0x${"00".repeat(256)}`;
 
+/** A block's timestamp: its header's once sealed (a follower may have opened it before it knew). */
+export function timestampOf(b: ChainBlock): bigint {
+  return b.header?.timestamp ?? b.timestamp;
+}
+
 export function blockHashHex(b: ChainBlock): string {
   return b.hash === null ? PRECONFIRMED_BLOCK_HASH : bytesToHex(b.hash);
 }
 
-export function formatLog(log: Log, tx: TxEntry, logIndex: number, blockHash: string): object {
+/** A log as eth_getLogs, receipts and log subscriptions give it; `block` is the block it is in. */
+export function formatLog(log: Log, tx: TxEntry, logIndex: number, block: ChainBlock): object {
   return {
     address: bytesToHex(log.address),
     topics: log.topics.map(bytesToHex),
     data: bytesToHex(log.data),
     blockNumber: qty(tx.blockNumber),
-    blockHash,
+    blockHash: blockHashHex(block),
+    blockTimestamp: qty(timestampOf(block)),
     transactionHash: tx.hashHex,
     transactionIndex: qty(tx.index),
     logIndex: qty(logIndex),
@@ -34,12 +43,11 @@ export function formatLog(log: Log, tx: TxEntry, logIndex: number, blockHash: st
 
 export function formatReceipt(tx: TxEntry, block: ChainBlock, common: Common): object {
   const parsed = parseTx(tx.raw, common);
-  const blockHash = blockHashHex(block);
   const r = tx.receipt;
   return {
     transactionHash: tx.hashHex,
     transactionIndex: qty(tx.index),
-    blockHash,
+    blockHash: blockHashHex(block),
     blockNumber: qty(tx.blockNumber),
     from: bytesToHex(tx.sender),
     to: parsed.to === undefined ? null : parsed.to.toString(),
@@ -47,7 +55,7 @@ export function formatReceipt(tx: TxEntry, block: ChainBlock, common: Common): o
     gasUsed: qty(r.gasUsed),
     effectiveGasPrice: qty(r.effectiveGasPrice),
     contractAddress: r.contractAddress === null ? null : bytesToHex(r.contractAddress),
-    logs: r.logs.map((l, i) => formatLog(l, tx, tx.firstLogIndex + i, blockHash)),
+    logs: r.logs.map((l, i) => formatLog(l, tx, tx.firstLogIndex + i, block)),
     logsBloom: bytesToHex(tx.bloom),
     type: qty(tx.type),
     status: qty(r.status),
@@ -77,6 +85,7 @@ export function formatTx(
     input: bytesToHex(tx.data),
     blockHash: where === null ? null : blockHashHex(where.block),
     blockNumber: where === null ? null : qty(where.block.number),
+    blockTimestamp: where === null ? null : qty(timestampOf(where.block)),
     transactionIndex: where === null ? null : qty(where.index),
     v: j.v,
     r: j.r,
@@ -116,21 +125,30 @@ export function formatBlock(
       )
     : b.txs.map((t) => t.hashHex);
   if (h === null) {
+    // The block being filled (`pending`), in the spec's Block shape: its transactions and receipts
+    // roots and bloom as they stand (they are final for the transactions so far); its hash and
+    // state root are the preconfirmation placeholder until it seals (mini-blocks carry no state
+    // root: it is computed once per block).
+    const bloom = new Uint8Array(256);
+    for (const t of b.txs)
+      if (t.bloom !== ZERO_BLOOM_BYTES) for (let i = 0; i < 256; i++) bloom[i] = bloom[i]! | t.bloom[i]!;
     return {
       number: qty(b.number),
-      hash: null,
+      hash: PRECONFIRMED_BLOCK_HASH,
       parentHash: parentHash ?? PRECONFIRMED_BLOCK_HASH,
-      nonce: null,
+      nonce: "0x0000000000000000",
       sha3Uncles: "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
-      logsBloom: null,
-      transactionsRoot: null,
-      stateRoot: null,
-      receiptsRoot: null,
+      logsBloom: bytesToHex(bloom),
+      transactionsRoot: bytesToHex(orderedTrieRoot(b.txs.map((t) => t.raw))),
+      stateRoot: PRECONFIRMED_BLOCK_HASH,
+      receiptsRoot: bytesToHex(
+        orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom))),
+      ),
       miner: bytesToHex(b.coinbase),
       difficulty: "0x0",
       totalDifficulty: "0x0",
       extraData: "0x",
-      size: "0x0",
+      size: qty(b.txs.reduce((n, t) => n + t.raw.length, 0)),
       gasLimit: qty(b.gasLimit),
       gasUsed: qty(b.gasUsed),
       timestamp: qty(b.timestamp),
@@ -138,6 +156,7 @@ export function formatBlock(
       uncles: [],
       baseFeePerGas: qty(b.baseFee),
       mixHash: bytesToHex(b.prevRandao),
+      withdrawals: [],
     };
   }
   return {

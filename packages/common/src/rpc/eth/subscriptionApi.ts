@@ -3,10 +3,11 @@ import { bytesToHex } from "@ethereumjs/util";
 import { type RpcMethods, type WsConnection, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode, invalidParams } from "../errors.ts";
 import { z } from "zod";
-import { type LogFilter, matches } from "../../chain/chainStore.ts";
+import { type ChainBlock, type LogFilter, type TxEntry, matches } from "../../chain/chainStore.ts";
+import type { BlockTag } from "../schemas.ts";
 import type { ChainBackend } from "./backend.ts";
 import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
-import { PRECONFIRMED_BLOCK_HASH, formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
+import { formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
 
 const SUBSCRIPTION_KINDS = [
   "newHeads",
@@ -32,12 +33,42 @@ interface PollFilter {
   unsubscribe: () => void;
 }
 
-const newId = (): string => bytesToHex(randomBytes(16));
+/** A subscription or filter id: 128 random bits as a JSON-RPC quantity (no leading zeros). */
+const newId = (): string => qty(BigInt(bytesToHex(randomBytes(16))) | (1n << 127n));
+
+/** A log filter or subscription asks for preconfirmed logs when either bound is `pending`. */
+const wantsPending = (f: { fromBlock?: BlockTag; toBlock?: BlockTag }): boolean =>
+  [f.fromBlock, f.toBlock].some((t) => t !== undefined && "tag" in t && t.tag === "pending");
 
 /**
- * `eth_subscribe` over WebSocket and the HTTP polling filters. Real-time events come from mini-blocks:
- * `logs`, `miniBlocks` and `stateChanges` fire when a mini-block seals (preconfirmed; logs carry
- * the placeholder blockHash until the block seals), `newHeads` when a block seals.
+ * Delivers each log matching `c` exactly once: from every mini-block as it seals (preconfirmed,
+ * placeholder blockHash) when `pending`, else from every block as it seals (final blockHash).
+ */
+function onLogs(
+  be: ChainBackend,
+  c: LogFilter,
+  pending: boolean,
+  deliver: (log: object) => void,
+): () => void {
+  const each = (block: ChainBlock, txs: readonly TxEntry[]) => {
+    if (block.number < c.fromBlock || block.number > c.toBlock) return;
+    for (const tx of txs) {
+      tx.receipt.logs.forEach((log, i) => {
+        if (matches(log, c)) deliver(formatLog(log, tx, tx.firstLogIndex + i, block));
+      });
+    }
+  };
+  return pending
+    ? be.events.on("miniBlock", ({ block, txs }) => each(block, txs))
+    : be.events.on("block", (b) => each(b, b.txs));
+}
+
+/**
+ * `eth_subscribe` over WebSocket and the HTTP polling filters. Real-time events come from
+ * mini-blocks: `miniBlocks`, `stateChanges`, and `logs` subscriptions or log filters whose
+ * fromBlock or toBlock is `pending` fire when a mini-block seals (logs carry the placeholder
+ * blockHash). `newHeads`, block filters and other log subscriptions and filters fire when a block
+ * seals. Either way a subscriber gets each log once.
  */
 export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(): void } {
   const filters = new Map<string, PollFilter>();
@@ -73,18 +104,7 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
     };
     if (f.kind === "blocks") pf.unsubscribe = be.events.on("block", (b) => push(pf, bytesToHex(b.hash!)));
     else if (f.kind === "pendingTxs") pf.unsubscribe = be.events.on("pendingTx", (p) => push(pf, p.hashHex));
-    else {
-      // Logs are delivered once their block seals, so polled logs carry final block hashes.
-      pf.unsubscribe = be.events.on("block", (b) => {
-        const c = pf.criteria!;
-        if (b.number < c.fromBlock || b.number > c.toBlock) return;
-        for (const tx of b.txs) {
-          tx.receipt.logs.forEach((log, i) => {
-            if (matches(log, c)) push(pf, formatLog(log, tx, tx.firstLogIndex + i, bytesToHex(b.hash!)));
-          });
-        }
-      });
-    }
+    else pf.unsubscribe = onLogs(be, pf.criteria!, wantsPending(pf.raw!), (log) => push(pf, log));
     filters.set(id, pf);
     return id;
   };
@@ -113,21 +133,24 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
         off = be.events.on("pendingTx", (p) => notify(p.hashHex));
         break;
       case "logs": {
+        // New logs only, as geth: with fromBlock/toBlock "pending" (MegaETH's Realtime API) as
+        // each mini-block seals, else as each block seals, with its final blockHash.
         const parsed = filterObject.safeParse(opts ?? {});
-        if (!parsed.success) throw invalidParams("param 1 (filter): expected {address?, topics?}");
-        const crit = toLogFilter(be, {
-          ...parsed.data,
-          fromBlock: { tag: "latest" },
-          toBlock: { tag: "latest" },
-        });
-        off = be.events.on("miniBlock", ({ txs }) => {
-          for (const tx of txs) {
-            tx.receipt.logs.forEach((log, i) => {
-              if (matches(log, crit))
-                notify(formatLog(log, tx, tx.firstLogIndex + i, PRECONFIRMED_BLOCK_HASH));
-            });
-          }
-        });
+        if (!parsed.success)
+          throw invalidParams(
+            'param 1 (filter): expected {address?, topics?, fromBlock?: "pending", toBlock?: "pending"}',
+          );
+        const crit = toLogFilter(
+          be,
+          {
+            ...parsed.data,
+            blockHash: undefined,
+            fromBlock: { number: 0n },
+            toBlock: { number: (1n << 63n) - 1n },
+          },
+          false,
+        );
+        off = onLogs(be, crit, wantsPending(parsed.data), notify);
         break;
       }
       case "miniBlocks": {
@@ -198,7 +221,13 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
       return true;
     }),
     eth_newFilter: rpcMethod(z.tuple([filterObject]), ([f]) => {
-      const criteria = toLogFilter(be, { ...f, toBlock: f.toBlock ?? { number: (1n << 63n) - 1n } }, false);
+      // A tag as toBlock (or none) moves with the chain: the filter sees every new block.
+      const open = f.toBlock === undefined || "tag" in f.toBlock;
+      const criteria = toLogFilter(
+        be,
+        { ...f, toBlock: open ? { number: (1n << 63n) - 1n } : f.toBlock },
+        false,
+      );
       // A filter's range may be open-ended; the block-range limit applies to eth_getFilterLogs.
       return install({ kind: "logs", criteria, raw: f });
     }),
