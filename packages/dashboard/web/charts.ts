@@ -23,7 +23,7 @@ export class LiveChart {
         height: opts.height ?? 96,
         legend: { show: false },
         cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
-        padding: [6, 4, 0, 0],
+        padding: [6, 14, 0, 0],
         scales: {
           x: { time: false, range: [-opts.windowS, 0] },
           y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },

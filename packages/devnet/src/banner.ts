@@ -12,7 +12,11 @@ export const READY_LINE = "Staccato devnet is up";
  * port on the same host) so its nodes table shows them all.
  */
 export function dashboardUrl(plan: DaemonPlan[], host: string): string {
-  const nodes = plan.map((d) => `${d.name}@${d.rpcPort}`).join(",");
+  const order: Record<DaemonPlan["role"], number> = { sequencer: 0, fullnode: 1, prover: 2 };
+  const nodes = [...plan]
+    .sort((a, b) => order[a.role] - order[b.role] || a.index - b.index)
+    .map((d) => `${d.name}@${d.rpcPort}`)
+    .join(",");
   return `http://${host}:${plan[0].rpcPort}/?nodes=${nodes}`;
 }
 
