@@ -31,7 +31,7 @@ export class Blocks {
   constructor(
     table: HTMLTableElement,
     private readonly rpc: HttpRpc,
-    private readonly onOpen: (n: number) => void,
+    onOpen: (n: number) => void,
   ) {
     this.tbody = table.tBodies[0];
     this.tbody.addEventListener("click", (e) => {
@@ -77,13 +77,14 @@ export class Blocks {
     if (changed) for (const r of this.rows.values()) r.dirty = true;
   }
 
-  /** Fetches what rows still miss: seal figures once, attestations until every prover answered. */
+  /** Fetches what rows still miss: seal figures (until published to DA), attestations (until every prover answered). */
   async refresh(): Promise<void> {
     const provers = this.finality?.provers.length ?? 0;
     const want: Row[] = [];
     for (const r of this.rows.values()) {
       const attDone = r.att !== null && (provers === 0 || r.att.attestations.length >= provers);
-      if (r.stats === null || !attDone) want.push(r);
+      // DA publishing trails the seal: a pending block is asked again until it is published.
+      if (r.stats === null || r.stats.da === "pending" || !attDone) want.push(r);
     }
     if (want.length === 0) return;
     const calls: [string, unknown[]][] = [];
@@ -176,6 +177,5 @@ export class Blocks {
       ),
       h("td", null, chips),
     );
-    void this.onOpen;
   }
 }

@@ -1,6 +1,6 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { count } from "./format.ts";
+import { axisCount } from "./format.ts";
 
 /** A small live area chart (uPlot) that follows its container's width. */
 export class LiveChart {
@@ -43,9 +43,9 @@ export class LiveChart {
             stroke: axisColor,
             grid,
             ticks: { show: false },
-            size: 44,
+            size: 42,
             font: "11px system-ui, sans-serif",
-            values: (_u, vals) => vals.map((v) => count(v)),
+            values: (_u, vals) => vals.map((v) => axisCount(v)),
           },
         ],
         series: [

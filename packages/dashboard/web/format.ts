@@ -20,6 +20,16 @@ export function count(n: number): string {
   return n >= 100 || Number.isInteger(n) ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
 }
 
+/** Axis labels: short, no trailing zeros ("2.5k", "100M"). */
+export function axisCount(n: number): string {
+  const a = Math.abs(n);
+  const fmt = (v: number, unit: string) => `${Number(v.toFixed(v >= 10 ? 0 : 1))}${unit}`;
+  if (a >= 1e9) return fmt(n / 1e9, "G");
+  if (a >= 1e6) return fmt(n / 1e6, "M");
+  if (a >= 1e3) return fmt(n / 1e3, "k");
+  return fmt(n, "");
+}
+
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return "—";
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
