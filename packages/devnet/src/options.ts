@@ -53,7 +53,8 @@ export const devnetFlags = defineFlags({
   },
   rpcPort: {
     schema: port.default(8545),
-    description: "Sequencer JSON-RPC port; full node i listens on rpc-port + i",
+    description:
+      "Sequencer JSON-RPC port; full node i listens on rpc-port + i, then prover i's node-info RPC on the ports after the full nodes'",
     placeholder: "<port>",
     env: "STACCATO_DEVNET_RPC_PORT",
   },
