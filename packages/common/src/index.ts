@@ -1,4 +1,5 @@
 export * from "./chain/blockHeader.ts";
+export * from "./chain/blockStats.ts";
 export * from "./chain/chainEvents.ts";
 export * from "./chain/chainStore.ts";
 export * from "./chain/genesis.ts";

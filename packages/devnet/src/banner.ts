@@ -7,6 +7,19 @@ import type { DaemonPlan, DevnetLayout } from "./layout.ts";
 /** The first line of the banner: tests and scripts wait for it. */
 export const READY_LINE = "Staccato devnet is up";
 
+/**
+ * The dashboard on the sequencer's RPC port, told about every daemon of the devnet (by name and
+ * port on the same host) so its nodes table shows them all.
+ */
+export function dashboardUrl(plan: DaemonPlan[], host: string): string {
+  const order: Record<DaemonPlan["role"], number> = { sequencer: 0, fullnode: 1, prover: 2 };
+  const nodes = [...plan]
+    .sort((a, b) => order[a.role] - order[b.role] || a.index - b.index)
+    .map((d) => `${d.name}@${d.rpcPort}`)
+    .join(",");
+  return `http://${host}:${plan[0].rpcPort}/?nodes=${nodes}`;
+}
+
 /** What the devnet prints once every daemon answers `/health`. */
 export function formatBanner(args: {
   config: ChainConfig;
@@ -24,9 +37,10 @@ export function formatBanner(args: {
   const seqUrl = `http://${host}:${sequencer.rpcPort}`;
   const out: string[] = [];
   out.push(`${READY_LINE} (chain id ${config.chainId}, data in ${where(layout.root)})`, "");
+  out.push(`Dashboard: ${dashboardUrl(plan, host)}`, "");
   out.push("JSON-RPC (HTTP and WebSocket on the same port):");
   for (const d of plan) {
-    if (d.rpcPort === null) continue;
+    if (d.role === "prover") continue;
     const url = `${host}:${d.rpcPort}`;
     out.push(`  ${d.name.padEnd(11)} http://${url}  ws://${url}`);
   }
@@ -35,7 +49,7 @@ export function formatBanner(args: {
     out.push("", `Provers (a block is finalized once ${config.proverQuorum} of them attest it):`);
     for (const d of provers)
       out.push(
-        `  ${d.name.padEnd(11)} ${toChecksumAddress(config.provers[d.index - 1])}  metrics http://127.0.0.1:${d.metricsPort}/metrics`,
+        `  ${d.name.padEnd(11)} ${toChecksumAddress(config.provers[d.index - 1])}  metrics http://127.0.0.1:${d.metricsPort}/metrics  node info http://${host}:${d.rpcPort}`,
       );
   } else out.push("", "No provers: every sealed block is final.");
   out.push(

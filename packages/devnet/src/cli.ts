@@ -42,6 +42,7 @@ await runCli(
         logLevel: o.logLevel,
         proverWorkers: o.proverWorkers,
         startTimeoutMs: o.startTimeoutMs,
+        onCrash: o.onCrash,
       },
       { info: out, error: err },
     );

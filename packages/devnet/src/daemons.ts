@@ -42,7 +42,7 @@ export function daemonArgs(d: DaemonPlan, ctx: DaemonContext): string[] {
     "--log-level",
     ctx.logLevel,
   ];
-  const rpc = d.rpcPort === null ? [] : ["--rpc-host", ctx.host, "--rpc-port", String(d.rpcPort)];
+  const rpc = ["--rpc-host", ctx.host, "--rpc-port", String(d.rpcPort)];
   // The sequencer publishes every block to its DA dir (its default, `<data-dir>/da`); provers and
   // full nodes read what no peer serves from the same directory.
   const da = ["--da", "dir", "--da-dir", layout.daDir];
@@ -52,6 +52,7 @@ export function daemonArgs(d: DaemonPlan, ctx: DaemonContext): string[] {
     case "prover":
       return [
         ...common,
+        ...rpc,
         ...da,
         "--bootnodes",
         ctx.sequencerMultiaddr,
@@ -76,9 +77,7 @@ export function loopbackFor(host: string): string {
   return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
 }
 
-/** The URL whose 200 answer means the daemon is up: RPC `/health`, or metrics `/health` for provers. */
+/** The URL whose 200 answer means the daemon is up: its RPC port's `/health`. */
 export function healthUrl(d: DaemonPlan, host: string): string {
-  return d.rpcPort === null
-    ? `http://127.0.0.1:${d.metricsPort}/health`
-    : `http://${loopbackFor(host)}:${d.rpcPort}/health`;
+  return `http://${loopbackFor(host)}:${d.rpcPort}/health`;
 }

@@ -45,8 +45,11 @@ export interface DaemonPlan {
   index: number;
   p2pPort: number;
   metricsPort: number;
-  /** JSON-RPC port; provers have none. */
-  rpcPort: number | null;
+  /**
+   * JSON-RPC port. A prover's serves only `staccato_nodeInfo`/`staccato_status` (for the
+   * dashboard's nodes table), not the chain.
+   */
+  rpcPort: number;
 }
 
 export interface PortBases {
@@ -57,17 +60,18 @@ export interface PortBases {
 
 /**
  * Names and ports: the sequencer takes each base port, then provers and full nodes take the
- * next ones in order; full node i serves JSON-RPC on rpc-port + i (8546, 8547 by default).
+ * next ones in order; full node i serves JSON-RPC on rpc-port + i (8546, 8547 by default), and
+ * prover i its small node-info RPC on the ports after the full nodes' (8548, 8549).
  */
 export function planTopology(provers: number, fullnodes: number, ports: PortBases): DaemonPlan[] {
   const plan: DaemonPlan[] = [];
-  const add = (role: Role, index: number, rpcPort: number | null) => {
+  const add = (role: Role, index: number, rpcPort: number) => {
     const n = plan.length;
     const name = role === "sequencer" ? role : `${role}-${index}`;
     plan.push({ name, role, index, p2pPort: ports.p2pPort + n, metricsPort: ports.metricsPort + n, rpcPort });
   };
   add("sequencer", 0, ports.rpcPort);
-  for (let i = 1; i <= provers; i++) add("prover", i, null);
+  for (let i = 1; i <= provers; i++) add("prover", i, ports.rpcPort + fullnodes + i);
   for (let i = 1; i <= fullnodes; i++) add("fullnode", i, ports.rpcPort + i);
   return plan;
 }

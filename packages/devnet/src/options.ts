@@ -53,7 +53,8 @@ export const devnetFlags = defineFlags({
   },
   rpcPort: {
     schema: port.default(8545),
-    description: "Sequencer JSON-RPC port; full node i listens on rpc-port + i",
+    description:
+      "Sequencer JSON-RPC port; full node i listens on rpc-port + i, then prover i's node-info RPC on the ports after the full nodes'",
     placeholder: "<port>",
     env: "STACCATO_DEVNET_RPC_PORT",
   },
@@ -79,6 +80,13 @@ export const devnetFlags = defineFlags({
     schema: z.enum(LOG_LEVELS).default("info"),
     description: "Log level of every daemon (their logs go to <data-dir>/logs/<name>.log)",
     env: "STACCATO_DEVNET_LOG_LEVEL",
+  },
+  onCrash: {
+    schema: z.enum(["stop", "continue"]).default("stop"),
+    description:
+      "When a daemon exits on its own: stop the others and exit 1 (stop), or report it and keep the rest running until Ctrl-C, then exit 1 (continue: e.g. to watch a node fail on the dashboard)",
+    placeholder: "<stop|continue>",
+    env: "STACCATO_DEVNET_ON_CRASH",
   },
   startTimeoutMs: {
     schema: z.number().int().min(1000).default(90_000),

@@ -40,6 +40,7 @@ export class DevnetSupervisor {
   private readonly children: Child[] = [];
   private stopping: Promise<boolean> | null = null;
   private crashed = false;
+  private started = false;
   private readonly abort = new AbortController();
   private resolveDone!: (code: number) => void;
   /** Resolves with the devnet's exit status once every daemon has stopped. */
@@ -48,7 +49,7 @@ export class DevnetSupervisor {
   });
 
   constructor(
-    private readonly ctx: DaemonContext & { startTimeoutMs: number },
+    private readonly ctx: DaemonContext & { startTimeoutMs: number; onCrash?: "stop" | "continue" },
     private readonly io: SupervisorIo,
   ) {}
 
@@ -59,6 +60,7 @@ export class DevnetSupervisor {
       const [sequencer, ...rest] = plan;
       await this.launch([sequencer]);
       await this.launch(rest);
+      this.started = true;
     } catch (err) {
       await this.stop();
       throw err;
@@ -121,11 +123,14 @@ export class DevnetSupervisor {
         `devnet: ${child.plan.name} (pid ${child.proc.pid}) EXITED UNEXPECTEDLY (${signal === null ? `exit code ${code}` : `signal ${signal}`})`,
         `devnet: last lines of ${file}:`,
         ...tail(file, LOG_TAIL_LINES).map((l) => `  ${l}`),
-        "devnet: stopping the other daemons; run the devnet again to resume the chain",
+        this.ctx.onCrash === "continue"
+          ? "devnet: --on-crash continue: the other daemons keep running; Ctrl-C stops them (exit status 1)"
+          : "devnet: stopping the other daemons; run the devnet again to resume the chain",
         bar,
       ].join("\n"),
     );
-    await this.stop();
+    // While starting, a crash always stops everything: the devnet never came up.
+    if (this.ctx.onCrash !== "continue" || !this.started) await this.stop();
   }
 
   /** SIGTERM to every running daemon, then wait (SIGKILL after 30 s). True if all stopped cleanly. */
@@ -171,8 +176,7 @@ function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 async function ensurePortsFree(plan: DaemonPlan[], host: string): Promise<void> {
   const wanted: { port: number; host: string; what: string; flag: string }[] = [];
   for (const d of plan) {
-    if (d.rpcPort !== null)
-      wanted.push({ port: d.rpcPort, host, what: `${d.name} JSON-RPC`, flag: "--rpc-port" });
+    wanted.push({ port: d.rpcPort, host, what: `${d.name} JSON-RPC`, flag: "--rpc-port" });
     wanted.push({ port: d.p2pPort, host: "127.0.0.1", what: `${d.name} libp2p`, flag: "--p2p-port" });
     wanted.push({
       port: d.metricsPort,

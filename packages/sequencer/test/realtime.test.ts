@@ -81,6 +81,7 @@ interface MiniBlockNote {
   blockNumber: Hex;
   index: Hex;
   timestampUs: Hex;
+  gasUsed: Hex;
   transactions: Hex[];
   receipts?: RawReceipt[];
 }
@@ -223,6 +224,11 @@ describe("realtime / subscriptions", () => {
         assert.equal(mb.blockNumber, r.blockNumber);
         const k = mb.transactions.indexOf(r.transactionHash as Hex);
         assert.deepEqual(mb.receipts?.[k], r);
+        // gasUsed: what the mini-block's transactions used, for gas/s without fetching receipts
+        assert.equal(
+          BigInt(mb.gasUsed),
+          mb.receipts!.reduce((sum, x) => sum + BigInt(x.gasUsed), 0n),
+        );
         const stored = await rpc<{
           number: Hex;
           hash: Hex;
@@ -313,6 +319,62 @@ describe("realtime / subscriptions", () => {
     } finally {
       await ws.close();
     }
+  });
+
+  it("staccato_getBlockStats tells how the sequencer sealed a block; staccato_nodeInfo who it is", async () => {
+    const r = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [
+      await signed(5, { to: freshAddress(), value: 1n }),
+    ]);
+    const sealed = await sealedReceipt(seq.rpcUrl, r.transactionHash);
+    const block = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByHash", [sealed.blockHash, false]);
+    const stats = await rpc<{
+      number: Hex;
+      hash: Hex;
+      timestamp: Hex;
+      miniBlocks: number;
+      transactions: number;
+      gasUsed: Hex;
+      stateRootMs: number;
+      sealMs: number;
+      sealedAt: number;
+      da: string;
+    }>(seq.rpcUrl, "staccato_getBlockStats", [sealed.blockNumber]);
+    assert.equal(stats.hash, sealed.blockHash);
+    assert.equal(stats.timestamp, block.timestamp);
+    assert.equal(stats.gasUsed, block.gasUsed);
+    assert.equal(stats.transactions, (block.transactions as unknown[]).length);
+    assert.ok(
+      stats.miniBlocks >= 1 && stats.miniBlocks <= stats.transactions,
+      `${stats.miniBlocks} mini-blocks`,
+    );
+    assert.ok(stats.stateRootMs > 0 && stats.sealMs >= 0, JSON.stringify(stats));
+    assert.ok(Math.abs(stats.sealedAt - Date.now()) < 60_000, "sealedAt is wall-clock ms");
+    assert.ok(stats.da === "published" || stats.da === "pending", stats.da);
+    // the open block and blocks that do not exist have none
+    const pending = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", ["pending", false]);
+    assert.equal(await rpc(seq.rpcUrl, "staccato_getBlockStats", [pending.number]), null);
+
+    const info = await rpc<{
+      role: string;
+      clientVersion: string;
+      chainId: number;
+      memory: { rss: number };
+      health: { ok: boolean };
+      status: { latestBlock: number };
+      lag: unknown;
+      logTail: string[];
+    }>(seq.rpcUrl, "staccato_nodeInfo", [5]);
+    assert.equal(info.role, "sequencer");
+    assert.equal(info.chainId, DEV_CHAIN_ID);
+    assert.match(info.clientVersion, /^staccato-sequencer\//);
+    assert.ok(info.memory.rss > 10_000_000);
+    assert.equal(info.health.ok, true);
+    assert.ok(info.status.latestBlock >= Number(sealed.blockNumber));
+    assert.equal(info.lag, null, "the sequencer is the source");
+    assert.ok(info.logTail.length > 0 && info.logTail.length <= 5, `${info.logTail.length} lines`);
+    for (const line of info.logTail) assert.equal(typeof JSON.parse(line).msg, "string");
+    const bad = await rpcRaw(seq.rpcUrl, "staccato_nodeInfo", [10_000]);
+    assert.equal(bad.error?.code, -32602);
   });
 
   it("latest and pending state see a preconfirmed balance at once, the sealed block before it does not; eth_getBlockByNumber(pending) holds the tx", async () => {

@@ -70,6 +70,8 @@ export class FinalityTracker {
   private readonly provers: Set<string>;
   private readonly byNumber = new Map<bigint, Attestation[]>();
   private readonly seen = new Set<string>();
+  /** When this node recorded each attestation (ms since the epoch); not kept across restarts. */
+  private readonly receivedAtMs = new Map<string, number>();
   private finalizedN = 0n;
   private finalizedHash: Uint8Array | null = null;
   private alarmAt: bigint | null = null;
@@ -141,6 +143,7 @@ export class FinalityTracker {
     const id = bytesToHex(a.hash);
     if (this.seen.has(id)) return false;
     this.seen.add(id);
+    this.receivedAtMs.set(id, Date.now());
     let list = this.byNumber.get(a.blockNumber);
     if (list === undefined) {
       list = [];
@@ -205,6 +208,11 @@ export class FinalityTracker {
     return this.byNumber.get(n) ?? [];
   }
 
+  /** When this node recorded `a` (ms since the epoch), or null when loaded from before a restart. */
+  receivedAt(a: Attestation): number | null {
+    return this.receivedAtMs.get(bytesToHex(a.hash)) ?? null;
+  }
+
   private alarm(a: Attestation): void {
     const own = this.sealedHash(a.blockNumber);
     const canonical = own === undefined || own === null ? null : equalsBytes(own, a.blockHash);
@@ -236,7 +244,11 @@ export class FinalityTracker {
   private prune(): void {
     if (this.finalizedN <= KEEP_BELOW_FINALIZED) return;
     const floor = this.finalizedN - KEEP_BELOW_FINALIZED;
-    for (const n of this.byNumber.keys()) if (n < floor) this.byNumber.delete(n);
+    for (const [n, list] of this.byNumber) {
+      if (n >= floor) continue;
+      for (const a of list) this.receivedAtMs.delete(bytesToHex(a.hash));
+      this.byNumber.delete(n);
+    }
   }
 
   // ---------- persistence: attestations.log (length-prefixed) and finality.json ----------

@@ -31,4 +31,6 @@ export {
   type RpcServerOptions,
   type RpcServerOptionsInput,
   rpcServerOptionsSchema,
+  type StaticPage,
 } from "./server.ts";
+export { type NodeInfoSource, type NodeRole, nodeInfoApi } from "./nodeInfoApi.ts";

@@ -15,7 +15,10 @@ import {
 import { RpcErrorCode } from "./errors.ts";
 import { WsConn } from "./wsConnection.ts";
 
-/** JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready. */
+/**
+ * JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready, and the
+ * dashboard page at GET / for browsers.
+ */
 
 export const rpcServerOptionsSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
@@ -50,6 +53,18 @@ export interface RpcServerDeps {
   health?: () => HealthStatus;
   /** GET /ready; defaults to `health`. */
   ready?: () => HealthStatus;
+  /**
+   * The page served at `GET /` to a browser (a request whose `Accept` names `text/html`): the
+   * dashboard. Built on first use; other requests for `/` keep their JSON 404.
+   */
+  page?: () => Promise<StaticPage>;
+}
+
+/** A self-contained HTML page and the headers it needs (e.g. its Content-Security-Policy). */
+export interface StaticPage {
+  body: Buffer;
+  etag: string;
+  headers: Record<string, string>;
 }
 
 export interface RpcServer {
@@ -117,6 +132,7 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
         const path = q === -1 ? url : url.slice(0, q);
         if (path === "/health") sendStatus(req, res, deps.health);
         else if (path === "/ready") sendStatus(req, res, deps.ready ?? deps.health);
+        else if (path === "/" && deps.page !== undefined && wantsHtml(req)) sendPage(req, res, deps.page);
         else sendJson(req, res, 404, '{"error":"not found"}');
         break;
       }
@@ -218,6 +234,32 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
     sendJson(req, res, status.ok === true ? 200 : 503, body);
   }
 
+  function sendPage(req: IncomingMessage, res: ServerResponse, page: () => Promise<StaticPage>): void {
+    page().then(
+      (p) => {
+        if (res.destroyed || res.headersSent) return;
+        const notModified = req.headers["if-none-match"] === p.etag;
+        res.writeHead(notModified ? 304 : 200, {
+          ...p.headers,
+          etag: p.etag,
+          "cache-control": "no-cache",
+          ...(notModified ? {} : { "content-length": p.body.length }),
+        });
+        res.end(notModified || req.method === "HEAD" ? undefined : p.body);
+      },
+      (err: unknown) => {
+        log.error({ err }, "could not build the dashboard page");
+        if (res.destroyed || res.headersSent) return;
+        const body = `could not build the dashboard page: ${err instanceof Error ? err.message : String(err)}\n`;
+        res.writeHead(500, {
+          "content-type": "text/plain; charset=utf-8",
+          "content-length": Buffer.byteLength(body),
+        });
+        res.end(req.method === "HEAD" ? undefined : body);
+      },
+    );
+  }
+
   function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
     if (res.destroyed || res.headersSent) return;
     const headers = cors.headers(req.headers.origin);
@@ -292,6 +334,11 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
       log.info("rpc server closed");
     },
   };
+}
+
+/** A browser navigating to the page asks for `text/html`; JSON-RPC clients and probes do not. */
+function wantsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? "").includes("text/html");
 }
 
 function onSocketError(): void {

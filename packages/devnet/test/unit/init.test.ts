@@ -77,14 +77,14 @@ describe("devnet / init", () => {
 });
 
 describe("devnet / ports", () => {
-  it("gives the sequencer the base ports and full node i the RPC port base + i", () => {
+  it("gives the sequencer the base ports, full node i the RPC port base + i, provers the ones after", () => {
     const plan = planTopology(2, 2, { rpcPort: 8545, p2pPort: 9000, metricsPort: 9545 });
     assert.deepEqual(
       plan.map((d) => [d.name, d.rpcPort, d.p2pPort, d.metricsPort]),
       [
         ["sequencer", 8545, 9000, 9545],
-        ["prover-1", null, 9001, 9546],
-        ["prover-2", null, 9002, 9547],
+        ["prover-1", 8548, 9001, 9546],
+        ["prover-2", 8549, 9002, 9547],
         ["fullnode-1", 8546, 9003, 9548],
         ["fullnode-2", 8547, 9004, 9549],
       ],

@@ -39,7 +39,9 @@ import {
   serveAttestations,
   syncAttestations,
   finalityApi,
+  nodeInfoApi,
 } from "@staccato/common";
+import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
@@ -265,15 +267,30 @@ export class FullNode {
           }
         : { ok: false, error: problem };
     };
+    const nodeInfo = nodeInfoApi({
+      role: "fullnode",
+      clientVersion: CLIENT_VERSION,
+      chainId: config.chainId,
+      logger: log,
+      peerId: () => net.node.peerId.toString(),
+      peers: () => net.node.peers().length,
+      health,
+      status: () => backend.status(),
+      lagBlocks: () => Number(replica.follower.highestBlock - replica.follower.verifiedBlock),
+      events,
+    });
+    closers.push(() => nodeInfo.close());
     const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
       logger: log,
       methods: {
         ...ethApi(backend),
+        ...nodeInfo.methods,
         ...subs.methods,
         ...realtime.methods,
         ...finalityApi(backend, finality),
       },
       health,
+      page: dashboardPage,
     });
     const addr = await rpc.listen();
     closers.push(() => rpc.close());

@@ -24,6 +24,22 @@ export const proverFlags = defineFlags({
     description: "Worker threads verifying blocks in parallel (default: the number of cores)",
     placeholder: "<n>",
   },
+  rpcHost: {
+    schema: z.string().default("127.0.0.1"),
+    description: "Listen address of --rpc-port",
+    placeholder: "<host>",
+  },
+  rpcPort: {
+    schema: z.number().int().min(0).max(65535).optional(),
+    description:
+      "Serve a small JSON-RPC on this port (0 = pick a free one): staccato_nodeInfo, staccato_status, eth_chainId, net_version, web3_clientVersion, for the dashboard's nodes table. Off by default: a prover only dials out",
+    placeholder: "<port>",
+  },
+  corsOrigins: {
+    schema: z.string().default("*"),
+    description: "Allowed CORS origins of --rpc-port (comma-separated, or *)",
+    placeholder: "<origins>",
+  },
   ...p2pFlags(9002),
   ...daFlags("none", "read"),
   ...operationsFlags(9547),

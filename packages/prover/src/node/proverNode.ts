@@ -26,6 +26,7 @@ import { VerifierPool } from "../validation/workerPool.ts";
 import { ProverMetrics } from "./metrics.ts";
 import type { ProverOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
+import { proverRpcServer } from "./proverRpc.ts";
 
 export class StartupError extends Error {}
 
@@ -80,6 +81,8 @@ export class ProverNode {
   }
 
   metricsServer: MetricsServer | null = null;
+  /** Where `--rpc-port` serves `staccato_nodeInfo`, or null without it. */
+  rpcAddress: { host: string; port: number } | null = null;
 
   static async start(o: ProverOptions, logger?: Logger): Promise<ProverNode> {
     const log = logger ?? createLogger({ name: "prover", level: o.logLevel });
@@ -127,23 +130,32 @@ export class ProverNode {
       node.network = net;
       node.fetcher = new BundleFetcher(net, da, { logger: log, metrics });
       node.closers.push(() => net.stop());
+      const health = () => ({
+        ok: true,
+        peers: net.peerCount(),
+        attestedThrough: Number(progress.attestedThrough),
+        highestSeen: Number(node.highestSeen),
+        queued: node.queue.length,
+        verifying: pool.busy,
+      });
       node.metricsServer = await startMetricsServer(
         { host: o.metricsHost, port: o.metricsPort },
-        {
-          registry,
-          logger: log,
-          health: () => ({
-            ok: true,
-            peers: net.peerCount(),
-            attestedThrough: Number(progress.attestedThrough),
-            highestSeen: Number(node.highestSeen),
-            queued: node.queue.length,
-            verifying: pool.busy,
-          }),
-        },
+        { registry, logger: log, health },
       );
       const ms = node.metricsServer;
       node.closers.push(() => ms.close());
+      if (o.rpcPort !== undefined) {
+        const rpc = proverRpcServer(o, {
+          logger: log,
+          config,
+          address,
+          health,
+          peerId: () => net.node.peerId.toString(),
+          peers: () => net.peerCount(),
+        });
+        node.rpcAddress = await rpc.listen();
+        node.closers.push(() => rpc.close());
+      }
       log.info(
         {
           prover: address,
@@ -151,6 +163,7 @@ export class ProverNode {
           workers: o.workers,
           attestedThrough: Number(progress.attestedThrough),
           metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
+          rpc: node.rpcAddress === null ? null : `http://${node.rpcAddress.host}:${node.rpcAddress.port}`,
           p2p: net.multiaddrs(),
           da: da?.description ?? "none",
           dataDir: o.dataDir,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { bytesToHex } from "@ethereumjs/util";
 import {
+  BlockStatsLog,
   type ChainConfig,
   type Logger,
   MemoryState,
@@ -27,6 +28,7 @@ import {
   type ChainBackend,
   ethApi,
   finalityApi,
+  nodeInfoApi,
   realtimeApi,
   subscriptionApi,
   FinalityMetrics,
@@ -34,6 +36,7 @@ import {
   compressWitness,
   daStoreFromFlags,
 } from "@staccato/common";
+import { dashboardPage } from "@staccato/dashboard";
 import { DaIndexLog } from "../da/daIndex.ts";
 import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
 import { debugApi } from "../rpc/debugApi.ts";
@@ -211,6 +214,7 @@ export class SequencerNode {
     // DA (DESIGN §7): every sealed block goes out in order, off the sealing path.
     const daStore = daStoreFromFlags(o, o.dataDir);
     let da: DaPublisher | null = null;
+    const blockStats = new BlockStatsLog();
     if (daStore !== null) {
       const index = DaIndexLog.open(join(o.dataDir, "da-index.log"), (droppedBytes) =>
         log.warn({ droppedBytes }, "dropped a torn record at the end of the DA index"),
@@ -252,7 +256,12 @@ export class SequencerNode {
             if (network !== null && ref !== undefined) network.publishMiniBlock(ref.encoded);
             events.emit("miniBlock", { block, miniBlock, txs });
           },
-          onBlock: (b) => {
+          onBlock: (b, timing) => {
+            blockStats.record(b.number, {
+              stateRootMs: timing.rootMs,
+              sealMs: timing.sealMs,
+              sealedAt: Date.now(),
+            });
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
               const data = encodeSnapshot(snapshotPoint(chain, b), history.addresses(), history.latest);
               writeSnapshot(o.dataDir, b.number, data).then(
@@ -331,6 +340,8 @@ export class SequencerNode {
       clientVersion: CLIENT_VERSION,
       // Without provers every sealed block is final; with provers, finality waits for attestations.
       finalizedNumber: () => finality.finalized(),
+      blockStats: (n) => blockStats.get(n),
+      ...(da !== null ? { daPublished: () => BigInt(da!.status().publishedBlock) } : {}),
     };
     const subs = subscriptionApi(backend);
     closers.push(() => subs.close());
@@ -348,10 +359,22 @@ export class SequencerNode {
           }
         : { ok: false, error: err.message };
     };
+    const nodeInfo = nodeInfoApi({
+      role: "sequencer",
+      clientVersion: CLIENT_VERSION,
+      chainId: config.chainId,
+      logger: log,
+      peerId: () => network?.peerId ?? null,
+      peers: () => network?.peerCount() ?? 0,
+      health,
+      status: () => backend.status(),
+    });
+    closers.push(() => nodeInfo.close());
     const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
       logger: log,
       methods: {
         ...ethApi(backend),
+        ...nodeInfo.methods,
         ...subs.methods,
         ...realtime.methods,
         ...finalityApi(backend, finality),
@@ -359,6 +382,7 @@ export class SequencerNode {
       },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,
+      page: dashboardPage,
     });
     const addr = await rpc.listen();
     closers.push(() => rpc.close());

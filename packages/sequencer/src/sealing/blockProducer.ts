@@ -46,7 +46,13 @@ export type ProducerOptions = z.infer<typeof producerOptionsSchema>;
 
 export interface ProducerEvents {
   onMiniBlock(block: ChainBlock, mb: SignedMiniBlock, txs: TxEntry[]): void;
-  onBlock(block: ChainBlock): void;
+  /** A sealed block, with how long its state root and the rest of its seal took. */
+  onBlock(block: ChainBlock, timing: SealTiming): void;
+}
+
+export interface SealTiming {
+  rootMs: number;
+  sealMs: number;
 }
 
 export interface ProducerDeps {
@@ -317,17 +323,17 @@ export class BlockProducer {
       await previous;
       await published;
       const { root, ms, witness } = await rootRequested;
-      await this.finishSeal(b, root, ms);
+      const timing = await this.finishSeal(b, root, ms);
       // The witness is stored (its compression under way) before anyone hears of the block, so
       // whatever serves or publishes the block finds its witness.
       if (reads !== null && witness !== undefined) this.storeWitness(b, reads, witness);
-      this.deps.events.onBlock(b);
+      this.deps.events.onBlock(b, timing);
     })();
     this.sealing = seal.catch((err: unknown) => this.die(err as Error));
     this.sealWaiters.set(b.number, this.sealing);
   }
 
-  private async finishSeal(b: ChainBlock, stateRoot: Uint8Array, rootMs: number): Promise<void> {
+  private async finishSeal(b: ChainBlock, stateRoot: Uint8Array, rootMs: number): Promise<SealTiming> {
     const started = performance.now();
     const { common, chain, config } = this.deps;
     const parent = chain.block(b.number - 1n)!;
@@ -383,6 +389,7 @@ export class BlockProducer {
       },
       "sealed block",
     );
+    return { rootMs, sealMs };
   }
 
   /** Assembles the sealed block's witness; compression and the write happen off this thread. */

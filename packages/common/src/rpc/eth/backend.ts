@@ -1,6 +1,7 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
+import type { BlockSealStat } from "../../chain/blockStats.ts";
 import type { ChainEvents } from "../../chain/chainEvents.ts";
 import type { ChainBlock, ChainStore } from "../../chain/chainStore.ts";
 import type { ChainConfig } from "../../config/chainConfig.ts";
@@ -68,6 +69,10 @@ export interface ChainBackend {
   syncing(): false | Record<string, string>;
   /** staccato_status's answer. */
   status(): Record<string, unknown>;
+  /** How this node sealed block `n` (the sequencer keeps the newest blocks'); undefined if unknown. */
+  blockStats?(n: bigint): BlockSealStat | undefined;
+  /** Newest block such that it and every block before it are published to DA (the sequencer). */
+  daPublished?(): bigint;
 }
 
 export type StateAt = { view: StateReader; block: ChainBlock; pending: boolean };

@@ -8,7 +8,7 @@ import type { ChainBackend } from "./backend.ts";
 
 const q = (n: bigint) => `0x${n.toString(16)}`;
 
-function formatAttestation(a: Attestation, canonical: Uint8Array | null) {
+function formatAttestation(a: Attestation, canonical: Uint8Array | null, receivedAt: number | null) {
   return {
     prover: bytesToHex(a.prover),
     blockNumber: q(a.blockNumber),
@@ -21,6 +21,8 @@ function formatAttestation(a: Attestation, canonical: Uint8Array | null) {
     postStateRoot: bytesToHex(a.postStateRoot),
     witnessHash: bytesToHex(a.witnessHash),
     signature: bytesToHex(a.signature),
+    /** When this node recorded it, ms since the epoch (null: recorded before the node restarted). */
+    receivedAt,
   };
 }
 
@@ -38,7 +40,7 @@ export function finalityApi(be: ChainBackend, tracker: FinalityTracker): RpcMeth
         blockHash: own === null ? null : bytesToHex(own),
         finalized: n <= finalized && own !== null,
         quorum: tracker.quorum,
-        attestations: tracker.attestations(n).map((a) => formatAttestation(a, own)),
+        attestations: tracker.attestations(n).map((a) => formatAttestation(a, own, tracker.receivedAt(a))),
       };
     }),
     staccato_finality: rpcMethod(z.tuple([]), () => ({

@@ -9,6 +9,8 @@ import { z } from "zod";
 import type { ChainBackend } from "./backend.ts";
 import { formatReceipt } from "./format.ts";
 
+const round2 = (ms: number) => Math.round(ms * 100) / 100;
+
 /** EIP-7966 error codes. */
 const SYNC_TIMEOUT = 4;
 const SYNC_NOT_READY = 5;
@@ -100,6 +102,26 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
       };
     }),
     staccato_status: rpcMethod(z.tuple([]), () => be.status()),
+    staccato_getBlockStats: rpcMethod(z.tuple([s.quantity]), ([n]) => {
+      const b = be.chain.block(n);
+      if (b === undefined || b.hash === null) return null;
+      const stat = be.blockStats?.(n);
+      const da = be.daPublished?.();
+      return {
+        number: `0x${n.toString(16)}`,
+        hash: bytesToHex(b.hash),
+        timestamp: `0x${b.timestamp.toString(16)}`,
+        miniBlocks: b.miniBlocks.length,
+        transactions: b.txs.length,
+        gasUsed: `0x${b.gasUsed.toString(16)}`,
+        /** The sequencer's own figures for its newest blocks; null elsewhere or once forgotten. */
+        stateRootMs: stat === undefined ? null : round2(stat.stateRootMs),
+        sealMs: stat === undefined ? null : round2(stat.sealMs),
+        sealedAt: stat?.sealedAt ?? null,
+        /** Whether the block is published to DA (the sequencer); null on nodes that do not publish. */
+        da: da === undefined ? null : n <= da ? "published" : "pending",
+      };
+    }),
   } satisfies RpcMethods;
   return {
     methods: methods as unknown as RpcMethods,

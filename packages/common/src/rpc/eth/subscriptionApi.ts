@@ -155,7 +155,9 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
       }
       case "miniBlocks": {
         const full = (opts as { fullTransactions?: boolean } | undefined)?.fullTransactions === true;
-        off = be.events.on("miniBlock", ({ block, miniBlock, txs }) =>
+        off = be.events.on("miniBlock", ({ block, miniBlock, txs }) => {
+          let gasUsed = 0n;
+          for (const t of txs) gasUsed += t.receipt.gasUsed;
           notify({
             number: qty(miniBlock.number),
             hash: bytesToHex(miniBlock.hash),
@@ -163,10 +165,11 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
             blockNumber: qty(miniBlock.blockNumber),
             index: qty(miniBlock.index),
             timestampUs: qty(miniBlock.timestampUs),
+            gasUsed: qty(gasUsed),
             transactions: txs.map((t) => t.hashHex),
             receipts: full ? txs.map((t) => formatReceipt(t, block, be.common)) : undefined,
-          }),
-        );
+          });
+        });
         break;
       }
       case "stateChanges":

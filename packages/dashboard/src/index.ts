@@ -1,0 +1,1 @@
+export { buildDashboardPage, type DashboardPage, dashboardPage, WEB_DIR } from "./page.ts";

@@ -1,0 +1,69 @@
+import {
+  type ChainConfig,
+  type Logger,
+  type RpcMethods,
+  type RpcServer,
+  createRpcServer,
+  nodeInfoApi,
+  rpcMethod,
+} from "@staccato/common";
+import { z } from "zod";
+import type { ProverOptions } from "./options.ts";
+
+export const CLIENT_VERSION = "staccato-prover/0.1.0";
+
+export interface ProverRpcDeps {
+  logger: Logger;
+  config: ChainConfig;
+  /** The prover's signing address. */
+  address: string;
+  /** The same answer as the metrics port's `/health`. */
+  health(): { ok: boolean; [detail: string]: unknown };
+  peerId(): string;
+  peers(): number;
+}
+
+/**
+ * `--rpc-port`: a prover holds no chain, so it answers only who it is and how it is doing
+ * (`staccato_nodeInfo`, `staccato_status`) and the chain it serves, for the dashboard's nodes
+ * table and for operators. Attestations themselves are read from the sequencer or a full node
+ * (`staccato_getAttestations`).
+ */
+export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServer {
+  const status = () => ({
+    role: "prover",
+    prover: deps.address,
+    chainId: deps.config.chainId,
+    ...deps.health(),
+  });
+  const info = nodeInfoApi({
+    role: "prover",
+    clientVersion: CLIENT_VERSION,
+    chainId: deps.config.chainId,
+    logger: deps.logger,
+    peerId: deps.peerId,
+    peers: deps.peers,
+    health: deps.health,
+    status,
+  });
+  const none = z.tuple([]);
+  const methods = {
+    ...info.methods,
+    staccato_status: rpcMethod(none, status),
+    eth_chainId: rpcMethod(none, () => `0x${deps.config.chainId.toString(16)}`),
+    net_version: rpcMethod(none, () => String(deps.config.chainId)),
+    web3_clientVersion: rpcMethod(none, () => CLIENT_VERSION),
+  } as RpcMethods;
+  const server = createRpcServer(
+    { host: o.rpcHost, port: o.rpcPort ?? 0, corsOrigins: o.corsOrigins },
+    { logger: deps.logger, methods, health: deps.health },
+  );
+  return {
+    listen: () => server.listen(),
+    address: () => server.address(),
+    close: async () => {
+      info.close();
+      await server.close();
+    },
+  };
+}
