@@ -26,7 +26,7 @@ import { Executor } from "../../packages/common/src/execution/executor.ts";
 import { StateHistory } from "../../packages/common/src/state/stateHistory.ts";
 import type { MemoryState } from "../../packages/common/src/state/memoryState.ts";
 import type { SignedMiniBlock } from "../../packages/common/src/types/chain.ts";
-import { replicaEntries } from "../../packages/fullnode/src/chain/replicaTx.ts";
+import { miniBlockEntries } from "../../packages/common/src/chain/txEntries.ts";
 import { CHAIN_ID, block, blockEnv, common, fundedState, freshTransfers, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 20_000);
@@ -93,7 +93,7 @@ function apply(mbs: { mb: SignedMiniBlock; encoded: Uint8Array }[]): { us: numbe
   for (const { mb, encoded } of mbs) {
     state.applyDiff(mb.diff, true);
     latest.add(b.number, state.takePreImage());
-    const { entries, logIndex } = replicaEntries(mb, b.number, common);
+    const { entries, logIndex } = miniBlockEntries(mb, b.number, common);
     b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
     b.txCount += entries.length;
     b.miniBlockCount++;

@@ -6,6 +6,7 @@ import type { ChainConfig } from "../config/chainConfig.ts";
 import { keccak256 } from "../crypto/keccak.ts";
 import { type BlockEnv, nextBaseFee } from "./blockHeader.ts";
 import type { Log, Receipt, SignedMiniBlock } from "../types/chain.ts";
+import type { ChainArchive } from "./chainArchive.ts";
 
 /**
  * One included transaction and everything RPC needs to describe it. History lives in memory, so
@@ -67,35 +68,95 @@ export interface LocatedLog {
   log: Log;
   tx: TxEntry;
   logIndex: number;
-  blockHash: Uint8Array | null;
+  block: ChainBlock;
 }
 
+/** How the chain store keeps history in memory. */
+export interface ChainStoreOptions {
+  /**
+   * Sealed blocks kept in memory (at least 256, what BLOCKHASH reaches); older blocks are read
+   * from `archive` once it holds them. Without an archive everything stays in memory.
+   */
+  retain?: number;
+  archive?: ChainArchive | null;
+  /** The first block held in memory (default `base`): older ones are in the archive already. */
+  first?: bigint;
+  /** With `first` after `base`: the newest mini-block of the blocks before it. */
+  before?: { number: bigint; hash: Uint8Array };
+}
+
+/** Fewest sealed blocks a chain store with an archive keeps in memory: BLOCKHASH reaches 256 back. */
+export const MIN_RETAINED_BLOCKS = 257;
+export const DEFAULT_RETAINED_BLOCKS = 512;
+
 /**
- * The sequencer's chain in memory: sealed blocks by number and hash, the open block being filled
- * by mini-blocks, and the index from transaction hash to its entry. The write-ahead log makes it
- * durable; this is what RPC reads.
+ * The chain as RPC and the network read it: the open block being filled by mini-blocks, the
+ * newest sealed blocks in memory (with their transaction-hash, block-hash and mini-block
+ * indexes), and, with an archive, everything older on disk. The synchronous lookups answer from
+ * memory only (what execution, sealing and gossip need: recent blocks); the `get…` lookups fall
+ * through to the archive. A block leaves memory once the archive holds it (`archived`) and it is
+ * older than the retained window, so memory does not grow with the chain's length.
  */
 export class ChainStore {
-  private readonly blocks: ChainBlock[] = [];
+  private blocks: ChainBlock[] = [];
+  /** Number of `blocks[0]`. */
+  private first: bigint;
   private readonly byHash = new Map<string, ChainBlock>();
   private readonly txs = new Map<string, TxEntry>();
   private readonly miniBlocks = new Map<bigint, MiniBlockRef>();
   private latestNumber = -1n;
-
-  /** `base`: the first block held (0, or the block a full node joined at from a snapshot). */
-  constructor(readonly base = 0n) {}
-
-  private at(n: bigint): ChainBlock | undefined {
-    return n < this.base ? undefined : this.blocks[Number(n - this.base)];
-  }
   /** Highest block number any transaction or mini-block refers to (open or sealed). */
   private headNumber = -1n;
+  /** Every block up to this one is in the archive. */
+  private archivedThrough = -1n;
+  /** The newest mini-block of the blocks no longer in memory. */
+  private evictedLastMiniBlock: { number: bigint; hash: Uint8Array } = {
+    number: 0n,
+    hash: new Uint8Array(32),
+  };
+  private readonly retain: number;
+  readonly archive: ChainArchive | null;
+  /** The oldest block the node holds (memory or archive): its base, or where retention pruned to. */
+  private oldestNumber: bigint;
+
+  /** `base`: the first block held (0, or the block a full node joined at from a snapshot). */
+  constructor(
+    readonly base = 0n,
+    opts: ChainStoreOptions = {},
+  ) {
+    this.first = opts.first ?? base;
+    this.oldestNumber = base;
+    this.archive = opts.archive ?? null;
+    this.archivedThrough = this.first - 1n;
+    if (opts.before !== undefined) this.evictedLastMiniBlock = opts.before;
+    this.retain =
+      this.archive === null
+        ? Number.POSITIVE_INFINITY
+        : Math.max(MIN_RETAINED_BLOCKS, opts.retain ?? DEFAULT_RETAINED_BLOCKS);
+  }
+
+  private at(n: bigint): ChainBlock | undefined {
+    return n < this.first ? undefined : this.blocks[Number(n - this.first)];
+  }
+
+  /** The oldest block this node holds (`earliest`). */
+  get oldest(): bigint {
+    return this.oldestNumber;
+  }
+
+  /** Retention dropped the archived blocks below `n`. */
+  prunedBelow(n: bigint): void {
+    if (n > this.oldestNumber) this.oldestNumber = n;
+  }
 
   /** Adds a block (genesis, or a newly opened one). */
   addBlock(b: ChainBlock): void {
-    if (b.number !== this.base + BigInt(this.blocks.length))
+    if (b.number !== this.first + BigInt(this.blocks.length))
       throw new Error(`block ${b.number} out of order`);
     this.blocks.push(b);
+    // A block read back from the archive comes with its mini-blocks and transactions.
+    for (const mb of b.miniBlocks) this.miniBlocks.set(mb.number, mb);
+    for (const t of b.txs) this.txs.set(t.hashHex, t);
     if (b.number > this.headNumber) this.headNumber = b.number;
     if (b.hash !== null) this.markSealed(b);
   }
@@ -113,6 +174,33 @@ export class ChainStore {
   markSealed(b: ChainBlock): void {
     this.byHash.set(bytesToHex(b.hash!), b);
     if (b.number > this.latestNumber) this.latestNumber = b.number;
+    this.evict();
+  }
+
+  /** The archive holds every block through `number`: older ones may leave memory. */
+  archived(number: bigint): void {
+    if (number > this.archivedThrough) this.archivedThrough = number;
+    this.evict();
+  }
+
+  /** Sealed blocks in memory older than the retained window, and archived, leave memory. */
+  private evict(): void {
+    const keepFrom =
+      this.latestNumber - BigInt(this.retain === Number.POSITIVE_INFINITY ? 0 : this.retain) + 1n;
+    if (this.retain === Number.POSITIVE_INFINITY) return;
+    let drop = 0;
+    for (const b of this.blocks) {
+      if (b.number >= keepFrom || b.number > this.archivedThrough || b.hash === null) break;
+      this.byHash.delete(bytesToHex(b.hash));
+      for (const t of b.txs) this.txs.delete(t.hashHex);
+      for (const mb of b.miniBlocks) this.miniBlocks.delete(mb.number);
+      const last = b.miniBlocks.at(-1);
+      if (last !== undefined) this.evictedLastMiniBlock = { number: last.number, hash: last.hash };
+      drop++;
+    }
+    if (drop === 0) return;
+    this.blocks = this.blocks.slice(drop);
+    this.first += BigInt(drop);
   }
 
   get latest(): ChainBlock {
@@ -124,6 +212,7 @@ export class ChainStore {
     return this.blocks[this.blocks.length - 1]!;
   }
 
+  /** A block in memory (the recent ones); see `getBlock` for any block. */
   block(number: bigint): ChainBlock | undefined {
     return this.at(number);
   }
@@ -153,35 +242,95 @@ export class ChainStore {
     return ref === undefined ? undefined : decodeSignedMiniBlock(ref.encoded);
   }
 
+  // ---------- any block: memory, then the archive ----------
+
+  /** Any block this node holds, open or sealed. */
+  async getBlock(number: bigint): Promise<ChainBlock | undefined> {
+    const b = this.at(number);
+    if (b !== undefined || number >= this.first || number < this.oldestNumber) return b;
+    return (await this.archive?.block(number)) ?? undefined;
+  }
+
+  async getSealedBlock(number: bigint): Promise<ChainBlock | undefined> {
+    return number <= this.latestNumber ? this.getBlock(number) : undefined;
+  }
+
+  async getBlockByHash(hashHex: string): Promise<ChainBlock | undefined> {
+    const b = this.byHash.get(hashHex);
+    if (b !== undefined || this.archive === null) return b;
+    const n = await this.archive.blockNumber(hashHex);
+    return n === undefined ? undefined : this.getBlock(n);
+  }
+
+  /** An included transaction and the block it is in. */
+  async getTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
+    const t = this.txs.get(hashHex);
+    if (t !== undefined) return { tx: t, block: this.at(t.blockNumber)! };
+    if (this.archive === null) return undefined;
+    const loc = await this.archive.txLocation(hashHex);
+    if (loc === undefined) return undefined;
+    const block = await this.getBlock(loc.block);
+    const tx = block?.txs[loc.index];
+    return tx === undefined || block === undefined ? undefined : { tx, block };
+  }
+
+  /** A signed mini-block's encoding, as gossiped. */
+  async getMiniBlock(number: bigint): Promise<Uint8Array | undefined> {
+    return this.miniBlocks.get(number)?.encoded ?? (await this.archive?.miniBlock(number));
+  }
+
   /** The newest mini-block in blocks up to `number` (zero if none): where a joiner continues. */
   lastMiniBlockThrough(number: bigint): { number: bigint; hash: Uint8Array } {
-    for (let n = number; n >= this.base; n--) {
+    for (let n = number; n >= this.first; n--) {
       const last = this.at(n)?.miniBlocks.at(-1);
       if (last !== undefined) return { number: last.number, hash: last.hash };
     }
-    return { number: 0n, hash: new Uint8Array(32) };
-  }
-
-  get blockCount(): number {
-    return this.blocks.length;
+    return this.evictedLastMiniBlock;
   }
 
   /** Logs in a range of blocks, in order, skipping blocks and txs whose bloom cannot match. */
-  *logs(f: LogFilter): IterableIterator<LocatedLog> {
-    const top = this.base + BigInt(this.blocks.length - 1);
+  async *logs(f: LogFilter): AsyncIterableIterator<LocatedLog> {
+    const top = this.headNumber;
     const last = f.toBlock < top ? f.toBlock : top;
-    const first = f.fromBlock > this.base ? f.fromBlock : this.base;
+    const first = f.fromBlock > this.oldestNumber ? f.fromBlock : this.oldestNumber;
     for (let n = first; n <= last; n++) {
-      const b = this.at(n)!;
+      let b = this.at(n);
+      if (b === undefined) {
+        // Archived: its header's bloom says whether reading the whole block can find anything.
+        const h = await this.archive?.header(n);
+        if (h === undefined || !bloomMayMatch(h.logsBloom, f)) continue;
+        b = await this.archive!.block(n);
+        if (b === undefined) continue;
+      }
       for (const tx of b.txs) {
         let logIndex = tx.firstLogIndex;
         for (const log of tx.receipt.logs) {
-          if (matches(log, f)) yield { log, tx, logIndex, blockHash: b.hash };
+          if (matches(log, f)) yield { log, tx, logIndex, block: b };
           logIndex++;
         }
       }
     }
   }
+}
+
+/** Whether a block's logs bloom admits a log matching `f` (no false negatives). */
+function bloomMayMatch(bloom: Uint8Array, f: Pick<LogFilter, "addresses" | "topics">): boolean {
+  if (f.addresses !== null && ![...f.addresses].some((a) => inBloom(bloom, hexToBytes(a as `0x${string}`))))
+    return false;
+  for (const want of f.topics) {
+    if (want === null || want === undefined) continue;
+    if (![...want].some((t) => inBloom(bloom, hexToBytes(t as `0x${string}`)))) return false;
+  }
+  return true;
+}
+
+function inBloom(bloom: Uint8Array, value: Uint8Array): boolean {
+  const h = keccak256(value);
+  for (let i = 0; i < 6; i += 2) {
+    const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+    if ((bloom[256 - 1 - (bit >> 3)]! & (1 << (bit & 7))) === 0) return false;
+  }
+  return true;
 }
 
 export function matches(log: Log, f: Pick<LogFilter, "addresses" | "topics">): boolean {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
 import type { RpcServerOptionsInput } from "../rpc/server.ts";
+import { DEFAULT_RETAINED_BLOCKS, MIN_RETAINED_BLOCKS } from "../chain/chainStore.ts";
 import { defineFlags } from "./cli.ts";
 
 /** The JSON-RPC flags every daemon that serves wallets takes; spread into its `defineFlags({...})`. */
@@ -52,13 +53,27 @@ export function rpcFlags(defaultPort: number) {
 export const PRECONFIRMATION_MODES = ["on", "off"] as const;
 export type PreconfirmationMode = (typeof PRECONFIRMATION_MODES)[number];
 
-/** `--state-history`: how many sealed blocks' state a daemon with RPC serves. */
-export function stateHistoryFlags(defaultBlocks: number) {
+/**
+ * How much history a daemon with RPC keeps: state at past blocks, and blocks in memory. A node
+ * with an archive on disk (a full node) keeps every block's state by default (`0`).
+ */
+export function historyFlags(defaultStateBlocks: number, archive: boolean) {
   return defineFlags({
     stateHistory: {
-      schema: z.number().int().min(1).default(defaultBlocks),
+      schema: z
+        .number()
+        .int()
+        .min(archive ? 0 : 1)
+        .default(defaultStateBlocks),
+      description: archive
+        ? "Sealed blocks whose state is served at a block number or hash (eth_getBalance, eth_call…): the latest and the N-1 before it, older change sets are pruned and answer error 4444 (0 = every block since the node joined: an archive node)"
+        : "Sealed blocks whose state is served at a block number or hash (eth_getBalance, eth_call…): the latest and the N-1 before it; older blocks answer error 4444",
+      placeholder: "<blocks>",
+    },
+    blockCache: {
+      schema: z.number().int().min(MIN_RETAINED_BLOCKS).default(DEFAULT_RETAINED_BLOCKS),
       description:
-        "Sealed blocks whose state is served at a block number or hash (eth_getBalance, eth_call…): the latest and the N-1 before it; older blocks answer error 4444",
+        "Newest sealed blocks (transactions, receipts, mini-blocks) kept in memory; older ones are read from the on-disk store",
       placeholder: "<blocks>",
     },
   });

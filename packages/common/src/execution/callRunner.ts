@@ -3,7 +3,8 @@ import type { Common } from "@ethereumjs/common";
 import { type AccessList, type TypedTransaction, createFeeMarket1559Tx } from "@ethereumjs/tx";
 import { Address, bytesToHex } from "@ethereumjs/util";
 import { type EVM, createEVM } from "@ethereumjs/evm";
-import { MemoryState, type StateReader } from "../state/memoryState.ts";
+import { type AnyStateReader, LazyState, isAsyncReader } from "../state/asyncState.ts";
+import { MemoryState } from "../state/memoryState.ts";
 /** Block hashes for BLOCKHASH; may wait for a block whose seal is still in progress. */
 export type BlockHashSource = (number: bigint) => Promise<Uint8Array | undefined>;
 
@@ -34,8 +35,8 @@ export class CallRunner {
     private readonly blockHash: BlockHashSource,
   ) {}
 
-  async call(view: StateReader, block: Block, req: CallRequest, gasCap: bigint): Promise<CallResult> {
-    const layer = new MemoryState(view);
+  async call(view: AnyStateReader, block: Block, req: CallRequest, gasCap: bigint): Promise<CallResult> {
+    const layer = layerOver(view);
     const intrinsic = intrinsicGas(req, this.common);
     // A caller's gas is capped like geth's RPCGasCap: "gas": "0xffffffffffffffff" must not buy an
     // unbounded loop.
@@ -52,7 +53,7 @@ export class CallRunner {
 
   /** The smallest gas limit with which the call succeeds (binary search), or the failure at the cap. */
   async estimate(
-    view: StateReader,
+    view: AnyStateReader,
     block: Block,
     req: CallRequest,
     gasCap: bigint,
@@ -60,7 +61,7 @@ export class CallRunner {
     const intrinsic = intrinsicGas(req, this.common);
     const floor = minimumGas(req, this.common);
     const cap = req.gas !== undefined && req.gas < gasCap ? req.gas : gasCap;
-    const layer = new MemoryState(view);
+    const layer = layerOver(view);
     const first = await this.run(layer, block, req, cap - intrinsic, intrinsic);
     if (!first.ok) return first;
     let lo = intrinsic + first.gasUsed - 1n;
@@ -119,6 +120,11 @@ export class CallRunner {
       await layer.revert();
     }
   }
+}
+
+/** A throw-away copy-on-write layer over a state version, in memory or on disk. */
+function layerOver(view: AnyStateReader): MemoryState {
+  return isAsyncReader(view) ? new LazyState(view) : new MemoryState(view);
 }
 
 /**

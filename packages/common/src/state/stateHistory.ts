@@ -1,7 +1,7 @@
 import type { AccountRec, MemoryState, PreImage, StateReader } from "./memoryState.ts";
 
 /** The values every key one block touched had before it (its first mini-block to touch a key). */
-interface BlockPre {
+export interface BlockPre {
   number: bigint;
   accounts: Map<string, AccountRec | undefined>;
   code: Map<string, Uint8Array | undefined>;
@@ -28,6 +28,8 @@ export class StateHistory {
   private blocks: BlockPre[] = [];
   private latestNumber: bigint;
   private oldestNumber: bigint;
+  /** With an archive: the newest block it holds (null: no archive, the window alone decides). */
+  private archivedThrough: bigint | null;
   /** The state at the newest sealed block. */
   readonly latest: StateReader;
 
@@ -36,10 +38,13 @@ export class StateHistory {
     /** The sealed block whose state `pending` holds now (nothing after it is applied yet). */
     base: bigint,
     readonly window = DEFAULT_STATE_WINDOW,
+    /** An archive holds the blocks through `base`; `archived` tells when it holds more. */
+    archive = false,
   ) {
     if (window < 1) throw new Error("a state window holds at least the latest block");
     this.latestNumber = base;
     this.oldestNumber = base;
+    this.archivedThrough = archive ? base : null;
     this.latest = {
       account: (a) => this.account(this.latestNumber, a),
       code: (a) => this.code(this.latestNumber, a),
@@ -52,6 +57,11 @@ export class StateHistory {
   /** The oldest sealed block whose state is served. */
   get oldest(): bigint {
     return this.oldestNumber;
+  }
+
+  /** With an archive: the newest block it holds (its state is in the window). */
+  get archivedBlock(): bigint | null {
+    return this.archivedThrough;
   }
 
   /** The state at the end of sealed block `number`, or undefined when it is not kept. */
@@ -88,10 +98,25 @@ export class StateHistory {
     for (const [addr, storage] of pre.storage) if (!b.storage.has(addr)) b.storage.set(addr, storage);
   }
 
+  /** The pre-values of block `number`, while it is in the window (a full node archives them). */
+  preImage(number: bigint): Readonly<BlockPre> | undefined {
+    return this.blocks.find((b) => b.number === number);
+  }
+
+  /**
+   * With an archive behind the window: every block through `number` is on disk, and the window
+   * may move past what is not (it never forgets a block the archive does not hold yet).
+   */
+  archived(number: bigint): void {
+    this.archivedThrough = number;
+    this.sealed(this.latestNumber);
+  }
+
   /** Block `number` is sealed: it becomes `latest`, and blocks past the window are forgotten. */
   sealed(number: bigint): void {
     if (number > this.latestNumber) this.latestNumber = number;
-    const oldest = this.latestNumber - BigInt(this.window) + 1n;
+    let oldest = this.latestNumber - BigInt(this.window) + 1n;
+    if (this.archivedThrough !== null && oldest > this.archivedThrough) oldest = this.archivedThrough;
     if (oldest > this.oldestNumber) this.oldestNumber = oldest;
     // The state at `oldest` needs the pre-values of every block after it.
     let drop = 0;

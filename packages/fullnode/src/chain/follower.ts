@@ -13,7 +13,7 @@ import {
   type SignedMiniBlock,
   type StateDiff,
   type StateTrieHandle,
-  encodeBlockSeal,
+  miniBlockEntries,
   encodeConsensusReceipt,
   encodeSignedMiniBlock,
   mergeDiffs,
@@ -24,7 +24,6 @@ import {
 } from "@staccato/common";
 import type { FullnodeMetrics } from "../node/metrics.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
-import { replicaEntries } from "./replicaTx.ts";
 
 /** Why a block did not verify. */
 export class VerificationError extends Error {
@@ -262,7 +261,7 @@ export class Follower {
     }
     diffs.push(mb.diff);
     const encoded = received ?? encodeSignedMiniBlock(mb);
-    const { entries, logIndex } = replicaEntries(mb, b.number, this.deps.common);
+    const { entries, logIndex } = miniBlockEntries(mb, b.number, this.deps.common);
     b.gasUsed = mb.receipts.at(-1)?.cumulativeGasUsed ?? b.gasUsed;
     b.txCount += entries.length;
     b.miniBlockCount++;
@@ -394,12 +393,26 @@ export class Follower {
     this.mergedDiffs.delete(n);
     const last = b.miniBlocks.at(-1);
     const prevMeta = await store.meta();
-    await store.putVerifiedBlock(n, encodeBlockSeal(seal), merged, {
-      verifiedBlock: n,
-      lastMiniBlockNumber: last?.number ?? prevMeta?.lastMiniBlockNumber ?? 0n,
-      lastMiniBlockHash: last?.hash ?? prevMeta?.lastMiniBlockHash ?? new Uint8Array(32),
-      baseBlock: prevMeta?.baseBlock ?? 0n,
-    });
+    const archived = {
+      block: b,
+      seal,
+      withMiniBlocks: false, // stored as they were applied
+      withSenders: false,
+      firstMiniBlock: chain.lastMiniBlockThrough(n - 1n).number + 1n,
+    };
+    await store.putVerifiedBlock(
+      archived,
+      merged,
+      {
+        verifiedBlock: n,
+        lastMiniBlockNumber: last?.number ?? prevMeta?.lastMiniBlockNumber ?? 0n,
+        lastMiniBlockHash: last?.hash ?? prevMeta?.lastMiniBlockHash ?? new Uint8Array(32),
+        baseBlock: prevMeta?.baseBlock ?? 0n,
+      },
+      this.deps.history.preImage(n),
+    );
+    chain.archived(n);
+    this.deps.history.archived(n);
     this.verified = n;
     this.deps.metrics?.blockVerified(n);
     this.log.debug({ number: Number(n), txs: b.txs.length }, "verified block");

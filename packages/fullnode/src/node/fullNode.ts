@@ -40,10 +40,15 @@ import {
   syncAttestations,
   finalityApi,
   nodeInfoApi,
+  type ArchivedBlock,
+  DEFAULT_STATE_WINDOW,
+  genesisArchived,
+  miniBlockEntries,
+  sealedChainBlock,
+  snapshotBaseArchived,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
-import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
@@ -92,7 +97,7 @@ export class FullNode {
     const signed = new SignedObjects(config.chainId, config.sequencer, common);
     const p2pOpts = { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId };
 
-    const store = await FullnodeStore.open(join(o.dataDir, "db"));
+    const store = await FullnodeStore.open(join(o.dataDir, "db"), common);
     closers.push(() => store.close());
     let meta = await store.meta();
     if (meta === null) {
@@ -109,12 +114,16 @@ export class FullNode {
           "--sync snapshot: no snapshot to join from; joining from genesis and catching up from DA",
         );
       if (join?.joined !== true) {
-        await store.resetToSnapshot(genesis.diff, {
-          verifiedBlock: 0n,
-          lastMiniBlockNumber: 0n,
-          lastMiniBlockHash: new Uint8Array(32),
-          baseBlock: 0n,
-        });
+        await store.resetToSnapshot(
+          genesis.diff,
+          {
+            verifiedBlock: 0n,
+            lastMiniBlockNumber: 0n,
+            lastMiniBlockHash: new Uint8Array(32),
+            baseBlock: 0n,
+          },
+          genesisArchived(genesis.block),
+        );
         log.info({ genesis: bytesToHex(genesis.block.hash!) }, "initialized store from genesis");
       }
       meta = (await store.meta())!;
@@ -155,7 +164,8 @@ export class FullNode {
       events,
       metrics,
       logger: log,
-      stateWindow: o.stateHistory,
+      stateWindow: o.stateHistory === 0 ? DEFAULT_STATE_WINDOW : Math.min(DEFAULT_STATE_WINDOW, o.stateHistory),
+      retainBlocks: o.blockCache,
       onMismatch: (err) => {
         metrics.mismatches.inc();
         if (node !== null) node.unhealthy = err.message;
@@ -200,7 +210,8 @@ export class FullNode {
 
     const sequencer = new SequencerClient(o.sequencerRpc);
     const startingBlock = meta0.verifiedBlock;
-    const blockHash = async (n: bigint) => replica.chain.block(n)?.hash ?? undefined;
+    const blockHash = async (n: bigint) => (await replica.chain.getBlock(n))?.hash ?? undefined;
+    const pastState = await statePruning(o.stateHistory, store, events, log);
     const backend: ChainBackend = {
       config,
       common,
@@ -214,6 +225,15 @@ export class FullNode {
         return replica.history;
       },
       preconfirmations: o.preconfirmations === "on",
+      stateHistory: o.stateHistory,
+      pastState: {
+        floor: pastState.floor,
+        at: (n) => {
+          const through = replica.history.archivedBlock;
+          const after = through === null ? undefined : replica.history.at(through);
+          return n < pastState.floor() || after === undefined ? undefined : store.states.at(n, after);
+        },
+      },
       get trie() {
         return replica.trie;
       },
@@ -330,38 +350,104 @@ export class FullNode {
   }
 }
 
-function sealedChainBlock(
-  header: ReturnType<typeof createBlockHeaderFromRLP>,
-  hash: Uint8Array,
-  signature: Uint8Array,
-): ChainBlock {
-  return {
-    number: header.number,
-    timestamp: header.timestamp,
-    baseFee: header.baseFeePerGas ?? 0n,
-    gasLimit: header.gasLimit,
-    coinbase: header.coinbase.bytes,
-    prevRandao: header.mixHash,
-    txs: [],
-    miniBlocks: [],
-    gasUsed: header.gasUsed,
-    txCount: 0,
-    miniBlockCount: 0,
-    logCount: 0,
-    header,
-    hash,
-    signature,
-  };
+/**
+ * The oldest block whose state the node serves, and `--state-history`'s pruning: every 64 blocks,
+ * the change sets the window no longer needs are deleted (in batches, off the block's path).
+ */
+async function statePruning(
+  keep: number,
+  store: FullnodeStore,
+  events: ChainEvents,
+  log: Logger,
+): Promise<{ floor(): bigint }> {
+  const oldestSet = await store.states.oldestChangeSet();
+  let floor = oldestSet !== undefined ? oldestSet - 1n : ((await store.meta())?.verifiedBlock ?? 0n);
+  let running = false;
+  if (keep > 0) {
+    events.on("block", (b) => {
+      const target = b.number - BigInt(keep) + 1n;
+      if (running || target <= floor || b.number % 64n !== 0n) return;
+      running = true;
+      // Reads below the new floor are refused from now on, before anything is deleted.
+      floor = target;
+      void (async () => {
+        let deleted = 0;
+        for (;;) {
+          const ops = await store.states.pruneOps(target + 1n);
+          if (ops.length === 0) break;
+          await store.apply(ops);
+          deleted += ops.length;
+        }
+        log.debug({ below: Number(target), keys: deleted }, "pruned state history");
+      })()
+        .catch((err: unknown) => log.error({ err }, "could not prune state history"))
+        .finally(() => {
+          running = false;
+        });
+    });
+  }
+  return { floor: () => floor };
 }
 
-/** Adds a stored mini-block of an already verified block to the in-memory chain (no state change). */
-function attachMiniBlock(chain: ChainStore, b: ChainBlock, encoded: Uint8Array, common: Common): void {
-  const mb = decodeSignedMiniBlock(encoded);
-  const { entries, logIndex } = replicaEntries(mb, b.number, common);
-  b.txCount += entries.length;
-  b.miniBlockCount++;
-  b.logCount = logIndex;
-  chain.addMiniBlock(b, { number: mb.number, hash: mb.hash, encoded }, entries);
+/** The newest mini-block of the blocks before `first` (zero if none), where the in-memory chain picks up. */
+async function lastMiniBlockBefore(
+  store: FullnodeStore,
+  first: bigint,
+): Promise<{ number: bigint; hash: Uint8Array } | undefined> {
+  const b = await store.archive.block(first);
+  const firstMb = b?.miniBlocks[0]?.number;
+  const before = firstMb !== undefined ? firstMb - 1n : undefined;
+  if (before === undefined || before < 1n) return undefined;
+  const enc = await store.archive.miniBlock(before);
+  return enc === undefined ? undefined : { number: before, hash: decodeSignedMiniBlock(enc).hash };
+}
+
+/**
+ * A store written before the history indexes: writes each verified block's index records once
+ * (block index, block-hash and transaction-hash indexes), from its seal and stored mini-blocks.
+ */
+async function indexOldStore(ctx: ReplicaContext, meta: StoreMeta): Promise<void> {
+  const { store, common, logger: log } = ctx;
+  const started = performance.now();
+  log.info(
+    { verifiedBlock: Number(meta.verifiedBlock) },
+    "indexing the store's history (once, for this version)",
+  );
+  const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
+  let batch: ArchivedBlock[] = [meta.baseBlock === 0n ? genesisArchived(ctx.genesis) : undefined].filter(
+    (x): x is ArchivedBlock => x !== undefined,
+  );
+  let nextMb = 1n;
+  let blocks = 0;
+  for await (const sealBytes of store.blockSeals()) {
+    const seal = decodeBlockSeal(sealBytes);
+    const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
+    if (header.number === meta.baseBlock && meta.baseBlock > 0n) {
+      const base = snapshotBaseArchived(header, seal, nextMb - 1n);
+      nextMb = base.firstMiniBlock + BigInt(seal.miniBlockHashes.length);
+      batch.push(base);
+      continue;
+    }
+    const b = sealedChainBlock(header, seal.hash, seal.signature);
+    const firstMiniBlock = nextMb;
+    for (let i = 0; i < seal.miniBlockHashes.length; i++) {
+      const next = await miniBlocks.next();
+      if (next.done) throw new FullnodeStartupError(`store is missing mini-blocks of block ${header.number}`);
+      const mb = decodeSignedMiniBlock(next.value);
+      const { entries } = miniBlockEntries(mb, b.number, common);
+      b.miniBlocks.push({ number: mb.number, hash: mb.hash, encoded: next.value });
+      b.txs.push(...entries);
+      nextMb = mb.number + 1n;
+    }
+    batch.push({ block: b, seal, withMiniBlocks: false, withSenders: false, firstMiniBlock });
+    if (++blocks % 1_000 === 0) {
+      await store.putIndexes(batch, false);
+      batch = [];
+      log.info({ blocks }, "indexing the store's history");
+    }
+  }
+  await store.putIndexes(batch, true);
+  log.info({ blocks, ms: Math.round(performance.now() - started) }, "indexed the store's history");
 }
 
 export interface ReplicaContext {
@@ -374,6 +460,8 @@ export interface ReplicaContext {
   logger: Logger;
   /** `--state-history`: sealed blocks whose state is served. */
   stateWindow: number;
+  /** Sealed blocks kept in memory; older ones are read from the store. */
+  retainBlocks: number;
   onMismatch(err: VerificationError): void;
 }
 
@@ -403,27 +491,27 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
     trie.add(verifiedState);
     const root = (await trie.commit()).root;
 
-    const chain = new ChainStore(meta.baseBlock);
-    const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow);
-    const miniBlocks = store.miniBlocks(0n)[Symbol.asyncIterator]();
-    let expectRoot = ctx.genesis.header!.stateRoot;
-    if (meta.baseBlock === 0n) chain.addBlock({ ...ctx.genesis, txs: [], miniBlocks: [] });
-    for await (const sealBytes of store.blockSeals()) {
-      const seal = decodeBlockSeal(sealBytes);
-      const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
-      const b = sealedChainBlock(header, seal.hash, seal.signature);
+    if (!(await store.hasIndexes())) await indexOldStore(ctx, meta);
+    // Only the newest blocks come into memory; older ones are read from the store on request, so
+    // a restart takes as long on a long chain as on a short one.
+    const first = (() => {
+      const f = meta.verifiedBlock - BigInt(ctx.retainBlocks) + 1n;
+      return f > meta.baseBlock ? f : meta.baseBlock;
+    })();
+    const chain = new ChainStore(meta.baseBlock, {
+      archive: store.archive,
+      retain: ctx.retainBlocks,
+      first,
+      before: await lastMiniBlockBefore(store, first),
+    });
+    const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow, true);
+    for (let n = first; n <= meta.verifiedBlock; n++) {
+      const b = await store.archive.block(n);
+      if (b === undefined) throw new FullnodeStartupError(`store is missing block ${n}`);
       chain.addBlock(b);
-      if (header.number > meta.baseBlock) {
-        for (let i = 0; i < seal.miniBlockHashes.length; i++) {
-          const next = await miniBlocks.next();
-          if (next.done)
-            throw new FullnodeStartupError(`store is missing mini-blocks of block ${header.number}`);
-          attachMiniBlock(chain, b, next.value, common);
-        }
-      }
-      chain.markSealed(b);
-      expectRoot = header.stateRoot;
     }
+    chain.archived(meta.verifiedBlock);
+    const expectRoot = chain.latest.header!.stateRoot;
     if (!equalsBytes(root, expectRoot)) {
       throw new FullnodeStartupError(
         `stored state hashes to ${bytesToHex(root)}, but verified block ${meta.verifiedBlock} has state root ${bytesToHex(expectRoot)}`,
@@ -449,8 +537,9 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
         lastMiniBlockHash: meta.lastMiniBlockHash,
       },
     );
-    for (let n = await miniBlocks.next(); !n.done; n = await miniBlocks.next()) {
-      follower.offerMiniBlock(decodeSignedMiniBlock(n.value), false, n.value);
+    // Mini-blocks applied after the verified block are replayed.
+    for await (const enc of store.miniBlocks(meta.lastMiniBlockNumber + 1n)) {
+      follower.offerMiniBlock(decodeSignedMiniBlock(enc), false, enc);
     }
     log.info(
       {

@@ -1,12 +1,11 @@
 import {
   type CliOptions,
-  DEFAULT_STATE_WINDOW,
   daFlags,
   defineFlags,
   operationsFlags,
   p2pFlags,
   rpcFlags,
-  stateHistoryFlags,
+  historyFlags,
 } from "@staccato/common";
 import { z } from "zod";
 
@@ -33,7 +32,7 @@ export const fullnodeFlags = defineFlags({
     description:
       "How an empty node joins: replay every block from genesis, or start from a verified state snapshot",
   },
-  ...stateHistoryFlags(DEFAULT_STATE_WINDOW),
+  ...historyFlags(0, true),
   ...p2pFlags(9001),
   ...daFlags("none", "read"),
   ...rpcFlags(8546),

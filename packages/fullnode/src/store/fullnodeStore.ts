@@ -1,5 +1,4 @@
 import { RLP } from "@ethereumjs/rlp";
-import { bigIntToBytes, setLengthLeft } from "@ethereumjs/util";
 import {
   type AccountDiff,
   DIFF_FLAG_CREATED,
@@ -12,27 +11,47 @@ import {
   keccak256,
   list,
   u,
+  ArchivePrefix,
+  type ArchiveOp,
+  type ArchivedBlock,
+  type BlockPre,
+  ChainArchive,
+  archiveKey,
+  u64,
 } from "@staccato/common";
+import type { Common } from "@ethereumjs/common";
 import { ClassicLevel } from "classic-level";
+import { StateArchive } from "./stateArchive.ts";
 
 /**
  * The full node's LevelDB store. Keys (one-byte prefix):
  *
  *   h                      meta: RLP [verifiedBlock, lastMiniBlockNumber, lastMiniBlockHash, baseBlock]
- *   m ‖ u64 number         a signed mini-block, as gossiped (transactions, receipts, state diff)
- *   b ‖ u64 number         a verified block's seal (header, mini-block hashes, signature)
+ *   v                      layout version (absent: written before the history indexes)
  *   a ‖ address            account RLP [nonce, balance, codeHash], as of the verified block
  *   c ‖ address            contract code, as of the verified block
  *   s ‖ address ‖ slot     storage value, as of the verified block
+ *   b, m, i, H, T          sealed history: seals, mini-blocks, block index, block-hash and
+ *                          transaction-hash indexes (`ChainArchive`, shared with the sequencer)
+ *   A, S, C, X             the state of past blocks: change sets and codes (`StateArchive`)
  *
  * Each applied mini-block is one atomic batch (its record); each verified block is one atomic
- * batch (its seal, the block's state changes and the meta). So the flat state is always exactly
- * the last verified block's, and mini-blocks after it are replayed on restart: `kill -9` at any
- * moment leaves a consistent store.
+ * batch (its seal and indexes, the block's state changes and the meta). So the flat state is
+ * always exactly the last verified block's, and mini-blocks after it are replayed on restart:
+ * `kill -9` at any moment leaves a consistent store.
  */
 const P_META = Uint8Array.of(0x68);
-const P_MINI = 0x6d;
-const P_BLOCK = 0x62;
+const NOTHING_TOUCHED: BlockPre = {
+  number: 0n,
+  accounts: new Map(),
+  code: new Map(),
+  slots: new Map(),
+  storage: new Map(),
+};
+const P_VERSION = Uint8Array.of(0x76);
+/** Version 2: the history indexes (block index, block-hash and tx-hash) are in the store. */
+const LAYOUT_VERSION = 2;
+const P_MINI = ArchivePrefix.miniBlock;
 const P_ACCOUNT = 0x61;
 const P_CODE = 0x63;
 const P_SLOT = 0x73;
@@ -46,28 +65,40 @@ export interface StoreMeta {
   baseBlock: bigint;
 }
 
-type Batch = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
-
-const key = (prefix: number, ...parts: Uint8Array[]): Uint8Array => {
-  const len = parts.reduce((n, p) => n + p.length, 1);
-  const out = new Uint8Array(len);
-  out[0] = prefix;
-  let off = 1;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
-const u64 = (n: bigint): Uint8Array => setLengthLeft(bigIntToBytes(n), 8);
+type Batch = ArchiveOp;
+const key = archiveKey;
 
 export class FullnodeStore {
-  private constructor(private readonly db: ClassicLevel<Uint8Array, Uint8Array>) {}
+  /** The sealed blocks, in this same database. */
+  readonly archive: ChainArchive;
+  /** The state of past blocks (change sets), in this same database. */
+  readonly states: StateArchive;
 
-  static async open(path: string): Promise<FullnodeStore> {
+  private constructor(
+    private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    common: Common,
+  ) {
+    this.archive = new ChainArchive(db, common);
+    this.states = new StateArchive(db);
+  }
+
+  static async open(path: string, common: Common): Promise<FullnodeStore> {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: "view", valueEncoding: "view" });
     await db.open();
-    return new FullnodeStore(db);
+    return new FullnodeStore(db, common);
+  }
+
+  /** Whether the store has the history indexes (false: written by a version before them). */
+  async hasIndexes(): Promise<boolean> {
+    const v = await this.db.get(P_VERSION);
+    return v !== undefined && v[0]! >= LAYOUT_VERSION;
+  }
+
+  /** Writes blocks' history records in bulk (a store from before the indexes), then the version. */
+  async putIndexes(blocks: ArchivedBlock[], done: boolean): Promise<void> {
+    const ops = blocks.flatMap((b) => this.archive.blockOps(b));
+    if (done) ops.push({ type: "put", key: P_VERSION, value: Uint8Array.of(LAYOUT_VERSION) });
+    await this.db.batch(ops);
   }
 
   async close(): Promise<void> {
@@ -126,9 +157,12 @@ export class FullnodeStore {
       yield v;
   }
 
-  /** Verified block seals, in order. */
-  async *blockSeals(): AsyncGenerator<Uint8Array> {
-    for await (const v of this.db.values({ gte: Uint8Array.of(P_BLOCK), lt: Uint8Array.of(P_BLOCK + 1) }))
+  /** Verified block seals from block `from` on, in order. */
+  async *blockSeals(from = 0n): AsyncGenerator<Uint8Array> {
+    for await (const v of this.db.values({
+      gte: key(ArchivePrefix.seal, u64(from)),
+      lt: Uint8Array.of(ArchivePrefix.seal + 1),
+    }))
       yield v;
   }
 
@@ -141,8 +175,18 @@ export class FullnodeStore {
    * One atomic batch per verified block: its seal, its state changes (the merged diff of its
    * mini-blocks) and the new meta.
    */
-  async putVerifiedBlock(number: bigint, seal: Uint8Array, diff: StateDiff, meta: StoreMeta): Promise<void> {
-    const ops: Batch[] = [{ type: "put", key: key(P_BLOCK, u64(number)), value: seal }];
+  async putVerifiedBlock(
+    block: ArchivedBlock,
+    diff: StateDiff,
+    meta: StoreMeta,
+    pre: Readonly<BlockPre> | undefined,
+  ): Promise<void> {
+    const n = block.block.number;
+    const ops: Batch[] = [
+      ...this.archive.blockOps(block),
+      ...this.states.changeOps(n, pre ?? NOTHING_TOUCHED, diff),
+      ...this.states.codeOps(diff),
+    ];
     for (const d of diff) {
       if ((d.flags & (DIFF_FLAG_CREATED | DIFF_FLAG_DELETED)) !== 0) {
         // The account starts over: drop its stored slots and code first.
@@ -173,13 +217,21 @@ export class FullnodeStore {
     await this.db.batch(ops);
   }
 
+  /** Applies deletions (history retention) in one batch. */
+  async apply(ops: ArchiveOp[]): Promise<void> {
+    if (ops.length > 0) await this.db.batch(ops);
+  }
+
   /** Drops mini-blocks after `number` (a re-sync after a mismatch). */
   async dropMiniBlocksAfter(number: bigint): Promise<void> {
     await this.db.clear({ gt: key(P_MINI, u64(number)), lt: Uint8Array.of(P_MINI + 1) });
   }
 
-  /** Replaces the whole state: genesis, or a verified snapshot (a `--sync snapshot` join) and its block's seal. */
-  async resetToSnapshot(state: StateDiff, meta: StoreMeta, seal?: Uint8Array): Promise<void> {
+  /**
+   * Replaces the whole state and history: genesis, or a verified snapshot (a `--sync snapshot`
+   * join). `base` is the block it is the state of, the first block of the store's history.
+   */
+  async resetToSnapshot(state: StateDiff, meta: StoreMeta, base: ArchivedBlock): Promise<void> {
     await this.db.clear();
     const ops: Batch[] = [];
     for (const d of state) {
@@ -194,8 +246,8 @@ export class FullnodeStore {
         ops.push({ type: "put", key: key(P_SLOT, d.address, slot), value });
       if (ops.length > 10_000) await this.db.batch(ops.splice(0));
     }
-    if (seal !== undefined)
-      ops.push({ type: "put", key: key(P_BLOCK, u64(meta.verifiedBlock)), value: seal });
+    ops.push(...this.archive.blockOps(base), ...this.states.codeOps(state));
+    ops.push({ type: "put", key: P_VERSION, value: Uint8Array.of(LAYOUT_VERSION) });
     ops.push({ type: "put", key: P_META, value: encodeMeta(meta) });
     await this.db.batch(ops);
   }

@@ -14,6 +14,7 @@ import {
   decodeSnapshot,
   encodeNumberRequest,
   encodeRangeRequest,
+  snapshotBaseArchived,
 } from "@staccato/common";
 import { MAX_GOSSIP_PAYLOAD, type SignedObjects } from "../network/fullnodeNetwork.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
@@ -164,7 +165,7 @@ async function joinFrom(
       lastMiniBlockHash: snap.lastMiniBlockHash,
       baseBlock: snap.blockNumber,
     },
-    b.body,
+    snapshotBaseArchived(header, seal, snap.lastMiniBlockNumber),
   );
   log.info(
     {

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { KECCAK256_RLP, bytesToHex } from "@ethereumjs/util";
 import {
+  DEFAULT_RETAINED_BLOCKS,
   DEFAULT_STATE_WINDOW,
+  genesisArchived,
   ChainEvents,
   type ChainConfig,
   DaReader,
@@ -176,13 +178,12 @@ describe("fullnode sync / filling from DA", () => {
       await node.replica.trie.close();
       await node.store.close();
     }
-    const store = await FullnodeStore.open(mkdtempSync(join(tmp, "db-")));
-    await store.resetToSnapshot(genesis.diff, {
-      verifiedBlock: 0n,
-      lastMiniBlockNumber: 0n,
-      lastMiniBlockHash: new Uint8Array(32),
-      baseBlock: 0n,
-    });
+    const store = await FullnodeStore.open(mkdtempSync(join(tmp, "db-")), common);
+    await store.resetToSnapshot(
+      genesis.diff,
+      { verifiedBlock: 0n, lastMiniBlockNumber: 0n, lastMiniBlockHash: new Uint8Array(32), baseBlock: 0n },
+      genesisArchived(genesis.block),
+    );
     const registry = createRegistry();
     const metrics = new FullnodeMetrics(registry);
     const replica = await loadReplica({
@@ -194,6 +195,7 @@ describe("fullnode sync / filling from DA", () => {
       metrics,
       logger: silentLogger(),
       stateWindow: DEFAULT_STATE_WINDOW,
+      retainBlocks: DEFAULT_RETAINED_BLOCKS,
       onMismatch: (err) => assert.fail(`block does not verify: ${err.message}`),
     });
     node = { replica, store, metrics, registry };

@@ -6,7 +6,7 @@ import {
   operationsFlags,
   p2pFlags,
   rpcFlags,
-  stateHistoryFlags,
+  historyFlags,
 } from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
@@ -100,7 +100,8 @@ export const sequencerFlags = defineFlags({
     description:
       "Serve mini-blocks, blocks, witnesses and state snapshots to peers by request (--no-serve-history: peers catch up from DA instead)",
   },
-  ...stateHistoryFlags(DEFAULT_STATE_WINDOW),
+  // --block-cache comes with the sequencer's on-disk history.
+  stateHistory: historyFlags(DEFAULT_STATE_WINDOW, false).stateHistory,
   ...p2pFlags(9000),
   ...daFlags("dir", "publish"),
   ...rpcFlags(8545),

@@ -310,6 +310,7 @@ export class SequencerNode {
       state,
       history,
       preconfirmations: o.preconfirmations === "on",
+      stateHistory: o.stateHistory,
       trie,
       ...sequencerRpcHooks(
         pool,

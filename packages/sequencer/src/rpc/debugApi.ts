@@ -21,7 +21,7 @@ import type { WitnessStore } from "../storage/witnessStore.ts";
 export function debugApi(be: ChainBackend, witnesses: WitnessStore): RpcMethods {
   const methods = {
     debug_executionWitness: rpcMethod(z.tuple([s.blockTag]), async ([tag]) => {
-      const b = resolveBlock(be, tag);
+      const b = await resolveBlock(be, tag);
       if (b === undefined || b.hash === null)
         throw new RpcError(RpcErrorCode.ResourceNotFound, "block not found or not sealed yet");
       if (b.number === 0n) throw new RpcError(RpcErrorCode.InvalidParams, "genesis has no execution witness");

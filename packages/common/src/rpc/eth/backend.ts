@@ -7,7 +7,8 @@ import type { ChainBlock, ChainStore } from "../../chain/chainStore.ts";
 import type { ChainConfig } from "../../config/chainConfig.ts";
 import type { CallRunner } from "../../execution/callRunner.ts";
 import type { StateHistory } from "../../state/stateHistory.ts";
-import type { MemoryState, StateReader } from "../../state/memoryState.ts";
+import type { AnyStateReader, AsyncStateReader } from "../../state/asyncState.ts";
+import type { MemoryState } from "../../state/memoryState.ts";
 import type { StateTrieHandle } from "../../trie/trieClient.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
 import type { BlockTag, BlockTagOrHash } from "../schemas.ts";
@@ -43,6 +44,15 @@ export interface ChainBackend {
   state: MemoryState;
   /** State of recent sealed blocks. */
   history: StateHistory;
+  /** State of blocks older than `history` holds, from disk (a full node's archive). */
+  pastState?: {
+    /** The oldest block whose state is kept. */
+    floor(): bigint;
+    /** The state at block `n`, or undefined when it is not kept. */
+    at(n: bigint): AsyncStateReader | undefined;
+  };
+  /** `--state-history` as configured (for error messages). */
+  stateHistory: number;
   /** `--preconfirmations on`: `latest` state and by-hash lookups see mini-blocks before their block seals. */
   preconfirmations: boolean;
   trie: Pick<StateTrieHandle, "proof">;
@@ -75,28 +85,47 @@ export interface ChainBackend {
   daPublished?(): bigint;
 }
 
-export type StateAt = { view: StateReader; block: ChainBlock; pending: boolean };
+export type StateAt = { view: AnyStateReader; block: ChainBlock; pending: boolean };
 
 /**
  * Resolves a block tag to a block (sealed, or the pending one). `latest` is the newest sealed
  * block and `earliest` the oldest block this node holds.
  */
-export function resolveBlock(be: ChainBackend, tag: BlockTag | BlockTagOrHash): ChainBlock | undefined {
-  if ("hash" in tag) return be.chain.blockByHash(tag.hash);
+export async function resolveBlock(
+  be: ChainBackend,
+  tag: BlockTag | BlockTagOrHash,
+): Promise<ChainBlock | undefined> {
+  if ("hash" in tag) return be.chain.getBlockByHash(tag.hash);
   if ("tag" in tag) {
     switch (tag.tag) {
       case "earliest":
-        return be.chain.block(be.chain.base);
+        return be.chain.getBlock(be.chain.oldest);
       case "latest":
         return be.chain.latest;
       case "pending":
         return be.chain.head;
       case "safe":
       case "finalized":
-        return be.chain.sealedBlock(be.finalizedNumber());
+        return be.chain.getSealedBlock(be.finalizedNumber());
     }
   }
-  return be.chain.block(tag.number);
+  return be.chain.getBlock(tag.number);
+}
+
+/** The number a block tag stands for now, without reading the block. */
+export function tagNumber(be: ChainBackend, tag: BlockTag): bigint {
+  if ("number" in tag) return tag.number;
+  switch (tag.tag) {
+    case "earliest":
+      return be.chain.oldest;
+    case "latest":
+      return be.chain.latest.number;
+    case "pending":
+      return be.chain.head.number;
+    case "safe":
+    case "finalized":
+      return be.finalizedNumber();
+  }
 }
 
 /**
@@ -106,11 +135,11 @@ export function resolveBlock(be: ChainBackend, tag: BlockTag | BlockTagOrHash): 
  * `finalized`, `earliest` and (with preconfirmations off) `latest` read sealed blocks, from the
  * node's state history; a block it no longer keeps is error 4444.
  */
-export function stateAt(be: ChainBackend, tag: BlockTagOrHash): StateAt {
+export async function stateAt(be: ChainBackend, tag: BlockTagOrHash): Promise<StateAt> {
   if ("tag" in tag && (tag.tag === "pending" || (tag.tag === "latest" && be.preconfirmations))) {
     return { view: be.state, block: be.chain.head, pending: true };
   }
-  const b = resolveBlock(be, tag);
+  const b = await resolveBlock(be, tag);
   if (b === undefined) {
     throw new RpcError(RpcErrorCode.ResourceNotFound, "hash" in tag ? "block not found" : "header not found");
   }
@@ -119,18 +148,22 @@ export function stateAt(be: ChainBackend, tag: BlockTagOrHash): StateAt {
     if (be.preconfirmations) return { view: be.state, block: b, pending: true };
     throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
   }
-  const view = be.history.at(b.number);
+  const view = be.history.at(b.number) ?? be.pastState?.at(b.number);
   if (view === undefined) throw prunedState(be, b.number);
   return { view, block: b, pending: false };
 }
 
 /** Error 4444 for a block whose state this node no longer keeps (or never had). */
 export function prunedState(be: ChainBackend, number: bigint): RpcError {
-  const oldest = be.history.oldest;
+  const oldest = be.pastState?.floor() ?? be.history.oldest;
   const latest = be.chain.latest.number;
+  const advice =
+    be.pastState === undefined
+      ? "read older state from an archive full node"
+      : "a full node with --state-history 0 keeps every block's state";
   return new RpcError(
     RpcErrorCode.PrunedHistory,
-    `pruned history unavailable: this node keeps the state of blocks ${oldest} to ${latest} (--state-history ${be.history.window}); block ${number} was requested: read older state from an archive full node`,
+    `pruned history unavailable: this node keeps the state of blocks ${oldest} to ${latest} (--state-history ${be.stateHistory}); block ${number} was requested: ${advice}`,
   );
 }
 

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { CallRequest } from "../../execution/callRunner.ts";
 import { revertReason } from "../../execution/callRunner.ts";
 import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
-import { type ChainBackend, blockFor, resolveBlock, stateAt } from "./backend.ts";
+import { type ChainBackend, blockFor, resolveBlock, stateAt, tagNumber } from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -66,13 +66,13 @@ export function toCallRequest(c: CallObject): CallRequest {
  * it stops at the latest sealed block unless toBlock is `pending`. An installed filter or
  * subscription (`query` false) only sees new blocks, and its range may be open-ended.
  */
-export function toLogFilter(be: ChainBackend, f: FilterObject, query = true): LogFilter {
+export async function toLogFilter(be: ChainBackend, f: FilterObject, query = true): Promise<LogFilter> {
   let from: bigint;
   let to: bigint;
   if (f.blockHash !== undefined) {
     if (f.fromBlock !== undefined || f.toBlock !== undefined)
       throw invalidParams("cannot specify both blockHash and fromBlock/toBlock");
-    const b = be.chain.blockByHash(f.blockHash);
+    const b = await be.chain.getBlockByHash(f.blockHash);
     if (b === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "unknown block");
     from = to = b.number;
   } else {
@@ -91,6 +91,11 @@ export function toLogFilter(be: ChainBackend, f: FilterObject, query = true): Lo
       );
     }
   }
+  return { fromBlock: from, toBlock: to, ...logMatchers(f) };
+}
+
+/** A filter object's address and topic sets. */
+export function logMatchers(f: FilterObject): Pick<LogFilter, "addresses" | "topics"> {
   const addresses =
     f.address === undefined ? null : new Set(Array.isArray(f.address) ? f.address : [f.address]);
   const topics = (f.topics ?? []).map((t) => {
@@ -98,54 +103,55 @@ export function toLogFilter(be: ChainBackend, f: FilterObject, query = true): Lo
     if (Array.isArray(t)) return t.includes(null) ? null : new Set(t as string[]);
     return new Set([t]);
   });
-  return { fromBlock: from, toBlock: to, addresses, topics };
+  return { addresses, topics };
 }
 
-function tagNumber(be: ChainBackend, tag: BlockTag): bigint {
-  if ("number" in tag) return tag.number;
-  const b = resolveBlock(be, tag);
-  return b?.number ?? 0n;
-}
-
-export function getLogs(be: ChainBackend, f: LogFilter): object[] {
+export async function getLogs(be: ChainBackend, f: LogFilter): Promise<object[]> {
   const out: object[] = [];
-  for (const l of be.chain.logs(f)) {
+  for await (const l of be.chain.logs(f)) {
     if (out.length >= be.limits.maxLogs) {
       throw new RpcError(
         RpcErrorCode.LimitExceeded,
         `query returned more than ${be.limits.maxLogs} results; narrow the block range`,
       );
     }
-    out.push(formatLog(l.log, l.tx, l.logIndex, be.chain.block(l.tx.blockNumber)!));
+    out.push(formatLog(l.log, l.tx, l.logIndex, l.block));
   }
   return out;
 }
 
-function blockByTag(be: ChainBackend, tag: BlockTag): ChainBlock | undefined {
-  const b = resolveBlock(be, tag);
+async function blockByTag(be: ChainBackend, tag: BlockTag): Promise<ChainBlock | undefined> {
+  const b = await resolveBlock(be, tag);
   if (b === undefined) return undefined;
   if (b.hash === null && !("tag" in tag && tag.tag === "pending")) return undefined;
   return b;
 }
 
-function parentHashOf(be: ChainBackend, b: ChainBlock): string | null {
-  const p = be.chain.block(b.number - 1n);
+async function parentHashOf(be: ChainBackend, b: ChainBlock): Promise<string | null> {
+  if (b.header !== null) return bytesToHex(b.header.parentHash);
+  const p = await be.chain.getBlock(b.number - 1n);
   return p?.hash === null || p === undefined ? null : bytesToHex(p.hash);
 }
 
-function feeHistory(be: ChainBackend, count: number, newest: ChainBlock, percentiles: number[] | undefined) {
+async function feeHistory(
+  be: ChainBackend,
+  count: number,
+  newest: ChainBlock,
+  percentiles: number[] | undefined,
+) {
   const last = newest.hash === null ? newest.number - 1n : newest.number;
-  const first = last - BigInt(count) + 1n > 0n ? last - BigInt(count) + 1n : 0n;
+  const floor = be.chain.oldest;
+  const first = last - BigInt(count) + 1n > floor ? last - BigInt(count) + 1n : floor;
   const baseFees: string[] = [];
   const ratios: number[] = [];
   const rewards: string[][] = [];
   for (let n = first; n <= last; n++) {
-    const b = be.chain.block(n)!;
+    const b = (await be.chain.getBlock(n))!;
     baseFees.push(qty(b.baseFee));
     ratios.push(Number(b.gasUsed) / Number(b.gasLimit));
     if (percentiles !== undefined) rewards.push(rewardPercentiles(b, percentiles));
   }
-  const next = be.chain.block(last + 1n);
+  const next = await be.chain.getBlock(last + 1n);
   baseFees.push(qty(next?.baseFee ?? be.chain.head.baseFee));
   return {
     oldestBlock: qty(first),
@@ -207,42 +213,45 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_protocolVersion: rpcMethod(z.tuple([]), () => "0x41"),
     eth_blockNumber: rpcMethod(z.tuple([]), () => qty(be.chain.latest.number)),
 
-    eth_getBlockByNumber: rpcMethod(z.tuple([s.blockTag, s.bool.optional()]), ([tag, full]) => {
-      const b = blockByTag(be, tag);
-      return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
+    eth_getBlockByNumber: rpcMethod(z.tuple([s.blockTag, s.bool.optional()]), async ([tag, full]) => {
+      const b = await blockByTag(be, tag);
+      return b === undefined ? null : formatBlock(b, full === true, common, await parentHashOf(be, b));
     }),
-    eth_getBlockByHash: rpcMethod(z.tuple([s.hash32, s.bool.optional()]), ([hash, full]) => {
-      const b = be.chain.blockByHash(hash);
-      return b === undefined ? null : formatBlock(b, full === true, common, parentHashOf(be, b));
+    eth_getBlockByHash: rpcMethod(z.tuple([s.hash32, s.bool.optional()]), async ([hash, full]) => {
+      const b = await be.chain.getBlockByHash(hash);
+      return b === undefined ? null : formatBlock(b, full === true, common, await parentHashOf(be, b));
     }),
-    eth_getBlockTransactionCountByNumber: rpcMethod(z.tuple([s.blockTag]), ([tag]) => {
-      const b = blockByTag(be, tag);
+    eth_getBlockTransactionCountByNumber: rpcMethod(z.tuple([s.blockTag]), async ([tag]) => {
+      const b = await blockByTag(be, tag);
       return b === undefined ? null : qty(b.txs.length);
     }),
-    eth_getBlockTransactionCountByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const b = be.chain.blockByHash(hash);
+    eth_getBlockTransactionCountByHash: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
+      const b = await be.chain.getBlockByHash(hash);
       return b === undefined ? null : qty(b.txs.length);
     }),
     eth_getUncleCountByBlockNumber: rpcMethod(z.tuple([s.blockTag]), () => "0x0"),
     eth_getUncleCountByBlockHash: rpcMethod(z.tuple([s.hash32]), () => "0x0"),
-    eth_getTransactionByBlockNumberAndIndex: rpcMethod(z.tuple([s.blockTag, s.quantity]), ([tag, i]) => {
-      const b = blockByTag(be, tag);
-      const t = b?.txs[Number(i)];
-      return t === undefined
-        ? null
-        : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
-    }),
-    eth_getTransactionByBlockHashAndIndex: rpcMethod(z.tuple([s.hash32, s.quantity]), ([hash, i]) => {
-      const b = be.chain.blockByHash(hash);
+    eth_getTransactionByBlockNumberAndIndex: rpcMethod(
+      z.tuple([s.blockTag, s.quantity]),
+      async ([tag, i]) => {
+        const b = await blockByTag(be, tag);
+        const t = b?.txs[Number(i)];
+        return t === undefined
+          ? null
+          : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
+      },
+    ),
+    eth_getTransactionByBlockHashAndIndex: rpcMethod(z.tuple([s.hash32, s.quantity]), async ([hash, i]) => {
+      const b = await be.chain.getBlockByHash(hash);
       const t = b?.txs[Number(i)];
       return t === undefined
         ? null
         : formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), { block: b!, index: t.index });
     }),
 
-    eth_getBalance: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
-      const at = stateAt(be, tag ?? { tag: "latest" });
-      return qty(at.view.account(a)?.balance ?? 0n);
+    eth_getBalance: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), async ([a, tag]) => {
+      const at = await stateAt(be, tag ?? { tag: "latest" });
+      return qty((await at.view.account(a))?.balance ?? 0n);
     }),
     eth_getTransactionCount: rpcMethod(
       z.tuple([s.address, s.blockTagOrHash.optional()]),
@@ -250,21 +259,21 @@ export function ethApi(be: ChainBackend): RpcMethods {
         // "pending" also counts transactions still waiting in the sequencer's pool (what a wallet
         // signs its next transaction with); `latest` is the newest mini-block's nonce.
         if (tag !== undefined && "tag" in tag && tag.tag === "pending") return qty(await be.pendingNonce(a));
-        const at = stateAt(be, tag ?? { tag: "latest" });
-        return qty(at.view.account(a)?.nonce ?? 0n);
+        const at = await stateAt(be, tag ?? { tag: "latest" });
+        return qty((await at.view.account(a))?.nonce ?? 0n);
       },
     ),
-    eth_getCode: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), ([a, tag]) => {
-      const at = stateAt(be, tag ?? { tag: "latest" });
-      return bytesToHex(at.view.code(a) ?? EMPTY);
+    eth_getCode: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), async ([a, tag]) => {
+      const at = await stateAt(be, tag ?? { tag: "latest" });
+      return bytesToHex((await at.view.code(a)) ?? EMPTY);
     }),
     eth_getStorageAt: rpcMethod(
       z.tuple([s.address, s.quantity.describe("slot"), s.blockTagOrHash.optional()]),
-      ([a, slot, tag]) => {
+      async ([a, slot, tag]) => {
         if (slot >= 1n << 256n) throw invalidParams("param 1 (slot): larger than 32 bytes");
-        const at = stateAt(be, tag ?? { tag: "latest" });
+        const at = await stateAt(be, tag ?? { tag: "latest" });
         const key = `0x${slot.toString(16).padStart(64, "0")}`;
-        const v = at.view.slot(a, key) ?? EMPTY;
+        const v = (await at.view.slot(a, key)) ?? EMPTY;
         return `0x${Buffer.from(v).toString("hex").padStart(64, "0")}`;
       },
     ),
@@ -272,7 +281,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_call: rpcMethod(
       z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]),
       async ([c, tag]) => {
-        const at = stateAt(be, tag ?? { tag: "latest" });
+        const at = await stateAt(be, tag ?? { tag: "latest" });
         const r = await be.calls.call(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
         if (r.ok) return bytesToHex(r.returnValue);
         if (r.reverted) throw revertError(r.returnValue);
@@ -282,7 +291,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
     eth_estimateGas: rpcMethod(
       z.tuple([callObject, s.blockTagOrHash.optional(), z.unknown().optional()]),
       async ([c, tag]) => {
-        const at = stateAt(be, tag ?? { tag: "pending" });
+        const at = await stateAt(be, tag ?? { tag: "pending" });
         const r = await be.calls.estimate(at.view, blockFor(be, at), toCallRequest(c), be.limits.callGasCap);
         if ("gas" in r) return qty(r.gas);
         if (!r.ok && r.reverted) throw revertError(r.returnValue);
@@ -301,10 +310,10 @@ export function ethApi(be: ChainBackend): RpcMethods {
         s.blockTag,
         z.array(z.number().min(0).max(100)).optional(),
       ]),
-      ([count, tag, percentiles]) => {
+      async ([count, tag, percentiles]) => {
         const n = Number(count);
         if (n < 1 || n > 1024) throw invalidParams("param 0 (blockCount): must be between 1 and 1024");
-        const newest = resolveBlock(be, tag);
+        const newest = await resolveBlock(be, tag);
         if (newest === undefined) throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
         return feeHistory(be, n, newest, percentiles);
       },
@@ -316,28 +325,27 @@ export function ethApi(be: ChainBackend): RpcMethods {
       be.prepareSubmit === undefined ? undefined : ([raw]) => be.prepareSubmit!(raw),
     ),
 
-    eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const t = be.chain.tx(hash);
-      if (t !== undefined) {
-        const block = be.chain.block(t.blockNumber)!;
+    eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
+      const found = await be.chain.getTx(hash);
+      if (found !== undefined) {
+        const { tx: t, block } = found;
         // Strict mode: a transaction whose block has not sealed is still pending.
         const where = block.hash === null && !be.preconfirmations ? null : { block, index: t.index };
         return formatTx(parseTx(t.raw, common), t.hashHex, bytesToHex(t.sender), where);
       }
       return be.pendingTx(hash);
     }),
-    eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), ([hash]) => {
-      const t = be.chain.tx(hash);
-      if (t === undefined) return null;
-      const block = be.chain.block(t.blockNumber)!;
-      if (block.hash === null && !be.preconfirmations) return null;
-      return formatReceipt(t, block, common);
+    eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
+      const found = await be.chain.getTx(hash);
+      if (found === undefined) return null;
+      if (found.block.hash === null && !be.preconfirmations) return null;
+      return formatReceipt(found.tx, found.block, common);
     }),
-    eth_getBlockReceipts: rpcMethod(z.tuple([s.blockTagOrHash]), ([tag]) => {
-      const b = "hash" in tag ? be.chain.blockByHash(tag.hash) : blockByTag(be, tag);
+    eth_getBlockReceipts: rpcMethod(z.tuple([s.blockTagOrHash]), async ([tag]) => {
+      const b = "hash" in tag ? await be.chain.getBlockByHash(tag.hash) : await blockByTag(be, tag);
       return b === undefined ? null : b.txs.map((t) => formatReceipt(t, b, common));
     }),
-    eth_getLogs: rpcMethod(z.tuple([filterObject]), ([f]) => getLogs(be, toLogFilter(be, f))),
+    eth_getLogs: rpcMethod(z.tuple([filterObject]), async ([f]) => getLogs(be, await toLogFilter(be, f))),
 
     eth_getProof: rpcMethod(
       z.tuple([
@@ -353,7 +361,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
         // against the newest sealed block.
         const at =
           tag === undefined || ("tag" in tag && tag.tag === "pending") ? { tag: "latest" as const } : tag;
-        const b = resolveBlock(be, at);
+        const b = await resolveBlock(be, at);
         if (b === undefined) {
           throw new RpcError(
             RpcErrorCode.ResourceNotFound,

@@ -32,8 +32,8 @@ function formatAttestation(a: Attestation, canonical: Uint8Array | null, receive
  */
 export function finalityApi(be: ChainBackend, tracker: FinalityTracker): RpcMethods {
   const methods = {
-    staccato_getAttestations: rpcMethod(z.tuple([s.quantity]), ([n]) => {
-      const own = be.chain.sealedBlock(n)?.hash ?? null;
+    staccato_getAttestations: rpcMethod(z.tuple([s.quantity]), async ([n]) => {
+      const own = (await be.chain.getSealedBlock(n))?.hash ?? null;
       const finalized = tracker.finalized();
       return {
         blockNumber: q(n),

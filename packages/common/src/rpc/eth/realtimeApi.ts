@@ -72,15 +72,15 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
     eth_sendRawTransactionSync: rpcMethod(syncParams, sendSync),
     realtime_sendRawTransaction: rpcMethod(syncParams, sendSync),
     staccato_getMiniBlockByNumber: rpcMethod(z.tuple([s.quantity]), async ([n]) => {
-      const ref = be.chain.miniBlockRef(n);
-      if (ref === undefined) return null;
-      const mb = decodeSignedMiniBlock(ref.encoded);
+      const encoded = await be.chain.getMiniBlock(n);
+      if (encoded === undefined) return null;
+      const mb = decodeSignedMiniBlock(encoded);
       const diff = miniBlockDiffBytes(mb);
       // The compressed sizes are measured on libuv's thread pool: Brotli of a full mini-block takes
       // ~0.1 ms, which a client polling this method would otherwise take from the RPC thread
       // (the sequencer's execution thread).
       const [gossip, diffCompressed] = await Promise.all([
-        encodeEnvelopeAsync(ref.encoded),
+        encodeEnvelopeAsync(encoded),
         encodeEnvelopeAsync(diff),
       ]);
       return {
@@ -93,7 +93,7 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
         transactions: mb.txs.map((t) => bytesToHex(keccak256(t))),
         signature: bytesToHex(mb.signature),
         /** Bytes on the wire: the signed encoding, and compressed as gossiped. */
-        size: ref.encoded.length,
+        size: encoded.length,
         gossipSize: gossip.length,
         /** The state diff alone: its compact encoding, and Brotli-compressed. */
         diffSize: diff.length,
@@ -102,8 +102,8 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
       };
     }),
     staccato_status: rpcMethod(z.tuple([]), () => be.status()),
-    staccato_getBlockStats: rpcMethod(z.tuple([s.quantity]), ([n]) => {
-      const b = be.chain.block(n);
+    staccato_getBlockStats: rpcMethod(z.tuple([s.quantity]), async ([n]) => {
+      const b = await be.chain.getBlock(n);
       if (b === undefined || b.hash === null) return null;
       const stat = be.blockStats?.(n);
       const da = be.daPublished?.();

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { type ChainBlock, type LogFilter, type TxEntry, matches } from "../../chain/chainStore.ts";
 import type { BlockTag } from "../schemas.ts";
 import type { ChainBackend } from "./backend.ts";
-import { filterObject, getLogs, toLogFilter } from "./ethApi.ts";
+import { filterObject, getLogs, logMatchers, toLogFilter } from "./ethApi.ts";
 import { formatBlock, formatLog, formatReceipt, qty } from "./format.ts";
 
 const SUBSCRIPTION_KINDS = [
@@ -140,16 +140,7 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
           throw invalidParams(
             'param 1 (filter): expected {address?, topics?, fromBlock?: "pending", toBlock?: "pending"}',
           );
-        const crit = toLogFilter(
-          be,
-          {
-            ...parsed.data,
-            blockHash: undefined,
-            fromBlock: { number: 0n },
-            toBlock: { number: (1n << 63n) - 1n },
-          },
-          false,
-        );
+        const crit = { fromBlock: 0n, toBlock: (1n << 63n) - 1n, ...logMatchers(parsed.data) };
         off = onLogs(be, crit, wantsPending(parsed.data), notify);
         break;
       }
@@ -223,10 +214,10 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
       subs.delete(id.toLowerCase());
       return true;
     }),
-    eth_newFilter: rpcMethod(z.tuple([filterObject]), ([f]) => {
+    eth_newFilter: rpcMethod(z.tuple([filterObject]), async ([f]) => {
       // A tag as toBlock (or none) moves with the chain: the filter sees every new block.
       const open = f.toBlock === undefined || "tag" in f.toBlock;
-      const criteria = toLogFilter(
+      const criteria = await toLogFilter(
         be,
         { ...f, toBlock: open ? { number: (1n << 63n) - 1n } : f.toBlock },
         false,
@@ -252,10 +243,10 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
       f.items = [];
       return items;
     }),
-    eth_getFilterLogs: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
+    eth_getFilterLogs: rpcMethod(z.tuple([z.string().describe("filter id")]), async ([id]) => {
       const f = filter(id);
       if (f.kind !== "logs") throw new RpcError(RpcErrorCode.InvalidInput, "filter is not a log filter");
-      return getLogs(be, toLogFilter(be, f.raw!));
+      return getLogs(be, await toLogFilter(be, f.raw!));
     }),
     eth_uninstallFilter: rpcMethod(z.tuple([z.string().describe("filter id")]), ([id]) => {
       const f = filters.get(id.toLowerCase());

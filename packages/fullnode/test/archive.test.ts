@@ -1,0 +1,305 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  type Abi,
+  type Hex,
+  type PublicClient,
+  createPublicClient,
+  createWalletClient,
+  encodeAbiParameters,
+  encodeFunctionData,
+  getContractAddress,
+  http,
+  keccak256,
+  numberToHex,
+} from "viem";
+import { devChain, devKeyAccount, freshAddress } from "../../sequencer/test/helpers/devChain.ts";
+import { type RawBlock, type RawReceipt, rpc, rpcRaw } from "../../sequencer/test/helpers/rpcClient.ts";
+import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
+import { compileSolidity } from "../../sequencer/test/helpers/solidity.ts";
+import { FullnodeProcess, TempDirs, fullnodeArgs, killAllFullnodes } from "./helpers/fullnodeProcess.ts";
+
+/**
+ * Chain data that lasts (issue 14), as an indexer meets it: values written over 300+ blocks
+ * (balances, nonces, contract deploys, a contract created and self-destructed in one transaction,
+ * storage writes and deletes) read back at every block through viem: on a full node (an archive
+ * by default, with only 257 blocks in memory so most history comes from its store, and 128 blocks
+ * of state in memory so most state comes from its change sets), and on the sequencer (its window
+ * set wide enough here). Then the full node is restarted,
+ * and killed with SIGKILL mid-stream and restarted: it serves the same history and state.
+ */
+
+const SOURCE = `// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+contract Child {
+    function kill() external { selfdestruct(payable(msg.sender)); }
+}
+contract Hist {
+    mapping(uint256 => uint256) public v;
+    event Set(uint256 indexed k, uint256 x);
+    function set(uint256 k, uint256 x) external { v[k] = x; emit Set(k, x); }
+    function del(uint256 k) external { delete v[k]; }
+    function spawn() external returns (address) { return address(new Child()); }
+    function spawnAndKill() external payable { Child c = new Child(); c.kill(); }
+    receive() external payable {}
+}`;
+
+const BLOCKS = 300;
+const SLOTS = 4n;
+
+let seq: SequencerProcess;
+let fullnode: FullnodeProcess;
+let fullnodeDir: string;
+const dirs = new TempDirs();
+let hist: { abi: Abi; bytecode: Hex; childCode: Hex };
+
+/** One value a test wrote, and the block its receipt is in. */
+interface Write {
+  block: bigint;
+  key: string;
+  value: string;
+}
+
+const writes: Write[] = [];
+const keys = new Map<
+  string,
+  { read: (c: PublicClient, blockNumber: bigint) => Promise<string>; initial: string }
+>();
+let firstBlock = 0n;
+let lastBlock = 0n;
+const txHashes: Hex[] = [];
+
+before(async () => {
+  const out = compileSolidity({ "Hist.sol": SOURCE });
+  hist = { abi: out.Hist!.abi, bytecode: out.Hist!.bytecode, childCode: out.Child!.deployedBytecode };
+  // The sequencer keeps enough state history to be compared at every block (its window and 4444
+  // beyond it: rpcSpec.test.ts).
+  seq = await SequencerProcess.start({ args: ["--block-ms", "100", "--state-history", "2000"] });
+  fullnodeDir = dirs.make();
+  fullnode = await FullnodeProcess.start([...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"]);
+});
+
+after(async () => {
+  await fullnode?.kill();
+  await killAllFullnodes();
+  await seq?.stop();
+  await seq?.cleanup();
+  dirs.cleanup();
+});
+
+/** The expected value of `key` at the end of `block`: the last write in a block ≤ it. */
+function expected(key: string, block: bigint): string {
+  let v = keys.get(key)!.initial;
+  for (const w of writes) if (w.key === key && w.block <= block) v = w.value;
+  return v;
+}
+
+const mappingSlot = (k: bigint): Hex =>
+  keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [k, 0n]));
+
+async function writeHistory(): Promise<void> {
+  const account = devKeyAccount(17);
+  const chain = devChain(seq.rpcUrl);
+  const pub = createPublicClient({ chain, transport: http(), pollingInterval: 10 });
+  const wallet = createWalletClient({ chain, transport: http(), account });
+  const send = async (req: Parameters<typeof wallet.prepareTransactionRequest>[0]): Promise<RawReceipt> => {
+    const prepared = await wallet.prepareTransactionRequest(req);
+    const raw = await wallet.signTransaction(prepared as never);
+    const r = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [raw, 10_000]);
+    assert.equal(r.status, "0x1");
+    txHashes.push(r.transactionHash as Hex);
+    const block = BigInt(r.blockNumber);
+    writes.push({ block, key: "nonce", value: numberToHex(prepared.nonce! + 1) });
+    return r;
+  };
+  keys.set("nonce", {
+    initial: numberToHex(await pub.getTransactionCount({ address: account.address })),
+    read: async (c, blockNumber) =>
+      numberToHex(await c.getTransactionCount({ address: account.address, blockNumber })),
+  });
+  const deployed = await send({ data: hist.bytecode, gas: 2_000_000n });
+  const addr = deployed.contractAddress as Hex;
+  firstBlock = BigInt(deployed.blockNumber);
+  keys.set("hist.code", {
+    initial: "0x",
+    read: async (c, blockNumber) => (await c.getCode({ address: addr, blockNumber })) ?? "0x",
+  });
+  writes.push({ block: firstBlock, key: "hist.code", value: "deployed" });
+  keys.set("hist.balance", {
+    initial: "0x0",
+    read: async (c, blockNumber) => numberToHex(await c.getBalance({ address: addr, blockNumber })),
+  });
+  for (let k = 0n; k < SLOTS; k++) {
+    keys.set(`slot${k}`, {
+      initial: numberToHex(0n, { size: 32 }),
+      read: async (c, blockNumber) =>
+        (await c.getStorageAt({ address: addr, slot: mappingSlot(k), blockNumber })) ??
+        numberToHex(0n, { size: 32 }),
+    });
+    keys.set(`view${k}`, {
+      initial: "0x0",
+      read: async (c, blockNumber) =>
+        numberToHex(
+          (await c.readContract({
+            address: addr,
+            abi: hist.abi,
+            functionName: "v",
+            args: [k],
+            blockNumber,
+          })) as bigint,
+        ),
+    });
+  }
+  const recipients = [freshAddress(), freshAddress(), freshAddress()];
+  const paid = new Map<string, bigint>();
+  for (const [i, to] of recipients.entries()) {
+    keys.set(`balance${i}`, {
+      initial: "0x0",
+      read: async (c, blockNumber) => numberToHex(await c.getBalance({ address: to, blockNumber })),
+    });
+  }
+  let histBalance = 0n;
+  // A contract's nonce starts at 1 (EIP-161) and counts its CREATEs.
+  let contractNonce = 1n;
+  const children: Hex[] = [];
+  for (let i = 0; ; i++) {
+    const op = i % 6;
+    let r: RawReceipt;
+    if (op === 0 || op === 3) {
+      const j = i % recipients.length;
+      const to = recipients[j]!;
+      const value = BigInt(i + 1);
+      r = await send({ to, value });
+      paid.set(to, (paid.get(to) ?? 0n) + value);
+      writes.push({ block: BigInt(r.blockNumber), key: `balance${j}`, value: numberToHex(paid.get(to)!) });
+    } else if (op === 1 || op === 4) {
+      const k = BigInt(i) % SLOTS;
+      const x = BigInt(1000 + i);
+      r = await send({ to: addr, data: encodeCall("set", [k, x]), gas: 200_000n });
+      writes.push({ block: BigInt(r.blockNumber), key: `slot${k}`, value: numberToHex(x, { size: 32 }) });
+      writes.push({ block: BigInt(r.blockNumber), key: `view${k}`, value: numberToHex(x) });
+    } else if (op === 2) {
+      const k = BigInt(i + 1) % SLOTS;
+      r = await send({ to: addr, data: encodeCall("del", [k]), gas: 200_000n });
+      writes.push({ block: BigInt(r.blockNumber), key: `slot${k}`, value: numberToHex(0n, { size: 32 }) });
+      writes.push({ block: BigInt(r.blockNumber), key: `view${k}`, value: "0x0" });
+    } else if (i % 12 === 5) {
+      // A contract created and self-destructed in one transaction (EIP-6780): its value returns.
+      r = await send({ to: addr, data: encodeCall("spawnAndKill", []), value: 7n, gas: 500_000n });
+      contractNonce++;
+      histBalance += 7n;
+      writes.push({ block: BigInt(r.blockNumber), key: "hist.balance", value: numberToHex(histBalance) });
+    } else {
+      r = await send({ to: addr, data: encodeCall("spawn", []), gas: 500_000n });
+      const child = getContractAddress({ from: addr, nonce: contractNonce++ });
+      children.push(child);
+      const key = `child${children.length - 1}`;
+      keys.set(key, {
+        initial: "0x",
+        read: async (c, blockNumber) => (await c.getCode({ address: child, blockNumber })) ?? "0x",
+      });
+      writes.push({ block: BigInt(r.blockNumber), key, value: hist.childCode });
+    }
+    lastBlock = BigInt(r.blockNumber);
+    if (lastBlock - firstBlock >= BLOCKS) break;
+  }
+  // hist.code's "deployed" stands for its runtime code, known once deployed.
+  const code = await pub.getCode({ address: addr });
+  for (const w of writes) if (w.key === "hist.code") w.value = code!;
+
+  function encodeCall(functionName: string, args: unknown[]): Hex {
+    return encodeFunctionData({ abi: hist.abi, functionName, args });
+  }
+}
+
+/** Reads every key at every block from firstBlock to lastBlock through `url` and compares. */
+async function readBack(url: string, from: bigint, to: bigint): Promise<number> {
+  const c = createPublicClient({ chain: devChain(url), transport: http(url, { batch: { batchSize: 200 } }) });
+  let n = 0;
+  for (let b = from; b <= to; b++) {
+    const jobs = [...keys].map(async ([key, k]) => {
+      assert.equal(await k.read(c as PublicClient, b), expected(key, b), `${key} at block ${b} via ${url}`);
+      n++;
+    });
+    await Promise.all(jobs);
+  }
+  return n;
+}
+
+describe("archive / state and history at every block", () => {
+  it(`writes values over ${BLOCKS} blocks, then reads every one back at every block from the full node`, async () => {
+    await writeHistory();
+    // The full node has verified the last block.
+    await waitUntil(async () => BigInt(await fullnode.rpc<string>("eth_blockNumber")) >= lastBlock);
+    const reads = await readBack(fullnode.rpcUrl, firstBlock, lastBlock);
+    assert.ok(reads > 4_000, `${reads} reads`);
+  });
+
+  it("the sequencer, within its state window, serves the same values", async () => {
+    await readBack(seq.rpcUrl, firstBlock, lastBlock);
+  });
+
+  it("blocks, receipts and logs of blocks no longer in the full node's memory match the sequencer's", async () => {
+    for (const h of txHashes) {
+      const [a, b] = await Promise.all([
+        rpc<RawReceipt>(seq.rpcUrl, "eth_getTransactionReceipt", [h]),
+        fullnode.rpc<RawReceipt>("eth_getTransactionReceipt", [h]),
+      ]);
+      assert.deepEqual(b, a, `receipt of ${h}`);
+    }
+    for (let n = firstBlock; n <= lastBlock; n += 7n) {
+      const [a, b] = await Promise.all([
+        rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(n), true]),
+        fullnode.rpc<RawBlock>("eth_getBlockByNumber", [numberToHex(n), true]),
+      ]);
+      assert.deepEqual(b, a, `block ${n}`);
+      assert.deepEqual(
+        await fullnode.rpc("eth_getBlockByHash", [a.hash, false]),
+        await rpc(seq.rpcUrl, "eth_getBlockByHash", [a.hash, false]),
+      );
+    }
+    const filter = { fromBlock: numberToHex(firstBlock), toBlock: numberToHex(lastBlock) };
+    const [la, lb] = await Promise.all([
+      rpc<unknown[]>(seq.rpcUrl, "eth_getLogs", [filter]),
+      fullnode.rpc<unknown[]>("eth_getLogs", [filter]),
+    ]);
+    assert.ok(la.length > 50);
+    assert.deepEqual(lb, la);
+  });
+
+  it("after a restart, and after SIGKILL mid-stream and a restart, the full node serves the same", async () => {
+    await fullnode.kill("SIGTERM");
+    const args = [...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"];
+    fullnode = await FullnodeProcess.start(args);
+    await readBack(fullnode.rpcUrl, firstBlock, lastBlock);
+    // Traffic while it is killed.
+    const wallet = createWalletClient({
+      chain: devChain(seq.rpcUrl),
+      transport: http(),
+      account: devKeyAccount(18),
+    });
+    const sending = (async () => {
+      for (let i = 0; i < 40; i++) await wallet.sendTransaction({ to: freshAddress(), value: 1n });
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    await fullnode.kill("SIGKILL");
+    await sending;
+    fullnode = await FullnodeProcess.start(args);
+    await readBack(fullnode.rpcUrl, firstBlock, lastBlock);
+    const latest = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
+    await waitUntil(async () => BigInt(await fullnode.rpc<string>("eth_blockNumber")) >= latest);
+    const [a, b] = await Promise.all([
+      rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(latest), false]),
+      fullnode.rpc<RawBlock>("eth_getBlockByNumber", [numberToHex(latest), false]),
+    ]);
+    assert.equal(b.hash, a.hash);
+  });
+});
+
+async function waitUntil(cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
