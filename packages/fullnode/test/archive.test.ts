@@ -14,7 +14,7 @@ import {
   numberToHex,
 } from "viem";
 import { devChain, devKeyAccount, freshAddress } from "../../sequencer/test/helpers/devChain.ts";
-import { type RawBlock, type RawReceipt, rpc, rpcRaw } from "../../sequencer/test/helpers/rpcClient.ts";
+import { type RawBlock, type RawReceipt, rpc } from "../../sequencer/test/helpers/rpcClient.ts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import { compileSolidity } from "../../sequencer/test/helpers/solidity.ts";
 import { FullnodeProcess, TempDirs, fullnodeArgs, killAllFullnodes } from "./helpers/fullnodeProcess.ts";
