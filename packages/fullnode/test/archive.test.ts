@@ -26,7 +26,9 @@ import { FullnodeProcess, TempDirs, fullnodeArgs, killAllFullnodes } from "./hel
  * by default, with only 257 blocks in memory so most history comes from its store, and 128 blocks
  * of state in memory so most state comes from its change sets), and on the sequencer (its window
  * set wide enough here). Then the full node is restarted,
- * and killed with SIGKILL mid-stream and restarted: it serves the same history and state.
+ * and killed with SIGKILL mid-stream and restarted: it serves the same history and state. The
+ * sequencer keeps 257 blocks in memory too, so its answers for old blocks come from its own store,
+ * before and after it is killed and restarted.
  */
 
 const SOURCE = `// SPDX-License-Identifier: MIT
@@ -74,7 +76,9 @@ before(async () => {
   hist = { abi: out.Hist!.abi, bytecode: out.Hist!.bytecode, childCode: out.Child!.deployedBytecode };
   // The sequencer keeps enough state history to be compared at every block (its window and 4444
   // beyond it: rpcSpec.test.ts).
-  seq = await SequencerProcess.start({ args: ["--block-ms", "100", "--state-history", "2000"] });
+  seq = await SequencerProcess.start({
+    args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257"],
+  });
   fullnodeDir = dirs.make();
   fullnode = await FullnodeProcess.start([...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"]);
 });
@@ -293,6 +297,28 @@ describe("archive / state and history at every block", () => {
       fullnode.rpc<RawBlock>("eth_getBlockByNumber", [numberToHex(latest), false]),
     ]);
     assert.equal(b.hash, a.hash);
+  });
+
+  it("the sequencer, killed with SIGKILL and restarted, serves its old blocks and receipts from disk", async () => {
+    const before = await Promise.all(
+      txHashes.slice(0, 50).map((h) => rpc<RawReceipt>(seq.rpcUrl, "eth_getTransactionReceipt", [h])),
+    );
+    const blockBefore = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [
+      numberToHex(firstBlock),
+      true,
+    ]);
+    await seq.kill9();
+    seq = await seq.restart({
+      args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257"],
+    });
+    const after = await Promise.all(
+      txHashes.slice(0, 50).map((h) => rpc<RawReceipt>(seq.rpcUrl, "eth_getTransactionReceipt", [h])),
+    );
+    assert.deepEqual(after, before);
+    assert.deepEqual(
+      await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(firstBlock), true]),
+      blockBefore,
+    );
   });
 });
 

@@ -209,6 +209,18 @@ export class ChainArchive {
     return this.db.get(archiveKey(ArchivePrefix.miniBlock, u64(number)));
   }
 
+  /** The newest archived block, or undefined when none is. */
+  async lastBlock(): Promise<bigint | undefined> {
+    for await (const k of this.db.keys({
+      gte: Uint8Array.of(ArchivePrefix.seal),
+      lt: Uint8Array.of(ArchivePrefix.seal + 1),
+      reverse: true,
+      limit: 1,
+    }))
+      return readU64(k, 1);
+    return undefined;
+  }
+
   /** The first archived block number at or after `from`, or undefined (no block archived there). */
   async firstBlock(from = 0n): Promise<bigint | undefined> {
     for await (const k of this.db.keys({
@@ -251,6 +263,16 @@ export class ChainArchive {
       skipConsensusFormatValidation: true,
     });
   }
+}
+
+/** A sealed block's seal: its header, hash, mini-block hashes and signature. */
+export function blockSealOf(b: ChainBlock): BlockSeal {
+  return {
+    header: b.header!.serialize(),
+    hash: b.hash!,
+    miniBlockHashes: b.miniBlocks.map((m) => m.hash),
+    signature: b.signature!,
+  };
 }
 
 /** A sealed block as the chain store holds it, from its header (transactions added by the caller). */

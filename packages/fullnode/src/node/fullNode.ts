@@ -164,7 +164,8 @@ export class FullNode {
       events,
       metrics,
       logger: log,
-      stateWindow: o.stateHistory === 0 ? DEFAULT_STATE_WINDOW : Math.min(DEFAULT_STATE_WINDOW, o.stateHistory),
+      stateWindow:
+        o.stateHistory === 0 ? DEFAULT_STATE_WINDOW : Math.min(DEFAULT_STATE_WINDOW, o.stateHistory),
       retainBlocks: o.blockCache,
       onMismatch: (err) => {
         metrics.mismatches.inc();

@@ -113,7 +113,11 @@ export class StateArchive {
 
   /** The oldest block with a change set (state at blocks before it is not kept), if any. */
   async oldestChangeSet(): Promise<bigint | undefined> {
-    for await (const k of this.db.keys({ gte: Uint8Array.of(P_CHANGES), lt: Uint8Array.of(P_CHANGES + 1), limit: 1 }))
+    for await (const k of this.db.keys({
+      gte: Uint8Array.of(P_CHANGES),
+      lt: Uint8Array.of(P_CHANGES + 1),
+      limit: 1,
+    }))
       return readU64(k, 1);
     return undefined;
   }

@@ -172,7 +172,7 @@ export class DaPublisher {
   private async publish(n: bigint): Promise<void> {
     const started = performance.now();
     const { chain, index, metrics } = this.d;
-    const block = chain.sealedBlock(n);
+    const block = await chain.getSealedBlock(n);
     if (block?.hash == null) throw new Error(`block ${n} is not sealed`);
     const witness = await this.d.witnesses.get(n);
     if (witness === undefined) throw new Error(`no witness stored for block ${n}`);

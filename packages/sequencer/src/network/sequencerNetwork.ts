@@ -163,18 +163,20 @@ async function serveHistory(
   // mini-blocks-by-range: RLP [from, count] → one chunk per mini-block (its signed encoding).
   await node.handle(
     "miniBlocksByRange",
-    (body) => {
+    async (body) => {
       const req = attempt(() => decodeRangeRequest(body));
       if (req === null) return { code: "invalid", message: "expected RLP [from, count]" };
-      if (chain.miniBlockRef(req.from) === undefined) {
+      const first = await chain.getMiniBlock(req.from);
+      if (first === undefined) {
         return { code: "unavailable", message: `mini-block ${req.from} is not known yet` };
       }
       return (async function* () {
+        yield first;
         const end = req.from + BigInt(Math.min(req.count, MAX_MINI_BLOCKS_PER_REQUEST));
-        for (let n = req.from; n < end; n++) {
-          const ref = chain.miniBlockRef(n);
-          if (ref === undefined) return;
-          yield ref.encoded;
+        for (let n = req.from + 1n; n < end; n++) {
+          const encoded = await chain.getMiniBlock(n);
+          if (encoded === undefined) return;
+          yield encoded;
         }
       })();
     },
@@ -184,10 +186,10 @@ async function serveHistory(
   // block-by-number: RLP [number] → the block's seal (header, mini-block hashes, signature).
   await node.handle(
     "blockByNumber",
-    (body) => {
+    async (body) => {
       const n = attempt(() => decodeNumberRequest(body));
       if (n === null) return { code: "invalid", message: "expected RLP [number]" };
-      const b = chain.sealedBlock(n);
+      const b = await chain.getSealedBlock(n);
       if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
       return blockSealBytes(b);
     },
@@ -203,7 +205,7 @@ async function serveHistory(
       async (body) => {
         const req = attempt(() => decodeWitnessRequest(body));
         if (req === null) return { code: "invalid", message: "expected RLP [number, hash]" };
-        const b = chain.sealedBlock(req.number);
+        const b = await chain.getSealedBlock(req.number);
         if (b === undefined || req.number === 0n)
           return { code: "unavailable", message: `block ${req.number} is not sealed` };
         if (req.hash !== null && !equalsBytes(req.hash, b.hash!))

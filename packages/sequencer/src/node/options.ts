@@ -100,8 +100,7 @@ export const sequencerFlags = defineFlags({
     description:
       "Serve mini-blocks, blocks, witnesses and state snapshots to peers by request (--no-serve-history: peers catch up from DA instead)",
   },
-  // --block-cache comes with the sequencer's on-disk history.
-  stateHistory: historyFlags(DEFAULT_STATE_WINDOW, false).stateHistory,
+  ...historyFlags(DEFAULT_STATE_WINDOW, false),
   ...p2pFlags(9000),
   ...daFlags("dir", "publish"),
   ...rpcFlags(8545),

@@ -4,6 +4,8 @@ import { availableParallelism } from "node:os";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   BlockStatsLog,
+  ChainArchive,
+  genesisArchived,
   type ChainConfig,
   type Logger,
   MemoryState,
@@ -37,9 +39,11 @@ import {
   daStoreFromFlags,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
+import { ClassicLevel } from "classic-level";
 import { DaIndexLog } from "../da/daIndex.ts";
 import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
 import { debugApi } from "../rpc/debugApi.ts";
+import { HistoryWriter } from "../storage/historyWriter.ts";
 import { WitnessStore } from "../storage/witnessStore.ts";
 import { buildBlockWitness } from "../sealing/witness.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
@@ -110,10 +114,23 @@ export class SequencerNode {
     const senderWorkers = o.senderWorkers ?? Math.max(1, availableParallelism() - 1);
     const senders = senderWorkers > 0 ? new SenderRecoveryPool(senderWorkers, config.chainId) : null;
     if (senders !== null) closers.push(() => senders.close());
-    const chain = new ChainStore();
+    // Sealed history on disk: blocks older than --block-cache leave memory once written there.
+    const historyDb = new ClassicLevel<Uint8Array, Uint8Array>(join(o.dataDir, "history"), {
+      keyEncoding: "view",
+      valueEncoding: "view",
+    });
+    await historyDb.open();
+    closers.push(() => historyDb.close());
+    const archive = new ChainArchive(historyDb, common);
+    const archivedThrough = await archive.lastBlock();
+    const chain = new ChainStore(0n, { archive, retain: o.blockCache });
     const genesis = await buildGenesis(config, common);
     checkGenesis(o.dataDir, bytesToHex(genesis.block.hash!));
     chain.addBlock(genesis.block);
+    if (archivedThrough === undefined)
+      await historyDb.batch(archive.blockOps(genesisArchived(genesis.block)));
+    // Blocks the write-ahead log replays that are on disk already leave memory as they are sealed.
+    chain.archived(archivedThrough ?? 0n);
     // Start from the newest intact snapshot, else from genesis; either way the trie must agree.
     const snapshot = readLatestSnapshot(o.dataDir, (file, err) =>
       log.warn({ file, err: err.message }, "skipping a corrupt state snapshot"),
@@ -197,6 +214,8 @@ export class SequencerNode {
         "replayed write-ahead log",
       );
     }
+    const historyWriter = new HistoryWriter(archive, chain, log);
+    for (let n = (archivedThrough ?? 0n) + 1n; n <= chain.latest.number; n++) historyWriter.add(n);
     // What was left in the pool at the last graceful stop comes back before the RPC opens.
     const journalPath = join(o.dataDir, "txpool.journal");
     restorePoolJournal(journalPath, pool, log);
@@ -257,6 +276,7 @@ export class SequencerNode {
             events.emit("miniBlock", { block, miniBlock, txs });
           },
           onBlock: (b, timing) => {
+            historyWriter.add(b.number);
             blockStats.record(b.number, {
               stateRootMs: timing.rootMs,
               sealMs: timing.sealMs,
@@ -298,6 +318,7 @@ export class SequencerNode {
     // the pointer gossiped while the network is still up, so peers learn where DA ends.
     closers.push(async () => {
       await p.stop(o.stopDrainMs);
+      await historyWriter.flush().catch(() => undefined);
       savePoolJournal(journalPath, pool, log, o.txpoolJournal);
       await da?.flush(5_000);
       await network?.stop();
@@ -349,7 +370,7 @@ export class SequencerNode {
     const realtime = realtimeApi(backend);
     closers.push(() => realtime.close());
     const health = () => {
-      const err = p.error;
+      const err = p.error ?? historyWriter.error;
       return err === null
         ? {
             ok: true,

@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { balanceOfData, deployData, transferData } from "./erc20.ts";
+import { type Daemon, startDaemon, stopAllDaemons, stopDaemon } from "./daemons.ts";
+import { sampleMemory } from "./procStats.ts";
+import { type Report, Report as ReportClass, log } from "./report.ts";
+import { RpcClient, toHex } from "./rpc.ts";
+import { type Signer, devKey, nativeSigner } from "./signer.ts";
+import { sleep } from "./targets.ts";
+
+/**
+ * Chain data that lasts (issue 14): a sequencer and a full node under a long stream of ETH and
+ * ERC-20 transfers. Figures: RSS of both after 20k and after the whole history (default 200k
+ * transactions, `BENCH_HISTORY_TX`) and the growth per 100k; the full node's disk bytes per
+ * transaction (archive: blocks, indexes and change sets); historical eth_getBalance and eth_call
+ * latency at random old blocks against the latest block; the full node's restart time.
+ */
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const SENDERS = 16;
+const BATCH = 200;
+
+function duBytes(dir: string): number {
+  return Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
+}
+
+export async function historyFigures(report: Report, signer: Signer, total: number): Promise<void> {
+  const dirs = [
+    mkdtempSync(join(tmpdir(), "bench-hist-seq-")),
+    mkdtempSync(join(tmpdir(), "bench-hist-fn-")),
+  ];
+  try {
+    const seq = await startDaemon(
+      "packages/sequencer/src/cli.ts",
+      [
+        "--dev",
+        "--data-dir",
+        dirs[0]!,
+        "--rpc-port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--p2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
+      ],
+      "sequencer started",
+    );
+    const fnArgs = [
+      "--chain",
+      join(dirs[0]!, "chain.json"),
+      "--data-dir",
+      dirs[1]!,
+      "--rpc-port",
+      "0",
+      "--metrics-port",
+      "0",
+      "--p2p-listen",
+      "/ip4/127.0.0.1/tcp/0",
+      "--bootnodes",
+      (seq.started.p2p as string[])[0]!,
+      "--sequencer-rpc",
+      seq.started.rpc as string,
+    ];
+    let fn: Daemon = await startDaemon("packages/fullnode/src/cli.ts", fnArgs, "fullnode started");
+    const seqRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 30_000 });
+    const chainId = BigInt(await seqRpc.call<string>("eth_chainId"));
+
+    // An ERC-20 to call at past blocks, and its holders.
+    const owner = devKey(0);
+    const [deploy] = await signer.sign(
+      [
+        {
+          nonce: 0,
+          to: null,
+          value: 0n,
+          data: deployData(10n ** 30n),
+          gas: 3_000_000n,
+          maxFeePerGas: 100_000_000_000n,
+          maxPriorityFeePerGas: 1_000_000n,
+        },
+      ],
+      owner,
+      chainId,
+    );
+    const deployed = await seqRpc.call<{ contractAddress: string }>("eth_sendRawTransactionSync", [
+      deploy!.raw,
+      10_000,
+    ]);
+    const token = deployed.contractAddress as `0x${string}`;
+    let ownerNonce = 1;
+
+    const mem = (d: Daemon) => sampleMemory(d.child.pid!).rssMb;
+    const senders = Array.from({ length: SENDERS }, (_, i) => devKey(i + 1));
+    const nonces = senders.map(() => 0);
+    let sent = 0;
+    /** Sends `n` more transfers (one in eight an ERC-20 transfer) as fast as they are taken. */
+    const stream = async (n: number) => {
+      const target = sent + n;
+      while (sent < target) {
+        const round: string[] = [];
+        const per = Math.min(BATCH / SENDERS, Math.ceil((target - sent) / SENDERS));
+        for (const [i, k] of senders.entries()) {
+          const txs = Array.from({ length: per }, () => ({
+            nonce: nonces[i]!++,
+            to: devKey(19).address,
+            value: 1n,
+            data: "0x" as const,
+            gas: 21_000n,
+            maxFeePerGas: 100_000_000_000n,
+            maxPriorityFeePerGas: 1_000_000n,
+          }));
+          round.push(...(await signer.sign(txs, k, chainId)).map((t) => t.raw));
+        }
+        const erc = await signer.sign(
+          [
+            {
+              nonce: ownerNonce++,
+              to: token,
+              value: 0n,
+              data: transferData(devKey(18).address, 1n),
+              gas: 100_000n,
+              maxFeePerGas: 100_000_000_000n,
+              maxPriorityFeePerGas: 1_000_000n,
+            },
+          ],
+          owner,
+          chainId,
+        );
+        round.push(erc[0]!.raw);
+        await seqRpc.batchOk(round.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })));
+        sent += round.length;
+        // Keep the pool shallow: wait while the sequencer is far behind.
+        while (
+          sent -
+            Number(
+              BigInt(await seqRpc.call<string>("eth_getTransactionCount", [senders[0]!.address, "latest"])),
+            ) *
+              SENDERS >
+          20_000
+        )
+          await sleep(20);
+      }
+      // Until the full node has it all.
+      const want = toHex(nonces[0]!);
+      const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 30_000 });
+      while ((await fnRpc.call<string>("eth_getTransactionCount", [senders[0]!.address, "latest"])) !== want)
+        await sleep(100);
+      fnRpc.close();
+    };
+
+    const checkpoints = [20_000, total].filter((n, i, a) => a.indexOf(n) === i && n <= total);
+    const rss: { txs: number; seq: number; fn: number }[] = [];
+    for (const at of checkpoints) {
+      const started = performance.now();
+      await stream(at - sent);
+      await sleep(2_000); // let the last blocks seal and settle
+      const r = { txs: sent, seq: mem(seq), fn: mem(fn) };
+      rss.push(r);
+      log(
+        `history: ${sent} txs (${((at / (performance.now() - started)) * 1000).toFixed(0)} tx/s): sequencer RSS ${r.seq.toFixed(0)} MB, full node ${r.fn.toFixed(0)} MB`,
+      );
+      report.emit(`history_rss_sequencer_mb.after_${at}_txs`, r.seq, "MB");
+      report.emit(`history_rss_fullnode_mb.after_${at}_txs`, r.fn, "MB");
+    }
+    if (rss.length >= 2) {
+      const a = rss[0]!;
+      const b = rss[rss.length - 1]!;
+      const per100k = (x: number, y: number) => ((y - x) / (b.txs - a.txs)) * 100_000;
+      report.emit("history_rss_growth_sequencer_mb_per_100k_txs", per100k(a.seq, b.seq), "MB");
+      report.emit("history_rss_growth_fullnode_mb_per_100k_txs", per100k(a.fn, b.fn), "MB");
+    }
+    report.emit("history_fullnode_disk_bytes_per_tx", duBytes(dirs[1]!) / sent, "B");
+
+    // Historical reads: random old blocks against the latest.
+    const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 30_000 });
+    const latest = BigInt(await fnRpc.call<string>("eth_blockNumber"));
+    const probe = async (name: string, call: (tag: string) => Promise<unknown>) => {
+      const times: Record<"latest" | "old", number[]> = { latest: [], old: [] };
+      for (let i = 0; i < 400; i++) {
+        const old = toHex(1n + BigInt(Math.floor(Math.random() * Number(latest - 1n))));
+        for (const [k, tag] of [
+          ["latest", "latest"],
+          ["old", old],
+        ] as const) {
+          const t0 = performance.now();
+          await call(tag);
+          times[k].push(performance.now() - t0);
+        }
+      }
+      for (const k of ["latest", "old"] as const) {
+        const xs = times[k].sort((x, y) => x - y);
+        report.emit(`history_${name}_${k}_p50`, pct(xs, 50), "ms");
+        report.emit(`history_${name}_${k}_p99`, pct(xs, 99), "ms");
+      }
+      report.emit(`history_${name}_old_vs_latest_p50_ratio`, pct(times.old, 50) / pct(times.latest, 50), "x");
+    };
+    await probe("eth_getBalance", (tag) => fnRpc.call("eth_getBalance", [devKey(19).address, tag]));
+    await probe("eth_call", (tag) =>
+      fnRpc.call("eth_call", [{ to: token, data: balanceOfData(devKey(18).address) }, tag]),
+    );
+    fnRpc.close();
+
+    // Restart with the whole history in its store.
+    await stopDaemon(fn);
+    const t0 = performance.now();
+    fn = await startDaemon("packages/fullnode/src/cli.ts", fnArgs, "fullnode started");
+    const s = (performance.now() - t0) / 1000;
+    log(`history: full node restarted in ${s.toFixed(2)} s with ${sent} txs of history`);
+    report.emit("history_fullnode_restart_seconds", s, "s");
+    seqRpc.close();
+    await stopDaemon(fn);
+    await stopDaemon(seq);
+  } finally {
+    await stopAllDaemons();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  const report = new ReportClass();
+  await historyFigures(report, nativeSigner, Number(process.env.BENCH_HISTORY_TX ?? 200_000));
+}
