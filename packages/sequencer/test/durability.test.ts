@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFileSync, statSync } from "node:fs";
+import { appendFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -420,7 +420,7 @@ describe("durability / kill -9 mid-stream", () => {
 });
 
 describe("durability / torn write-ahead log tail", () => {
-  it("drops garbage appended to sequencer.wal, logs it, and keeps everything before it", async () => {
+  it("drops garbage appended to the write-ahead log's last segment, logs it, and keeps everything before it", async () => {
     // A few more receipts, then a clean stop so the log ends on a whole record.
     const extra: RawReceipt[] = [];
     for (let k = 0; k < 3; k++) {
@@ -438,7 +438,8 @@ describe("durability / torn write-ahead log tail", () => {
     const lastBlockBefore = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
     await seq.kill9();
 
-    const wal = join(seq.dataDir, "sequencer.wal");
+    const segments = readdirSync(join(seq.dataDir, "wal")).sort();
+    const wal = join(seq.dataDir, "wal", segments.at(-1)!);
     assert.ok(statSync(wal).size > 0);
     // A torn record: a plausible header promising more bytes than follow, then junk.
     const garbage = Buffer.concat([
@@ -611,4 +612,83 @@ describe("durability / graceful stop with a full pool", () => {
       }
     });
   }
+});
+
+describe("durability / a long chain on a bounded footprint", () => {
+  it("old write-ahead log segments are deleted once a snapshot and the history store cover them; SIGKILL and a restart keep every receipt and balance", async () => {
+    let node = await SequencerProcess.start({
+      args: [
+        "--block-ms",
+        "50",
+        "--snapshot-interval",
+        "20",
+        "--wal-segment-mb",
+        "1",
+        "--block-cache",
+        "257",
+      ],
+    });
+    try {
+      const receipts: RawReceipt[] = [];
+      const to = freshAddress();
+      const account = devKeyAccount(14);
+      // Past 300 blocks, so the first blocks leave memory and several segments and snapshots pass.
+      let first = 0n;
+      for (let nonce = 0; ; nonce++) {
+        const raw = await account.signTransaction({
+          chainId: DEV_CHAIN_ID,
+          type: "eip1559",
+          nonce,
+          to,
+          value: 1n,
+          // Four kilobytes of data each: segments fill faster.
+          data: `0x${"ab".repeat(4096)}`,
+          gas: 300_000n,
+          ...FEES,
+        } as TransactionSerializable);
+        const r = await rpc<RawReceipt>(node.rpcUrl, "eth_sendRawTransactionSync", [raw]);
+        receipts.push(r);
+        if (first === 0n) first = BigInt(r.blockNumber);
+        if (BigInt(r.blockNumber) - first > 320 && nonce > 400) break;
+      }
+      const deleted = await waitFor(
+        "a segment deleted",
+        async () =>
+          node
+            .logs()
+            .find(
+              (l) => l.msg === "deleted write-ahead log segments covered by a snapshot and the history store",
+            ),
+        20_000,
+      );
+      assert.ok(Number(deleted.segments) >= 1);
+      const segments = readdirSync(join(node.dataDir, "wal")).sort();
+      assert.notEqual(segments[0], "000000000001.wal", "the first segment is gone");
+      const total = BigInt(receipts.length);
+      await node.kill9();
+      node = await node.restart();
+      for (const r of receipts.filter((_, i) => i % 17 === 0 || i === receipts.length - 1)) {
+        const again = await rpc<RawReceipt>(node.rpcUrl, "eth_getTransactionReceipt", [r.transactionHash]);
+        for (const k of KEPT) assert.deepEqual(again[k], r[k], `${k} of ${r.transactionHash}`);
+      }
+      assert.equal(await rpc(node.rpcUrl, "eth_getBalance", [to, "latest"]), numberToHex(total));
+      assert.equal(
+        await rpc(node.rpcUrl, "eth_getTransactionCount", [account.address, "latest"]),
+        numberToHex(total),
+      );
+      // It keeps going: a new transaction after the restart.
+      const raw = await account.signTransaction({
+        chainId: DEV_CHAIN_ID,
+        type: "eip1559",
+        nonce: receipts.length,
+        to,
+        value: 1n,
+        gas: 21_000n,
+        ...FEES,
+      } as TransactionSerializable);
+      assert.equal((await rpc<RawReceipt>(node.rpcUrl, "eth_sendRawTransactionSync", [raw])).status, "0x1");
+    } finally {
+      await node.cleanup();
+    }
+  });
 });

@@ -209,6 +209,20 @@ export class ChainArchive {
     return this.db.get(archiveKey(ArchivePrefix.miniBlock, u64(number)));
   }
 
+  /**
+   * The newest mini-block of the blocks before `number` (undefined: none), for a chain store
+   * whose memory starts at `number`.
+   */
+  async lastMiniBlockBefore(number: bigint): Promise<{ number: bigint; hash: Uint8Array } | undefined> {
+    const raw = await this.db.get(archiveKey(ArchivePrefix.blockIndex, u64(number)));
+    if (raw === undefined) return undefined;
+    const [first] = list(RLP.decode(raw) as RlpItem, "block index", 3);
+    const before = big(first, "firstMiniBlock") - 1n;
+    if (before < 1n) return undefined;
+    const enc = await this.miniBlock(before);
+    return enc === undefined ? undefined : { number: before, hash: decodeSignedMiniBlock(enc).hash };
+  }
+
   /** The newest archived block, or undefined when none is. */
   async lastBlock(): Promise<bigint | undefined> {
     for await (const k of this.db.keys({

@@ -177,6 +177,11 @@ export class ChainStore {
     this.evict();
   }
 
+  /** Every block through this one is in the archive. */
+  get archivedBlock(): bigint {
+    return this.archivedThrough;
+  }
+
   /** The archive holds every block through `number`: older ones may leave memory. */
   archived(number: bigint): void {
     if (number > this.archivedThrough) this.archivedThrough = number;

@@ -390,19 +390,6 @@ async function statePruning(
   return { floor: () => floor };
 }
 
-/** The newest mini-block of the blocks before `first` (zero if none), where the in-memory chain picks up. */
-async function lastMiniBlockBefore(
-  store: FullnodeStore,
-  first: bigint,
-): Promise<{ number: bigint; hash: Uint8Array } | undefined> {
-  const b = await store.archive.block(first);
-  const firstMb = b?.miniBlocks[0]?.number;
-  const before = firstMb !== undefined ? firstMb - 1n : undefined;
-  if (before === undefined || before < 1n) return undefined;
-  const enc = await store.archive.miniBlock(before);
-  return enc === undefined ? undefined : { number: before, hash: decodeSignedMiniBlock(enc).hash };
-}
-
 /**
  * A store written before the history indexes: writes each verified block's index records once
  * (block index, block-hash and transaction-hash indexes), from its seal and stored mini-blocks.
@@ -503,7 +490,7 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
       archive: store.archive,
       retain: ctx.retainBlocks,
       first,
-      before: await lastMiniBlockBefore(store, first),
+      before: await store.archive.lastMiniBlockBefore(first),
     });
     const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow, true);
     for (let n = first; n <= meta.verifiedBlock; n++) {

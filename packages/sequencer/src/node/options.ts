@@ -49,6 +49,12 @@ export const sequencerFlags = defineFlags({
     description:
       "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
   },
+  walSegmentMb: {
+    schema: z.number().int().min(1).max(4096).default(64),
+    description:
+      "Size at which the write-ahead log starts a new segment (at a block boundary); a segment is deleted once a state snapshot and the on-disk history cover all its blocks",
+    placeholder: "<MiB>",
+  },
   snapshotInterval: {
     schema: z.number().int().min(0).default(1000),
     description: "Write a state snapshot every N blocks, bounding the log replay at restart (0 = never)",

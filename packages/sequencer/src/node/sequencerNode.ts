@@ -54,7 +54,14 @@ import { StateHistory } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
-import { WriteAheadLog, readWal } from "../storage/wal.ts";
+import {
+  WalCorruptError,
+  WalRecordType,
+  WriteAheadLog,
+  migrateSingleFileWal,
+  readWalDir,
+} from "../storage/wal.ts";
+import { decodeBlockOpen } from "../storage/walCodec.ts";
 import { restorePoolJournal, savePoolJournal } from "../txpool/poolJournal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
 import { ChainEvents } from "@staccato/common";
@@ -123,12 +130,50 @@ export class SequencerNode {
     closers.push(() => historyDb.close());
     const archive = new ChainArchive(historyDb, common);
     const archivedThrough = await archive.lastBlock();
-    const chain = new ChainStore(0n, { archive, retain: o.blockCache });
     const genesis = await buildGenesis(config, common);
     checkGenesis(o.dataDir, bytesToHex(genesis.block.hash!));
-    chain.addBlock(genesis.block);
     if (archivedThrough === undefined)
       await historyDb.batch(archive.blockOps(genesisArchived(genesis.block)));
+
+    // The write-ahead log, in segments; a log from before segments becomes the first one.
+    const walDir = join(o.dataDir, "wal");
+    if (migrateSingleFileWal(join(o.dataDir, "sequencer.wal"), walDir))
+      log.info({ dir: walDir }, "moved the write-ahead log into segments");
+    const started = performance.now();
+    let read: ReturnType<typeof readWalDir>;
+    try {
+      read = readWalDir(walDir);
+    } catch (err) {
+      if (err instanceof WalCorruptError) throw new StartupError(err.message);
+      throw err;
+    }
+    if (read.droppedBytes > 0) {
+      log.warn(
+        { path: read.segments.at(-1)?.path, droppedBytes: read.droppedBytes },
+        "dropped a torn record at the end of the write-ahead log",
+      );
+    }
+    // Segments before the first one kept were deleted: their blocks are in the history store, and
+    // the chain picks up after the block before it.
+    const first = read.records[0];
+    const firstOpen = first?.type === WalRecordType.blockOpen ? decodeBlockOpen(first.payload).number : 1n;
+    const chain =
+      firstOpen > 1n
+        ? new ChainStore(0n, {
+            archive,
+            retain: o.blockCache,
+            first: firstOpen - 1n,
+            before: await archive.lastMiniBlockBefore(firstOpen - 1n),
+          })
+        : new ChainStore(0n, { archive, retain: o.blockCache });
+    if (firstOpen > 1n) {
+      const prev = await archive.block(firstOpen - 1n);
+      if (prev === undefined)
+        throw new StartupError(
+          `the write-ahead log starts at block ${firstOpen}, but block ${firstOpen - 1n} is not in the history store (${join(o.dataDir, "history")})`,
+        );
+      chain.addBlock(prev);
+    } else chain.addBlock(genesis.block);
     // Blocks the write-ahead log replays that are on disk already leave memory as they are sealed.
     chain.archived(archivedThrough ?? 0n);
     // Start from the newest intact snapshot, else from genesis; either way the trie must agree.
@@ -146,6 +191,10 @@ export class SequencerNode {
     if (bytesToHex(baseRoot) !== bytesToHex(base.stateRoot)) {
       throw new StartupError(`state snapshot of block ${base.blockNumber} does not hash to its state root`);
     }
+    if (base.blockNumber < firstOpen - 1n)
+      throw new StartupError(
+        `the write-ahead log starts at block ${firstOpen}, but the newest state snapshot is of block ${base.blockNumber}: the state between cannot be rebuilt`,
+      );
     if (snapshot !== null)
       log.info(
         { block: Number(snapshot.blockNumber), accounts: snapshot.diff.length },
@@ -180,21 +229,15 @@ export class SequencerNode {
     );
 
     // Recover: replay the write-ahead log by applying diffs.
-    const walPath = join(o.dataDir, "sequencer.wal");
-    const started = performance.now();
-    const read = readWal(walPath);
-    if (read.droppedBytes > 0) {
-      log.warn(
-        { path: walPath, droppedBytes: read.droppedBytes },
-        "dropped a torn record at the end of the write-ahead log",
-      );
-    }
     const witnesses = await WitnessStore.open(join(o.dataDir, "witnesses.log"), log);
     closers.push(() => witnesses.close());
     const replay = await replayWal(
       read.records,
       { common, chain, state, trie, history },
-      { miniBlockNumber: 0n, lastMiniBlockHash: new Uint8Array(32) },
+      (() => {
+        const last = chain.lastMiniBlockThrough(chain.head.number);
+        return { miniBlockNumber: last.number, lastMiniBlockHash: last.hash };
+      })(),
       base.blockNumber,
       (n) => !witnesses.has(n),
     );
@@ -219,7 +262,7 @@ export class SequencerNode {
     // What was left in the pool at the last graceful stop comes back before the RPC opens.
     const journalPath = join(o.dataDir, "txpool.journal");
     restorePoolJournal(journalPath, pool, log);
-    const wal = await WriteAheadLog.open(walPath, read.validBytes, o.walFsync);
+    const wal = await WriteAheadLog.open(walDir, read.validBytes, o.walFsync, o.walSegmentMb * 1024 * 1024);
     closers.push(() => wal.close());
     const finality = new FinalityTracker({
       config,
@@ -284,11 +327,19 @@ export class SequencerNode {
             });
             if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
               const data = encodeSnapshot(snapshotPoint(chain, b), history.addresses(), history.latest);
-              writeSnapshot(o.dataDir, b.number, data).then(
-                (path) =>
-                  log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot"),
-                (err: Error) => log.error({ err }, "could not write state snapshot"),
-              );
+              writeSnapshot(o.dataDir, b.number, data)
+                .then(async (path) => {
+                  log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot");
+                  // Log segments whose blocks the snapshot and the history store both cover go.
+                  const through = chain.archivedBlock < b.number ? chain.archivedBlock : b.number;
+                  const deleted = await wal.prune(through);
+                  if (deleted > 0)
+                    log.info(
+                      { segments: deleted, through: Number(through), walBytes: wal.bytes },
+                      "deleted write-ahead log segments covered by a snapshot and the history store",
+                    );
+                })
+                .catch((err: Error) => log.error({ err }, "could not write state snapshot"));
             }
             network?.publishBlock(b);
             da?.kick();

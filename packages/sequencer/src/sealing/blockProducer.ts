@@ -406,7 +406,7 @@ export class BlockProducer {
     const nowSec = BigInt(Math.floor(Date.now() / 1000));
     const minTs = parent.timestamp + (this.opts.blockMs >= 1000 ? 1n : 0n);
     const b = openChainBlock(nextBlockEnv(parent, config, nowSec > minTs ? nowSec : minTs));
-    const written = this.deps.wal.append(WalRecordType.blockOpen, encodeBlockOpen(b));
+    const written = this.deps.wal.append(WalRecordType.blockOpen, encodeBlockOpen(b), b.number);
     chain.addBlock(b);
     this.template = this.deps.executor.blockTemplate(b);
     await written;

@@ -149,6 +149,9 @@ export async function replayWal(
         const seal = decodeBlockSeal(r.payload);
         const header = createBlockHeaderFromRLP(seal.header, { common, skipConsensusFormatValidation: true });
         const b = chain.block(header.number);
+        // A block opened in a deleted segment and sealed in this one: it came from the history
+        // store, sealed already.
+        if (b !== undefined && b.hash !== null && equalsBytes(b.hash, seal.hash)) break;
         const root = roots.get(header.number);
         if (b === undefined || b.hash !== null || (root === undefined && header.number > appliedThrough)) {
           throw new RecoveryError(`write-ahead log: unexpected seal of block ${header.number}`);

@@ -1,15 +1,32 @@
-import { closeSync, fdatasyncSync, openSync, readFileSync, statSync, truncateSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+} from "node:fs";
 import { open as openAsync, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
 import { crc32 } from "node:zlib";
 
 /**
- * The sequencer's append-only write-ahead log. Each record:
+ * The sequencer's append-only write-ahead log, cut into segments: files `<dir>/<block>.wal`, each
+ * starting with the opening of block `<block>` (12 digits). Each record:
  *
  *   u32 length (of type + payload) | u32 crc32 (of type + payload) | u8 type | payload
  *
- * Records are appended in order by one writer. A record whose length or checksum does not hold
- * (a crash mid-write) ends the log: it and anything after it are dropped on open, and the file is
- * truncated to the last good record so new records follow valid ones.
+ * Records are appended in order by one writer; a new segment starts at a block's opening once the
+ * current one has `segmentBytes`. A record whose length or checksum does not hold (a crash
+ * mid-write) ends the log: it and anything after it are dropped on open, and the last segment is
+ * truncated to the last good record so new records follow valid ones. A segment is deleted once
+ * every block in it is covered by a state snapshot and by the on-disk history (`prune`).
  */
 export const WalRecordType = {
   /** A block was opened: its environment (number, timestamp, base fee, ...). */
@@ -44,7 +61,63 @@ export interface WalReadResult {
   droppedBytes: number;
 }
 
-/** Reads every valid record. Never throws on a torn tail; reports it instead. */
+/** A segment file: the first block it holds, and its path. */
+export interface WalSegment {
+  firstBlock: bigint;
+  path: string;
+}
+
+const SEGMENT_RE = /^(\d{12})\.wal$/;
+const segmentName = (block: bigint) => `${block.toString().padStart(12, "0")}.wal`;
+
+/** The segments in `dir`, oldest first. */
+export function walSegments(dir: string): WalSegment[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => SEGMENT_RE.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ firstBlock: BigInt(m[1]!), path: join(dir, m[0]) }))
+    .sort((a, b) => (a.firstBlock < b.firstBlock ? -1 : 1));
+}
+
+/** The log was written as one file before segments: it becomes the segment starting at block 1. */
+export function migrateSingleFileWal(file: string, dir: string): boolean {
+  if (!existsSync(file)) return false;
+  mkdirSync(dir, { recursive: true });
+  renameSync(file, join(dir, segmentName(1n)));
+  syncDir(dir);
+  return true;
+}
+
+/** An earlier segment that does not read back whole: not a torn tail, but a damaged log. */
+export class WalCorruptError extends Error {}
+
+/**
+ * Reads every valid record of every segment in `dir`, in order. A torn tail of the last segment
+ * is reported, not thrown; an earlier segment that does not read to its end is corruption.
+ */
+export function readWalDir(dir: string): WalReadResult & { segments: WalSegment[] } {
+  const segments = walSegments(dir);
+  const records: WalRecord[] = [];
+  let last: WalReadResult = { records: [], validBytes: 0, droppedBytes: 0 };
+  segments.forEach((seg, i) => {
+    last = readWal(seg.path);
+    if (i < segments.length - 1 && last.droppedBytes > 0)
+      throw new WalCorruptError(
+        `write-ahead log segment ${seg.path} is damaged at byte ${last.validBytes}, and later segments follow it`,
+      );
+    for (const r of last.records) records.push(r);
+  });
+  return { records, validBytes: last.validBytes, droppedBytes: last.droppedBytes, segments };
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+/** Reads every valid record of one segment file. Never throws on a torn tail; reports it instead. */
 export function readWal(path: string): WalReadResult {
   let buf: Buffer;
   try {
@@ -72,44 +145,62 @@ export function readWal(path: string): WalReadResult {
 
 export class WriteAheadLog {
   private fh: FileHandle | null = null;
+  /** Bytes of the segment being written, and of the segments before it still on disk. */
   private size = 0;
+  private olderBytes = 0;
   private tail: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
 
   private constructor(
-    private readonly path: string,
+    private readonly dir: string,
+    private segments: WalSegment[],
     private readonly fsync: FsyncPolicy,
+    private readonly segmentBytes: number,
   ) {}
 
-  /** Opens for appending after `validBytes`, cutting off any torn tail first. */
-  static async open(path: string, validBytes: number, fsync: FsyncPolicy): Promise<WriteAheadLog> {
-    const wal = new WriteAheadLog(path, fsync);
-    let size = 0;
-    try {
-      size = statSync(path).size;
-    } catch {
-      closeSync(openSync(path, "a"));
+  /**
+   * Opens the newest segment of `dir` for appending after `validBytes`, cutting off any torn
+   * tail first (an empty `dir` gets its first segment at the first block opened).
+   */
+  static async open(
+    dir: string,
+    validBytes: number,
+    fsync: FsyncPolicy,
+    segmentBytes = 64 * 1024 * 1024,
+  ): Promise<WriteAheadLog> {
+    mkdirSync(dir, { recursive: true });
+    const segments = walSegments(dir);
+    const wal = new WriteAheadLog(dir, segments, fsync, segmentBytes);
+    const last = segments.at(-1);
+    for (const s of segments.slice(0, -1)) wal.olderBytes += statSync(s.path).size;
+    if (last !== undefined) {
+      if (statSync(last.path).size > validBytes) {
+        truncateSync(last.path, validBytes);
+        const fd = openSync(last.path, "r+");
+        fdatasyncSync(fd);
+        closeSync(fd);
+      }
+      wal.fh = await openAsync(last.path, "a");
+      wal.size = validBytes;
     }
-    if (size > validBytes) {
-      truncateSync(path, validBytes);
-      const fd = openSync(path, "r+");
-      fdatasyncSync(fd);
-      closeSync(fd);
-    }
-    wal.fh = await openAsync(path, "a");
-    wal.size = validBytes;
     return wal;
   }
 
+  /** Bytes on disk, over every segment kept. */
   get bytes(): number {
-    return this.size;
+    return this.olderBytes + this.size;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
   }
 
   /**
    * Appends one record; resolves once it is written (and synced, under `always`). Appends are
-   * ordered: a later record is never durable before an earlier one.
+   * ordered: a later record is never durable before an earlier one. A block's opening
+   * (`blockNumber` given) starts a new segment when the current one is full (or there is none).
    */
-  append(type: WalRecordType, payload: Uint8Array): Promise<void> {
+  append(type: WalRecordType, payload: Uint8Array, blockNumber?: bigint): Promise<void> {
     if (this.failed !== null) return Promise.reject(this.failed);
     const buf = Buffer.allocUnsafe(HEADER + 1 + payload.length);
     buf.writeUInt32BE(1 + payload.length, 0);
@@ -117,8 +208,14 @@ export class WriteAheadLog {
     buf.set(payload, HEADER + 1);
     buf.writeUInt32BE(crc32(buf.subarray(HEADER)), 4);
     const p = this.tail.then(async () => {
+      if (
+        type === WalRecordType.blockOpen &&
+        blockNumber !== undefined &&
+        (this.fh === null || this.size >= this.segmentBytes)
+      )
+        await this.startSegment(blockNumber);
       const fh = this.fh;
-      if (fh === null) throw new Error("write-ahead log is closed");
+      if (fh === null) throw new Error("write-ahead log is closed or has no segment yet");
       await fh.write(buf);
       if (this.fsync === "always") await fh.datasync();
       this.size += buf.length;
@@ -129,13 +226,43 @@ export class WriteAheadLog {
     return p;
   }
 
+  private async startSegment(firstBlock: bigint): Promise<void> {
+    if (this.fh !== null) {
+      await this.fh.datasync();
+      await this.fh.close();
+      this.olderBytes += this.size;
+    }
+    const path = join(this.dir, segmentName(firstBlock));
+    this.fh = await openAsync(path, "a");
+    syncDir(this.dir);
+    this.segments.push({ firstBlock, path });
+    this.size = 0;
+  }
+
+  /**
+   * Deletes the segments whose every block is at most `throughBlock` (covered by a snapshot and
+   * the on-disk history); never the one being written. Returns how many were deleted.
+   */
+  async prune(throughBlock: bigint): Promise<number> {
+    let deleted = 0;
+    await this.tail;
+    while (this.segments.length > 1 && this.segments[1]!.firstBlock <= throughBlock + 1n) {
+      const seg = this.segments.shift()!;
+      this.olderBytes -= statSync(seg.path).size;
+      rmSync(seg.path, { force: true });
+      deleted++;
+    }
+    if (deleted > 0) syncDir(this.dir);
+    return deleted;
+  }
+
   async close(): Promise<void> {
     await this.tail;
     await this.fh?.close();
     this.fh = null;
   }
 
-  get filePath(): string {
-    return this.path;
+  get directory(): string {
+    return this.dir;
   }
 }
