@@ -161,6 +161,56 @@ export class MemoryState implements StateManagerInterface, StateReader {
     return this.accounts.keys();
   }
 
+  // ---------- the state as of the last takeDiff ----------
+
+  /**
+   * The state as of the last `takeDiff` / `takePreImage` (the newest sealed mini-block), whatever
+   * execution has written since: a key touched since reads as its recorded pre-value. RPC reads
+   * go through it, so a read that runs while a transaction is suspended mid-execution (runTx
+   * awaits) never sees its half-done writes. Reads here are not recorded in the witness set.
+   */
+  readonly committed: StateReader = {
+    account: (addr) => {
+      const t = this.touched.get(addr);
+      return t !== undefined ? t.pre : this.rawAccount(addr);
+    },
+    code: (addr) => {
+      const t = this.touched.get(addr);
+      if (t?.codeTouched) return t.preCode;
+      const c = this.codes.get(addr);
+      return c !== undefined ? (c ?? undefined) : this.base?.code(addr);
+    },
+    slot: (addr, key) => {
+      const t = this.touched.get(addr);
+      if (t !== undefined) {
+        if (t.slots?.has(key) && t.afterWipe?.has(key) !== true) return nonZero(t.slots.get(key));
+        if (t.wipedFrom !== false) return nonZero(t.wipedFrom?.get(key));
+      }
+      const v = this.storage.get(addr)?.get(key);
+      if (v !== undefined) return v.length > 0 ? v : undefined;
+      if (this.base === null || this.wiped.has(addr)) return undefined;
+      return this.base.slot(addr, key);
+    },
+    slots: (addr) => {
+      const t = this.touched.get(addr);
+      if (t === undefined) return this.slots(addr);
+      const merged = new Map(t.wipedFrom !== false ? (t.wipedFrom ?? []) : (this.slots(addr) ?? []));
+      for (const [k, v] of t.slots ?? []) {
+        if (t.afterWipe?.has(k) === true) continue;
+        if (v === undefined || v.length === 0) merged.delete(k);
+        else merged.set(k, v);
+      }
+      return merged.size > 0 ? merged : undefined;
+    },
+    hasStorage: (addr) => (this.committed.slots(addr)?.size ?? 0) > 0,
+  };
+
+  private rawAccount(addr: string): AccountRec | undefined {
+    const a = this.accounts.get(addr);
+    if (a !== undefined) return a ?? undefined;
+    return this.base?.account(addr);
+  }
+
   // ---------- StateManagerInterface ----------
 
   async getAccount(address: Address): Promise<Account | undefined> {
@@ -489,6 +539,9 @@ export class MemoryState implements StateManagerInterface, StateReader {
 }
 
 const EMPTY_ACCOUNT: AccountRec = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL };
+
+const nonZero = (v: Uint8Array | undefined): Uint8Array | undefined =>
+  v === undefined || v.length === 0 ? undefined : v;
 
 function accountDiff(
   addr: string,

@@ -14,7 +14,8 @@ export interface BlockPre {
 export const DEFAULT_STATE_WINDOW = 128;
 
 /**
- * The state of recent sealed blocks, read through the live pending state: for every block since
+ * The state of recent sealed blocks, read through the pending state as of its newest sealed
+ * mini-block (`MemoryState.committed`): for every block since
  * the oldest one served it keeps the value each touched key had before that block. The state at
  * the end of block `n` is the pending state with, for each key, the pre-value recorded by the
  * first block after `n` that touched it. So a historical read is at most one map lookup per block
@@ -141,12 +142,12 @@ export class StateHistory {
 
   private account(n: bigint, addr: string): AccountRec | undefined {
     for (const b of this.blocks) if (b.number > n && b.accounts.has(addr)) return b.accounts.get(addr);
-    return this.pending.account(addr);
+    return this.pending.committed.account(addr);
   }
 
   private code(n: bigint, addr: string): Uint8Array | undefined {
     for (const b of this.blocks) if (b.number > n && b.code.has(addr)) return b.code.get(addr);
-    return this.pending.code(addr);
+    return this.pending.committed.code(addr);
   }
 
   private slot(n: bigint, addr: string, key: string): Uint8Array | undefined {
@@ -156,11 +157,11 @@ export class StateHistory {
       if (m?.has(key)) return m.get(key);
       if (b.storage.has(addr)) return b.storage.get(addr)?.get(key);
     }
-    return this.pending.slot(addr, key);
+    return this.pending.committed.slot(addr, key);
   }
 
   private slots(n: bigint, addr: string): ReadonlyMap<string, Uint8Array> | undefined {
-    const merged = new Map(this.pending.slots(addr) ?? []);
+    const merged = new Map(this.pending.committed.slots(addr) ?? []);
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       const b = this.blocks[i]!;
       if (b.number <= n) break;

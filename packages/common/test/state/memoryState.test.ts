@@ -158,3 +158,42 @@ describe("memory state / copy-on-write layer", () => {
     assert.deepEqual(base.slot(A.toString(), hex(1)), Uint8Array.of(7));
   });
 });
+
+describe("memory state / committed view", () => {
+  it("reads the state as of the last takeDiff while a transaction is half done, then the new state", async () => {
+    const s = await seeded();
+    const a = A.toString();
+    const b = B.toString();
+    // A transaction suspended mid-way (runTx awaits): writes, a wipe and re-creation, new code.
+    await s.checkpoint();
+    await s.modifyAccountFields(A, { balance: 5n, nonce: 9n });
+    await s.putStorage(A, slot(1), Uint8Array.of(1));
+    await s.clearStorage(A);
+    await s.putStorage(A, slot(3), Uint8Array.of(3));
+    await s.putCode(B, Uint8Array.of(0x60, 0x00));
+    const c = s.committed;
+    assert.equal(c.account(a)?.balance, 1000n);
+    assert.equal(c.account(a)?.nonce, 1n);
+    assert.deepEqual(c.slot(a, hex(1)), Uint8Array.of(7));
+    assert.deepEqual(c.slot(a, hex(2)), Uint8Array.of(8));
+    assert.equal(c.slot(a, hex(3)), undefined);
+    assert.equal(c.account(b), undefined);
+    assert.equal(c.code(b), undefined);
+    assert.deepEqual(
+      [...(c.slots(a) ?? [])].map(([k, v]) => [k, [...v]]),
+      [
+        [hex(1), [7]],
+        [hex(2), [8]],
+      ],
+    );
+    // The live state has the half-done writes.
+    assert.equal(s.account(a)?.balance, 5n);
+    assert.equal(s.slot(a, hex(2)), undefined);
+    await s.commit();
+    s.takeDiff();
+    assert.equal(c.account(a)?.balance, 5n);
+    assert.equal(c.slot(a, hex(2)), undefined);
+    assert.deepEqual(c.slot(a, hex(3)), Uint8Array.of(3));
+    assert.deepEqual(c.code(b), Uint8Array.of(0x60, 0x00));
+  });
+});

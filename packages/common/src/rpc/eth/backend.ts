@@ -137,7 +137,7 @@ export function tagNumber(be: ChainBackend, tag: BlockTag): bigint {
  */
 export async function stateAt(be: ChainBackend, tag: BlockTagOrHash): Promise<StateAt> {
   if ("tag" in tag && (tag.tag === "pending" || (tag.tag === "latest" && be.preconfirmations))) {
-    return { view: be.state, block: be.chain.head, pending: true };
+    return { view: be.state.committed, block: be.chain.head, pending: true };
   }
   const b = await resolveBlock(be, tag);
   if (b === undefined) {
@@ -145,7 +145,7 @@ export async function stateAt(be: ChainBackend, tag: BlockTagOrHash): Promise<St
   }
   // A number naming the block being filled: its state so far, the newest mini-block's.
   if (b.hash === null) {
-    if (be.preconfirmations) return { view: be.state, block: b, pending: true };
+    if (be.preconfirmations) return { view: be.state.committed, block: b, pending: true };
     throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
   }
   const view = be.history.at(b.number) ?? be.pastState?.at(b.number);
