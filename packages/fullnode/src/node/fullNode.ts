@@ -39,6 +39,9 @@ import {
   serveAttestations,
   syncAttestations,
   finalityApi,
+  debugTraceApi,
+  accessListApi,
+  simulateApi,
 } from "@staccato/common";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { replicaEntries } from "../chain/replicaTx.ts";
@@ -272,6 +275,9 @@ export class FullNode {
         ...subs.methods,
         ...realtime.methods,
         ...finalityApi(backend, finality),
+        ...debugTraceApi(backend),
+        ...accessListApi(backend),
+        ...simulateApi(backend),
       },
       health,
     });

@@ -33,6 +33,9 @@ import {
   FinalityTracker,
   compressWitness,
   daStoreFromFlags,
+  debugTraceApi,
+  accessListApi,
+  simulateApi,
 } from "@staccato/common";
 import { DaIndexLog } from "../da/daIndex.ts";
 import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
@@ -356,6 +359,9 @@ export class SequencerNode {
         ...realtime.methods,
         ...finalityApi(backend, finality),
         ...debugApi(backend, witnesses),
+        ...debugTraceApi(backend),
+        ...accessListApi(backend),
+        ...simulateApi(backend),
       },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,
