@@ -148,7 +148,8 @@ export class CallTracer implements Tracer {
       to,
       value: type === "STATICCALL" ? null : m.value,
       gas: parent === undefined ? this.gasLimit : m.gasLimit,
-      input: m.data,
+      // Copied: a CREATE's init code is a view of the caller's memory, which goes on changing.
+      input: m.data.slice(),
       depth: m.depth,
     });
     this.budget.charge(200 + 2 * m.data.length);
@@ -167,7 +168,7 @@ export class CallTracer implements Tracer {
     f.gasUsed = r.execResult.executionGasUsed;
     if ((f.type === "CREATE" || f.type === "CREATE2") && r.createdAddress !== undefined)
       f.to = r.createdAddress.toString();
-    processOutput(f, r.execResult.returnValue, err);
+    processOutput(f, r.execResult.returnValue.slice(), err);
     this.budget.charge(2 * r.execResult.returnValue.length);
     if (parent === undefined) this.root = f;
     else parent.calls.push(f);

@@ -8,7 +8,7 @@ import { applyStateOverrides, stateOverridesSchema } from "../eth/stateOverrides
 import * as s from "../schemas.ts";
 import { blockByHash, chainTx, replayBlockTo, replayOver, runTraced, txLocation } from "./replay.ts";
 import { type TraceConfig, timeoutOf, traceConfigSchema, tracerFactory } from "./traceConfig.ts";
-import { TRACE_LIMITS, TraceAbort, TraceBudget, TraceGate, traceAbortToRpc } from "./traceSession.ts";
+import { TRACE_LIMITS, TraceAbort, TraceBudget, traceGateFor, traceAbortToRpc } from "./traceSession.ts";
 
 /** debug_traceCall's config: a TraceConfig plus state overrides. */
 const traceCallConfig = traceConfigSchema
@@ -23,7 +23,7 @@ const traceCallConfig = traceConfigSchema
  * transactions included). Every request is bounded in time and output size (`TRACE_LIMITS`),
  * and at most `maxConcurrent` run at once.
  */
-export function debugTraceApi(be: ChainBackend, gate = new TraceGate()): RpcMethods {
+export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
   const traced = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await gate.run(fn);

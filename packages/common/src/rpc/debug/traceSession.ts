@@ -182,6 +182,18 @@ export function attachTracer(evm: EVMInterface, tracer: Tracer | null, state: Me
   };
 }
 
+const gates = new WeakMap<object, TraceGate>();
+
+/** The one gate every tracing and simulation method of a node shares (keyed by its backend). */
+export function traceGateFor(owner: object): TraceGate {
+  let g = gates.get(owner);
+  if (g === undefined) {
+    g = new TraceGate();
+    gates.set(owner, g);
+  }
+  return g;
+}
+
 /** Admits at most `maxConcurrent` traces at once; the next `maxQueued` wait, the rest are refused. */
 export class TraceGate {
   private running = 0;

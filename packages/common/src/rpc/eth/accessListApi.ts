@@ -1,7 +1,7 @@
 import { runTx } from "@ethereumjs/vm";
 import { z } from "zod";
 import { replayOver } from "../debug/replay.ts";
-import { TRACE_LIMITS, TraceAbort, TraceBudget, TraceGate, attachTracer, gethError, traceAbortToRpc } from "../debug/traceSession.ts";
+import { TRACE_LIMITS, TraceAbort, TraceBudget, traceGateFor, attachTracer, gethError, traceAbortToRpc } from "../debug/traceSession.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { invalidInput } from "../errors.ts";
 import * as s from "../schemas.ts";
@@ -26,7 +26,7 @@ type AccessListEntry = {
  * answers `{accessList, gasUsed, error?}`: the gas the transaction uses with that list, and the
  * execution error if it fails with it.
  */
-export function accessListApi(be: ChainBackend, gate = new TraceGate()): RpcMethods {
+export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
   const methods = {
     eth_createAccessList: rpcMethod(
       z.tuple([txCallObject, s.blockTagOrHash.optional()]),

@@ -13,7 +13,7 @@ import {
   TRACE_LIMITS,
   TraceAbort,
   TraceBudget,
-  TraceGate,
+  traceGateFor,
   type Tracer,
   gethError,
   traceAbortToRpc,
@@ -89,7 +89,7 @@ const SimError = {
  * `returnFullTransactions`. Blocks carry real transactions and receipts roots and hashes; their
  * `stateRoot` is zero (this node computes state roots only for sealed blocks).
  */
-export function simulateApi(be: ChainBackend, gate = new TraceGate()): RpcMethods {
+export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
   const methods = {
     eth_simulateV1: rpcMethod(z.tuple([simulatePayload, s.blockTagOrHash.optional()]), async ([p, tag]) => {
       const calls = p.blockStateCalls.reduce((n, b) => n + (b.calls?.length ?? 0), 0);
