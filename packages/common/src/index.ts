@@ -50,4 +50,5 @@ export * from "./execution/executor.ts";
 export * from "./rpc/eth/index.ts";
 export * from "./rpc/index.ts";
 export * from "./rpc/debug/index.ts";
+export * from "./rpc/ots/index.ts";
 export * from "./p2p/index.ts";

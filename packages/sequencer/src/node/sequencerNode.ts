@@ -40,6 +40,7 @@ import {
 import { DaIndexLog } from "../da/daIndex.ts";
 import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
 import { debugApi } from "../rpc/debugApi.ts";
+import { txpoolApi } from "../rpc/txpoolApi.ts";
 import { WitnessStore } from "../storage/witnessStore.ts";
 import { buildBlockWitness } from "../sealing/witness.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
@@ -362,6 +363,7 @@ export class SequencerNode {
         ...debugTraceApi(backend),
         ...accessListApi(backend),
         ...simulateApi(backend),
+        ...txpoolApi(pool),
       },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,

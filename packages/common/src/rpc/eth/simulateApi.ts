@@ -219,7 +219,12 @@ async function simulateCall(
   const cap = left < be.limits.callGasCap ? left : be.limits.callGasCap;
   if (c.gas !== undefined && c.gas > left)
     throw new RpcError(SimError.blockGasLimit, `block gas limit reached: call ${index} wants ${c.gas}, ${left} left`);
-  const tx = callTx(be, c, st.layer, cap);
+  // With validation, fees are charged: a call that names none pays twice the base fee, no tip.
+  const priced =
+    validation && c.gasPrice === undefined && c.maxFeePerGas === undefined && c.maxPriorityFeePerGas === undefined
+      ? { ...c, maxFeePerGas: env.baseFee * 2n, maxPriorityFeePerGas: 0n }
+      : c;
+  const tx = callTx(be, priced, st.layer, cap);
   const from = tx.getSenderAddress();
   if (validation) {
     const nonce = st.layer.account(from.toString())?.nonce ?? 0n;
