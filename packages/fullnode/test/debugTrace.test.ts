@@ -134,8 +134,7 @@ let middle: Hex;
 let outer: Hex;
 let loop: Hex;
 const sender = devAccount(3);
-const wallet = () =>
-  createWalletClient({ chain: devChain(seq.rpcUrl), transport: http(), account: sender });
+const wallet = () => createWalletClient({ chain: devChain(seq.rpcUrl), transport: http(), account: sender });
 
 type Frame = {
   type: string;
@@ -176,13 +175,19 @@ async function deploy(name: string, args: Hex = "0x"): Promise<Hex> {
  * Sends a transaction as the first of a fresh block (its pre-state is then exactly the state at
  * the block before), waits for its receipt and returns hash and receipt.
  */
-async function sendAlone(to: Hex, data: Hex, value = 0n, gas = 1_000_000n): Promise<{ hash: Hex; receipt: Receipt }> {
+async function sendAlone(
+  to: Hex,
+  data: Hex,
+  value = 0n,
+  gas = 1_000_000n,
+): Promise<{ hash: Hex; receipt: Receipt }> {
   const head = BigInt(await rpc<string>(seq.rpcUrl, "eth_blockNumber"));
   for (;;) {
-    const pending = await rpc<{ number: string; transactions: string[] }>(seq.rpcUrl, "eth_getBlockByNumber", [
-      "pending",
-      false,
-    ]);
+    const pending = await rpc<{ number: string; transactions: string[] }>(
+      seq.rpcUrl,
+      "eth_getBlockByNumber",
+      ["pending", false],
+    );
     if (pending.transactions.length === 0 && BigInt(pending.number) > head) break;
     await sleep(20);
   }
@@ -239,10 +244,11 @@ function assertGethFrame(f: Frame, path = "root"): void {
   if (f.output !== undefined) assert.match(f.output, HEX, `${path}.output`);
   if (f.value !== undefined) assert.match(f.value, QTY, `${path}.value`);
   if (f.type === "STATICCALL") assert.equal(f.value, undefined, `${path}: STATICCALL has no value`);
-  if (f.revertReason !== undefined) assert.equal(f.error, "execution reverted", `${path}: reason only on revert`);
+  if (f.revertReason !== undefined)
+    assert.equal(f.error, "execution reverted", `${path}: reason only on revert`);
   if (f.calls !== undefined) {
     assert.ok(f.calls.length > 0, `${path}.calls is left out when empty`);
-    f.calls.forEach((c, i) => assertGethFrame(c, `${path}.calls[${i}]`));
+    for (const [i, c] of f.calls.entries()) assertGethFrame(c, `${path}.calls[${i}]`);
   }
   for (const l of f.logs ?? []) {
     assert.deepEqual(Object.keys(l).sort(), ["address", "data", "index", "position", "topics"]);
@@ -352,7 +358,10 @@ describe("debug / callTracer", () => {
     const data = encodeFunctionData({ abi: OUTER_ABI, functionName: "pingAndPay", args: [payee] });
     const { hash, receipt } = await sendAlone(outer, data, 10n, 300_000n);
     assert.equal(receipt.status, "0x1");
-    const root = await trace<Frame>(seq.rpcUrl, hash, { tracer: "callTracer", tracerConfig: { withLog: true } });
+    const root = await trace<Frame>(seq.rpcUrl, hash, {
+      tracer: "callTracer",
+      tracerConfig: { withLog: true },
+    });
     assertGethFrame(root);
     assert.equal(root.value, "0xa");
     const [ping, pay] = root.calls!;
@@ -373,7 +382,14 @@ describe("debug / callTracer", () => {
       position: "0x0",
     });
     assert.deepEqual(
-      { type: pay!.type, from: pay!.from, to: pay!.to, value: pay!.value, input: pay!.input, calls: pay!.calls },
+      {
+        type: pay!.type,
+        from: pay!.from,
+        to: pay!.to,
+        value: pay!.value,
+        input: pay!.input,
+        calls: pay!.calls,
+      },
       { type: "CALL", from: outer, to: payee.toLowerCase(), value: "0x9", input: "0x", calls: undefined },
     );
     // The outer log comes after both calls.
@@ -382,7 +398,10 @@ describe("debug / callTracer", () => {
     assert.equal(root.logs![0]!.index, receipt.logs[1]!.logIndex);
     assert.equal(root.gasUsed, receipt.gasUsed);
     // onlyTopCall: the same top frame, no sub-calls.
-    const top = await trace<Frame>(seq.rpcUrl, hash, { tracer: "callTracer", tracerConfig: { onlyTopCall: true } });
+    const top = await trace<Frame>(seq.rpcUrl, hash, {
+      tracer: "callTracer",
+      tracerConfig: { onlyTopCall: true },
+    });
     assert.equal(top.calls, undefined);
     assert.equal(top.gasUsed, receipt.gasUsed);
     assert.equal(top.to, outer);
@@ -392,7 +411,10 @@ describe("debug / callTracer", () => {
     const data = encodeFunctionData({ abi: OUTER_ABI, functionName: "tryNested", args: [1n] });
     const { hash, receipt } = await sendAlone(outer, data, 0n, 300_000n);
     assert.equal(receipt.status, "0x1");
-    const root = await trace<Frame>(seq.rpcUrl, hash, { tracer: "callTracer", tracerConfig: { withLog: true } });
+    const root = await trace<Frame>(seq.rpcUrl, hash, {
+      tracer: "callTracer",
+      tracerConfig: { withLog: true },
+    });
     assertGethFrame(root);
     assert.equal(root.error, undefined);
     assert.equal(root.calls![0]!.error, "execution reverted");
@@ -426,12 +448,21 @@ describe("debug / callTracer", () => {
   it("self-destruct: a SELFDESTRUCT frame moving the balance to the beneficiary", async () => {
     const salt = keccak256("0x02");
     const beneficiary = freshAddress().toLowerCase();
-    const data = encodeFunctionData({ abi: OUTER_ABI, functionName: "deployAndKill", args: [salt, beneficiary as Hex] });
+    const data = encodeFunctionData({
+      abi: OUTER_ABI,
+      functionName: "deployAndKill",
+      args: [salt, beneficiary as Hex],
+    });
     const { hash, receipt } = await sendAlone(outer, data, 1000n, 500_000n);
     assert.equal(receipt.status, "0x1");
     const root = await trace<Frame>(seq.rpcUrl, hash, { tracer: "callTracer" });
     assertGethFrame(root);
-    const child = getContractAddress({ opcode: "CREATE2", from: outer, salt, bytecode: contracts.Child!.bytecode });
+    const child = getContractAddress({
+      opcode: "CREATE2",
+      from: outer,
+      salt,
+      bytecode: contracts.Child!.bytecode,
+    });
     const [create, kill] = root.calls!;
     assert.equal(create!.type, "CREATE2");
     assert.equal(create!.value, "0x3e8");
@@ -454,7 +485,10 @@ describe("debug / callTracer", () => {
   });
 
   it("an unsupported tracer name and bad options are -32602 naming the param", async () => {
-    const { hash } = await sendAlone(loop, encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [1n] }));
+    const { hash } = await sendAlone(
+      loop,
+      encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [1n] }),
+    );
     const r = await rpcRaw(seq.rpcUrl, "debug_traceTransaction", [hash, { tracer: "fourByteTracer" }]);
     assert.equal(r.error?.code, -32602);
     assert.match(r.error!.message, /param 1 \(traceConfig\)\.tracer: unsupported tracer "fourByteTracer"/);
@@ -470,7 +504,13 @@ describe("debug / callTracer", () => {
   });
 });
 
-type PreAccount = { balance: string; nonce?: number; code?: string; codeHash?: string; storage?: Record<string, string> };
+type PreAccount = {
+  balance: string;
+  nonce?: number;
+  code?: string;
+  codeHash?: string;
+  storage?: Record<string, string>;
+};
 
 describe("debug / prestateTracer", () => {
   it("every touched account and slot as it was at the block before, read back with eth_getProof and friends", async () => {
@@ -480,7 +520,8 @@ describe("debug / prestateTracer", () => {
     const before = numberToHex(BigInt(receipt.blockNumber) - 1n);
     const pre = await trace<Record<string, PreAccount>>(seq.rpcUrl, hash, { tracer: "prestateTracer" });
     const from = sender.address.toLowerCase();
-    const coinbase = (await rpc<{ miner: string }>(seq.rpcUrl, "eth_getBlockByNumber", [before, false])).miner;
+    const coinbase = (await rpc<{ miner: string }>(seq.rpcUrl, "eth_getBlockByNumber", [before, false]))
+      .miner;
     // The payee did not exist before: left out, as geth does.
     assert.deepEqual(Object.keys(pre).sort(), [from, outer, inner, coinbase].sort());
     for (const [addr, acct] of Object.entries(pre)) {
@@ -500,11 +541,11 @@ describe("debug / prestateTracer", () => {
     // eth_getProof proves against the latest sealed block: while that is still the block before
     // the transaction's, its values are the prestate's.
     if ((await rpc<string>(seq.rpcUrl, "eth_blockNumber")) === before) {
-      const proof = await rpc<{ balance: string; nonce: string; storageProof: { key: string; value: string }[] }>(
-        seq.rpcUrl,
-        "eth_getProof",
-        [inner, [pad("0x0")], "latest"],
-      );
+      const proof = await rpc<{
+        balance: string;
+        nonce: string;
+        storageProof: { key: string; value: string }[];
+      }>(seq.rpcUrl, "eth_getProof", [inner, [pad("0x0")], "latest"]);
       if ((await rpc<string>(seq.rpcUrl, "eth_blockNumber")) === before) {
         assert.equal(proof.balance, pre[inner]!.balance);
         assert.equal(BigInt(proof.storageProof[0]!.value), BigInt(pre[inner]!.storage![pad("0x0")]!));
@@ -521,10 +562,14 @@ describe("debug / prestateTracer", () => {
       "0x2",
       numberToHex(BigInt(receipt.blockNumber) - 1n),
     ]);
-    const d = await trace<{ pre: Record<string, PreAccount>; post: Record<string, PreAccount> }>(seq.rpcUrl, hash, {
-      tracer: "prestateTracer",
-      tracerConfig: { diffMode: true },
-    });
+    const d = await trace<{ pre: Record<string, PreAccount>; post: Record<string, PreAccount> }>(
+      seq.rpcUrl,
+      hash,
+      {
+        tracer: "prestateTracer",
+        tracerConfig: { diffMode: true },
+      },
+    );
     const at = receipt.blockNumber;
     // The payee was created: only in post, with its balance.
     assert.equal(d.pre[payee], undefined);
@@ -534,7 +579,10 @@ describe("debug / prestateTracer", () => {
     assert.equal(d.post[from]!.nonce, d.pre[from]!.nonce! + 1);
     assert.equal(d.post[from]!.balance, await rpc(seq.rpcUrl, "eth_getBalance", [from, at]));
     // Inner's counter went up by one; Outer's `stored` became 8.
-    assert.equal(BigInt(d.post[inner]!.storage![pad("0x0")]!), BigInt(d.pre[inner]!.storage?.[pad("0x0")] ?? "0x0") + 1n);
+    assert.equal(
+      BigInt(d.post[inner]!.storage![pad("0x0")]!),
+      BigInt(d.pre[inner]!.storage?.[pad("0x0")] ?? "0x0") + 1n,
+    );
     // Outer forwards all it gets: its balance is unchanged, and `stored` changes only the first time.
     if (storedBefore === pad("0x8")) {
       assert.equal(d.post[outer], undefined, "an account nothing changed is in neither pre nor post");
@@ -548,7 +596,17 @@ describe("debug / prestateTracer", () => {
   });
 });
 
-type StructLog = { pc: number; op: string; gas: number; gasCost: number; depth: number; stack?: string[]; storage?: Record<string, string>; memory?: string[]; refund?: number };
+type StructLog = {
+  pc: number;
+  op: string;
+  gas: number;
+  gasCost: number;
+  depth: number;
+  stack?: string[];
+  storage?: Record<string, string>;
+  memory?: string[];
+  refund?: number;
+};
 type StructTrace = { gas: number; failed: boolean; returnValue: string; structLogs: StructLog[] };
 
 describe("debug / struct logger", () => {
@@ -559,10 +617,7 @@ describe("debug / struct logger", () => {
     const t = await trace<StructTrace>(seq.rpcUrl, hash, { enableMemory: true });
     assert.equal(t.failed, false);
     assert.equal(t.gas, Number(receipt.gasUsed));
-    assert.equal(
-      t.returnValue,
-      encodeAbiParameters([{ type: "uint256" }], [190n]),
-    );
+    assert.equal(t.returnValue, encodeAbiParameters([{ type: "uint256" }], [190n]));
     const logs = t.structLogs;
     const first = logs[0]!;
     const last = logs.at(-1)!;
@@ -570,7 +625,8 @@ describe("debug / struct logger", () => {
     assert.equal(first.depth, 1);
     assert.deepEqual(first.stack, []);
     // Intrinsic gas: 21000 + calldata (4 selector bytes + 32-byte word with one non-zero byte).
-    const zeros = (data.length - 2) / 2 - [...Buffer.from(data.slice(2), "hex")].filter((b) => b !== 0).length;
+    const zeros =
+      (data.length - 2) / 2 - [...Buffer.from(data.slice(2), "hex")].filter((b) => b !== 0).length;
     const intrinsic = 21_000 + 4 * zeros + 16 * ((data.length - 2) / 2 - zeros);
     assert.equal(Number(gasLimit) - first.gas, intrinsic, "gas left at the first opcode");
     // No sub-calls and no refunds: the costs add up to what the receipt charged.
@@ -586,12 +642,19 @@ describe("debug / struct logger", () => {
   });
 
   it("SSTORE and SLOAD carry the contract's storage; disableStack and limit", async () => {
-    const { hash } = await sendAlone(loop, encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [3n] }));
+    const { hash } = await sendAlone(
+      loop,
+      encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [3n] }),
+    );
     const t = await trace<StructTrace>(seq.rpcUrl, hash);
     const sstore = t.structLogs.find((l) => l.op === "SSTORE")!;
     assert.match(Object.values(sstore.storage!)[0]!, /^0x[0-9a-f]{64}$/);
     assert.deepEqual(Object.keys(sstore.storage!), [pad("0x0")]);
-    const bare = await trace<StructTrace>(seq.rpcUrl, hash, { disableStack: true, disableStorage: true, limit: 5 });
+    const bare = await trace<StructTrace>(seq.rpcUrl, hash, {
+      disableStack: true,
+      disableStorage: true,
+      limit: 5,
+    });
     assert.equal(bare.structLogs.length, 5);
     assert.equal(bare.structLogs[0]!.stack, undefined);
     assert.equal(bare.gas, t.gas);
@@ -622,7 +685,11 @@ describe("debug / the same trace from the sequencer and a full node", () => {
     ];
     for (const h of [hash, reverted])
       for (const c of configs)
-        assert.deepEqual(await trace(fullnode.rpcUrl, h, c), await trace(seq.rpcUrl, h, c), JSON.stringify(c));
+        assert.deepEqual(
+          await trace(fullnode.rpcUrl, h, c),
+          await trace(seq.rpcUrl, h, c),
+          JSON.stringify(c),
+        );
     const block = receipt.blockNumber;
     assert.deepEqual(
       await rpc(fullnode.rpcUrl, "debug_traceBlockByNumber", [block, { tracer: "callTracer" }]),
@@ -638,7 +705,10 @@ describe("debug / the same trace from the sequencer and a full node", () => {
   });
 
   it("a preconfirmed transaction of the open block is traced before its block seals", async () => {
-    const { hash, receipt } = await sendAlone(loop, encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [9n] }));
+    const { hash, receipt } = await sendAlone(
+      loop,
+      encodeFunctionData({ abi: LOOP_ABI, functionName: "add", args: [9n] }),
+    );
     const root = await trace<Frame>(seq.rpcUrl, hash, { tracer: "callTracer" });
     assert.equal(root.gasUsed, receipt.gasUsed);
     assert.equal(root.to, loop);
@@ -700,7 +770,11 @@ describe("debug / bounds", () => {
     assert.match(big.error.message, /trace result too large|execution timeout/);
     // A `limit` caps the struct logs (geth's semantics: execution goes on, uncaptured).
     const capped = await rpc<StructTrace>(seq.rpcUrl, "debug_traceCall", [
-      { from: sender.address, to: loop, data: encodeFunctionData({ abi: LOOP_ABI, functionName: "spin", args: [500n] }) },
+      {
+        from: sender.address,
+        to: loop,
+        data: encodeFunctionData({ abi: LOOP_ABI, functionName: "spin", args: [500n] }),
+      },
       "latest",
       { limit: 100 },
     ]);
@@ -715,14 +789,17 @@ describe("eth_createAccessList", () => {
     const payee = freshAddress();
     const data = encodeFunctionData({ abi: OUTER_ABI, functionName: "pingAndPay", args: [payee] });
     const call = { from: sender.address, to: outer, data, value: "0xa" };
-    const r = await rpc<{ accessList: { address: Hex; storageKeys: Hex[] }[]; gasUsed: string; error?: string }>(
-      seq.rpcUrl,
-      "eth_createAccessList",
-      [call, "latest"],
-    );
+    const r = await rpc<{
+      accessList: { address: Hex; storageKeys: Hex[] }[];
+      gasUsed: string;
+      error?: string;
+    }>(seq.rpcUrl, "eth_createAccessList", [call, "latest"]);
     assert.equal(r.error, undefined);
     const addrs = r.accessList.map((e) => e.address);
-    assert.ok(addrs.includes(inner) && addrs.includes(payee.toLowerCase() as Hex), JSON.stringify(r.accessList));
+    assert.ok(
+      addrs.includes(inner) && addrs.includes(payee.toLowerCase() as Hex),
+      JSON.stringify(r.accessList),
+    );
     assert.ok(!addrs.includes(sender.address.toLowerCase() as Hex));
     const outerEntry = r.accessList.find((e) => e.address === outer)!;
     assert.ok(outerEntry.storageKeys.includes(pad("0x2")));
@@ -741,7 +818,11 @@ describe("eth_createAccessList", () => {
     assert.equal(receipt.gasUsed, BigInt(r.gasUsed));
     // A failing call: the list so far, and the error.
     const failing = await rpc<{ gasUsed: string; error?: string }>(seq.rpcUrl, "eth_createAccessList", [
-      { from: sender.address, to: outer, data: encodeFunctionData({ abi: OUTER_ABI, functionName: "nestedRevert", args: [1n] }) },
+      {
+        from: sender.address,
+        to: outer,
+        data: encodeFunctionData({ abi: OUTER_ABI, functionName: "nestedRevert", args: [1n] }),
+      },
     ]);
     assert.equal(failing.error, "execution reverted");
     assert.ok(BigInt(failing.gasUsed) > 21_000n);
@@ -755,7 +836,13 @@ type SimBlock = {
   timestamp: string;
   gasUsed: string;
   transactions: (string | { hash: string; from: string })[];
-  calls: { status: string; returnData: string; gasUsed: string; logs?: { address: string; topics: string[]; data: string; blockHash: string }[]; error?: { code: number; message: string } }[];
+  calls: {
+    status: string;
+    returnData: string;
+    gasUsed: string;
+    logs?: { address: string; topics: string[]; data: string; blockHash: string }[];
+    error?: { code: number; message: string };
+  }[];
 };
 
 describe("eth_simulateV1", () => {
@@ -774,10 +861,19 @@ describe("eth_simulateV1", () => {
               { from: sender.address, to: a, value: numberToHex(10n ** 18n) },
               // `a` only has funds because of the call before.
               { from: a, to: b, value: numberToHex(10n ** 17n) },
-              { from: b, to: inner, data: encodeFunctionData({ abi: INNER_ABI, functionName: "ping", args: [1n] }), value: "0x5" },
+              {
+                from: b,
+                to: inner,
+                data: encodeFunctionData({ abi: INNER_ABI, functionName: "ping", args: [1n] }),
+                value: "0x5",
+              },
             ],
           },
-          { calls: [{ from: a, to: inner, data: encodeFunctionData({ abi: INNER_ABI, functionName: "pings" }) }] },
+          {
+            calls: [
+              { from: a, to: inner, data: encodeFunctionData({ abi: INNER_ABI, functionName: "pings" }) },
+            ],
+          },
         ],
         traceTransfers: true,
         returnFullTransactions: true,
@@ -791,13 +887,20 @@ describe("eth_simulateV1", () => {
     assert.equal(BigInt(b2!.number), BigInt(b1!.number) + 1n);
     assert.equal(b2!.parentHash, b1!.hash);
     assert.ok(BigInt(b2!.timestamp) > BigInt(b1!.timestamp));
-    assert.deepEqual(b1!.calls.map((c) => c.status), ["0x1", "0x1", "0x1"]);
+    assert.deepEqual(
+      b1!.calls.map((c) => c.status),
+      ["0x1", "0x1", "0x1"],
+    );
     assert.equal(b1!.transactions.length, 3);
     assert.equal((b1!.transactions[1] as { from: string }).from, a.toLowerCase());
     // traceTransfers: each ETH movement is an ERC-20 Transfer log from 0xeeee…eeee.
     const t = b1!.calls[1]!.logs![0]!;
     assert.equal(t.address, `0x${"ee".repeat(20)}`);
-    assert.deepEqual(t.topics, [toEventSelector("Transfer(address,address,uint256)"), pad(a.toLowerCase() as Hex), pad(b.toLowerCase() as Hex)]);
+    assert.deepEqual(t.topics, [
+      toEventSelector("Transfer(address,address,uint256)"),
+      pad(a.toLowerCase() as Hex),
+      pad(b.toLowerCase() as Hex),
+    ]);
     assert.equal(BigInt(t.data), 10n ** 17n);
     assert.equal(t.blockHash, b1!.hash);
     // The ping: its value transfer, then Inner's own log.
@@ -805,7 +908,11 @@ describe("eth_simulateV1", () => {
     assert.equal(pingLogs.length, 2);
     assert.equal(pingLogs[1]!.address, inner);
     // Block 2 sees block 1's ping.
-    const pingsNow = BigInt(await rpc<string>(seq.rpcUrl, "eth_call", [{ to: inner, data: encodeFunctionData({ abi: INNER_ABI, functionName: "pings" }) }]));
+    const pingsNow = BigInt(
+      await rpc<string>(seq.rpcUrl, "eth_call", [
+        { to: inner, data: encodeFunctionData({ abi: INNER_ABI, functionName: "pings" }) },
+      ]),
+    );
     assert.equal(BigInt(b2!.calls[0]!.returnData), pingsNow + 1n);
     // Nothing happened for real.
     assert.equal(await rpc(seq.rpcUrl, "eth_getBalance", [a, "latest"]), "0x0");
@@ -824,8 +931,16 @@ describe("eth_simulateV1", () => {
             },
             calls: [
               { from: rich, to: sender.address, value: numberToHex(4n * 10n ** 18n) },
-              { from: rich, to: inner, data: encodeFunctionData({ abi: LOOP_ABI, functionName: "spin", args: [4n] }) },
-              { from: rich, to: outer, data: encodeFunctionData({ abi: OUTER_ABI, functionName: "nestedRevert", args: [0n] }) },
+              {
+                from: rich,
+                to: inner,
+                data: encodeFunctionData({ abi: LOOP_ABI, functionName: "spin", args: [4n] }),
+              },
+              {
+                from: rich,
+                to: outer,
+                data: encodeFunctionData({ abi: OUTER_ABI, functionName: "nestedRevert", args: [0n] }),
+              },
             ],
           },
         ],
@@ -847,7 +962,9 @@ describe("eth_simulateV1", () => {
       { blockStateCalls: [{ blockOverrides: { number: "0x1" } }] },
     ]);
     assert.equal(order.error?.code, -38020);
-    const bad = await rpcRaw(seq.rpcUrl, "eth_simulateV1", [{ blockStateCalls: [{ calls: [{ to: "0x12" }] }] }]);
+    const bad = await rpcRaw(seq.rpcUrl, "eth_simulateV1", [
+      { blockStateCalls: [{ calls: [{ to: "0x12" }] }] },
+    ]);
     assert.equal(bad.error?.code, -32602);
     assert.match(bad.error!.message, /param 0 \(payload\)\.blockStateCalls\[0\]\.calls\[0\]\.to/);
   });

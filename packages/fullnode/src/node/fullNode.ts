@@ -40,6 +40,7 @@ import {
   syncAttestations,
   finalityApi,
   debugTraceApi,
+  otsApi,
   accessListApi,
   simulateApi,
 } from "@staccato/common";
@@ -47,6 +48,7 @@ import { Follower, type VerificationError } from "../chain/follower.ts";
 import { replicaEntries } from "../chain/replicaTx.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
+import { FullnodeAddressIndex } from "../store/addressIndex.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
 import { DA_SYNC_DEFAULTS, DaSync, NO_DA_STORE } from "../sync/daSync.ts";
 import { joinFromSnapshot } from "../sync/snapshotJoin.ts";
@@ -170,6 +172,15 @@ export class FullNode {
     replica = await loadReplica(ctx);
     closers.push(() => replica.trie.close());
     const meta0 = replica.meta;
+    // Otterscan's address index: verified blocks, in order, off the verification path.
+    const addressIndex = new FullnodeAddressIndex(store.level, common, log);
+    let indexing = addressIndex.catchUp((n) => replica.chain.block(n), meta0.verifiedBlock, meta0.baseBlock);
+    const indexErr = (err: unknown) => log.error({ err }, "could not index a block's addresses");
+    indexing = indexing.catch(indexErr);
+    events.on("block", (b) => {
+      indexing = indexing.then(() => addressIndex.addBlock(b)).catch(indexErr);
+    });
+    closers.push(() => indexing);
 
     const daStore = daStoreFromFlags(o, o.dataDir);
     const sequencerAddress = config.sequencer.toLowerCase();
@@ -278,6 +289,7 @@ export class FullNode {
         ...debugTraceApi(backend),
         ...accessListApi(backend),
         ...simulateApi(backend),
+        ...otsApi(backend, addressIndex),
       },
       health,
     });

@@ -24,6 +24,7 @@ import { ClassicLevel } from "classic-level";
  *   a ‖ address            account RLP [nonce, balance, codeHash], as of the verified block
  *   c ‖ address            contract code, as of the verified block
  *   s ‖ address ‖ slot     storage value, as of the verified block
+ *   o …                    the address index for Otterscan's searches (addressIndex.ts)
  *
  * Each applied mini-block is one atomic batch (its record); each verified block is one atomic
  * batch (its seal, the block's state changes and the meta). So the flat state is always exactly
@@ -72,6 +73,11 @@ export class FullnodeStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+
+  /** The LevelDB handle, for index modules that keep their own key prefix (addressIndex.ts). */
+  get level(): ClassicLevel<Uint8Array, Uint8Array> {
+    return this.db;
   }
 
   async meta(): Promise<StoreMeta | null> {

@@ -34,6 +34,7 @@ import {
   compressWitness,
   daStoreFromFlags,
   debugTraceApi,
+  otsApi,
   accessListApi,
   simulateApi,
 } from "@staccato/common";
@@ -364,6 +365,8 @@ export class SequencerNode {
         ...accessListApi(backend),
         ...simulateApi(backend),
         ...txpoolApi(pool),
+        // No address index on the sequencer: the search methods point at a full node.
+        ...otsApi(backend, null),
       },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,

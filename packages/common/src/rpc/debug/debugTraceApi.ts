@@ -90,8 +90,9 @@ export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMet
       async ([tag, config]) => traceBlock(resolveBlock(be, tag), config),
     ),
 
-    debug_traceBlockByHash: rpcMethod(z.tuple([s.hash32, traceConfigSchema.optional()]), async ([hash, config]) =>
-      traceBlock(await blockByHash(be, hash), config),
+    debug_traceBlockByHash: rpcMethod(
+      z.tuple([s.hash32, traceConfigSchema.optional()]),
+      async ([hash, config]) => traceBlock(await blockByHash(be, hash), config),
     ),
   };
   return methods as unknown as RpcMethods;

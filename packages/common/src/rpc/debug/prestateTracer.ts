@@ -115,16 +115,15 @@ export class PrestateTracer implements Tracer {
     const exists =
       rec !== undefined && (rec.nonce > 0n || rec.balance > 0n || (code !== undefined && code.length > 0));
     if (code !== undefined && code.length > 0 && !this.config.disableCode) json.code = bytesToHex(code);
-    if (rec !== undefined && !equalsBytes(rec.codeHash, KECCAK256_NULL)) json.codeHash = bytesToHex(rec.codeHash);
+    if (rec !== undefined && !equalsBytes(rec.codeHash, KECCAK256_NULL))
+      json.codeHash = bytesToHex(rec.codeHash);
     if (rec !== undefined && rec.nonce > 0n) json.nonce = Number(rec.nonce);
     if (!this.config.disableStorage && slots !== undefined && slots.size > 0) {
       const storage: Record<string, string> = {};
       for (const k of [...slots].sort()) storage[k] = slotWord(pre.slot(addr, k));
       json.storage = storage;
     }
-    this.budget.charge(
-      120 + (json.code?.length ?? 0) + Object.keys(json.storage ?? {}).length * 140,
-    );
+    this.budget.charge(120 + (json.code?.length ?? 0) + Object.keys(json.storage ?? {}).length * 140);
     return { exists, json };
   }
 }

@@ -46,7 +46,8 @@ export async function stateAfterBlock(be: ChainBackend, n: bigint): Promise<Stat
   for (let i = 0; ; i++) {
     const view = be.history.at(n);
     if (view !== undefined) return view;
-    if (n < be.history.oldest || i >= 250 || (await blockByNumber(be, n)) === undefined) throw prunedState(be, n);
+    if (n < be.history.oldest || i >= 250 || (await blockByNumber(be, n)) === undefined)
+      throw prunedState(be, n);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -105,8 +106,9 @@ export async function replayBlockTo(
     else {
       const detach = attachTracer(st.vm.evm, null, st.layer, budget);
       try {
-        gasUsed = (await runTx(st.vm, { tx, block: st.block, blockGasUsed: st.gasUsed, skipHardForkValidation: true }))
-          .totalGasSpent;
+        gasUsed = (
+          await runTx(st.vm, { tx, block: st.block, blockGasUsed: st.gasUsed, skipHardForkValidation: true })
+        ).totalGasSpent;
       } finally {
         detach();
       }

@@ -8,7 +8,15 @@ import { TRACE_LIMITS, type TraceBudget, type Tracer } from "./traceSession.ts";
 /** The tracers served; the struct logger is the default (no `tracer`). */
 export const SUPPORTED_TRACERS = ["callTracer", "prestateTracer"] as const;
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
 
 /** A Go duration string ("5s", "300ms", "1m30s", "1.5s"), as geth's `timeout`, in milliseconds. */

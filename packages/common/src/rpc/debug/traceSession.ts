@@ -38,7 +38,10 @@ export class TraceAbort extends Error {
 }
 
 export function traceAbortToRpc(err: TraceAbort): RpcError {
-  return new RpcError(err.kind === "timeout" ? RpcErrorCode.InvalidInput : RpcErrorCode.LimitExceeded, err.message);
+  return new RpcError(
+    err.kind === "timeout" ? RpcErrorCode.InvalidInput : RpcErrorCode.LimitExceeded,
+    err.message,
+  );
 }
 
 /** What a transaction's trace starts from. */
@@ -153,7 +156,12 @@ function durationText(ms: number): string {
  * Returns the function that unhooks it. Every opcode is counted so a long loop is stopped at the
  * deadline and yields to the event loop while it runs.
  */
-export function attachTracer(evm: EVMInterface, tracer: Tracer | null, state: MemoryState, budget: TraceBudget): () => void {
+export function attachTracer(
+  evm: EVMInterface,
+  tracer: Tracer | null,
+  state: MemoryState,
+  budget: TraceBudget,
+): () => void {
   let n = 0;
   const onStep = (s: InterpreterStep, resolve?: (v?: unknown) => void): void => {
     // A throw here rejects ethereumjs' step promise: execution stops and runTx rejects with it.

@@ -1,7 +1,15 @@
 import { runTx } from "@ethereumjs/vm";
 import { z } from "zod";
 import { replayOver } from "../debug/replay.ts";
-import { TRACE_LIMITS, TraceAbort, TraceBudget, traceGateFor, attachTracer, gethError, traceAbortToRpc } from "../debug/traceSession.ts";
+import {
+  TRACE_LIMITS,
+  TraceAbort,
+  TraceBudget,
+  traceGateFor,
+  attachTracer,
+  gethError,
+  traceAbortToRpc,
+} from "../debug/traceSession.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { invalidInput } from "../errors.ts";
 import * as s from "../schemas.ts";
@@ -88,7 +96,10 @@ async function createAccessList(be: ChainBackend, c: TxCallObject, tag: s.BlockT
 }
 
 /** Lower-case, sorted, without the excluded addresses unless a slot of theirs was touched. */
-function normalize(raw: { address: string; storageKeys: string[] }[], exclude: Set<string>): AccessListEntry[] {
+function normalize(
+  raw: { address: string; storageKeys: string[] }[],
+  exclude: Set<string>,
+): AccessListEntry[] {
   const out: AccessListEntry[] = [];
   for (const e of raw) {
     const address = e.address.toLowerCase();

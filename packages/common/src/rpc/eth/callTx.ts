@@ -48,7 +48,12 @@ export function hasFee(c: TxCallObject): boolean {
  * fee-market transaction, or an EIP-2930 one when `gasPrice` is given. `gas` defaults to, and is
  * capped at, `gasCap`; `nonce` to the sender's nonce in `state`.
  */
-export function callTx(be: ChainBackend, c: TxCallObject, state: MemoryState, gasCap: bigint): TypedTransaction {
+export function callTx(
+  be: ChainBackend,
+  c: TxCallObject,
+  state: MemoryState,
+  gasCap: bigint,
+): TypedTransaction {
   if (c.data !== undefined && c.input !== undefined && !sameBytes(c.data, c.input))
     throw invalidParams('both "data" and "input" are set and differ');
   if (c.gasPrice !== undefined && (c.maxFeePerGas !== undefined || c.maxPriorityFeePerGas !== undefined))

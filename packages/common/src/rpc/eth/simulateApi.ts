@@ -2,7 +2,14 @@ import type { EVMResult, InterpreterStep, Message } from "@ethereumjs/evm";
 import { Capability, type TypedTransaction } from "@ethereumjs/tx";
 import { bytesToHex, hexToBytes, setLengthLeft } from "@ethereumjs/util";
 import { z } from "zod";
-import { buildHeader, encodeConsensusReceipt, executionBlock, nextBaseFee, orderedTrieRoot, receiptBloom } from "../../chain/blockHeader.ts";
+import {
+  buildHeader,
+  encodeConsensusReceipt,
+  executionBlock,
+  nextBaseFee,
+  orderedTrieRoot,
+  receiptBloom,
+} from "../../chain/blockHeader.ts";
 import { type ChainBlock, type TxEntry, ZERO_BLOOM } from "../../chain/chainStore.ts";
 import { KECCAK256_RLP, keccak256 } from "../../crypto/keccak.ts";
 import { effectiveGasPrice, revertReason } from "../../execution/callRunner.ts";
@@ -139,7 +146,10 @@ async function simulate(be: ChainBackend, p: SimulatePayload, tag: s.BlockTagOrH
     const o = bsc.blockOverrides ?? {};
     const number = o.number ?? prev.number + 1n;
     if (number <= prev.number)
-      throw new RpcError(SimError.blockNumberOrder, `block numbers must increase: ${number} after ${prev.number}`);
+      throw new RpcError(
+        SimError.blockNumberOrder,
+        `block numbers must increase: ${number} after ${prev.number}`,
+      );
     // Skipped numbers become empty blocks, as the spec asks.
     while (prev.number + 1n < number) {
       if (out.length >= MAX_SIMULATED_BLOCKS)
@@ -151,7 +161,10 @@ async function simulate(be: ChainBackend, p: SimulatePayload, tag: s.BlockTagOrH
     }
     const env = nextEnv(be, prev, o, validation);
     if (env.timestamp < prev.timestamp)
-      throw new RpcError(SimError.timestampOrder, `block timestamps must not decrease: ${env.timestamp} after ${prev.timestamp}`);
+      throw new RpcError(
+        SimError.timestampOrder,
+        `block timestamps must not decrease: ${env.timestamp} after ${prev.timestamp}`,
+      );
     const block = executionBlock(env, be.common);
     if (st === null) st = await replayOver(be, at.view, block);
     else {
@@ -162,7 +175,9 @@ async function simulate(be: ChainBackend, p: SimulatePayload, tag: s.BlockTagOrH
     await applyStateOverrides(st.layer, bsc.stateOverrides);
     const results: SimCall[] = [];
     for (const c of bsc.calls ?? []) {
-      results.push(await simulateCall(be, st, env, c, validation, p.traceTransfers === true, budget, results.length));
+      results.push(
+        await simulateCall(be, st, env, c, validation, p.traceTransfers === true, budget, results.length),
+      );
       await budget.pause();
     }
     env.gasUsed = st.gasUsed;
@@ -188,10 +203,16 @@ function nextEnv(
     baseFee:
       o.baseFeePerGas ??
       (validation
-        ? nextBaseFee({ baseFee: prev.baseFee, gasUsed: prev.gasUsed, gasLimit: prev.gasLimit }, be.config.baseFee)
+        ? nextBaseFee(
+            { baseFee: prev.baseFee, gasUsed: prev.gasUsed, gasLimit: prev.gasLimit },
+            be.config.baseFee,
+          )
         : 0n),
     coinbase: o.feeRecipient === undefined ? prev.coinbase : hexToBytes(o.feeRecipient as `0x${string}`),
-    prevRandao: o.prevRandao === undefined ? keccak256(setLengthLeft(hexToBytes(qty(number) as `0x${string}`), 32)) : hexToBytes(o.prevRandao as `0x${string}`),
+    prevRandao:
+      o.prevRandao === undefined
+        ? keccak256(setLengthLeft(hexToBytes(qty(number) as `0x${string}`), 32))
+        : hexToBytes(o.prevRandao as `0x${string}`),
     gasUsed: 0n,
     hash: new Uint8Array(32),
   };
@@ -218,21 +239,40 @@ async function simulateCall(
   const left = env.gasLimit - st.gasUsed;
   const cap = left < be.limits.callGasCap ? left : be.limits.callGasCap;
   if (c.gas !== undefined && c.gas > left)
-    throw new RpcError(SimError.blockGasLimit, `block gas limit reached: call ${index} wants ${c.gas}, ${left} left`);
+    throw new RpcError(
+      SimError.blockGasLimit,
+      `block gas limit reached: call ${index} wants ${c.gas}, ${left} left`,
+    );
   // With validation, fees are charged: a call that names none pays twice the base fee, no tip.
   const priced =
-    validation && c.gasPrice === undefined && c.maxFeePerGas === undefined && c.maxPriorityFeePerGas === undefined
+    validation &&
+    c.gasPrice === undefined &&
+    c.maxFeePerGas === undefined &&
+    c.maxPriorityFeePerGas === undefined
       ? { ...c, maxFeePerGas: env.baseFee * 2n, maxPriorityFeePerGas: 0n }
       : c;
   const tx = callTx(be, priced, st.layer, cap);
   const from = tx.getSenderAddress();
   if (validation) {
     const nonce = st.layer.account(from.toString())?.nonce ?? 0n;
-    if (tx.nonce < nonce) throw new RpcError(SimError.nonceTooLow, `nonce too low: address ${from}, tx: ${tx.nonce} state: ${nonce}`);
-    if (tx.nonce > nonce) throw new RpcError(SimError.nonceTooHigh, `nonce too high: address ${from}, tx: ${tx.nonce} state: ${nonce}`);
-    const maxFee = tx.supports(Capability.EIP1559FeeMarket) ? (tx as { maxFeePerGas: bigint }).maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice;
+    if (tx.nonce < nonce)
+      throw new RpcError(
+        SimError.nonceTooLow,
+        `nonce too low: address ${from}, tx: ${tx.nonce} state: ${nonce}`,
+      );
+    if (tx.nonce > nonce)
+      throw new RpcError(
+        SimError.nonceTooHigh,
+        `nonce too high: address ${from}, tx: ${tx.nonce} state: ${nonce}`,
+      );
+    const maxFee = tx.supports(Capability.EIP1559FeeMarket)
+      ? (tx as { maxFeePerGas: bigint }).maxFeePerGas
+      : (tx as { gasPrice: bigint }).gasPrice;
     if (maxFee < env.baseFee)
-      throw new RpcError(SimError.baseFeeTooLow, `max fee per gas less than block base fee: address ${from}, maxFeePerGas: ${maxFee}, baseFee: ${env.baseFee}`);
+      throw new RpcError(
+        SimError.baseFeeTooLow,
+        `max fee per gas less than block base fee: address ${from}, maxFeePerGas: ${maxFee}, baseFee: ${env.baseFee}`,
+      );
   }
   const tracer = new TransferLogTracer(traceTransfers);
   let ran: Awaited<ReturnType<typeof runTraced>>;

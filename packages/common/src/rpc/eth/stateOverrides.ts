@@ -31,7 +31,10 @@ export const stateOverridesSchema = z
 export type StateOverrides = z.output<typeof stateOverridesSchema>;
 
 /** Writes the overrides into a throw-away layer, before anything runs on it. */
-export async function applyStateOverrides(layer: MemoryState, overrides: StateOverrides | undefined): Promise<void> {
+export async function applyStateOverrides(
+  layer: MemoryState,
+  overrides: StateOverrides | undefined,
+): Promise<void> {
   for (const [addr, o] of Object.entries(overrides ?? {})) {
     const address = new Address(hexToBytes(addr as `0x${string}`));
     if (o.code !== undefined) await layer.putCode(address, o.code);
@@ -45,7 +48,11 @@ export async function applyStateOverrides(layer: MemoryState, overrides: StateOv
     }
     if (o.state !== undefined) await layer.clearStorage(address);
     for (const [k, v] of Object.entries(o.state ?? o.stateDiff ?? {})) {
-      await layer.putStorage(address, hexToBytes(k as `0x${string}`), setLengthLeft(hexToBytes(v as `0x${string}`), 32));
+      await layer.putStorage(
+        address,
+        hexToBytes(k as `0x${string}`),
+        setLengthLeft(hexToBytes(v as `0x${string}`), 32),
+      );
     }
   }
 }

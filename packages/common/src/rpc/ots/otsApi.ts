@@ -2,7 +2,14 @@ import { bytesToHex } from "@ethereumjs/util";
 import { z } from "zod";
 import type { ChainBlock, TxEntry } from "../../chain/chainStore.ts";
 import { type CallFrame, CallTracer } from "../debug/callTracer.ts";
-import { blockByHash, blockByNumber, chainTx, replayBlockTo, runTraced, txLocation } from "../debug/replay.ts";
+import {
+  blockByHash,
+  blockByNumber,
+  chainTx,
+  replayBlockTo,
+  runTraced,
+  txLocation,
+} from "../debug/replay.ts";
 import {
   TRACE_LIMITS,
   TraceAbort,
@@ -102,7 +109,9 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
       const b = await blockByNumber(be, l.block);
       const t = b?.txs[l.index];
       if (b === undefined || t === undefined) continue;
-      txs.push(formatTx(parseTx(t.raw, be.common), t.hashHex, bytesToHex(t.sender), { block: b, index: t.index }));
+      txs.push(
+        formatTx(parseTx(t.raw, be.common), t.hashHex, bytesToHex(t.sender), { block: b, index: t.index }),
+      );
       receipts.push({ ...formatReceipt(t, b, be.common), timestamp: Number(timestampOf(b)) });
     }
     return { txs, receipts };
@@ -127,10 +136,12 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
       const walk = (f: CallFrame, depth: number) => {
         if (depth > 0) {
           const value = qty(f.value ?? 0n);
-          if (f.type === "CALL" && (f.value ?? 0n) > 0n) ops.push({ type: 0, from: f.from, to: f.to ?? f.from, value });
+          if (f.type === "CALL" && (f.value ?? 0n) > 0n)
+            ops.push({ type: 0, from: f.from, to: f.to ?? f.from, value });
           else if (f.type === "SELFDESTRUCT") ops.push({ type: 1, from: f.from, to: f.to ?? f.from, value });
           else if (f.type === "CREATE" && f.to !== null) ops.push({ type: 2, from: f.from, to: f.to, value });
-          else if (f.type === "CREATE2" && f.to !== null) ops.push({ type: 3, from: f.from, to: f.to, value });
+          else if (f.type === "CREATE2" && f.to !== null)
+            ops.push({ type: 3, from: f.from, to: f.to, value });
         }
         for (const c of f.calls) walk(c, depth + 1);
       };
@@ -159,7 +170,9 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
     }),
 
     ots_getBlockDetails: rpcMethod(z.tuple([blockNum]), async ([tag]) => blockDetails(await sealed(tag))),
-    ots_getBlockDetailsByHash: rpcMethod(z.tuple([s.hash32]), async ([h]) => blockDetails(await blockByHash(be, h))),
+    ots_getBlockDetailsByHash: rpcMethod(z.tuple([s.hash32]), async ([h]) =>
+      blockDetails(await blockByHash(be, h)),
+    ),
 
     ots_getBlockTransactions: rpcMethod(
       z.tuple([blockNum, z.number("expected a page number").int().min(0).describe("pageNumber"), pageSize]),
