@@ -53,4 +53,6 @@ export * from "./execution/callRunner.ts";
 export * from "./execution/executor.ts";
 export * from "./rpc/eth/index.ts";
 export * from "./rpc/index.ts";
+export * from "./rpc/debug/index.ts";
+export * from "./rpc/ots/index.ts";
 export * from "./p2p/index.ts";

@@ -46,11 +46,16 @@ import {
   miniBlockEntries,
   sealedChainBlock,
   snapshotBaseArchived,
+  debugTraceApi,
+  otsApi,
+  accessListApi,
+  simulateApi,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
+import { FullnodeAddressIndex } from "../store/addressIndex.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
 import { DA_SYNC_DEFAULTS, DaSync, NO_DA_STORE } from "../sync/daSync.ts";
 import { joinFromSnapshot } from "../sync/snapshotJoin.ts";
@@ -180,6 +185,19 @@ export class FullNode {
     replica = await loadReplica(ctx);
     closers.push(() => replica.trie.close());
     const meta0 = replica.meta;
+    // Otterscan's address index: verified blocks, in order, off the verification path.
+    const addressIndex = new FullnodeAddressIndex(store.level, common, log);
+    let indexing = addressIndex.catchUp(
+      (n) => replica.chain.getBlock(n),
+      meta0.verifiedBlock,
+      meta0.baseBlock,
+    );
+    const indexErr = (err: unknown) => log.error({ err }, "could not index a block's addresses");
+    indexing = indexing.catch(indexErr);
+    events.on("block", (b) => {
+      indexing = indexing.then(() => addressIndex.addBlock(b)).catch(indexErr);
+    });
+    closers.push(() => indexing);
 
     const daStore = daStoreFromFlags(o, o.dataDir);
     const sequencerAddress = config.sequencer.toLowerCase();
@@ -309,6 +327,10 @@ export class FullNode {
         ...subs.methods,
         ...realtime.methods,
         ...finalityApi(backend, finality),
+        ...debugTraceApi(backend),
+        ...accessListApi(backend),
+        ...simulateApi(backend),
+        ...otsApi(backend, addressIndex),
       },
       health,
       page: dashboardPage,

@@ -34,6 +34,7 @@ import { StateArchive } from "./stateArchive.ts";
  *   b, m, i, H, T          sealed history: seals, mini-blocks, block index, block-hash and
  *                          transaction-hash indexes (`ChainArchive`, shared with the sequencer)
  *   A, S, C, X             the state of past blocks: change sets and codes (`StateArchive`)
+ *   o …                    the address index for Otterscan's searches (addressIndex.ts)
  *
  * Each applied mini-block is one atomic batch (its record); each verified block is one atomic
  * batch (its seal and indexes, the block's state changes and the meta). So the flat state is
@@ -103,6 +104,11 @@ export class FullnodeStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+
+  /** The LevelDB handle, for index modules that keep their own key prefix (addressIndex.ts). */
+  get level(): ClassicLevel<Uint8Array, Uint8Array> {
+    return this.db;
   }
 
   async meta(): Promise<StoreMeta | null> {

@@ -37,6 +37,10 @@ import {
   FinalityTracker,
   compressWitness,
   daStoreFromFlags,
+  debugTraceApi,
+  otsApi,
+  accessListApi,
+  simulateApi,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { ClassicLevel } from "classic-level";
@@ -44,6 +48,7 @@ import { DaIndexLog } from "../da/daIndex.ts";
 import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
 import { debugApi } from "../rpc/debugApi.ts";
 import { HistoryWriter } from "../storage/historyWriter.ts";
+import { txpoolApi } from "../rpc/txpoolApi.ts";
 import { WitnessStore } from "../storage/witnessStore.ts";
 import { buildBlockWitness } from "../sealing/witness.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
@@ -452,6 +457,12 @@ export class SequencerNode {
         ...realtime.methods,
         ...finalityApi(backend, finality),
         ...debugApi(backend, witnesses),
+        ...debugTraceApi(backend),
+        ...accessListApi(backend),
+        ...simulateApi(backend),
+        ...txpoolApi(pool),
+        // No address index on the sequencer: the search methods point at a full node.
+        ...otsApi(backend, null),
       },
       metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
       health,

@@ -4,3 +4,7 @@ export * from "./format.ts";
 export * from "./realtimeApi.ts";
 export * from "./subscriptionApi.ts";
 export * from "./finalityApi.ts";
+export * from "./accessListApi.ts";
+export * from "./callTx.ts";
+export * from "./simulateApi.ts";
+export * from "./stateOverrides.ts";

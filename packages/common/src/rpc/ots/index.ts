@@ -1,0 +1,2 @@
+export * from "./addressIndex.ts";
+export * from "./otsApi.ts";
