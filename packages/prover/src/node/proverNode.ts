@@ -116,7 +116,14 @@ export class ProverNode {
     let da: DaBundleSource | null;
     try {
       const store = daStoreFromFlags(o, o.dataDir);
-      da = store === null ? null : new DaBundleSource(new DaReader(store, config.chainId, config.sequencer));
+      da =
+        store === null
+          ? null
+          : new DaBundleSource(
+              new DaReader(store, config.chainId, config.sequencer, {
+                logger: log.child({ module: "da-reader" }),
+              }),
+            );
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
