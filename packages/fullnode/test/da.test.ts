@@ -138,6 +138,21 @@ describe("fullnode / fills from DA what no peer serves", () => {
     t.diagnostic(`${nonce} transfers over ${BLOCKS} blocks`);
   });
 
+  it("without DA, a full node asked to join from a snapshot that no peer serves stops at once, saying to read DA", async () => {
+    const t0 = Date.now();
+    await assert.rejects(
+      FullnodeProcess.start([...fullnodeArgs(seq, dirs.make()), "--sync", "snapshot"], 60_000),
+      (err: Error) => {
+        assert.match(err.message, /--sync snapshot: none of the 1 connected peers serves state snapshots/);
+        assert.match(err.message, /--no-serve-history/, "the sequencer's reason is passed on");
+        assert.match(err.message, /a node that reads DA \(--da dir --da-dir/);
+        return true;
+      },
+    );
+    // Not after the whole 30 s join timeout: as soon as the one peer said no.
+    assert.ok(Date.now() - t0 < 25_000, `gave up after ${Date.now() - t0} ms`);
+  });
+
   it("a fresh full node asked to join from a snapshot, which no peer serves, joins from genesis and reaches the sequencer's block hash and state root from DA alone", async (t) => {
     const target = await blockNumber(seq.rpcUrl);
     const t0 = Date.now();
