@@ -172,8 +172,11 @@ export class DaReader {
       throw new DaError("not-found", `no DA pointer reaches block ${n} (newest known: ${this.headNumber})`);
     let lastLog = started;
     for (let k = from; k > n; k--) {
-      const c = await this.read(k, this.refs.get(k)!);
-      this.keepWalked(k, c);
+      // A bundle an earlier walk read and kept is not read again.
+      const kept = this.walked.get(k)?.c;
+      const c = kept ?? (await this.read(k, this.refs.get(k)!));
+      if (kept === undefined) this.keepWalked(k, c);
+      else if (c.bundle.prev !== null) this.setRef(k - 1n, c.bundle.prev);
       const ix = c.bundle.index;
       if (ix !== null && ix.through >= n && k - 1n > n) {
         const r = await this.fromIndex(n);
