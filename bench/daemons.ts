@@ -27,11 +27,17 @@ const PROFILE = process.env.BENCH_CPU_PROF_DIR
   : [];
 
 /**
- * Starts `cli` (a TypeScript entry point) and resolves once it logs `ready`. A daemon that exits
- * later without `stopDaemon` is reported with the tail of its output.
+ * Starts `cli` (a TypeScript entry point; `nodeArgs` go to node before it) and resolves once it
+ * logs `ready`. A daemon that exits later without `stopDaemon` is reported with the tail of its
+ * output.
  */
-export async function startDaemon(cli: string, args: string[], ready: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [...PROFILE, "--import", "tsx", cli, ...args], {
+export async function startDaemon(
+  cli: string,
+  args: string[],
+  ready: string,
+  nodeArgs: string[] = [],
+): Promise<Daemon> {
+  const child = spawn(process.execPath, [...PROFILE, ...nodeArgs, "--import", "tsx", cli, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, STACCATO_LOG_FORMAT: "json", NODE_OPTIONS: "" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -11,6 +11,7 @@ import { type Signer, chooseSigner } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
 import { fullnodeFigures } from "./fullnode.ts";
 import { proverFigures } from "./prover.ts";
+import { proverMemoryFigures } from "./proverMemory.ts";
 import { swapFigures } from "./swap.ts";
 import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
 import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
@@ -69,6 +70,17 @@ async function main(): Promise<void> {
       }).catch((err: unknown) => {
         log(`prover figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
         report.fail("prover_eth_tx_per_s_1w", "tx/s", err);
+      });
+    }
+    if (cfg.targets.includes("staccato") && process.env.BENCH_PROVER_MEM !== "0") {
+      await proverMemoryFigures(report, signer, {
+        txs: Number(process.env.BENCH_PROVER_MEM_TXS ?? 200_000),
+        round: Number(process.env.BENCH_PROVER_MEM_ROUND ?? 20_000),
+        heapMb: Number(process.env.BENCH_PROVER_MEM_HEAP_MB ?? 1024),
+        workers: Number(process.env.BENCH_PROVER_MEM_WORKERS ?? 2),
+      }).catch((err: unknown) => {
+        log(`prover memory figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
+        report.fail("prover_rss_growth_mb_per_100k_txs", "MB", err);
       });
     }
     if (cfg.backlog) {

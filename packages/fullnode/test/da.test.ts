@@ -138,6 +138,21 @@ describe("fullnode / fills from DA what no peer serves", () => {
     t.diagnostic(`${nonce} transfers over ${BLOCKS} blocks`);
   });
 
+  it("without DA, a full node asked to join from a snapshot that no peer serves stops at once, saying to read DA", async () => {
+    const t0 = Date.now();
+    await assert.rejects(
+      FullnodeProcess.start([...fullnodeArgs(seq, dirs.make()), "--sync", "snapshot"], 60_000),
+      (err: Error) => {
+        assert.match(err.message, /--sync snapshot: none of the 1 connected peers serves state snapshots/);
+        assert.match(err.message, /--no-serve-history/, "the sequencer's reason is passed on");
+        assert.match(err.message, /a node that reads DA \(--da dir --da-dir/);
+        return true;
+      },
+    );
+    // Not after the whole 30 s join timeout: as soon as the one peer said no.
+    assert.ok(Date.now() - t0 < 25_000, `gave up after ${Date.now() - t0} ms`);
+  });
+
   it("a fresh full node asked to join from a snapshot, which no peer serves, joins from genesis and reaches the sequencer's block hash and state root from DA alone", async (t) => {
     const target = await blockNumber(seq.rpcUrl);
     const t0 = Date.now();
@@ -170,6 +185,28 @@ describe("fullnode / fills from DA what no peer serves", () => {
     );
     assert.ok((await first.metric("staccato_fullnode_da_bytes_total")) > 0);
     assert.equal(await first.metric("staccato_fullnode_da_failures_total"), 0);
+    // Each bundle is read once (issue 14): the DA indexes tell where every bundle is, and the few
+    // a walk back reads are kept for the reads in order. (A walk back covers at most the blocks
+    // after the newest index; of those, the newest may come by gossip first: at most a span.)
+    const daBlocks = await first.metric("staccato_fullnode_da_blocks_total");
+    const bundleReads = await first.metric("staccato_fullnode_da_reads_total", { kind: "bundle" });
+    const indexReads = await first.metric("staccato_fullnode_da_reads_total", { kind: "index" });
+    t.diagnostic(`${bundleReads} bundle reads and ${indexReads} index reads for ${daBlocks} blocks from DA`);
+    assert.ok(
+      bundleReads >= daBlocks && bundleReads <= daBlocks + 64,
+      `${bundleReads} bundle reads for ${daBlocks} blocks`,
+    );
+    assert.ok(indexReads >= 1 && indexReads <= 2 * Math.ceil(daBlocks / 64), `${indexReads} index reads`);
+    const located = first.logs().filter((l) => l.msg === "located block in DA");
+    assert.ok(located.length > 0, "finding the first block in DA is logged");
+    assert.ok(
+      located.every((l) => Number(l.bundlesRead) <= 65),
+      `a block is located reading at most a span of bundles: ${JSON.stringify(located)}`,
+    );
+    assert.ok(
+      first.logs().some((l) => l.msg === "filled blocks from DA" && typeof l.left === "number"),
+      "the catch-up logs how far it has left",
+    );
     assert.ok(first.logs().some((l) => l.msg === "catching up from DA: no peer serves these blocks"));
     const filled = first.logs().filter((l) => l.msg === "filled blocks from DA");
     assert.equal(filled[0]?.from, 1, "the first DA batch starts at block 1");
@@ -226,17 +263,21 @@ describe("fullnode / fills from DA what no peer serves", () => {
         /is corrupt: its content hashes to 0x[0-9a-f]{64}, not to its commitment/,
       );
       assert.ok(String(refused.err).includes(file), "the error names the blob");
-      // It keeps refusing (retried with a growing wait), and applies nothing it could only reach
-      // through that bundle: every block from the DA head down to the corrupt one is walked back
-      // through it.
+      // It keeps refusing (retried with a growing wait). The blocks below it are found through the
+      // DA indexes, not through its link, so they are applied; nothing from it or past it is.
       await waitFor(
         "a second refusal",
         async () => (await n.metric("staccato_fullnode_da_failures_total", { kind: "corrupt" })) >= 2,
         15_000,
       );
+      await waitFor(
+        `block ${CORRUPT_BLOCK - 1n}`,
+        async () => (await blockNumber(n.rpcUrl)) >= CORRUPT_BLOCK - 1n,
+        30_000,
+      );
       assert.equal(await n.rpc("eth_getBlockByNumber", [tag(CORRUPT_BLOCK), false]), null);
-      assert.equal(await blockNumber(n.rpcUrl), 0n);
-      assert.equal(await n.metric("staccato_fullnode_da_blocks_total"), 0);
+      assert.equal(await blockNumber(n.rpcUrl), CORRUPT_BLOCK - 1n);
+      assert.equal(await n.metric("staccato_fullnode_da_blocks_total"), Number(CORRUPT_BLOCK - 1n));
       assert.ok(n.running, "a corrupt blob does not stop the node");
     } finally {
       writeFileSync(file, original);

@@ -3,10 +3,13 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
+  DA_INDEX_SPAN,
   type DaBundle,
+  type DaIndex,
   type DaRef,
   daBundleHash,
   decodeDaBundle,
+  decodeDaIndex,
   decodeSignedMiniBlock,
   keccak256,
 } from "@staccato/common";
@@ -70,15 +73,30 @@ function sender(seq: SequencerProcess, account: number, everyMs: number) {
   };
 }
 
+/** The index blobs among what the proxy received (the rest are bundles). */
+function indexPuts(proxy: FakeEigenDaProxy): { blob: Uint8Array; index: DaIndex }[] {
+  const out: { blob: Uint8Array; index: DaIndex }[] = [];
+  for (const blob of proxy.puts) {
+    try {
+      out.push({ blob, index: decodeDaIndex(blob) });
+    } catch {
+      // a bundle
+    }
+  }
+  return out;
+}
+
 /** The bundles the proxy received, in order: blocks 1…n exactly once each, each linked to the one before. */
 function checkPublishedInOrder(proxy: FakeEigenDaProxy, index: Map<bigint, DaRef>): DaBundle[] {
-  const bundles = proxy.puts.map(decodeDaBundle);
+  const indexBlobs = new Set(indexPuts(proxy).map((x) => x.blob));
+  const puts = proxy.puts.filter((b) => !indexBlobs.has(b));
+  const bundles = puts.map(decodeDaBundle);
   bundles.forEach((b, i) => {
     assert.equal(b.number, BigInt(i + 1), `put #${i + 1} is block ${b.number}`);
     if (i === 0) assert.equal(b.prev, null);
     else {
       assert.ok(
-        equalsBytes(b.prev!.bundleHash, daBundleHash(proxy.puts[i - 1]!)),
+        equalsBytes(b.prev!.bundleHash, daBundleHash(puts[i - 1]!)),
         `block ${b.number} links to block ${i}`,
       );
       assert.ok(equalsBytes(b.prev!.commitment, index.get(BigInt(i))!.commitment));
@@ -206,5 +224,64 @@ describe("sequencer / DA publishing", () => {
       0,
     );
     assert.equal(txs, tx.hashes.length, "every transaction sent before the restart is in DA");
+  });
+
+  it("indexes every 64 blocks, each linked to the one before, across a restart that forgets the newest", async () => {
+    const proxy = await startFakeEigenDaProxy();
+    cleanups.push(() => proxy.close());
+    const args = ["--block-ms", "20", "--da", "eigenda", "--da-url", proxy.url];
+    const seq = await SequencerProcess.start({ args });
+    cleanups.push(() => seq.cleanup());
+    const published = async (s: SequencerProcess, n: number) =>
+      waitFor(
+        `block ${n} published`,
+        async () => ((await health(s)).da.publishedBlock >= n ? true : null),
+        60_000,
+      );
+    // Past two spans: the restarted publisher learns index 128 from bundle 128 before indexing 192.
+    await published(seq, 150);
+    await seq.stop();
+    const restarted = await seq.restart({ args });
+    cleanups.push(() => restarted.cleanup());
+    await published(restarted, 260);
+    await restarted.stop();
+    const refs = daIndex(restarted);
+    const bundles = checkPublishedInOrder(proxy, refs);
+    // One index per span (a put repeated after the restart has the same bytes), each naming the
+    // previous one, and listing its span's bundles as da-index.log records them.
+    const byThrough = new Map<bigint, Uint8Array>();
+    for (const { blob, index } of indexPuts(proxy)) {
+      const seen = byThrough.get(index.through);
+      assert.ok(
+        seen === undefined || equalsBytes(seen, blob),
+        `index ${index.through} put twice, differently`,
+      );
+      byThrough.set(index.through, blob);
+      index.refs.forEach((r, i) => {
+        const n = index.through - DA_INDEX_SPAN + 1n + BigInt(i);
+        assert.ok(equalsBytes(r.commitment, refs.get(n)!.commitment), `index ${index.through}: block ${n}`);
+        assert.ok(equalsBytes(r.bundleHash, refs.get(n)!.bundleHash));
+      });
+      if (index.through === DA_INDEX_SPAN) assert.equal(index.prev, null);
+      else {
+        const prev = byThrough.get(index.through - DA_INDEX_SPAN);
+        assert.ok(prev !== undefined && index.prev !== null, `index ${index.through} names the one before`);
+        assert.ok(equalsBytes(index.prev.bundleHash, daBundleHash(prev)));
+      }
+    }
+    const last = bundles.at(-1)!.number;
+    assert.deepEqual(
+      [...byThrough.keys()],
+      Array.from({ length: Number((last - 1n) / DA_INDEX_SPAN) }, (_, i) => BigInt(i + 1) * DA_INDEX_SPAN),
+    );
+    // Every bundle names the newest index before it.
+    for (const b of bundles) {
+      const through = ((b.number - 1n) / DA_INDEX_SPAN) * DA_INDEX_SPAN;
+      if (through === 0n) assert.equal(b.index, null, `block ${b.number}`);
+      else {
+        assert.equal(b.index?.through, through, `block ${b.number}`);
+        assert.ok(equalsBytes(b.index!.bundleHash, daBundleHash(byThrough.get(through)!)));
+      }
+    }
   });
 });

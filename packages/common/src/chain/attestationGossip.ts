@@ -94,9 +94,27 @@ export async function serveAttestations(
   );
 }
 
+/** How long a block stays final before the sweep asks peers for the attestations it lacks. */
+const SWEEP_SETTLE_MS = 3_000;
+/** How far below the finalized block the sweep starts when the node starts. */
+const SWEEP_BACK = 1_024n;
+/** Peers asked for one swept range. */
+const SWEEP_PEERS = 8;
 /**
- * Keeps a node's finality from stalling on attestations it never heard: while the finalized block
- * lags the newest sealed one for `afterMs`, asks each peer in turn for the attestations above it.
+ * A swept range waits until it spans this many blocks, or for `SWEEP_WAIT_MS`: a prover that is
+ * down leaves every block incomplete, and the peers are then asked once per range, not per block.
+ */
+const SWEEP_MIN_BLOCKS = 32n;
+const SWEEP_WAIT_MS = 30_000;
+
+/**
+ * Keeps a node's record of attestations whole:
+ * - while the finalized block lags the newest sealed one for `afterMs`, asks each peer in turn
+ *   for the attestations above it (finality must not stall on attestations it never heard);
+ * - the sweep: once a final block has been final for a few seconds and some listed prover's
+ *   attestation of it is still missing (gossip lost it, or the node was down when it went out),
+ *   asks the peers for that block's range once. Finality did not need it, but
+ *   `staccato_getAttestations` must show every attestation that reached any peer.
  */
 export function syncAttestations(
   node: P2PNode,
@@ -108,14 +126,22 @@ export function syncAttestations(
   let since = Date.now();
   let busy = false;
   let peerIdx = 0;
+  /** The next block the sweep looks at, and the finalized block as sampled over time. */
+  let sweepNext: bigint | null = null;
+  let sweepWaitingSince = 0;
+  const finals: { at: number; fin: bigint }[] = [];
   const timer = setInterval(() => {
-    if (busy || tracker.quorum === 0 || tracker.haltedAt !== null) return;
+    if (busy || tracker.quorum === 0) return;
     const fin = tracker.finalized();
     if (fin !== lastFinal) {
       lastFinal = fin;
       since = Date.now();
+      finals.push({ at: since, fin });
     }
-    if (fin >= tracker.latest() || Date.now() - since < afterMs) return;
+    if (tracker.haltedAt !== null || fin >= tracker.latest() || Date.now() - since < afterMs) {
+      sweep();
+      return;
+    }
     const peers = node.peers();
     if (peers.length === 0) return;
     const peer = peers[peerIdx++ % peers.length]!;
@@ -151,5 +177,53 @@ export function syncAttestations(
       }
     })();
   }, 500);
+
+  /** Asks the peers for the attestations of the lowest settled final block that lacks some. */
+  function sweep(): void {
+    const now = Date.now();
+    while (finals.length > 1 && now - finals[1]!.at >= SWEEP_SETTLE_MS) finals.shift();
+    const settled = finals[0] !== undefined && now - finals[0].at >= SWEEP_SETTLE_MS ? finals[0].fin : 0n;
+    if (sweepNext === null)
+      sweepNext = tracker.finalized() > SWEEP_BACK ? tracker.finalized() - SWEEP_BACK + 1n : 1n;
+    let n = sweepNext;
+    // A bounded look per tick: map lookups only.
+    for (let looked = 0; n <= settled && looked < 4096 && tracker.missingProvers(n) === 0; looked++) n++;
+    sweepNext = n;
+    if (n > settled || tracker.missingProvers(n) === 0) return;
+    if (settled - n + 1n < SWEEP_MIN_BLOCKS) {
+      if (sweepWaitingSince === 0) sweepWaitingSince = now;
+      if (now - sweepWaitingSince < SWEEP_WAIT_MS) return;
+    }
+    sweepWaitingSince = 0;
+    const end = n + BigInt(MAX_RANGE) - 1n < settled ? n + BigInt(MAX_RANGE) - 1n : settled;
+    const peers = node.peers().slice(0, SWEEP_PEERS);
+    sweepNext = end + 1n;
+    if (peers.length === 0) return;
+    busy = true;
+    void (async () => {
+      let added = 0;
+      for (const peer of peers) {
+        try {
+          const r = await node.requestStream(
+            peer,
+            "attestationsByRange",
+            encodeRangeRequest(n, Number(end - n + 1n)),
+            { timeoutMs: 15_000, maxChunkBytes: 8192, maxTotalBytes: 16 * 1024 * 1024 },
+          );
+          if (r.code !== "ok") continue;
+          for await (const chunk of r.chunks) {
+            const a = decodeAttestation(chunk);
+            if (tracker.reject(a) === null && tracker.add(a, chunk)) added++;
+          }
+        } catch (err) {
+          log.debug({ peer: peer.toString(), err: (err as Error).message }, "attestation sweep failed");
+        }
+      }
+      if (added > 0)
+        log.info({ added, from: Number(n), to: Number(end) }, "fetched attestations missed on gossip");
+      busy = false;
+    })();
+  }
+
   return () => clearInterval(timer);
 }

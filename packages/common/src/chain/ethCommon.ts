@@ -42,5 +42,18 @@ function shareable(common: Common): Common {
     if (hardfork !== common.hardfork()) throw new Error(`the chain runs ${common.hardfork()} only`);
     return common.hardfork();
   };
+  // So "hardforkChanged" never fires, and its listeners are not kept: ethereumjs' EVM subscribes
+  // one per instance and never unsubscribes, so on this shared instance every EVM (one per block
+  // in a prover, one per `eth_call`) stayed reachable with its state manager, and a prover kept
+  // every block's witness (+450 MB of RSS per 100k transactions).
+  const events = common.events as unknown as {
+    on(event: string, listener: (...args: unknown[]) => void): unknown;
+    addListener(event: string, listener: (...args: unknown[]) => void): unknown;
+  };
+  const on = events.on.bind(events);
+  const ignoreHardforkChanged = (event: string, listener: (...args: unknown[]) => void) =>
+    event === "hardforkChanged" ? events : on(event, listener);
+  events.on = ignoreHardforkChanged;
+  events.addListener = ignoreHardforkChanged;
   return common;
 }

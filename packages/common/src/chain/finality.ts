@@ -130,9 +130,21 @@ export class FinalityTracker {
     return null;
   }
 
-  /** Whether this exact attestation was recorded already. */
+  /** Whether this exact attestation was recorded already (or is of a block too old to keep). */
   has(a: Attestation): boolean {
-    return this.seen.has(bytesToHex(a.hash));
+    return a.blockNumber < this.floor() || this.seen.has(bytesToHex(a.hash));
+  }
+
+  /** How many listed provers have no attestation recorded for block `n`. */
+  missingProvers(n: bigint): number {
+    const from = new Set<string>();
+    for (const a of this.byNumber.get(n) ?? []) from.add(bytesToHex(a.prover));
+    return this.provers.size - from.size;
+  }
+
+  /** The lowest block whose attestations are kept (older ones are pruned, and not taken again). */
+  private floor(): bigint {
+    return this.finalizedN > KEEP_BELOW_FINALIZED ? this.finalizedN - KEEP_BELOW_FINALIZED : 0n;
   }
 
   /**
@@ -141,7 +153,7 @@ export class FinalityTracker {
    */
   add(a: Attestation, encoded: Uint8Array | null): boolean {
     const id = bytesToHex(a.hash);
-    if (this.seen.has(id)) return false;
+    if (this.seen.has(id) || a.blockNumber < this.floor()) return false;
     this.seen.add(id);
     this.receivedAtMs.set(id, Date.now());
     let list = this.byNumber.get(a.blockNumber);
@@ -241,12 +253,17 @@ export class FinalityTracker {
     this.deps.metrics?.invalidVerdicts.inc();
   }
 
+  /** Forgets attestations below the kept window, and their ids (which grew with the chain). */
   private prune(): void {
-    if (this.finalizedN <= KEEP_BELOW_FINALIZED) return;
-    const floor = this.finalizedN - KEEP_BELOW_FINALIZED;
+    const floor = this.floor();
+    if (floor === 0n) return;
     for (const [n, list] of this.byNumber) {
       if (n >= floor) continue;
-      for (const a of list) this.receivedAtMs.delete(bytesToHex(a.hash));
+      for (const a of list) {
+        const id = bytesToHex(a.hash);
+        this.seen.delete(id);
+        this.receivedAtMs.delete(id);
+      }
       this.byNumber.delete(n);
     }
   }

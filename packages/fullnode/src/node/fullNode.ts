@@ -201,7 +201,10 @@ export class FullNode {
 
     const daStore = daStoreFromFlags(o, o.dataDir);
     const sequencerAddress = config.sequencer.toLowerCase();
-    const daReader = new DaReader(daStore ?? NO_DA_STORE, config.chainId, sequencerAddress);
+    const daReader = new DaReader(daStore ?? NO_DA_STORE, config.chainId, sequencerAddress, {
+      logger: log.child({ module: "da-reader" }),
+      onRead: (kind) => metrics.daReads.inc({ kind }),
+    });
     const daSync =
       daStore === null ? null : new DaSync(DA_SYNC_DEFAULTS, { reader: daReader, metrics, logger: log });
     const net = await FullnodeNetwork.start(p2pOpts, {

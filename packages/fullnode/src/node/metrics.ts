@@ -20,6 +20,7 @@ export class FullnodeMetrics {
   readonly daBlocks: Counter;
   readonly daBytes: Counter;
   readonly daFailures: Counter<"kind">;
+  readonly daReads: Counter<"kind">;
   readonly daHead: Gauge;
 
   constructor(registry: Registry) {
@@ -107,6 +108,12 @@ export class FullnodeMetrics {
     this.daBytes = new Counter({
       name: "staccato_fullnode_da_bytes_total",
       help: "Bundle bytes read from DA",
+      registers: r,
+    });
+    this.daReads = new Counter({
+      name: "staccato_fullnode_da_reads_total",
+      help: "Blobs read from the DA store, by kind: bundle (one block's), index (where a span of bundles is)",
+      labelNames: ["kind"],
       registers: r,
     });
     this.daFailures = new Counter({

@@ -120,6 +120,8 @@ export class DaSync {
           bytes,
           ms: Math.round(performance.now() - started),
           daHead: Number(head),
+          // Progress of a catch-up: blocks still to read from DA, as far as the pointers tell.
+          left: Number(head - (n - 1n)),
         },
         "filled blocks from DA",
       );

@@ -28,6 +28,9 @@ export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
 export class SnapshotJoinError extends Error {}
 
+const READ_DA_HINT =
+  "a node that reads DA (--da dir --da-dir <the sequencer's DA dir>, or --da eigenda) joins from genesis and DA instead";
+
 /** A peer that serves no snapshot at all (it answered `unavailable`, or does not speak the protocol). */
 class NotServedError extends Error {}
 
@@ -41,10 +44,11 @@ export type SnapshotJoin = { joined: true } | { joined: false; reason: string };
  * verify is skipped and the next one asked: the bootnodes first, in the order given (an operator
  * lists the one it trusts most first), then any other peer, until one verifies or time runs out.
  *
- * With `fallback` (the node reads DA, so genesis and DA make a complete history), it stops looking
- * as soon as every connected peer has said it serves no snapshot (a sequencer with
- * `--no-serve-history` does not, nor do full nodes), or when time runs out, and returns why: the
- * node then joins from genesis. Without it, running out of time is an error.
+ * It stops looking as soon as every connected peer has said it serves no snapshot (a sequencer with
+ * `--no-serve-history` does not, nor do full nodes), or when time runs out. With `fallback` (the
+ * node reads DA, so genesis and DA make a complete history) it then returns why, and the node joins
+ * from genesis; without it, that is an error naming the way out (read DA), at once rather than
+ * after the whole join timeout.
  */
 export async function joinFromSnapshot(
   opts: P2PNodeInit,
@@ -95,6 +99,7 @@ export async function joinFromSnapshot(
       if (noneServe) {
         lastError = `none of the ${connected.length} connected peers serves state snapshots (last: ${lastError})`;
         if (deps.fallback) return { joined: false, reason: lastError };
+        throw new SnapshotJoinError(`--sync snapshot: ${lastError}; ${READ_DA_HINT}`);
       }
       // Every peer tried: try them all again after a pause (one may have been catching up).
       if (settled && candidates.length === 0 && connected.every((p) => tried.has(p.toString())))
@@ -103,9 +108,7 @@ export async function joinFromSnapshot(
     }
     const reason = `no peer served a snapshot that verifies in ${JOIN_TIMEOUT_MS / 1000} s (last: ${lastError})`;
     if (deps.fallback) return { joined: false, reason };
-    throw new SnapshotJoinError(
-      `--sync snapshot: ${reason}; a node that reads DA (--da dir --da-dir <the sequencer's DA dir>, or --da eigenda) joins from genesis and DA instead`,
-    );
+    throw new SnapshotJoinError(`--sync snapshot: ${reason}; ${READ_DA_HINT}`);
   } finally {
     await node.stop();
   }

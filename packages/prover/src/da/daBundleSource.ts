@@ -30,9 +30,9 @@ export type DaFetchResult =
 
 /**
  * Block bundles from DA (DESIGN §7), for blocks no peer serves. Reads run one at a time: the
- * first read below the newest known pointer walks back through every later bundle and learns
- * each one's link, so the reads queued behind it go straight to their blob instead of all walking
- * the same links at once.
+ * first read below the newest known pointer finds its block through the DA indexes (or walks back
+ * the links) and learns where the others are, so the reads queued behind it go straight to their
+ * blob instead of all searching at once.
  */
 export class DaBundleSource {
   private tail: Promise<unknown> = Promise.resolve();

@@ -147,6 +147,16 @@ export class ProverNetwork {
     }
   }
 
+  /** Sizes of what the network keeps (see the prover's `/health`). */
+  held() {
+    return {
+      seenBlocks: this.seen.size,
+      ownAttestationBlocks: this.own.size,
+      attestationsQueued: this.queued.size,
+      outbox: this.outbox.length,
+    };
+  }
+
   multiaddrs(): string[] {
     return this.node.multiaddrs();
   }

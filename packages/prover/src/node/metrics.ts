@@ -16,6 +16,7 @@ export class ProverMetrics {
   readonly txs: Counter;
   readonly witnessBytes: Counter;
   readonly peers: Gauge;
+  readonly workerHeap: Gauge<"worker">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -90,5 +91,11 @@ export class ProverMetrics {
       registers: r,
     });
     this.peers = new Gauge({ name: "staccato_prover_peers", help: "Connected libp2p peers", registers: r });
+    this.workerHeap = new Gauge({
+      name: "staccato_prover_worker_heap_used_bytes",
+      help: "V8 heap in use on each verifier worker thread after its last block (the process's nodejs_heap metrics cover the main thread only)",
+      labelNames: ["worker"],
+      registers: r,
+    });
   }
 }

@@ -29,6 +29,11 @@ export class Progress {
     return this.through;
   }
 
+  /** Blocks attested above `attestedThrough` (out of order, or past a block not attested yet). */
+  get pending(): number {
+    return this.above.size;
+  }
+
   has(n: bigint): boolean {
     return n <= this.through || this.above.has(n);
   }

@@ -42,6 +42,11 @@ interface Job {
 const backoffMs = (attempts: number) => Math.min(10_000, 200 * 2 ** Math.min(attempts, 6));
 /** Hashes of attested blocks remembered for dedup. */
 const REMEMBER = 10_000;
+/**
+ * Blocks heard of by gossip queued at most; past it, newer notices are left to the backfill (they
+ * lose only the hash check against the notice). Bounds the queue when the chain outruns the prover.
+ */
+const MAX_NOTICES_QUEUED = 1_024;
 
 /**
  * The stateless prover (DESIGN §5): learns of sealed blocks from gossip (block seals, and the
@@ -61,6 +66,16 @@ export class ProverNode {
   private maxConcurrent = 0;
   private highestAttested = 0n;
   private highestSeen: bigint;
+  /**
+   * The backfill: the next block number it looks at. Blocks nobody announced (the prover was down,
+   * joined late, or missed a notice) are queued from here up to `highestSeen`, at most
+   * `backfillCap` at a time, so a prover joining a long chain holds a few jobs, not one per block.
+   */
+  private backfillNext: bigint;
+  /** Backfill jobs (hash null) queued or running. */
+  private backfilling = 0;
+  private readonly backfillCap: number;
+  private queuedPeak = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
@@ -78,6 +93,8 @@ export class ProverNode {
     private readonly maxActive: number,
   ) {
     this.highestSeen = progress.attestedThrough;
+    this.backfillNext = progress.attestedThrough + 1n;
+    this.backfillCap = maxActive * 2;
   }
 
   metricsServer: MetricsServer | null = null;
@@ -102,13 +119,22 @@ export class ProverNode {
     let da: DaBundleSource | null;
     try {
       const store = daStoreFromFlags(o, o.dataDir);
-      da = store === null ? null : new DaBundleSource(new DaReader(store, config.chainId, config.sequencer));
+      da =
+        store === null
+          ? null
+          : new DaBundleSource(
+              new DaReader(store, config.chainId, config.sequencer, {
+                logger: log.child({ module: "da-reader" }),
+              }),
+            );
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
     const registry = createRegistry({ daemon: "prover" });
     const metrics = new ProverMetrics(registry);
-    const pool = new VerifierPool(o.workers, config);
+    const pool = new VerifierPool(o.workers, config, (w, held) =>
+      metrics.workerHeap.set({ worker: String(w) }, held.heapUsedBytes),
+    );
     const progress = new Progress(o.dataDir);
     const node = new ProverNode(log, config, address, key.privateKey, pool, progress, metrics, o.workers * 2);
     node.closers.push(() => pool.close());
@@ -137,6 +163,9 @@ export class ProverNode {
         highestSeen: Number(node.highestSeen),
         queued: node.queue.length,
         verifying: pool.busy,
+        // What the prover holds, for operators and tests: every figure is bounded by the work
+        // queue or a fixed cap, none by the chain's length.
+        held: node.held(),
       });
       node.metricsServer = await startMetricsServer(
         { host: o.metricsHost, port: o.metricsPort },
@@ -177,14 +206,43 @@ export class ProverNode {
     return node;
   }
 
-  /** A sealed block from gossip: queue it, and every block since the last one attested or seen. */
+  /** Sizes of everything the prover keeps (see `/health`). */
+  private held() {
+    return {
+      queuedPeak: this.queuedPeak,
+      backfilling: this.backfilling,
+      backfillNext: Number(this.backfillNext),
+      openBlocks: this.open.size,
+      waiting: this.waiting.size,
+      attestedRemembered: this.attested.size,
+      progressAbove: this.progress.pending,
+      network: this.network?.held() ?? null,
+      workers: this.pool.held(),
+    };
+  }
+
+  /**
+   * A sealed block from gossip: queue it (the backfill takes every block before it not attested
+   * yet, a few at a time).
+   */
   private onBlock(b: SealedBlockNotice): void {
     if (this.stopped) return;
     const id = bytesToHex(b.hash);
     if (this.attested.has(id) || this.waiting.has(id)) return;
-    for (let n = this.highestSeen + 1n; n < b.number; n++) if (!this.progress.has(n)) this.enqueue(n, null);
     if (b.number > this.highestSeen) this.highestSeen = b.number;
-    this.enqueue(b.number, b.hash);
+    // By hash even at an attested height: a second block the sequencer signed there is verified too.
+    if (this.queue.length < MAX_NOTICES_QUEUED) this.enqueue(b.number, b.hash);
+    else this.pump();
+  }
+
+  /** Queues blocks from `backfillNext` up to `highestSeen` that no job holds and none attested. */
+  private backfill(): void {
+    while (this.backfilling < this.backfillCap && this.backfillNext <= this.highestSeen) {
+      const n = this.backfillNext++;
+      if (this.progress.has(n) || this.open.has(n)) continue;
+      this.backfilling++;
+      this.enqueue(n, null, false);
+    }
   }
 
   /** A DA pointer the sequencer signed names a sealed block as surely as the block's gossip does. */
@@ -193,17 +251,19 @@ export class ProverNode {
     this.onBlock({ number: p.number, hash: p.blockHash });
   }
 
-  private enqueue(number: bigint, hash: Uint8Array | null): void {
+  private enqueue(number: bigint, hash: Uint8Array | null, pump = true): void {
     const id = hash === null ? `#${number}` : bytesToHex(hash);
     if (this.waiting.has(id)) return;
     this.waiting.add(id);
     this.open.set(number, (this.open.get(number) ?? 0) + 1);
     this.queue.push({ number, hash, attempts: 0, notBefore: 0 });
-    this.pump();
+    if (this.queue.length > this.queuedPeak) this.queuedPeak = this.queue.length;
+    if (pump) this.pump();
   }
 
   private pump(): void {
     if (this.stopped) return;
+    this.backfill();
     this.metrics.queueDepth.set(this.queue.length);
     const now = performance.now();
     let nextAt = Number.POSITIVE_INFINITY;
@@ -304,6 +364,7 @@ export class ProverNode {
   ): void {
     const id = bytesToHex(v.blockHash);
     this.waiting.delete(job.hash === null ? `#${job.number}` : id);
+    if (job.hash === null) this.backfilling--;
     const left = (this.open.get(job.number) ?? 1) - 1;
     if (left === 0) this.open.delete(job.number);
     else this.open.set(job.number, left);

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { type ChainConfig, createEthCommon, parseChainConfig } from "@staccato/common";
 import { BadBundleError, type VerifyOutcome, verifyBundle } from "./verifyBlock.ts";
@@ -8,9 +9,22 @@ export interface VerifyRequest {
   expectedHash: Uint8Array | null;
 }
 
-export type VerifyResponse =
+/** What a worker holds after a job: its V8 heap, and the EVMs still subscribed to its `Common`. */
+export interface WorkerHeld {
+  heapUsedBytes: number;
+  commonListeners: number;
+}
+
+export type VerifyResponse = (
   | { id: number; ok: true; outcome: VerifyOutcome; ms: number }
-  | { id: number; ok: false; bad: boolean; error: string; ms: number };
+  | { id: number; ok: false; bad: boolean; error: string; ms: number }
+) & { held: WorkerHeld };
+
+// Every EVM built for a block used to stay subscribed here, with its block's witness (issue 14).
+const held = (): WorkerHeld => ({
+  heapUsedBytes: getHeapStatistics().used_heap_size,
+  commonListeners: common.events.listenerCount("hardforkChanged"),
+});
 
 // One block at a time per worker; the pool runs one worker per core (DESIGN §5).
 const config: ChainConfig = parseChainConfig(JSON.parse(workerData.config as string), "chain config");
@@ -29,6 +43,7 @@ parentPort!.on("message", async (req: VerifyRequest) => {
       ok: true,
       outcome,
       ms: performance.now() - started,
+      held: held(),
     } satisfies VerifyResponse);
   } catch (err) {
     parentPort!.postMessage({
@@ -37,6 +52,7 @@ parentPort!.on("message", async (req: VerifyRequest) => {
       bad: err instanceof BadBundleError,
       error: (err as Error).message ?? String(err),
       ms: performance.now() - started,
+      held: held(),
     } satisfies VerifyResponse);
   }
 });

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { type ChainConfig, chainConfigToJson } from "@staccato/common";
 import type { VerifyOutcome } from "./verifyBlock.ts";
-import type { VerifyRequest, VerifyResponse } from "./verifyWorker.ts";
+import type { VerifyRequest, VerifyResponse, WorkerHeld } from "./verifyWorker.ts";
 
 export type PoolResult =
   | { ok: true; outcome: VerifyOutcome; ms: number; worker: number }
@@ -11,6 +11,8 @@ interface Slot {
   worker: Worker;
   busy: boolean;
   index: number;
+  /** As the worker reported after its last job. */
+  held: WorkerHeld | null;
 }
 
 interface Job {
@@ -34,6 +36,8 @@ export class VerifierPool {
   constructor(
     readonly size: number,
     private readonly config: ChainConfig,
+    /** Hears what a worker holds after each job (for metrics). */
+    private readonly onHeld: ((worker: number, held: WorkerHeld) => void) | null = null,
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
@@ -41,6 +45,11 @@ export class VerifierPool {
   /** Jobs waiting for a worker. */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** What each worker reported holding after its last job. */
+  held(): (WorkerHeld | null)[] {
+    return this.slots.map((s) => s.held);
   }
 
   /** Jobs on a worker now. */
@@ -66,8 +75,10 @@ export class VerifierPool {
     const worker = new Worker(new URL("./verifyWorker.boot.mjs", import.meta.url), {
       workerData: { config: chainConfigToJson(this.config) },
     });
-    const slot: Slot = { worker, busy: false, index };
+    const slot: Slot = { worker, busy: false, index, held: null };
     worker.on("message", (r: VerifyResponse) => {
+      slot.held = r.held;
+      this.onHeld?.(index, r.held);
       const run = this.running.get(r.id);
       if (run === undefined) return;
       this.running.delete(r.id);

@@ -2,11 +2,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type ChainStore,
+  DA_INDEX_SPAN,
+  type DaIndexRef,
   type DaPointer,
+  type DaRef,
   type DaStore,
   type Logger,
   daBundleHash,
+  decodeDaBundle,
   encodeDaBundle,
+  encodeDaIndex,
   signDaPointer,
 } from "@staccato/common";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -104,6 +109,8 @@ export class DaPublisher {
   private lastError: string | null = null;
   private newest: DaPointer | null = null;
   private lastGossip: Promise<unknown> = Promise.resolve();
+  /** The newest DA index published (null: none yet; undefined: not known since the start). */
+  private indexRef: DaIndexRef | null | undefined = undefined;
   private readonly log: Logger;
 
   constructor(private readonly d: DaPublisherDeps) {
@@ -182,6 +189,7 @@ export class DaPublisher {
     const encoded = await encodeDaBundle({
       number: n,
       prev,
+      index: await this.indexBefore(n),
       sealBytes: blockSealBytes(block),
       miniBlocks,
       witnessCompressed: witness.compressed,
@@ -206,6 +214,39 @@ export class DaPublisher {
       { block: Number(n), bytes: encoded.length, commitment: bytesToHex(commitment) },
       "published block to DA",
     );
+  }
+
+  /**
+   * The DA index covering every span of `DA_INDEX_SPAN` blocks before block `n`, published first if
+   * it is not yet (the span's last block was just published). After a restart the previous index is
+   * learned from the bundle of that span's last block, which names it: nothing but DA records it.
+   */
+  private async indexBefore(n: bigint): Promise<DaIndexRef | null> {
+    const through = ((n - 1n) / DA_INDEX_SPAN) * DA_INDEX_SPAN;
+    if (through === 0n) return null;
+    if (this.indexRef?.through === through) return this.indexRef;
+    const { index, store } = this.d;
+    let prev: DaIndexRef | null;
+    if (this.indexRef !== undefined && (this.indexRef?.through ?? 0n) === through - DA_INDEX_SPAN)
+      prev = this.indexRef;
+    else {
+      // Bundle `through` names the index before its span (null when it predates indexes).
+      const ref = index.get(through);
+      if (ref === undefined) throw new Error(`block ${through} is not published`);
+      prev = decodeDaBundle(await store.get(ref.commitment)).index;
+      if (prev !== null && prev.through !== through - DA_INDEX_SPAN) prev = null;
+    }
+    const refs: DaRef[] = [];
+    for (let m = through - DA_INDEX_SPAN + 1n; m <= through; m++) {
+      const r = index.get(m);
+      if (r === undefined) throw new Error(`block ${m} is not published`);
+      refs.push(r);
+    }
+    const blob = encodeDaIndex({ through, refs, prev });
+    const commitment = await store.put(blob);
+    this.indexRef = { through, commitment, bundleHash: daBundleHash(blob) };
+    this.log.debug({ through: Number(through), bytes: blob.length }, "published DA index");
+    return this.indexRef;
   }
 
   /**
