@@ -251,8 +251,9 @@ export class ChainStore {
 
   /** Any block this node holds, open or sealed. */
   async getBlock(number: bigint): Promise<ChainBlock | undefined> {
+    if (number < this.oldestNumber) return undefined;
     const b = this.at(number);
-    if (b !== undefined || number >= this.first || number < this.oldestNumber) return b;
+    if (b !== undefined || number >= this.first) return b;
     return (await this.archive?.block(number)) ?? undefined;
   }
 
@@ -262,7 +263,8 @@ export class ChainStore {
 
   async getBlockByHash(hashHex: string): Promise<ChainBlock | undefined> {
     const b = this.byHash.get(hashHex);
-    if (b !== undefined || this.archive === null) return b;
+    if (b !== undefined) return b.number < this.oldestNumber ? undefined : b;
+    if (this.archive === null) return undefined;
     const n = await this.archive.blockNumber(hashHex);
     return n === undefined ? undefined : this.getBlock(n);
   }
@@ -270,7 +272,8 @@ export class ChainStore {
   /** An included transaction and the block it is in. */
   async getTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
     const t = this.txs.get(hashHex);
-    if (t !== undefined) return { tx: t, block: this.at(t.blockNumber)! };
+    if (t !== undefined)
+      return t.blockNumber < this.oldestNumber ? undefined : { tx: t, block: this.at(t.blockNumber)! };
     if (this.archive === null) return undefined;
     const loc = await this.archive.txLocation(hashHex);
     if (loc === undefined) return undefined;

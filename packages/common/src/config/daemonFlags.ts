@@ -76,8 +76,22 @@ export function historyFlags(defaultStateBlocks: number, archive: boolean) {
         "Newest sealed blocks (transactions, receipts, mini-blocks) kept in memory; older ones are read from the on-disk store",
       placeholder: "<blocks>",
     },
+    historyRetention: {
+      schema: z
+        .number()
+        .int()
+        .refine((n) => n === 0 || n >= MIN_RETAINED_BLOCKS, `0, or at least ${MIN_RETAINED_BLOCKS}`)
+        .default(archive ? 0 : SEQUENCER_HISTORY_RETENTION),
+      description: archive
+        ? "Sealed blocks kept on disk (blocks, receipts, transactions, logs): older ones are deleted and answer error 4444 (0 = keep every block)"
+        : "Sealed blocks kept on disk (blocks, receipts, transactions, logs): older ones are deleted and answer error 4444 (the chain's archive is DA and the full nodes; 0 = keep every block)",
+      placeholder: "<blocks>",
+    },
   });
 }
+
+/** The sequencer's default `--history-retention`: about 28 hours of 1 s blocks. */
+export const SEQUENCER_HISTORY_RETENTION = 100_000;
 
 /** Logging and metrics flags every daemon takes. */
 export function operationsFlags(defaultMetricsPort: number) {

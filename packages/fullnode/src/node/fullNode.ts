@@ -43,6 +43,7 @@ import {
   type ArchivedBlock,
   DEFAULT_STATE_WINDOW,
   genesisArchived,
+  retainHistory,
   miniBlockEntries,
   sealedChainBlock,
   snapshotBaseArchived,
@@ -292,6 +293,7 @@ export class FullNode {
         finalizedBlock: Number(finality.finalized()),
       }),
     };
+    closers.push(retainHistory(o.historyRetention, () => replica.chain, events, log));
     const subs = subscriptionApi(backend);
     closers.push(() => subs.close());
     const realtime = realtimeApi(backend);
@@ -507,10 +509,10 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
     if (!(await store.hasIndexes())) await indexOldStore(ctx, meta);
     // Only the newest blocks come into memory; older ones are read from the store on request, so
     // a restart takes as long on a long chain as on a short one.
-    const first = (() => {
-      const f = meta.verifiedBlock - BigInt(ctx.retainBlocks) + 1n;
-      return f > meta.baseBlock ? f : meta.baseBlock;
-    })();
+    const oldestKept = (await store.archive.firstBlock()) ?? meta.baseBlock;
+    const first = [meta.verifiedBlock - BigInt(ctx.retainBlocks) + 1n, meta.baseBlock, oldestKept].reduce(
+      (a, b) => (a > b ? a : b),
+    );
     const chain = new ChainStore(meta.baseBlock, {
       archive: store.archive,
       retain: ctx.retainBlocks,
@@ -518,6 +520,7 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
       before: await store.archive.lastMiniBlockBefore(first),
     });
     const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow, true);
+    chain.prunedBelow(oldestKept);
     for (let n = first; n <= meta.verifiedBlock; n++) {
       const b = await store.archive.block(n);
       if (b === undefined) throw new FullnodeStartupError(`store is missing block ${n}`);

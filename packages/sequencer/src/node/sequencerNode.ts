@@ -5,6 +5,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import {
   BlockStatsLog,
   ChainArchive,
+  retainHistory,
   genesisArchived,
   type ChainConfig,
   type Logger,
@@ -171,6 +172,9 @@ export class SequencerNode {
             before: await archive.lastMiniBlockBefore(firstOpen - 1n),
           })
         : new ChainStore(0n, { archive, retain: o.blockCache });
+    // History deleted past --history-retention stays deleted: `earliest` is the oldest block kept.
+    const oldestKept = await archive.firstBlock();
+    if (oldestKept !== undefined) chain.prunedBelow(oldestKept);
     if (firstOpen > 1n) {
       const prev = await archive.block(firstOpen - 1n);
       if (prev === undefined)
@@ -421,6 +425,16 @@ export class SequencerNode {
       blockStats: (n) => blockStats.get(n),
       ...(da !== null ? { daPublished: () => BigInt(da!.status().publishedBlock) } : {}),
     };
+    // The block before the log's first segment is where a restart picks the chain up: kept.
+    closers.push(
+      retainHistory(
+        o.historyRetention,
+        () => chain,
+        events,
+        log,
+        () => (wal.firstBlock ?? chain.latest.number) - 1n,
+      ),
+    );
     const subs = subscriptionApi(backend);
     closers.push(() => subs.close());
     const realtime = realtimeApi(backend);

@@ -191,6 +191,11 @@ export class WriteAheadLog {
     return this.olderBytes + this.size;
   }
 
+  /** The first block of the oldest segment kept (undefined: no segment yet). */
+  get firstBlock(): bigint | undefined {
+    return this.segments[0]?.firstBlock;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }

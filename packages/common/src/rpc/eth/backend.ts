@@ -109,7 +109,16 @@ export async function resolveBlock(
         return be.chain.getSealedBlock(be.finalizedNumber());
     }
   }
+  if (tag.number < be.chain.oldest) throw prunedBlocks(be, tag.number);
   return be.chain.getBlock(tag.number);
+}
+
+/** Error 4444 for a block this node no longer keeps (`--history-retention`) or never held. */
+export function prunedBlocks(be: ChainBackend, number: bigint): RpcError {
+  return new RpcError(
+    RpcErrorCode.PrunedHistory,
+    `pruned history unavailable: this node keeps blocks ${be.chain.oldest} to ${be.chain.latest.number}; block ${number} was requested`,
+  );
 }
 
 /** The number a block tag stands for now, without reading the block. */

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { CallRequest } from "../../execution/callRunner.ts";
 import { revertReason } from "../../execution/callRunner.ts";
 import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
-import { type ChainBackend, blockFor, resolveBlock, stateAt, tagNumber } from "./backend.ts";
+import { type ChainBackend, blockFor, prunedBlocks, resolveBlock, stateAt, tagNumber } from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -79,6 +79,7 @@ export async function toLogFilter(be: ChainBackend, f: FilterObject, query = tru
     from = tagNumber(be, f.fromBlock ?? { tag: "latest" });
     to = tagNumber(be, f.toBlock ?? { tag: "latest" });
     if (from > to) throw invalidParams("fromBlock is after toBlock");
+    if (query && to < be.chain.oldest) throw prunedBlocks(be, to);
     // Logs of the block being filled are preconfirmed: `pending` always reaches them; a number
     // does only with preconfirmations on (strict mode answers an empty range instead).
     const pendingTo = f.toBlock !== undefined && "tag" in f.toBlock && f.toBlock.tag === "pending";
