@@ -19,6 +19,7 @@ import { miniBlockEntries } from "./txEntries.ts";
  *                      1 if its mini-blocks are not held (the block a snapshot join started at)]
  *   H ‖ hash32         the number of the block with this hash
  *   T ‖ hash32         u64 block number ‖ u32 index of the transaction with this hash
+ *   W ‖ u64 number     the block's witness (the sequencer's: hash ‖ compressed witness)
  *
  * A block's records are written in one batch (`blockOps`), so a block is either wholly there or
  * not at all. Reading one rebuilds it from its seal and mini-blocks.
@@ -29,6 +30,8 @@ export const ArchivePrefix = {
   blockIndex: 0x69,
   blockHash: 0x48,
   txHash: 0x54,
+  /** The sequencer's block witnesses (deleted with their blocks). */
+  witness: 0x57,
 } as const;
 
 export type ArchiveDb = ClassicLevel<Uint8Array, Uint8Array>;
@@ -267,6 +270,7 @@ export class ChainArchive {
       for (const mb of b?.miniBlocks ?? [])
         ops.push({ type: "del", key: archiveKey(ArchivePrefix.miniBlock, u64(mb.number)) });
       ops.push({ type: "del", key: archiveKey(ArchivePrefix.blockIndex, n) });
+      ops.push({ type: "del", key: archiveKey(ArchivePrefix.witness, n) });
     }
     return { ops, next };
   }

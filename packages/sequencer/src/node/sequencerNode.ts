@@ -1,10 +1,12 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
+import { createBlockHeaderFromRLP } from "@ethereumjs/block";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   BlockStatsLog,
   ChainArchive,
+  decodeBlockSeal,
   retainHistory,
   genesisArchived,
   type ChainConfig,
@@ -238,8 +240,18 @@ export class SequencerNode {
     );
 
     // Recover: replay the write-ahead log by applying diffs.
-    const witnesses = await WitnessStore.open(join(o.dataDir, "witnesses.log"), log);
+    const witnesses = await WitnessStore.open(historyDb, join(o.dataDir, "witnesses.log"), log);
     closers.push(() => witnesses.close());
+    // Sealed blocks in the log whose witness a crash lost (they are recorded again below).
+    const witnessLost = new Set<bigint>();
+    for (const r of read.records) {
+      if (r.type !== WalRecordType.blockSeal) continue;
+      const n = createBlockHeaderFromRLP(decodeBlockSeal(r.payload).header, {
+        common,
+        skipConsensusFormatValidation: true,
+      }).number;
+      if (n > base.blockNumber && !(await witnesses.has(n))) witnessLost.add(n);
+    }
     const replay = await replayWal(
       read.records,
       { common, chain, state, trie, history },
@@ -248,7 +260,7 @@ export class SequencerNode {
         return { miniBlockNumber: last.number, lastMiniBlockHash: last.hash };
       })(),
       base.blockNumber,
-      (n) => !witnesses.has(n),
+      (n) => witnessLost.has(n),
     );
     if (snapshot !== null && chain.latest.number < snapshot.blockNumber) {
       throw new StartupError(

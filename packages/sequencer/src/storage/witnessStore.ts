@@ -1,6 +1,5 @@
-import { type FileHandle, open } from "node:fs/promises";
-import { closeSync, existsSync, openSync, readSync, statSync, truncateSync } from "node:fs";
-import type { Logger } from "@staccato/common";
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { ArchivePrefix, type ArchiveDb, type Logger, archiveKey, u64 } from "@staccato/common";
 
 /** A stored witness: compressed as served, and the keccak of its uncompressed encoding. */
 export interface StoredWitness {
@@ -8,64 +7,41 @@ export interface StoredWitness {
   hash: Uint8Array;
 }
 
-const HEADER = 4 + 8 + 32;
 /** Witnesses of the newest blocks stay in memory: provers ask for them within a second or two. */
 const RECENT = 64;
+/** Header of a record of the old single-file log: [u32 length][u64 block number][32-byte hash]. */
+const OLD_HEADER = 4 + 8 + 32;
+
+const witnessKey = (n: bigint) => archiveKey(ArchivePrefix.witness, u64(n));
 
 /**
- * Every sealed block's witness, kept with the block (DESIGN §3) in an append-only file
- * `witnesses.log` in the data dir: records of [u32 length][u64 block number][32-byte witness
- * hash][compressed witness]. The index (block number → offset) is rebuilt at start by reading the
- * record headers; a torn last record is cut off. A block sealed again after a crash appends a new
- * record, and the newest one wins.
+ * Every sealed block's witness (DESIGN §3), kept with the block's history in the sequencer's
+ * history database: `W ‖ u64 number` → 32-byte witness hash ‖ compressed witness. Deleted with
+ * the block past `--history-retention`. Nothing per block stays in memory but the newest few.
+ * A block sealed again after a crash writes its witness again; the newest one wins.
  */
 export class WitnessStore {
-  private readonly index = new Map<bigint, { off: number; len: number; hash: Uint8Array }>();
   private readonly recent = new Map<bigint, StoredWitness>();
   private readonly pending = new Map<bigint, Promise<StoredWitness | undefined>>();
-  private size: number;
   private writes: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly fh: FileHandle,
-    size: number,
+    private readonly db: ArchiveDb,
     private readonly log: Logger,
-  ) {
-    this.size = size;
-  }
+  ) {}
 
-  static async open(path: string, logger: Logger): Promise<WitnessStore> {
+  /**
+   * Opens the store in the history database; a `witnesses.log` from before (one append-only
+   * file) is moved into it once and removed.
+   */
+  static async open(db: ArchiveDb, oldLog: string, logger: Logger): Promise<WitnessStore> {
     const log = logger.child({ module: "witness" });
-    const index = new Map<bigint, { off: number; len: number; hash: Uint8Array }>();
-    let size = 0;
-    if (existsSync(path)) {
-      const total = statSync(path).size;
-      const fd = openSync(path, "r");
-      const head = Buffer.alloc(HEADER);
-      try {
-        while (size + HEADER <= total) {
-          readSync(fd, head, 0, HEADER, size);
-          const len = head.readUInt32BE(0);
-          if (len < 40 || size + 4 + len > total) break;
-          const number = head.readBigUInt64BE(4);
-          index.set(number, {
-            off: size + HEADER,
-            len: len - 40,
-            hash: new Uint8Array(head.subarray(12, 44)),
-          });
-          size += 4 + len;
-        }
-      } finally {
-        closeSync(fd);
-      }
-      if (size < total) {
-        log.warn({ path, droppedBytes: total - size }, "dropped a torn record at the end of the witness log");
-        truncateSync(path, size);
-      }
+    const store = new WitnessStore(db, log);
+    if (existsSync(oldLog)) {
+      const moved = await importOldLog(db, oldLog);
+      rmSync(oldLog, { force: true });
+      log.info({ witnesses: moved, from: oldLog }, "moved the witness log into the history database");
     }
-    const store = new WitnessStore(await open(path, "a+"), size, log);
-    for (const [n, e] of index) store.index.set(n, e);
-    if (index.size > 0) log.info({ witnesses: index.size, bytes: size }, "opened witness log");
     return store;
   }
 
@@ -76,7 +52,7 @@ export class WitnessStore {
         const w = { compressed: c, hash };
         this.recent.set(number, w);
         if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value!);
-        this.append(number, w);
+        this.put(number, w);
         return w;
       },
       (err: unknown) => {
@@ -90,8 +66,10 @@ export class WitnessStore {
     });
   }
 
-  has(number: bigint): boolean {
-    return this.pending.has(number) || this.recent.has(number) || this.index.has(number);
+  /** Whether block `number`'s witness is stored (or being stored). */
+  async has(number: bigint): Promise<boolean> {
+    if (this.pending.has(number) || this.recent.has(number)) return true;
+    return (await this.db.get(witnessKey(number))) !== undefined;
   }
 
   async get(number: bigint): Promise<StoredWitness | undefined> {
@@ -99,35 +77,55 @@ export class WitnessStore {
     if (p !== undefined) return p;
     const r = this.recent.get(number);
     if (r !== undefined) return r;
-    const e = this.index.get(number);
-    if (e === undefined) return undefined;
     await this.writes;
-    const buf = Buffer.alloc(e.len);
-    await this.fh.read(buf, 0, e.len, e.off);
-    return { compressed: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), hash: e.hash };
+    const raw = await this.db.get(witnessKey(number));
+    if (raw === undefined) return undefined;
+    const v = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    return { hash: v.subarray(0, 32), compressed: v.subarray(32) };
   }
 
-  private append(number: bigint, w: StoredWitness): void {
-    const rec = Buffer.alloc(HEADER + w.compressed.length);
-    rec.writeUInt32BE(40 + w.compressed.length, 0);
-    rec.writeBigUInt64BE(number, 4);
-    rec.set(w.hash, 12);
-    rec.set(w.compressed, HEADER);
-    const off = this.size;
-    this.size += rec.length;
+  private put(number: bigint, w: StoredWitness): void {
+    const value = new Uint8Array(32 + w.compressed.length);
+    value.set(w.hash);
+    value.set(w.compressed, 32);
     this.writes = this.writes
-      .then(async () => {
-        await this.fh.write(rec, 0, rec.length, off);
-        this.index.set(number, { off: off + HEADER, len: w.compressed.length, hash: w.hash });
-      })
-      .catch((err: unknown) =>
-        this.log.error({ err, block: Number(number) }, "could not write a block witness"),
-      );
+      .then(() => this.db.put(witnessKey(number), value))
+      .catch((err: unknown) => this.log.error({ err, block: Number(number) }, "could not write a block witness"));
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending.values()]);
     await this.writes;
-    await this.fh.close();
   }
+}
+
+/** Copies every whole record of the old witness log into the database; returns how many. */
+async function importOldLog(db: ArchiveDb, path: string): Promise<number> {
+  const total = statSync(path).size;
+  const fd = openSync(path, "r");
+  let off = 0;
+  let moved = 0;
+  let batch: { type: "put"; key: Uint8Array; value: Uint8Array }[] = [];
+  try {
+    const head = Buffer.alloc(OLD_HEADER);
+    while (off + OLD_HEADER <= total) {
+      readSync(fd, head, 0, OLD_HEADER, off);
+      const len = head.readUInt32BE(0);
+      if (len < 40 || off + 4 + len > total) break; // a torn last record: dropped
+      const number = head.readBigUInt64BE(4);
+      const value = Buffer.alloc(len - 8);
+      readSync(fd, value, 0, len - 8, off + 12);
+      batch.push({ type: "put", key: witnessKey(number), value: new Uint8Array(value) });
+      moved++;
+      off += 4 + len;
+      if (batch.length >= 256) {
+        await db.batch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await db.batch(batch);
+  } finally {
+    closeSync(fd);
+  }
+  return moved;
 }
