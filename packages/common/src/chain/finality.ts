@@ -1,7 +1,12 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
-import { type Attestation, attestationSigner, decodeAttestation } from "../codec/attestationCodec.ts";
+import {
+  type Attestation,
+  attestationSigner,
+  decodeAttestation,
+  encodeAttestation,
+} from "../codec/attestationCodec.ts";
 import type { ChainConfig } from "../config/chainConfig.ts";
 import type { ChainStore } from "./chainStore.ts";
 import type { Logger } from "../log/logger.ts";
@@ -53,6 +58,10 @@ export interface FinalityDeps {
   /** Where attestations and the finalized checkpoint persist (a data dir), or null. */
   dataDir: string | null;
   metrics?: FinalityMetrics | null;
+  /** Blocks below the finalized one whose attestations are kept (default 100,000). */
+  keepBelowFinalized?: bigint;
+  /** Pruned records attestations.log may hold beyond twice the kept ones before it is rewritten. */
+  logSlack?: number;
 }
 
 /** Attestations kept in memory below the finalized block (for `staccato_getAttestations`). */
@@ -72,6 +81,8 @@ export class FinalityTracker {
   private readonly seen = new Set<string>();
   /** When this node recorded each attestation (ms since the epoch); not kept across restarts. */
   private readonly receivedAtMs = new Map<string, number>();
+  /** Records in attestations.log (kept or not). */
+  private logRecords = 0;
   private finalizedN = 0n;
   private finalizedHash: Uint8Array | null = null;
   private alarmAt: bigint | null = null;
@@ -144,7 +155,8 @@ export class FinalityTracker {
 
   /** The lowest block whose attestations are kept (older ones are pruned, and not taken again). */
   private floor(): bigint {
-    return this.finalizedN > KEEP_BELOW_FINALIZED ? this.finalizedN - KEEP_BELOW_FINALIZED : 0n;
+    const keep = this.deps.keepBelowFinalized ?? KEEP_BELOW_FINALIZED;
+    return this.finalizedN > keep ? this.finalizedN - keep : 0n;
   }
 
   /**
@@ -266,6 +278,7 @@ export class FinalityTracker {
       }
       this.byNumber.delete(n);
     }
+    this.compactLog();
   }
 
   // ---------- persistence: attestations.log (length-prefixed) and finality.json ----------
@@ -286,9 +299,11 @@ export class FinalityTracker {
     if (existsSync(path)) {
       const data = readFileSync(path);
       let off = 0;
+      let records = 0;
       while (off + 4 <= data.length) {
         const len = data.readUInt32BE(off);
         if (len > 4096 || off + 4 + len > data.length) break; // torn tail
+        records++;
         try {
           const a = decodeAttestation(new Uint8Array(data.subarray(off + 4, off + 4 + len)));
           if (this.reject(a) === null && !this.has(a)) {
@@ -305,8 +320,10 @@ export class FinalityTracker {
       }
       good = off;
       if (good < data.length) writeFileSync(path, data.subarray(0, good)); // drop a torn record
+      this.logRecords = records;
     }
     this.fd = openSync(path, "a");
+    this.compactLog();
     if (good > 0)
       this.log.info(
         { attestations: this.seen.size, finalized: Number(this.finalizedN) },
@@ -316,10 +333,28 @@ export class FinalityTracker {
 
   private persist(encoded: Uint8Array): void {
     if (this.fd === null) return;
-    const rec = Buffer.alloc(4 + encoded.length);
-    rec.writeUInt32BE(encoded.length, 0);
-    rec.set(encoded, 4);
-    writeSync(this.fd, rec);
+    writeSync(this.fd, logRecord(encoded));
+    this.logRecords++;
+  }
+
+  /**
+   * attestations.log is appended to forever; once most of its records are of attestations
+   * pruned from memory, it is rewritten with the kept ones only (temp file, fsync, rename), so
+   * its size and the start's read stay bounded by the kept window, not the chain's length.
+   */
+  private compactLog(): void {
+    const dir = this.deps.dataDir;
+    if (dir === null || this.fd === null || this.logRecords <= 2 * this.seen.size + (this.deps.logSlack ?? 1_000))
+      return;
+    const kept: Buffer[] = [];
+    for (const list of this.byNumber.values()) for (const a of list) kept.push(logRecord(encodeAttestation(a)));
+    const path = join(dir, "attestations.log");
+    closeSync(this.fd);
+    this.fd = null;
+    writeFileDurably(path, Buffer.concat(kept));
+    this.fd = openSync(path, "a");
+    this.log.info({ dropped: this.logRecords - kept.length, kept: kept.length }, "compacted attestations.log");
+    this.logRecords = kept.length;
   }
 
   private checkpoint(): void {
@@ -334,4 +369,11 @@ export class FinalityTracker {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+function logRecord(encoded: Uint8Array): Buffer {
+  const rec = Buffer.alloc(4 + encoded.length);
+  rec.writeUInt32BE(encoded.length, 0);
+  rec.set(encoded, 4);
+  return rec;
 }
