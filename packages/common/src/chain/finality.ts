@@ -344,16 +344,24 @@ export class FinalityTracker {
    */
   private compactLog(): void {
     const dir = this.deps.dataDir;
-    if (dir === null || this.fd === null || this.logRecords <= 2 * this.seen.size + (this.deps.logSlack ?? 1_000))
+    if (
+      dir === null ||
+      this.fd === null ||
+      this.logRecords <= 2 * this.seen.size + (this.deps.logSlack ?? 1_000)
+    )
       return;
     const kept: Buffer[] = [];
-    for (const list of this.byNumber.values()) for (const a of list) kept.push(logRecord(encodeAttestation(a)));
+    for (const list of this.byNumber.values())
+      for (const a of list) kept.push(logRecord(encodeAttestation(a)));
     const path = join(dir, "attestations.log");
     closeSync(this.fd);
     this.fd = null;
     writeFileDurably(path, Buffer.concat(kept));
     this.fd = openSync(path, "a");
-    this.log.info({ dropped: this.logRecords - kept.length, kept: kept.length }, "compacted attestations.log");
+    this.log.info(
+      { dropped: this.logRecords - kept.length, kept: kept.length },
+      "compacted attestations.log",
+    );
     this.logRecords = kept.length;
   }
 

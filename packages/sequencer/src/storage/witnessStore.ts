@@ -90,7 +90,9 @@ export class WitnessStore {
     value.set(w.compressed, 32);
     this.writes = this.writes
       .then(() => this.db.put(witnessKey(number), value))
-      .catch((err: unknown) => this.log.error({ err, block: Number(number) }, "could not write a block witness"));
+      .catch((err: unknown) =>
+        this.log.error({ err, block: Number(number) }, "could not write a block witness"),
+      );
   }
 
   async close(): Promise<void> {
