@@ -1,0 +1,111 @@
+import { EMPTY } from "./words.ts";
+
+export const STATUS_OK = 0;
+export const STATUS_REVERT = 1;
+export const STATUS_ERROR = 2;
+export type Status = typeof STATUS_OK | typeof STATUS_REVERT | typeof STATUS_ERROR;
+
+/** Past this many bytes, memory costs more than `MAX_FAST_GAS`: the access is out of gas. */
+const MEMORY_LIMIT = 2n ** 31n;
+
+/**
+ * One call frame: code, program counter, gas (a number), stack and memory. Stacks and memory
+ * buffers come from per-depth pools (`FramePool`) so a transaction allocates none in the common
+ * case; memory is zeroed on release, up to what the frame used.
+ */
+export class Frame {
+  pc = 0;
+  sp = 0;
+  /** Memory size in 32-byte words (what MSIZE reports and gas was paid for). */
+  memWords = 0;
+  /** Total memory cost paid so far. */
+  memCost = 0;
+  mem: Uint8Array;
+  /** The return data of the newest sub-call (RETURNDATASIZE/COPY). */
+  returnData: Uint8Array = EMPTY;
+  /** RETURN/REVERT data of this frame. */
+  output: Uint8Array = EMPTY;
+  status: Status = STATUS_OK;
+  private addrBig: bigint | null = null;
+
+  constructor(
+    readonly stack: bigint[],
+    mem: Uint8Array,
+    readonly code: Uint8Array,
+    readonly jumpDests: Uint8Array,
+    public gas: number,
+    /** The account whose storage and balance the code acts on. */
+    readonly address: string,
+    readonly caller: string,
+    readonly value: bigint,
+    readonly data: Uint8Array,
+    readonly isStatic: boolean,
+    readonly depth: number,
+  ) {
+    this.mem = mem;
+  }
+
+  addressWord(): bigint {
+    if (this.addrBig === null) this.addrBig = BigInt(this.address);
+    return this.addrBig;
+  }
+
+  /**
+   * Charges nothing: records memory growth to cover [off, off+len) and returns its gas (Infinity
+   * when no gas limit the fast path runs with could pay for it). The buffer grows later, in
+   * `ensureMem`, only once the gas is paid.
+   */
+  expand(off: bigint, len: bigint): number {
+    if (len === 0n) return 0;
+    const end = off + len;
+    if (end > MEMORY_LIMIT) return Number.POSITIVE_INFINITY;
+    const words = Math.ceil(Number(end) / 32);
+    if (words <= this.memWords) return 0;
+    const cost = words * 3 + Math.floor((words * words) / 512);
+    const add = cost - this.memCost;
+    this.memCost = cost;
+    this.memWords = words;
+    return add;
+  }
+
+  /** The memory buffer, grown to the paid size. */
+  ensureMem(): Uint8Array {
+    const need = this.memWords * 32;
+    if (this.mem.length < need) {
+      const grown = new Uint8Array(Math.max(need, this.mem.length * 2));
+      grown.set(this.mem);
+      this.mem = grown;
+    }
+    return this.mem;
+  }
+}
+
+/** Stacks and memory buffers by call depth, reused across frames and transactions. */
+export class FramePool {
+  private readonly stacks: bigint[][] = [];
+  private readonly mems: Uint8Array[] = [];
+
+  stack(depth: number): bigint[] {
+    let s = this.stacks[depth];
+    if (s === undefined) {
+      s = new Array<bigint>(1024).fill(0n);
+      this.stacks[depth] = s;
+    }
+    return s;
+  }
+
+  mem(depth: number): Uint8Array {
+    return this.mems[depth] ?? new Uint8Array(1024);
+  }
+
+  /** Takes a finished frame's memory back (zeroed where it was used). */
+  release(f: Frame): void {
+    const m = f.mem;
+    // Keep buffers of a sane size only: one huge frame must not pin its memory for ever. The
+    // pooled buffer the frame started with may hold data if the frame outgrew it: replace it.
+    if (m.length <= 1 << 20) {
+      m.fill(0, 0, Math.min(f.memWords * 32, m.length));
+      this.mems[f.depth] = m;
+    } else this.mems[f.depth] = new Uint8Array(1024);
+  }
+}
