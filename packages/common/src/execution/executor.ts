@@ -141,7 +141,12 @@ export class Executor {
   }
 
   /** The fast engine's outcome, or null when the transaction must go to `runTx` (state untouched). */
-  private runFast(fast: FastTxRunner, tx: TypedTransaction, block: Block, gasUsedBefore: bigint): TxOutcome | null {
+  private runFast(
+    fast: FastTxRunner,
+    tx: TypedTransaction,
+    block: Block,
+    gasUsedBefore: bigint,
+  ): TxOutcome | null {
     let reason: string;
     try {
       const r = fast.run(this.state, tx, block, gasUsedBefore, this.syncBlockHash);
@@ -152,7 +157,8 @@ export class Executor {
       if (isMissingStateError(err)) throw err;
       // Anything else the interpreter throws (a JS stack overflow on a very deep call chain
       // included) is a reason to let the reference engine decide: counted, never guessed.
-      reason = err instanceof FastPathAbort ? err.reason : `internal error (${(err as Error)?.name ?? "unknown"})`;
+      reason =
+        err instanceof FastPathAbort ? err.reason : `internal error (${(err as Error)?.name ?? "unknown"})`;
     }
     this.opts.onFallback?.(reason);
     return null;

@@ -105,7 +105,7 @@ export class ProverNode {
     }
     const registry = createRegistry({ daemon: "prover" });
     const metrics = new ProverMetrics(registry);
-    const pool = new VerifierPool(o.workers, config);
+    const pool = new VerifierPool(o.workers, config, o.engine);
     const progress = new Progress(o.dataDir);
     const node = new ProverNode(log, config, address, key.privateKey, pool, progress, metrics, o.workers * 2);
     node.closers.push(() => pool.close());
@@ -149,6 +149,7 @@ export class ProverNode {
           prover: address,
           chainId: config.chainId,
           workers: o.workers,
+          engine: o.engine,
           attestedThrough: Number(progress.attestedThrough),
           metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
           p2p: net.multiaddrs(),

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { type ChainConfig, createEthCommon, parseChainConfig } from "@staccato/common";
+import { type ChainConfig, type ExecutionEngine, createEthCommon, parseChainConfig } from "@staccato/common";
 import { BadBundleError, type VerifyOutcome, verifyBundle } from "./verifyBlock.ts";
 
 export interface VerifyRequest {
@@ -15,6 +15,7 @@ export type VerifyResponse =
 // One block at a time per worker; the pool runs one worker per core (DESIGN §5).
 const config: ChainConfig = parseChainConfig(JSON.parse(workerData.config as string), "chain config");
 const common = createEthCommon(config);
+const engine: ExecutionEngine = workerData.engine === "fast" ? "fast" : "reference";
 
 // ethereumjs can surface a storage error as an unhandled rejection (FACTS "Witness"): report it
 // instead of dying, the block's own promise carries the failure.
@@ -23,7 +24,12 @@ process.on("unhandledRejection", () => {});
 parentPort!.on("message", async (req: VerifyRequest) => {
   const started = performance.now();
   try {
-    const outcome = await verifyBundle(req.bundle, { config, common, expectedHash: req.expectedHash });
+    const outcome = await verifyBundle(req.bundle, {
+      config,
+      common,
+      expectedHash: req.expectedHash,
+      engine,
+    });
     parentPort!.postMessage({
       id: req.id,
       ok: true,

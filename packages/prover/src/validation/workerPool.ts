@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { type ChainConfig, chainConfigToJson } from "@staccato/common";
+import { type ChainConfig, type ExecutionEngine, chainConfigToJson } from "@staccato/common";
 import type { VerifyOutcome } from "./verifyBlock.ts";
 import type { VerifyRequest, VerifyResponse } from "./verifyWorker.ts";
 
@@ -34,6 +34,7 @@ export class VerifierPool {
   constructor(
     readonly size: number,
     private readonly config: ChainConfig,
+    private readonly engine: ExecutionEngine = "reference",
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
@@ -64,7 +65,7 @@ export class VerifierPool {
 
   private spawn(index: number): Slot {
     const worker = new Worker(new URL("./verifyWorker.boot.mjs", import.meta.url), {
-      workerData: { config: chainConfigToJson(this.config) },
+      workerData: { config: chainConfigToJson(this.config), engine: this.engine },
     });
     const slot: Slot = { worker, busy: false, index };
     worker.on("message", (r: VerifyResponse) => {

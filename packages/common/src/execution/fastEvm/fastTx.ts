@@ -68,7 +68,8 @@ export class FastTxRunner {
     blockHash: SyncBlockHash,
   ): FastTxResult {
     if (tx.type === TransactionType.BlobEIP4844) return { kind: "fallback", reason: "blob transaction" };
-    if (tx.type === TransactionType.EOACodeEIP7702) return { kind: "fallback", reason: "set-code transaction" };
+    if (tx.type === TransactionType.EOACodeEIP7702)
+      return { kind: "fallback", reason: "set-code transaction" };
     if (tx.gasLimit > MAX_FAST_GAS) return { kind: "fallback", reason: "gas limit above 2^36" };
     const vm = this.vm;
     vm.state = state;
@@ -105,20 +106,24 @@ export class FastTxRunner {
     const intrinsic = tx.getIntrinsicGas();
     const floor = this.rules.calldataFloor ? getCalldataFloorGas(tx, sender) : 0n;
     const minGas = intrinsic > floor ? intrinsic : floor;
-    if (tx.gasLimit < minGas) return { kind: "invalid", reason: `intrinsic gas too low: have ${tx.gasLimit}, want ${minGas}` };
+    if (tx.gasLimit < minGas)
+      return { kind: "invalid", reason: `intrinsic gas too low: have ${tx.gasLimit}, want ${minGas}` };
     const baseFee = header.baseFeePerGas ?? 0n;
     const is1559 = "maxFeePerGas" in tx;
     const maxFee = is1559 ? tx.maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice;
     if (maxFee < baseFee) return { kind: "invalid", reason: "max fee per gas less than block base fee" };
 
     const acc = state.account(from);
-    if (acc !== undefined && !vm.isEmptyCodeHash(acc.codeHash)) return { kind: "fallback", reason: "sender has code" };
+    if (acc !== undefined && !vm.isEmptyCodeHash(acc.codeHash))
+      return { kind: "fallback", reason: "sender has code" };
     const balance = acc?.balance ?? 0n;
     const nonce = acc?.nonce ?? 0n;
-    if (balance < tx.getUpfrontCost(baseFee)) return { kind: "invalid", reason: "insufficient funds for gas * price + value" };
+    if (balance < tx.getUpfrontCost(baseFee))
+      return { kind: "invalid", reason: "insufficient funds for gas * price + value" };
     if (balance < tx.value + (is1559 ? tx.gasLimit * maxFee : 0n))
       return { kind: "invalid", reason: "insufficient funds for gas * price + value" };
-    if (nonce !== tx.nonce) return { kind: "invalid", reason: `nonce mismatch: account ${nonce}, tx ${tx.nonce}` };
+    if (nonce !== tx.nonce)
+      return { kind: "invalid", reason: `nonce mismatch: account ${nonce}, tx ${tx.nonce}` };
 
     const gasPrice = effectiveGasPrice(tx, baseFee);
     const inclusionFee = gasPrice - baseFee;

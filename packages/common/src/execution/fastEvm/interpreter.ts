@@ -647,7 +647,10 @@ export function run(vm: FastVm, f: Frame): void {
         const topicsN = op - 0xa0;
         const off = s[sp - 1]!;
         const len = s[sp - 2]!;
-        gas -= f.expand(off, len) + g.logTopic * topicsN + (len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Number(len) * g.logData);
+        gas -=
+          f.expand(off, len) +
+          g.logTopic * topicsN +
+          (len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Number(len) * g.logData);
         if (gas < 0) return halt();
         const topics: Uint8Array[] = [];
         for (let t = 0; t < topicsN; t++) topics.push(vm.word(s[sp - 3 - t]!));
@@ -708,7 +711,10 @@ export function run(vm: FastVm, f: Frame): void {
           cost += g.callValue;
           if (op === 0xf1) {
             const acc = state.account(to);
-            if (acc === undefined || (acc.nonce === 0n && acc.balance === 0n && vm.isEmptyCodeHash(acc.codeHash)))
+            if (
+              acc === undefined ||
+              (acc.nonce === 0n && acc.balance === 0n && vm.isEmptyCodeHash(acc.codeHash))
+            )
               cost += g.callNewAccount;
           }
         }
@@ -757,7 +763,10 @@ export function run(vm: FastVm, f: Frame): void {
         let cost = g.selfdestruct;
         if (balance > 0n) {
           const acc = state.account(to);
-          if (acc === undefined || (acc.nonce === 0n && acc.balance === 0n && vm.isEmptyCodeHash(acc.codeHash)))
+          if (
+            acc === undefined ||
+            (acc.nonce === 0n && acc.balance === 0n && vm.isEmptyCodeHash(acc.codeHash))
+          )
             cost += g.callNewAccount;
         }
         if (sub.warmAddr(to)) cost += g.coldAccount;

@@ -1,5 +1,11 @@
 import type { Common } from "@ethereumjs/common";
-import { type ExecResult, NobleBLS, NobleBN254, type PrecompileFunc, getActivePrecompiles } from "@ethereumjs/evm";
+import {
+  type ExecResult,
+  NobleBLS,
+  NobleBN254,
+  type PrecompileFunc,
+  getActivePrecompiles,
+} from "@ethereumjs/evm";
 import { FastPathAbort } from "./abort.ts";
 
 export interface PrecompileOutcome {
@@ -23,7 +29,8 @@ export class Precompiles {
   private readonly host: { _bn254: NobleBN254; _bls: NobleBLS };
 
   constructor(private readonly common: Common) {
-    for (const [addr, fn] of getActivePrecompiles(common)) if (fn !== undefined) this.fns.set(`0x${addr}`, fn);
+    for (const [addr, fn] of getActivePrecompiles(common))
+      if (fn !== undefined) this.fns.set(`0x${addr}`, fn);
     this.host = { _bn254: new NobleBN254(), _bls: new NobleBLS() };
   }
 

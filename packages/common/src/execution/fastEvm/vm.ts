@@ -159,7 +159,11 @@ export class FastVm {
       const from = state.account(caller) ?? EMPTY_ACCOUNT;
       if (from.balance < value) failed = true;
       else {
-        state.writeAccount(caller, { nonce: from.nonce, balance: from.balance - value, codeHash: from.codeHash });
+        state.writeAccount(caller, {
+          nonce: from.nonce,
+          balance: from.balance - value,
+          codeHash: from.codeHash,
+        });
         this.sub.touch(caller);
       }
     }
@@ -173,14 +177,24 @@ export class FastVm {
     let code: Uint8Array = EMPTY;
     if (!isPrecompile) {
       code = state.code(codeAddr) ?? EMPTY;
-      if (this.rules.delegations && code.length >= 3 && code[0] === 0xef && code[1] === 0x01 && code[2] === 0x00)
+      if (
+        this.rules.delegations &&
+        code.length >= 3 &&
+        code[0] === 0xef &&
+        code[1] === 0x01 &&
+        code[2] === 0x00
+      )
         throw new FastPathAbort("EIP-7702 delegated code");
     }
     if (failed) return { status: STATUS_ERROR, gasLeft: gas, output: EMPTY };
     if (isPrecompile) {
       const r = this.pre.run(codeAddr, data, gas);
       if (r.ok) return { status: STATUS_OK, gasLeft: gas - r.gasUsed, output: r.output };
-      return { status: r.reverted ? STATUS_REVERT : STATUS_ERROR, gasLeft: gas - r.gasUsed, output: r.output };
+      return {
+        status: r.reverted ? STATUS_REVERT : STATUS_ERROR,
+        gasLeft: gas - r.gasUsed,
+        output: r.output,
+      };
     }
     if (code.length === 0) return { status: STATUS_OK, gasLeft: gas, output: EMPTY };
     const f = new Frame(
@@ -237,7 +251,8 @@ export class FastVm {
     if (from.balance < value) throw new FastPathAbort("create value above the creator's balance");
     state.writeAccount(caller, { nonce: from.nonce, balance: from.balance - value, codeHash: from.codeHash });
     this.sub.touch(caller);
-    if (init.length > g.maxInitCodeSize) return { status: STATUS_ERROR, gasLeft: 0, output: EMPTY, created: false };
+    if (init.length > g.maxInitCodeSize)
+      return { status: STATUS_ERROR, gasLeft: 0, output: EMPTY, created: false };
     this.sub.markCreated(address);
     const existing = state.account(address);
     if (
@@ -249,7 +264,11 @@ export class FastVm {
     this.sub.touch(address);
     state.wipeStorageOf(address);
     const fresh = state.account(address) ?? EMPTY_ACCOUNT;
-    state.writeAccount(address, { nonce: fresh.nonce + 1n, balance: fresh.balance + value, codeHash: fresh.codeHash });
+    state.writeAccount(address, {
+      nonce: fresh.nonce + 1n,
+      balance: fresh.balance + value,
+      codeHash: fresh.codeHash,
+    });
     if (init.length === 0) return { status: STATUS_OK, gasLeft: gas, output: EMPTY, created: true };
     const f = new Frame(
       this.pool.stack(depth),
@@ -270,7 +289,8 @@ export class FastVm {
     const out = f.output;
     if (f.status === STATUS_REVERT) {
       // @ethereumjs/evm applies EIP-3541's 0xEF check to reverted output too.
-      if (out.length > 0 && out[0] === 0xef) return { status: STATUS_ERROR, gasLeft: 0, output: EMPTY, created: true };
+      if (out.length > 0 && out[0] === 0xef)
+        return { status: STATUS_ERROR, gasLeft: 0, output: EMPTY, created: true };
       return { status: STATUS_REVERT, gasLeft: f.gas, output: out, created: true };
     }
     const total = gas - f.gas + out.length * g.createData;
@@ -319,7 +339,11 @@ export class FastVm {
     if (self.nonce >= MAX_NONCE) return 0n;
     const address =
       salt === null ? createAddress(f.address, self.nonce) : create2Address(f.address, salt, init);
-    this.state.writeAccount(f.address, { nonce: self.nonce + 1n, balance: self.balance, codeHash: self.codeHash });
+    this.state.writeAccount(f.address, {
+      nonce: self.nonce + 1n,
+      balance: self.balance,
+      codeHash: self.codeHash,
+    });
     this.sub.touch(f.address);
     const r = this.createMessage(f.address, address, value, init, limit, f.depth + 1);
     f.gas -= limit - r.gasLeft;

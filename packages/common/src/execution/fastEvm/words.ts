@@ -47,7 +47,8 @@ export function toUnpadded(v: bigint): Uint8Array {
   if (v === 0n) return EMPTY;
   if (v < 0x1000000000000n) {
     let x = Number(v);
-    const len = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : x < 0x100000000 ? 4 : x < 0x10000000000 ? 5 : 6;
+    const len =
+      x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : x < 0x100000000 ? 4 : x < 0x10000000000 ? 5 : 6;
     const out = new Uint8Array(len);
     for (let i = len - 1; i >= 0; i--) {
       out[i] = x & 0xff;
