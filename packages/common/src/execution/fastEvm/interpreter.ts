@@ -1,6 +1,6 @@
 import { keccak256 } from "../../crypto/keccak.ts";
 import { FastPathAbort } from "./abort.ts";
-import { type Frame, STATUS_ERROR, STATUS_OK, STATUS_REVERT } from "./frame.ts";
+import { type Frame, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import type { FastVm } from "./vm.ts";
 import {
   EMPTY,
@@ -87,9 +87,6 @@ const WORD_LIMIT = 2n ** 37n;
 const words = (len: bigint): number =>
   len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Math.ceil(Number(len) / 32);
 
-/** A stack word as a JS index into data of at most 2^32 bytes (larger → past every end). */
-const idx = (v: bigint): number => (v > 0xffffffffn ? 0x100000000 : Number(v));
-
 /** `@ethereumjs/evm` treats code starting 0xEF00 as EOF even where EOF is not active. */
 const EOF_MAGIC = Uint8Array.of(0xef, 0x00);
 const EOF_HASH = toBig(keccak256(EOF_MAGIC));
@@ -123,7 +120,7 @@ function expMod(base: bigint, exp: bigint): bigint {
  * through `vm`. Gas checks and state reads happen in the order `@ethereumjs/evm` does them, so the
  * keys read (the witness) are the same even when an opcode runs out of gas.
  */
-export function run(vm: FastVm, f: Frame): void {
+export function run(vm: FastVm, f: Frame): Status {
   const code = f.code;
   const n = code.length;
   const dests = f.jumpDests;
@@ -136,9 +133,10 @@ export function run(vm: FastVm, f: Frame): void {
   let pc = 0;
   let gas = f.gas;
 
-  const halt = (): void => {
+  const halt = (): Status => {
     f.status = STATUS_ERROR;
     f.gas = 0;
+    return STATUS_ERROR;
   };
 
   while (pc < n) {
@@ -154,7 +152,7 @@ export function run(vm: FastVm, f: Frame): void {
       case 0x00: // STOP
         f.gas = gas;
         f.status = STATUS_OK;
-        return;
+        return f.status;
       case 0x01:
         sp--;
         s[sp - 1] = (s[sp - 1]! + s[sp]!) & MAX256;
@@ -754,7 +752,7 @@ export function run(vm: FastVm, f: Frame): void {
         f.output = len === 0n ? EMPTY : f.ensureMem().slice(o, o + Number(len));
         f.gas = gas;
         f.status = op === 0xf3 ? STATUS_OK : STATUS_REVERT;
-        return;
+        return f.status;
       }
       case 0xff: {
         if (f.isStatic) return halt();
@@ -775,7 +773,7 @@ export function run(vm: FastVm, f: Frame): void {
         vm.selfdestruct(f, to, balance);
         f.gas = gas;
         f.status = STATUS_OK;
-        return;
+        return f.status;
       }
       default:
         // Opcodes with a static gas entry but no case here would be a rules mismatch: hand over.
@@ -785,6 +783,7 @@ export function run(vm: FastVm, f: Frame): void {
   }
   f.gas = gas;
   f.status = STATUS_OK;
+  return STATUS_OK;
 }
 
 const KECCAK_EMPTY = toBig(keccak256(EMPTY));
