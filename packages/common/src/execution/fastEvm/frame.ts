@@ -1,3 +1,4 @@
+import type { CodeInfo } from "./codeAnalysis.ts";
 import { EMPTY } from "./words.ts";
 
 export const STATUS_OK = 0;
@@ -20,7 +21,8 @@ export class Frame {
   memWords = 0;
   /** Total memory cost paid so far. */
   memCost = 0;
-  mem: Uint8Array;
+  /** A Buffer, so words go in and out through Node's native hex codec. */
+  mem: Buffer;
   /** The return data of the newest sub-call (RETURNDATASIZE/COPY). */
   returnData: Uint8Array = EMPTY;
   /** RETURN/REVERT data of this frame. */
@@ -30,9 +32,9 @@ export class Frame {
 
   constructor(
     readonly stack: bigint[],
-    mem: Uint8Array,
+    mem: Buffer,
     readonly code: Uint8Array,
-    readonly jumpDests: Uint8Array,
+    readonly info: CodeInfo,
     public gas: number,
     /** The account whose storage and balance the code acts on. */
     readonly address: string,
@@ -69,10 +71,10 @@ export class Frame {
   }
 
   /** The memory buffer, grown to the paid size. */
-  ensureMem(): Uint8Array {
+  ensureMem(): Buffer {
     const need = this.memWords * 32;
     if (this.mem.length < need) {
-      const grown = new Uint8Array(Math.max(need, this.mem.length * 2));
+      const grown = Buffer.alloc(Math.max(need, this.mem.length * 2));
       grown.set(this.mem);
       this.mem = grown;
     }
@@ -83,7 +85,7 @@ export class Frame {
 /** Stacks and memory buffers by call depth, reused across frames and transactions. */
 export class FramePool {
   private readonly stacks: bigint[][] = [];
-  private readonly mems: Uint8Array[] = [];
+  private readonly mems: Buffer[] = [];
 
   stack(depth: number): bigint[] {
     let s = this.stacks[depth];
@@ -94,8 +96,8 @@ export class FramePool {
     return s;
   }
 
-  mem(depth: number): Uint8Array {
-    return this.mems[depth] ?? new Uint8Array(1024);
+  mem(depth: number): Buffer {
+    return this.mems[depth] ?? Buffer.alloc(1024);
   }
 
   /** Takes a finished frame's memory back (zeroed where it was used). */
@@ -106,6 +108,6 @@ export class FramePool {
     if (m.length <= 1 << 20) {
       m.fill(0, 0, Math.min(f.memWords * 32, m.length));
       this.mems[f.depth] = m;
-    } else this.mems[f.depth] = new Uint8Array(1024);
+    } else this.mems[f.depth] = Buffer.alloc(1024);
   }
 }

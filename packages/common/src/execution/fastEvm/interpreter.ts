@@ -8,6 +8,7 @@ import {
   SIGN_BIT,
   addrBytes,
   addrKey,
+  bufWord,
   slotKey,
   toBig,
   toBigAt,
@@ -92,6 +93,13 @@ const EOF_MAGIC = Uint8Array.of(0xef, 0x00);
 const EOF_HASH = toBig(keccak256(EOF_MAGIC));
 const isEof = (code: Uint8Array): boolean => code.length >= 2 && code[0] === 0xef && code[1] === 0x00;
 
+/** A copy of memory bytes (Buffer.slice would be a view of memory that is reused). */
+function copyOut(mem: Uint8Array, off: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  out.set(mem.subarray(off, off + len));
+  return out;
+}
+
 /** Copies `len` bytes of `src` from `srcOff` (zeros past its end) into memory at `dst`. */
 function copyInto(mem: Uint8Array, dst: number, src: Uint8Array, srcOff: bigint, len: number): void {
   const start = srcOff >= BigInt(src.length) ? src.length : Number(srcOff);
@@ -123,7 +131,8 @@ function expMod(base: bigint, exp: bigint): bigint {
 export function run(vm: FastVm, f: Frame): Status {
   const code = f.code;
   const n = code.length;
-  const dests = f.jumpDests;
+  const dests = f.info.dests;
+  const pushes = f.info.pushes;
   const s = f.stack;
   const staticGas = vm.rules.staticGas;
   const g = vm.rules.g;
@@ -434,7 +443,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 32n);
         if (gas < 0) return halt();
-        s[sp - 1] = toBigAt(f.ensureMem(), Number(off), 32);
+        s[sp - 1] = bufWord(f.ensureMem(), Number(off));
         break;
       }
       case 0x52: {
@@ -590,9 +599,8 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x7d:
       case 0x7e:
       case 0x7f: {
-        const len = op - 0x5f;
-        s[sp++] = toBigAt(code, pc + 1, len);
-        pc += len + 1;
+        s[sp++] = pushes[pc]!;
+        pc += op - 0x5e;
         continue;
       }
       case 0x80:
@@ -654,7 +662,7 @@ export function run(vm: FastVm, f: Frame): Status {
         for (let t = 0; t < topicsN; t++) topics.push(vm.word(s[sp - 3 - t]!));
         const mem = f.ensureMem();
         const o = Number(off);
-        const data = len === 0n ? EMPTY : mem.slice(o, o + Number(len));
+        const data = len === 0n ? EMPTY : copyOut(mem, o, Number(len));
         sub.logs.push({ address: addrBytes(f.address), topics, data });
         sp -= 2 + topicsN;
         break;
@@ -683,7 +691,7 @@ export function run(vm: FastVm, f: Frame): Status {
           break;
         }
         f.gas = gas;
-        const r = vm.opCreate(f, limit, value, init.slice(), salt);
+        const r = vm.opCreate(f, limit, value, Uint8Array.prototype.slice.call(init), salt);
         gas = f.gas;
         s[sp++] = r;
         break;
@@ -724,7 +732,7 @@ export function run(vm: FastVm, f: Frame): Status {
         gas -= cost;
         sp -= a + 3;
         const o = Number(inOff);
-        const input = inLen === 0n ? EMPTY : f.ensureMem().slice(o, o + Number(inLen));
+        const input = inLen === 0n ? EMPTY : copyOut(f.ensureMem(), o, Number(inLen));
         if (hasValue && value !== 0n) {
           gas += g.callStipend;
           limit += g.callStipend;
@@ -749,7 +757,7 @@ export function run(vm: FastVm, f: Frame): Status {
         gas -= f.expand(off, len);
         if (gas < 0) return halt();
         const o = Number(off);
-        f.output = len === 0n ? EMPTY : f.ensureMem().slice(o, o + Number(len));
+        f.output = len === 0n ? EMPTY : copyOut(f.ensureMem(), o, Number(len));
         f.gas = gas;
         f.status = op === 0xf3 ? STATUS_OK : STATUS_REVERT;
         return f.status;

@@ -3,7 +3,7 @@ import type { Common } from "@ethereumjs/common";
 import { KECCAK256_NULL, keccak256 } from "../../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../../state/memoryState.ts";
 import { FastPathAbort } from "./abort.ts";
-import { analyse, jumpDests } from "./codeAnalysis.ts";
+import { analyse, codeInfo } from "./codeAnalysis.ts";
 import { Frame, FramePool, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import { run } from "./interpreter.ts";
 import { Precompiles } from "./precompiles.ts";
@@ -201,7 +201,7 @@ export class FastVm {
       this.pool.stack(depth),
       this.pool.mem(depth),
       code,
-      jumpDests(code),
+      codeInfo(code),
       gas,
       to,
       caller,
