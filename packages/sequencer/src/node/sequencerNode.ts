@@ -414,6 +414,7 @@ export class SequencerNode {
         p2p: network?.multiaddrs() ?? [],
         da: daStore?.description ?? "none",
         serveHistory: o.serveHistory,
+        engine: executor.engine,
       },
       "sequencer started",
     );

@@ -8,8 +8,6 @@ export const MASK160 = (1n << 160n) - 1n;
 export const SIGN_BIT = 1n << 255n;
 export const EMPTY = new Uint8Array(0);
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
 /** A `MemoryState` address key from a stack word (its low 160 bits). */
 export function addrKey(v: bigint): string {
   return `0x${(v & MASK160).toString(16).padStart(40, "0")}`;
