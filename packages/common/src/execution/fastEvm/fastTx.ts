@@ -40,14 +40,13 @@ export type SyncBlockHash = (n: bigint) => Uint8Array | undefined | null;
  */
 export class FastTxRunner {
   private readonly vm: FastVm;
-  private readonly precompileAddrs: string[];
 
   private constructor(
     private readonly rules: Rules,
     common: Common,
   ) {
     this.vm = new FastVm(rules, common);
-    this.precompileAddrs = [...this.vm.pre.addresses()];
+    for (const a of this.vm.pre.addresses()) this.vm.sub.alwaysWarm.add(a);
   }
 
   /** Null when the chain's rules are not ones the fast EVM implements (then everything goes to runTx). */
@@ -146,7 +145,6 @@ export class FastTxRunner {
 
     // runTx: the outer checkpoint, the warm set, the up-front debit and the nonce.
     vm.checkpoint();
-    for (const a of this.precompileAddrs) sub.warmAddrs.add(a);
     sub.warmAddrs.add(from);
     const to = tx.to === undefined ? null : hexOf(tx.to.bytes);
     if (to !== null) sub.warmAddrs.add(to);

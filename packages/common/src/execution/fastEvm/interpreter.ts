@@ -122,6 +122,13 @@ function expMod(base: bigint, exp: bigint): bigint {
   return r;
 }
 
+/** An exceptional halt: all the frame's gas is gone. */
+function halt(f: Frame): Status {
+  f.status = STATUS_ERROR;
+  f.gas = 0;
+  return STATUS_ERROR;
+}
+
 /**
  * Runs a frame's code to its end: STOP/RETURN (`STATUS_OK`), REVERT, or an exceptional halt
  * (`STATUS_ERROR`, all gas gone). Synchronous: state comes from `MemoryState`, sub-calls recurse
@@ -142,20 +149,14 @@ export function run(vm: FastVm, f: Frame): Status {
   let pc = 0;
   let gas = f.gas;
 
-  const halt = (): Status => {
-    f.status = STATUS_ERROR;
-    f.gas = 0;
-    return STATUS_ERROR;
-  };
-
   while (pc < n) {
     const op = code[pc]!;
     const base = staticGas[op]!;
-    if (base < 0) return halt();
-    if (sp < STACK_IN[op]! || sp > STACK_MAX[op]!) return halt();
+    if (base < 0) return halt(f);
+    if (sp < STACK_IN[op]! || sp > STACK_MAX[op]!) return halt(f);
     if (op !== 0xff) {
       gas -= base;
-      if (gas < 0) return halt();
+      if (gas < 0) return halt(f);
     }
     switch (op) {
       case 0x00: // STOP
@@ -214,7 +215,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const e = s[sp - 2]!;
         if (e !== 0n) {
           gas -= g.expByte * Math.ceil(e.toString(2).length / 8);
-          if (gas < 0) return halt();
+          if (gas < 0) return halt(f);
         }
         sp--;
         s[sp - 1] = expMod(s[sp]!, e);
@@ -299,7 +300,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const off = s[sp - 1]!;
         const len = s[sp - 2]!;
         gas -= f.expand(off, len) + g.keccakWord * words(len);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         sp--;
         const mem = f.ensureMem();
         const o = Number(off);
@@ -312,7 +313,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x31: {
         const a = addrKey(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         s[sp - 1] = state.account(a)?.balance ?? 0n;
         break;
       }
@@ -339,9 +340,9 @@ export function run(vm: FastVm, f: Frame): Status {
         const memOff = s[sp - 1]!;
         const srcOff = s[sp - 2]!;
         const len = s[sp - 3]!;
-        if (op === 0x3e && srcOff + len > BigInt(f.returnData.length)) return halt();
+        if (op === 0x3e && srcOff + len > BigInt(f.returnData.length)) return halt(f);
         gas -= f.expand(memOff, len) + (len === 0n ? 0 : g.copy * words(len));
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         sp -= 3;
         if (len !== 0n) {
           const src = op === 0x37 ? f.data : op === 0x39 ? code : f.returnData;
@@ -358,7 +359,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x3b: {
         const a = addrKey(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         const c = state.code(a) ?? EMPTY;
         s[sp - 1] = isEof(c) ? 2n : BigInt(c.length);
         break;
@@ -371,7 +372,7 @@ export function run(vm: FastVm, f: Frame): Status {
         gas -= f.expand(memOff, len);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
         if (len !== 0n) gas -= g.copy * words(len);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         sp -= 4;
         if (len !== 0n) {
           let c = state.code(a) ?? EMPTY;
@@ -386,7 +387,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x3f: {
         const a = addrKey(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         const c = state.code(a) ?? EMPTY;
         if (isEof(c)) {
           s[sp - 1] = EOF_HASH;
@@ -442,14 +443,14 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x51: {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 32n);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         s[sp - 1] = bufWord(f.ensureMem(), Number(off));
         break;
       }
       case 0x52: {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 32n);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         writeWord(f.ensureMem(), Number(off), s[sp - 2]!);
         sp -= 2;
         break;
@@ -457,7 +458,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x53: {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 1n);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         f.ensureMem()[Number(off)] = Number(s[sp - 2]! & 0xffn);
         sp -= 2;
         break;
@@ -465,17 +466,17 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x54: {
         const key = slotKey(s[sp - 1]!);
         gas -= sub.warmSlot(f.address + key) ? g.coldSload : g.warmRead;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         s[sp - 1] = toBig(state.slot(f.address, key) ?? EMPTY);
         break;
       }
       case 0x55: {
-        if (f.isStatic) return halt();
+        if (f.isStatic) return halt(f);
         const key = slotKey(s[sp - 1]!);
         const v = s[sp - 2]!;
         const current = toBig(state.slot(f.address, key) ?? EMPTY);
         const original = toBig(state.originalSlot(f.address, key));
-        if (gas <= g.sstoreSentry) return halt();
+        if (gas <= g.sstoreSentry) return halt(f);
         const cold = !sub.warmSlots.has(f.address + key);
         let cost: number;
         if (current === v) cost = g.warmRead;
@@ -489,7 +490,7 @@ export function run(vm: FastVm, f: Frame): Status {
           if (original !== 0n) {
             if (current === 0n) {
               sub.refund -= g.sstoreClearRefund;
-              if (sub.refund < 0) return halt();
+              if (sub.refund < 0) return halt(f);
             } else if (v === 0n) sub.refund += g.sstoreClearRefund;
           }
           if (original === v) sub.refund += original === 0n ? g.sstoreInitRefund : g.sstoreCleanRefund;
@@ -500,14 +501,14 @@ export function run(vm: FastVm, f: Frame): Status {
           cost += g.coldSload;
         }
         gas -= cost;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         state.writeSlot(f.address, key, toUnpadded(v));
         sp -= 2;
         break;
       }
       case 0x56: {
         const d = s[--sp]!;
-        if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt();
+        if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt(f);
         pc = Number(d);
         continue;
       }
@@ -515,7 +516,7 @@ export function run(vm: FastVm, f: Frame): Status {
         sp -= 2;
         if (s[sp]! !== 0n) {
           const d = s[sp + 1]!;
-          if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt();
+          if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt(f);
           pc = Number(d);
           continue;
         }
@@ -536,7 +537,7 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp - 1] = sub.tload(f.address + slotKey(s[sp - 1]!));
         break;
       case 0x5d:
-        if (f.isStatic) return halt();
+        if (f.isStatic) return halt(f);
         sub.tstore(f.address + slotKey(s[sp - 1]!), s[sp - 2]!);
         sp -= 2;
         break;
@@ -545,7 +546,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const src = s[sp - 2]!;
         const len = s[sp - 3]!;
         gas -= g.copy * words(len) + f.expand(src > dst ? src : dst, len);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         sp -= 3;
         if (len !== 0n) {
           const mem = f.ensureMem();
@@ -649,7 +650,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0xa2:
       case 0xa3:
       case 0xa4: {
-        if (f.isStatic) return halt();
+        if (f.isStatic) return halt(f);
         const topicsN = op - 0xa0;
         const off = s[sp - 1]!;
         const len = s[sp - 2]!;
@@ -657,7 +658,7 @@ export function run(vm: FastVm, f: Frame): Status {
           f.expand(off, len) +
           g.logTopic * topicsN +
           (len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Number(len) * g.logData);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         const topics: Uint8Array[] = [];
         for (let t = 0; t < topicsN; t++) topics.push(vm.word(s[sp - 3 - t]!));
         const mem = f.ensureMem();
@@ -669,16 +670,16 @@ export function run(vm: FastVm, f: Frame): Status {
       }
       case 0xf0:
       case 0xf5: {
-        if (f.isStatic) return halt();
+        if (f.isStatic) return halt(f);
         const value = s[sp - 1]!;
         const off = s[sp - 2]!;
         const len = s[sp - 3]!;
         const w = words(len);
         gas -= f.expand(off, len) + g.initCodeWord * w + (op === 0xf5 ? g.keccakWord * w : 0);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         // The creator is warm (EIP-2929 charges nothing for it).
         sub.warmAddr(f.address);
-        if (len > BigInt(g.maxInitCodeSize)) return halt();
+        if (len > BigInt(g.maxInitCodeSize)) return halt(f);
         const salt = op === 0xf5 ? s[sp - 4]! : null;
         sp -= op === 0xf5 ? 4 : 3;
         const limit = gas - Math.floor(gas / 64);
@@ -709,7 +710,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const inLen = s[sp - a - 1]!;
         const outOff = s[sp - a - 2]!;
         const outLen = s[sp - a - 3]!;
-        if (op === 0xf1 && f.isStatic && value !== 0n) return halt();
+        if (op === 0xf1 && f.isStatic && value !== 0n) return halt(f);
         let cost = f.expand(inOff, inLen);
         cost += f.expand(outOff, outLen);
         cost += sub.warmAddr(to) ? g.coldAccount : g.warmRead;
@@ -725,7 +726,7 @@ export function run(vm: FastVm, f: Frame): Status {
           }
         }
         if (vm.rules.delegations) vm.checkNotDelegated(to);
-        if (cost > gas) return halt();
+        if (cost > gas) return halt(f);
         const avail = gas - cost;
         const allowed = avail - Math.floor(avail / 64);
         let limit = gasArg < BigInt(allowed) ? Number(gasArg) : allowed;
@@ -755,7 +756,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const off = s[sp - 1]!;
         const len = s[sp - 2]!;
         gas -= f.expand(off, len);
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         const o = Number(off);
         f.output = len === 0n ? EMPTY : copyOut(f.ensureMem(), o, Number(len));
         f.gas = gas;
@@ -763,7 +764,7 @@ export function run(vm: FastVm, f: Frame): Status {
         return f.status;
       }
       case 0xff: {
-        if (f.isStatic) return halt();
+        if (f.isStatic) return halt(f);
         const to = addrKey(s[sp - 1]!);
         const balance = state.account(f.address)?.balance ?? 0n;
         let cost = g.selfdestruct;
@@ -777,7 +778,7 @@ export function run(vm: FastVm, f: Frame): Status {
         }
         if (sub.warmAddr(to)) cost += g.coldAccount;
         gas -= cost;
-        if (gas < 0) return halt();
+        if (gas < 0) return halt(f);
         vm.selfdestruct(f, to, balance);
         f.gas = gas;
         f.status = STATUS_OK;

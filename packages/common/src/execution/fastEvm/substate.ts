@@ -27,6 +27,9 @@ export class Substate {
   readonly created = new Set<string>();
   refund = 0;
 
+  /** Warm in every transaction (the precompiles): never journaled, never cleared. */
+  readonly alwaysWarm = new Set<string>();
+
   private readonly jKind: number[] = [];
   private readonly jKey: string[] = [];
   private readonly jPrev: (bigint | undefined)[] = [];
@@ -101,7 +104,7 @@ export class Substate {
 
   /** Warms an address; true if it was cold. */
   warmAddr(addr: string): boolean {
-    if (this.warmAddrs.has(addr)) return false;
+    if (this.warmAddrs.has(addr) || this.alwaysWarm.has(addr)) return false;
     this.warmAddrs.add(addr);
     this.record(WARM_ADDR, addr);
     return true;

@@ -7,6 +7,8 @@ export const MAX256 = (1n << 256n) - 1n;
 export const MASK160 = (1n << 160n) - 1n;
 export const SIGN_BIT = 1n << 255n;
 export const EMPTY = new Uint8Array(0);
+/** Conversion scratch space (single-threaded, never held across calls). */
+const SCRATCH = Buffer.alloc(64);
 
 /** A `MemoryState` address key from a stack word (its low 160 bits). */
 export function addrKey(v: bigint): string {
@@ -28,7 +30,10 @@ export function toBig(b: Uint8Array): bigint {
     return BigInt(x);
   }
   // Node's native hex encoder, then one parse: far cheaper than per-byte work.
-  return BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, n).toString("hex")}`);
+  if (b instanceof Buffer) return BigInt(`0x${b.toString("hex")}`);
+  if (n > SCRATCH.length) return BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, n).toString("hex")}`);
+  SCRATCH.set(b);
+  return BigInt(`0x${SCRATCH.toString("hex", 0, n)}`);
 }
 
 /** 32 bytes of a Buffer from `off` as a word (the caller guarantees they exist). */
@@ -76,7 +81,10 @@ export function writeWord(into: Uint8Array, off: number, v: bigint): void {
   }
   const hex = v.toString(16).padStart(64, "0");
   if (into instanceof Buffer) into.write(hex, off, 32, "hex");
-  else into.set(Buffer.from(hex, "hex"), off);
+  else {
+    SCRATCH.write(hex, 0, 32, "hex");
+    into.set(SCRATCH.subarray(0, 32), off);
+  }
 }
 
 /** A word as 32 big-endian bytes. */
