@@ -342,3 +342,104 @@ describe("fast EVM / differential fuzzing against runTx", () => {
     });
   }
 });
+
+describe("fast EVM / a transaction handed to runTx mid-way", () => {
+  it("leaves no trace: same results as runTx, the fallback counted, pooled memory clean for the next transaction", async () => {
+    const A = `0x${"a1".repeat(20)}`;
+    const B = `0x${"b1".repeat(20)}`;
+    const C = `0x${"c1".repeat(20)}`;
+    const D = `0x${"d1".repeat(20)}`;
+    const callTo = (addr: string) => [0x5f, 0x5f, 0x5f, 0x5f, 0x5f, ...push(BigInt(addr)), 0x5a, 0xf1, 0x50];
+    // B writes memory and storage, then asks for the previous block's hash: the fast path cannot
+    // read it without waiting (syncBlockHash answers null) and abandons the transaction.
+    const codeB = [
+      ...push(0xdeadn),
+      0x5f,
+      0x52,
+      ...push(7),
+      ...push(3),
+      0x55,
+      ...push(1),
+      0x43,
+      0x03,
+      0x40,
+      0x5f,
+      0x55,
+      0x00,
+    ];
+    const codeA = [...push(0xbeefn), 0x5f, 0x52, ...push(5), ...push(4), 0x55, ...callTo(B), 0x00];
+    // C stores what it finds in memory (it must be zero) and MSIZE; D calls C one frame deeper.
+    const codeC = [0x5f, 0x51, 0x5f, 0x55, 0x59, ...push(1), 0x55, 0x00];
+    const codeD = [...callTo(C), 0x00];
+    const sides = await Promise.all(
+      (["fast", "reference"] as const).map(async (engine) => {
+        const state = new MemoryState();
+        const k = keys[0]!;
+        state.writeAccount(hex(k.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
+        for (const [a, code] of [
+          [A, codeA],
+          [B, codeB],
+          [C, codeC],
+          [D, codeD],
+        ] as const)
+          state.writeCode(a, Uint8Array.from(code));
+        state.takeDiff();
+        const fallbacks: string[] = [];
+        const executor = await Executor.create(
+          common,
+          state,
+          async (n) => keccak256(Uint8Array.of(Number(n))),
+          {
+            engine,
+            syncBlockHash: () => null,
+            onFallback: (r) => fallbacks.push(r),
+          },
+        );
+        executor.takeReads();
+        return { state, executor, fallbacks };
+      }),
+    );
+    const block = executionBlock(
+      {
+        number: 5n,
+        timestamp: 1_700_000_000n,
+        baseFee: 7n,
+        gasLimit: 30_000_000n,
+        coinbase: new Uint8Array(20).fill(0xcb),
+        prevRandao: new Uint8Array(32),
+      },
+      common,
+    );
+    let nonce = 0n;
+    for (const to of [A, C, D, A, D] as Hex[]) {
+      const tx = createFeeMarket1559Tx(
+        {
+          chainId: 4242n,
+          nonce: nonce++,
+          maxFeePerGas: 100n,
+          maxPriorityFeePerGas: 1n,
+          gasLimit: 200_000n,
+          to,
+        },
+        { common },
+      ).sign(keys[0]!.privateKey);
+      const outs = [];
+      for (const side of sides) outs.push(await side.executor.execute(tx, block, 0n));
+      assert.deepEqual(outcome(outs[0]!), outcome(outs[1]!), `call to ${to}: outcome`);
+      assert.equal(outs[0]!.ok && outs[0]!.receipt.status, 1);
+      assert.deepEqual(canonicalDiff(sides[0]!.state), canonicalDiff(sides[1]!.state), `call to ${to}: diff`);
+      assert.deepEqual(
+        canonicalReads(sides[0]!.executor),
+        canonicalReads(sides[1]!.executor),
+        `call to ${to}: reads`,
+      );
+    }
+    assert.deepEqual(sides[0]!.fallbacks, [
+      "block hash not available synchronously",
+      "block hash not available synchronously",
+    ]);
+    // C found zeroed memory both times (slot 0 stays empty) and MSIZE 32.
+    assert.equal(sides[0]!.state.slot(C, `0x${"00".repeat(32)}`), undefined);
+    assert.deepEqual(sides[0]!.state.slot(C, `0x${"00".repeat(31)}01`), Uint8Array.of(32));
+  });
+});

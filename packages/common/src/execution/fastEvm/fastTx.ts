@@ -89,6 +89,8 @@ export class FastTxRunner {
     }
     state.clearOriginals();
     vm.sub.reset();
+    // Frames unwound by the throw did not zero and return their memory.
+    vm.pool.clear();
   }
 
   private execute(

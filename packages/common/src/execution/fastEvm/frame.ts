@@ -100,6 +100,11 @@ export class FramePool {
     return this.mems[depth] ?? Buffer.alloc(1024);
   }
 
+  /** Drops every pooled memory buffer: after an abandoned transaction, frames never released theirs. */
+  clear(): void {
+    this.mems.length = 0;
+  }
+
   /** Takes a finished frame's memory back (zeroed where it was used). */
   release(f: Frame): void {
     const m = f.mem;
