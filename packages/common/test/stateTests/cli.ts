@@ -5,10 +5,12 @@
  * the fast engine has).
  *
  *   pnpm test:state [--engine fast|reference] [--filter <substring>] [--out STATE-TESTS.md]
+ *   pnpm test:state --shard 1/2 --json a.json   (one share of the files, results as JSON)
+ *   pnpm test:state --merge a.json,b.json --out STATE-TESTS.md   (the report from the shares)
  *
  * Exits 1 when a case fails on the fast engine that the reference engine passes.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { relative, sep } from "node:path";
 import { parseArgs } from "node:util";
 import type { ExecutionEngine } from "../../src/execution/executor.ts";
@@ -19,12 +21,16 @@ const { values } = parseArgs({
     engine: { type: "string", default: "fast" },
     filter: { type: "string" },
     out: { type: "string" },
+    shard: { type: "string" },
+    json: { type: "string" },
+    merge: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   process.stdout.write(
     "pnpm test:state [--engine fast|reference] [--filter <substring>] [--out STATE-TESTS.md]\n" +
+      "               [--shard <k>/<n> --json <file>] | [--merge <a.json,b.json,...> --out STATE-TESTS.md]\n" +
       "Runs ../shared/ethereum-tests/GeneralStateTests (or $ETHEREUM_TESTS_DIR) through the Executor.\n",
   );
   process.exit(0);
@@ -35,8 +41,6 @@ if (engine !== "fast" && engine !== "reference") {
   process.exit(2);
 }
 
-const root = stateTestsDir();
-const files = listTestFiles(root).filter((f) => values.filter === undefined || f.includes(values.filter));
 interface Row {
   cases: number;
   pass: number;
@@ -44,46 +48,105 @@ interface Row {
   skip: number;
   fellBack: number;
 }
-const rows = new Map<string, Row>();
-const failures: { r: CaseResult; reference: string }[] = [];
-const fallbackReasons = new Map<string, number>();
-const folderOf = (path: string): string => {
-  const parts = relative(root, path).split(sep);
-  return parts[0] === "Pyspecs" || parts[0] === "Cancun" || parts[0] === "Shanghai"
-    ? parts.slice(0, 2).join("/")
-    : parts[0]!;
-};
-const started = performance.now();
-let done = 0;
-for (const f of files) {
-  const folder = folderOf(f);
-  let row = rows.get(folder);
-  if (row === undefined) {
-    row = { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
-    rows.set(folder, row);
-  }
-  for (const r of await runFile(f, engine, root)) {
-    row.cases++;
-    row[r.verdict]++;
-    if (r.fallbacks.length > 0) row.fellBack++;
-    for (const reason of r.fallbacks) fallbackReasons.set(reason, (fallbackReasons.get(reason) ?? 0) + 1);
-    if (r.verdict === "fail") {
-      let reference = "-";
-      if (engine === "fast") {
-        const again = await runCase(f, r.id, "reference", root);
-        reference = again === null ? "?" : again.verdict;
-      }
-      failures.push({ r, reference });
-      process.stderr.write(`FAIL ${r.id}: ${r.reason} (reference: ${reference})\n`);
-    }
-  }
-  done++;
-  if (done % 200 === 0)
-    process.stderr.write(
-      `${done}/${files.length} files, ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
-    );
+interface Results {
+  engine: string;
+  files: number;
+  seconds: number;
+  rows: [string, Row][];
+  failures: { r: CaseResult; reference: string }[];
+  fallbackReasons: [string, number][];
 }
-const seconds = (performance.now() - started) / 1000;
+
+async function runShare(): Promise<Results> {
+  const root = stateTestsDir();
+  let files = listTestFiles(root).filter((f) => values.filter === undefined || f.includes(values.filter));
+  if (values.shard !== undefined) {
+    const [k, n] = values.shard.split("/").map(Number);
+    if (!k || !n || k > n) throw new Error(`--shard must be k/n with 1 <= k <= n, not ${values.shard}`);
+    files = files.filter((_, i) => i % n === k - 1);
+  }
+  const rows = new Map<string, Row>();
+  const failures: { r: CaseResult; reference: string }[] = [];
+  const fallbackReasons = new Map<string, number>();
+  const folderOf = (path: string): string => {
+    const parts = relative(root, path).split(sep);
+    return parts[0] === "Pyspecs" || parts[0] === "Cancun" || parts[0] === "Shanghai"
+      ? parts.slice(0, 2).join("/")
+      : parts[0]!;
+  };
+  const started = performance.now();
+  let done = 0;
+  for (const f of files) {
+    const folder = folderOf(f);
+    let row = rows.get(folder);
+    if (row === undefined) {
+      row = { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
+      rows.set(folder, row);
+    }
+    for (const r of await runFile(f, engine, root)) {
+      row.cases++;
+      row[r.verdict]++;
+      if (r.fallbacks.length > 0) row.fellBack++;
+      for (const reason of r.fallbacks) fallbackReasons.set(reason, (fallbackReasons.get(reason) ?? 0) + 1);
+      if (r.verdict === "fail") {
+        let reference = "-";
+        if (engine === "fast") {
+          const again = await runCase(f, r.id, "reference", root);
+          reference = again === null ? "?" : again.verdict;
+        }
+        failures.push({ r, reference });
+        process.stderr.write(`FAIL ${r.id}: ${r.reason} (reference: ${reference})\n`);
+      }
+    }
+    done++;
+    if (done % 200 === 0)
+      process.stderr.write(
+        `${done}/${files.length} files, ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+      );
+  }
+  return {
+    engine,
+    files: files.length,
+    seconds: (performance.now() - started) / 1000,
+    rows: [...rows],
+    failures,
+    fallbackReasons: [...fallbackReasons],
+  };
+}
+
+function mergeResults(parts: Results[]): Results {
+  const rows = new Map<string, Row>();
+  const reasons = new Map<string, number>();
+  for (const p of parts) {
+    for (const [folder, r] of p.rows) {
+      const m = rows.get(folder) ?? { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
+      m.cases += r.cases;
+      m.pass += r.pass;
+      m.fail += r.fail;
+      m.skip += r.skip;
+      m.fellBack += r.fellBack;
+      rows.set(folder, m);
+    }
+    for (const [k, n] of p.fallbackReasons) reasons.set(k, (reasons.get(k) ?? 0) + n);
+  }
+  return {
+    engine: parts[0]!.engine,
+    files: parts.reduce((s, p) => s + p.files, 0),
+    seconds: parts.reduce((s, p) => s + p.seconds, 0),
+    rows: [...rows],
+    failures: parts.flatMap((p) => p.failures),
+    fallbackReasons: [...reasons],
+  };
+}
+
+const res =
+  values.merge !== undefined
+    ? mergeResults(values.merge.split(",").map((f) => JSON.parse(readFileSync(f, "utf8")) as Results))
+    : await runShare();
+if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(res));
+const { rows, failures, files } = res;
+const fallbackReasons = new Map(res.fallbackReasons);
+const seconds = res.seconds;
 
 const total: Row = { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
 const lines: string[] = [];
@@ -104,14 +167,14 @@ lines.push(
   `| **total** | **${total.cases}** | **${total.pass}** | **${total.fail}** | **${total.skip}** | **${total.fellBack}** |`,
 );
 const table = lines.join("\n");
-process.stdout.write(`${table}\n\n${files.length} files, ${seconds.toFixed(0)} s, engine ${engine}\n`);
+process.stdout.write(`${table}\n\n${files} files, ${seconds.toFixed(0)} s, engine ${res.engine}\n`);
 const regressions = failures.filter((f) => f.reference === "pass");
 
 if (values.out !== undefined) {
   const md = [
     "# Ethereum state tests",
     "",
-    `\`pnpm test:state --out STATE-TESTS.md\` (engine \`${engine}\`): every case of`,
+    `\`pnpm test:state --out STATE-TESTS.md\` (engine \`${res.engine}\`): every case of`,
     "`../shared/ethereum-tests/GeneralStateTests` with Cancun expectations, run through the `Executor`",
     "(pre-state into a `MemoryState`, the post entry's `txbytes` executed, the post-state root from the",
     "project's `StateTrie` and the logs hash compared). A case counts as *fell back* when the fast engine",
@@ -119,7 +182,7 @@ if (values.out !== undefined) {
     "a KZG library (blob transactions and the point-evaluation precompile), which is not installed; both",
     "engines are equally unable to run it.",
     "",
-    `Run of ${new Date().toISOString().slice(0, 10)}: ${files.length} files, ${seconds.toFixed(0)} s on one core.`,
+    `Run of ${new Date().toISOString().slice(0, 10)}: ${files} files, ${seconds.toFixed(0)} s of run time in total (one core per share, on a shared machine).`,
     "",
     table,
     "",
