@@ -69,7 +69,7 @@ export class FastTxRunner {
     if (tx.type === TransactionType.BlobEIP4844) return { kind: "fallback", reason: "blob transaction" };
     if (tx.type === TransactionType.EOACodeEIP7702)
       return { kind: "fallback", reason: "set-code transaction" };
-    if (tx.gasLimit > MAX_FAST_GAS) return { kind: "fallback", reason: "gas limit above 2^36" };
+    if (tx.gasLimit > MAX_FAST_GAS) return { kind: "fallback", reason: "gas limit above 2^52" };
     const vm = this.vm;
     vm.state = state;
     try {

@@ -6,8 +6,10 @@ export const STATUS_REVERT = 1;
 export const STATUS_ERROR = 2;
 export type Status = typeof STATUS_OK | typeof STATUS_REVERT | typeof STATUS_ERROR;
 
-/** Past this many bytes, memory costs more than `MAX_FAST_GAS`: the access is out of gas. */
-const MEMORY_LIMIT = 2n ** 31n;
+/** Past this many bytes (2^31 words), memory costs more than `MAX_FAST_GAS`: out of gas. */
+const MEMORY_LIMIT = 2n ** 36n;
+/** Up to this many words, words² is exact in a double. */
+const EXACT_WORDS = 2 ** 26;
 
 /**
  * One call frame: code, program counter, gas (a number), stack and memory. Stacks and memory
@@ -63,7 +65,14 @@ export class Frame {
     if (end > MEMORY_LIMIT) return Number.POSITIVE_INFINITY;
     const words = Math.ceil(Number(end) / 32);
     if (words <= this.memWords) return 0;
-    const cost = words * 3 + Math.floor((words * words) / 512);
+    let cost: number;
+    if (words <= EXACT_WORDS) cost = words * 3 + Math.floor((words * words) / 512);
+    else {
+      const w = BigInt(words);
+      const exact = w * 3n + (w * w) / 512n;
+      if (exact > BigInt(Number.MAX_SAFE_INTEGER)) return Number.POSITIVE_INFINITY;
+      cost = Number(exact);
+    }
     const add = cost - this.memCost;
     this.memCost = cost;
     this.memWords = words;

@@ -5,8 +5,8 @@ import { getOpcodesForHF, paramsEVM } from "@ethereumjs/evm";
  * The rules the fast EVM runs by, read once from the chain's `Common`: the static gas of every
  * opcode (from `@ethereumjs/evm`'s own opcode table for the hardfork, so both engines charge the
  * same), the dynamic-gas parameters, and which Prague features are on. Gas is a JS number: the
- * executor sends transactions with a gas limit above `MAX_FAST_GAS` to `runTx`, so every sum stays
- * an exact integer.
+ * executor sends transactions with a gas limit above `MAX_FAST_GAS` (2^52) to `runTx`, so every sum
+ * stays an exact integer.
  */
 export interface Rules {
   readonly hardfork: "cancun" | "prague";
@@ -50,10 +50,10 @@ export interface GasParams {
 }
 
 /**
- * Gas limits above this go to `runTx`: with at most 2^36 gas, memory can never reach 2^26 words,
- * so memory costs (words²/512) and every other gas sum stay exact in a double.
+ * Gas limits above this go to `runTx`: gas is a JS number, and with at most 2^52 gas every sum of
+ * two gas values stays an exact integer in a double.
  */
-export const MAX_FAST_GAS = 2n ** 36n;
+export const MAX_FAST_GAS = 2n ** 52n;
 
 /** The rules for `common`, or null when its hardfork or extra EIPs are not what the fast EVM implements. */
 export function rulesFor(common: Common): Rules | null {

@@ -20,6 +20,11 @@ export interface MessageResult {
 const ZERO_HASH = new Uint8Array(32);
 const EMPTY_ACCOUNT: AccountRec = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL };
 const MAX_NONCE = 2n ** 64n - 1n;
+/**
+ * Deeper call chains go to `runTx`: each EVM frame costs a few JS frames, and the JS stack would
+ * overflow before the EVM's own limit of 1024. Real contracts rarely nest past a dozen frames.
+ */
+export const FAST_MAX_DEPTH = 256;
 const OP_CALLCODE = 0xf2;
 const OP_DELEGATECALL = 0xf4;
 const OP_STATICCALL = 0xfa;
@@ -307,6 +312,7 @@ export class FastVm {
     f.returnData = EMPTY;
     const delegate = op === OP_DELEGATECALL;
     if (f.depth >= this.rules.g.stackLimit) return false;
+    if (f.depth >= FAST_MAX_DEPTH) throw new FastPathAbort("call depth above 256");
     if (!delegate && (this.state.account(f.address)?.balance ?? 0n) < value) return false;
     let r: MessageResult;
     if (op === OP_DELEGATECALL)
@@ -334,6 +340,7 @@ export class FastVm {
   opCreate(f: Frame, limit: number, value: bigint, init: Uint8Array, salt: bigint | null): bigint {
     f.returnData = EMPTY;
     if (f.depth >= this.rules.g.stackLimit) return 0n;
+    if (f.depth >= FAST_MAX_DEPTH) throw new FastPathAbort("call depth above 256");
     const self = this.state.account(f.address) ?? EMPTY_ACCOUNT;
     if (self.balance < value) return 0n;
     if (self.nonce >= MAX_NONCE) return 0n;
