@@ -55,6 +55,7 @@ interface Results {
   rows: [string, Row][];
   failures: { r: CaseResult; reference: string }[];
   fallbackReasons: [string, number][];
+  skipReasons: [string, number][];
 }
 
 async function runShare(): Promise<Results> {
@@ -68,6 +69,7 @@ async function runShare(): Promise<Results> {
   const rows = new Map<string, Row>();
   const failures: { r: CaseResult; reference: string }[] = [];
   const fallbackReasons = new Map<string, number>();
+  const skipReasons = new Map<string, number>();
   const folderOf = (path: string): string => {
     const parts = relative(root, path).split(sep);
     return parts[0] === "Pyspecs" || parts[0] === "Cancun" || parts[0] === "Shanghai"
@@ -88,6 +90,10 @@ async function runShare(): Promise<Results> {
       row[r.verdict]++;
       if (r.fallbacks.length > 0) row.fellBack++;
       for (const reason of r.fallbacks) fallbackReasons.set(reason, (fallbackReasons.get(reason) ?? 0) + 1);
+      if (r.verdict === "skip") {
+        const reason = r.reason ?? "?";
+        skipReasons.set(reason, (skipReasons.get(reason) ?? 0) + 1);
+      }
       if (r.verdict === "fail") {
         let reference = "-";
         if (engine === "fast") {
@@ -111,13 +117,16 @@ async function runShare(): Promise<Results> {
     rows: [...rows],
     failures,
     fallbackReasons: [...fallbackReasons],
+    skipReasons: [...skipReasons],
   };
 }
 
 function mergeResults(parts: Results[]): Results {
   const rows = new Map<string, Row>();
   const reasons = new Map<string, number>();
+  const skips = new Map<string, number>();
   for (const p of parts) {
+    for (const [k, n] of p.skipReasons ?? []) skips.set(k, (skips.get(k) ?? 0) + n);
     for (const [folder, r] of p.rows) {
       const m = rows.get(folder) ?? { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
       m.cases += r.cases;
@@ -136,6 +145,7 @@ function mergeResults(parts: Results[]): Results {
     rows: [...rows],
     failures: parts.flatMap((p) => p.failures),
     fallbackReasons: [...reasons],
+    skipReasons: [...skips],
   };
 }
 
@@ -178,9 +188,8 @@ if (values.out !== undefined) {
     "`../shared/ethereum-tests/GeneralStateTests` with Cancun expectations, run through the `Executor`",
     "(pre-state into a `MemoryState`, the post entry's `txbytes` executed, the post-state root from the",
     "project's `StateTrie` and the logs hash compared). A case counts as *fell back* when the fast engine",
-    "handed its transaction to `runTx` (the case is still judged on the result). *Skipped*: the case needs",
-    "a KZG library (blob transactions and the point-evaluation precompile), which is not installed; both",
-    "engines are equally unable to run it.",
+    "handed its transaction to `runTx` (the case is still judged on the result). *Skipped*: cases neither",
+    "engine can run here (below).",
     "",
     `Run of ${new Date().toISOString().slice(0, 10)}: ${files} files, ${seconds.toFixed(0)} s of run time in total (one core per share, on a shared machine).`,
     "",
@@ -191,6 +200,12 @@ if (values.out !== undefined) {
     "| reason | cases |",
     "|---|---:|",
     ...[...fallbackReasons].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `| ${reason} | ${n} |`),
+    "",
+    "## Why cases were skipped",
+    "",
+    "| reason | cases |",
+    "|---|---:|",
+    ...res.skipReasons.sort((a, b) => b[1] - a[1]).map(([reason, n]) => `| ${reason} | ${n} |`),
     "",
     "## Failures",
     "",
