@@ -9,7 +9,31 @@ import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState
 import type { WitnessReads } from "../trie/stateTrie.ts";
 import type { Log, Receipt } from "../types/chain.ts";
 import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./callRunner.ts";
+import { FastPathAbort } from "./fastEvm/abort.ts";
+import { FastTxRunner, type SyncBlockHash } from "./fastEvm/fastTx.ts";
 import { PlainTransfers } from "./plainTransfer.ts";
+
+/**
+ * Which EVM runs contract transactions: `@ethereumjs/vm`'s `runTx` (`reference`), or the
+ * synchronous interpreter (`fast`), which hands what it does not implement to `runTx`.
+ */
+export const EXECUTION_ENGINES = ["reference", "fast"] as const;
+export type ExecutionEngine = (typeof EXECUTION_ENGINES)[number];
+
+export interface ExecutorOptions {
+  /** false: every transaction goes through the engine, plain ETH transfers too (tests compare both). */
+  plainTransfers?: boolean;
+  /** Default `reference`. */
+  engine?: ExecutionEngine;
+  /**
+   * Block hashes without waiting, for BLOCKHASH on the fast path: the hash, undefined for no such
+   * block, null when only `blockHash` could answer (the transaction then runs through `runTx`).
+   * Without it, any BLOCKHASH in range sends its transaction to `runTx`.
+   */
+  syncBlockHash?: SyncBlockHash;
+  /** Called with a short, fixed reason each time the fast engine hands a transaction to `runTx`. */
+  onFallback?: (reason: string) => void;
+}
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
 
@@ -31,16 +55,18 @@ export class Executor {
     private readonly vm: VM,
     private readonly common: Common,
     private readonly state: MemoryState,
-    /** The shortcut for plain ETH transfers (null: every transaction goes through `runTx`). */
+    /** The shortcut for plain ETH transfers (null: every transaction goes through the engine). */
     private readonly transfers: PlainTransfers | null,
+    /** The fast engine (null: `reference`, or rules it does not implement). */
+    private readonly fast: FastTxRunner | null,
+    private readonly opts: ExecutorOptions,
   ) {}
 
-  /** `opts.plainTransfers: false` sends every transaction through `runTx` (tests compare both). */
   static async create(
     common: Common,
     state: MemoryState,
     blockHash: BlockHashSource,
-    opts: { plainTransfers?: boolean } = {},
+    opts: ExecutorOptions = {},
   ): Promise<Executor> {
     let ex: Executor | null = null;
     const blockchain = hashOnlyBlockchain((n) => {
@@ -54,8 +80,15 @@ export class Executor {
       common,
       state,
       opts.plainTransfers === false ? null : PlainTransfers.create(common),
+      opts.engine === "fast" ? FastTxRunner.create(common) : null,
+      opts,
     );
     return ex;
+  }
+
+  /** The engine contract transactions run on (`fast` only if the chain's rules allow it). */
+  get engine(): ExecutionEngine {
+    return this.fast === null ? "reference" : "fast";
   }
 
   /** The keys read since the previous call (one block's), and starts a new set. */
@@ -82,6 +115,10 @@ export class Executor {
     try {
       const plain = this.transfers?.run(this.state, tx, block, gasUsedBefore);
       if (plain != null) return { ok: true, receipt: plain.receipt, bloom: ZERO_BLOOM };
+      if (this.fast !== null) {
+        const out = this.runFast(this.fast, tx, block, gasUsedBefore);
+        if (out !== null) return out;
+      }
       r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
     } catch (err) {
       // A witness-backed state throws for a key outside the witness: never a verdict on the tx.
@@ -102,6 +139,37 @@ export class Executor {
     };
     return { ok: true, receipt, bloom: r.receipt.bitvector };
   }
+
+  /** The fast engine's outcome, or null when the transaction must go to `runTx` (state untouched). */
+  private runFast(
+    fast: FastTxRunner,
+    tx: TypedTransaction,
+    block: Block,
+    gasUsedBefore: bigint,
+  ): TxOutcome | null {
+    let reason: string;
+    try {
+      const r = fast.run(this.state, tx, block, gasUsedBefore, this.syncBlockHash);
+      if (r.kind === "ok") return { ok: true, receipt: r.receipt, bloom: r.bloom };
+      if (r.kind === "invalid") return { ok: false, reason: r.reason };
+      reason = r.reason;
+    } catch (err) {
+      if (isMissingStateError(err)) throw err;
+      // Anything else the interpreter throws (a JS stack overflow on a very deep call chain
+      // included) is a reason to let the reference engine decide: counted, never guessed.
+      reason =
+        err instanceof FastPathAbort ? err.reason : `internal error (${(err as Error)?.name ?? "unknown"})`;
+    }
+    this.opts.onFallback?.(reason);
+    return null;
+  }
+
+  private readonly syncBlockHash: SyncBlockHash = (n) => {
+    const src = this.opts.syncBlockHash;
+    const h = src === undefined ? null : src(n);
+    if (h !== null) this.reads.blockHashes.add(n);
+    return h;
+  };
 }
 
 export const addressFromBytes = (b: Uint8Array): Address => new Address(b);

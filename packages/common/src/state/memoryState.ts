@@ -231,10 +231,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async deleteAccount(address: Address): Promise<void> {
-    const addr = hexOf(address.bytes);
-    this.setAccount(addr, undefined);
-    this.setCode(addr, undefined);
-    this.wipeStorage(addr);
+    this.removeAccount(hexOf(address.bytes));
   }
 
   async modifyAccountFields(
@@ -251,11 +248,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async putCode(address: Address, value: Uint8Array): Promise<void> {
-    const addr = hexOf(address.bytes);
-    this.setCode(addr, value.length === 0 ? undefined : value);
-    const cur = this.account(addr) ?? EMPTY_ACCOUNT;
-    const codeHash = value.length === 0 ? KECCAK256_NULL : keccak256(value);
-    this.setAccount(addr, { nonce: cur.nonce, balance: cur.balance, codeHash });
+    this.writeCode(hexOf(address.bytes), value);
   }
 
   async getCode(address: Address): Promise<Uint8Array> {
@@ -279,31 +272,77 @@ export class MemoryState implements StateManagerInterface, StateReader {
   }
 
   async checkpoint(): Promise<void> {
-    this.checkpoints.push(this.journal.length);
+    this.checkpointSync();
   }
 
   async commit(): Promise<void> {
+    this.commitSync();
+  }
+
+  async revert(): Promise<void> {
+    this.revertSync();
+  }
+
+  /** Slot values as they were when the current transaction started (EIP-2200 gas). */
+  readonly originalStorageCache = {
+    get: async (address: Address, key: Uint8Array): Promise<Uint8Array> =>
+      this.originalSlot(hexOf(address.bytes), hexOf(key)),
+    clear: (): void => {
+      this.txOriginal.clear();
+    },
+  };
+
+  // ---------- the same operations, synchronous (the fast EVM's host interface) ----------
+
+  checkpointSync(): void {
+    this.checkpoints.push(this.journal.length);
+  }
+
+  commitSync(): void {
     this.checkpoints.pop();
     if (this.checkpoints.length === 0) this.journal = [];
   }
 
-  async revert(): Promise<void> {
+  revertSync(): void {
     const mark = this.checkpoints.pop() ?? 0;
     for (let i = this.journal.length - 1; i >= mark; i--) this.undo(this.journal[i]!);
     this.journal.length = mark;
   }
 
-  /** Slot values as they were when the current transaction started (EIP-2200 gas). */
-  readonly originalStorageCache = {
-    get: async (address: Address, key: Uint8Array): Promise<Uint8Array> => {
-      const addr = hexOf(address.bytes);
-      const k = hexOf(key);
-      return this.txOriginal.get(`${addr}:${k}`) ?? this.slot(addr, k) ?? EMPTY;
-    },
-    clear: (): void => {
-      this.txOriginal.clear();
-    },
-  };
+  /** A slot's value when the current transaction started (unpadded; empty = zero). */
+  originalSlot(addr: string, key: string): Uint8Array {
+    return this.txOriginal.get(`${addr}:${key}`) ?? this.slot(addr, key) ?? EMPTY;
+  }
+
+  /** Forgets the transaction's original slot values (`originalStorageCache.clear()`). */
+  clearOriginals(): void {
+    this.txOriginal.clear();
+  }
+
+  /** `putCode`: stores code (empty = none) and the account's code hash. */
+  writeCode(addr: string, code: Uint8Array): void {
+    this.setCode(addr, code.length === 0 ? undefined : code);
+    const cur = this.account(addr) ?? EMPTY_ACCOUNT;
+    const codeHash = code.length === 0 ? KECCAK256_NULL : keccak256(code);
+    this.setAccount(addr, { nonce: cur.nonce, balance: cur.balance, codeHash });
+  }
+
+  /** `putStorage` with an unpadded value (empty = zero). */
+  writeSlot(addr: string, key: string, value: Uint8Array): void {
+    this.setSlot(addr, key, value);
+  }
+
+  /** `clearStorage`. */
+  wipeStorageOf(addr: string): void {
+    this.wipeStorage(addr);
+  }
+
+  /** `deleteAccount`: the account, its code and its storage. */
+  removeAccount(addr: string): void {
+    this.setAccount(addr, undefined);
+    this.setCode(addr, undefined);
+    this.wipeStorage(addr);
+  }
 
   async getStateRoot(): Promise<Uint8Array> {
     throw new Error("MemoryState has no trie: state roots are computed by the state trie at block seal");

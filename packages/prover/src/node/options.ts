@@ -1,5 +1,12 @@
 import { availableParallelism } from "node:os";
-import { type CliOptions, daFlags, defineFlags, operationsFlags, p2pFlags } from "@staccato/common";
+import {
+  type CliOptions,
+  EXECUTION_ENGINES,
+  daFlags,
+  defineFlags,
+  operationsFlags,
+  p2pFlags,
+} from "@staccato/common";
 import { z } from "zod";
 
 /** Every flag of `staccato-prover` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
@@ -39,6 +46,11 @@ export const proverFlags = defineFlags({
     schema: z.string().default("*"),
     description: "Allowed CORS origins of --rpc-port (comma-separated, or *)",
     placeholder: "<origins>",
+  },
+  engine: {
+    schema: z.enum(EXECUTION_ENGINES).default("reference"),
+    description:
+      "EVM that re-executes blocks: reference (@ethereumjs/vm, an implementation independent of the sequencer's fast engine, so a divergence is an invalid attestation) or fast (Staccato's synchronous interpreter)",
   },
   ...p2pFlags(9002),
   ...daFlags("none", "read"),

@@ -132,7 +132,7 @@ export class ProverNode {
     }
     const registry = createRegistry({ daemon: "prover" });
     const metrics = new ProverMetrics(registry);
-    const pool = new VerifierPool(o.workers, config, (w, held) =>
+    const pool = new VerifierPool(o.workers, config, o.engine, (w, held) =>
       metrics.workerHeap.set({ worker: String(w) }, held.heapUsedBytes),
     );
     const progress = new Progress(o.dataDir);
@@ -190,6 +190,7 @@ export class ProverNode {
           prover: address,
           chainId: config.chainId,
           workers: o.workers,
+          engine: o.engine,
           attestedThrough: Number(progress.attestedThrough),
           metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
           rpc: node.rpcAddress === null ? null : `http://${node.rpcAddress.host}:${node.rpcAddress.port}`,

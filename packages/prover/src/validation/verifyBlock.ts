@@ -4,6 +4,7 @@ import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   type ChainConfig,
+  type ExecutionEngine,
   Executor,
   MemTrie,
   MemoryState,
@@ -66,6 +67,8 @@ export interface VerifyContext {
   common: Common;
   /** The hash the caller expects (from gossip); a bundle of another block is a `BadBundleError`. */
   expectedHash?: Uint8Array | null;
+  /** The EVM that re-executes (default `reference`: independent of the sequencer's fast engine). */
+  engine?: ExecutionEngine;
 }
 
 const ZERO32 = new Uint8Array(32);
@@ -151,10 +154,14 @@ export async function verifyBundle(bundleBytes: Uint8Array, ctx: VerifyContext):
   const state = new MemoryState(new WitnessState(preStateRoot, db, witness.codes));
   const hashes = new Map<bigint, Uint8Array>();
   for (const h of headers) hashes.set(h.number, h.hash());
-  const executor = await Executor.create(common, state, async (n) => {
+  const headerHash = (n: bigint): Uint8Array => {
     const h = hashes.get(n);
     if (h === undefined) throw new MissingStateError(`missing header ${n} (BLOCKHASH)`, `header ${n}`);
     return h;
+  };
+  const executor = await Executor.create(common, state, async (n) => headerHash(n), {
+    engine: ctx.engine ?? "reference",
+    syncBlockHash: headerHash,
   });
   const template = executionBlock(
     {

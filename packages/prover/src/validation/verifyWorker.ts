@@ -1,6 +1,6 @@
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
-import { type ChainConfig, createEthCommon, parseChainConfig } from "@staccato/common";
+import { type ChainConfig, type ExecutionEngine, createEthCommon, parseChainConfig } from "@staccato/common";
 import { BadBundleError, type VerifyOutcome, verifyBundle } from "./verifyBlock.ts";
 
 export interface VerifyRequest {
@@ -29,6 +29,7 @@ const held = (): WorkerHeld => ({
 // One block at a time per worker; the pool runs one worker per core (DESIGN §5).
 const config: ChainConfig = parseChainConfig(JSON.parse(workerData.config as string), "chain config");
 const common = createEthCommon(config);
+const engine: ExecutionEngine = workerData.engine === "fast" ? "fast" : "reference";
 
 // ethereumjs can surface a storage error as an unhandled rejection (FACTS "Witness"): report it
 // instead of dying, the block's own promise carries the failure.
@@ -37,7 +38,12 @@ process.on("unhandledRejection", () => {});
 parentPort!.on("message", async (req: VerifyRequest) => {
   const started = performance.now();
   try {
-    const outcome = await verifyBundle(req.bundle, { config, common, expectedHash: req.expectedHash });
+    const outcome = await verifyBundle(req.bundle, {
+      config,
+      common,
+      expectedHash: req.expectedHash,
+      engine,
+    });
     parentPort!.postMessage({
       id: req.id,
       ok: true,

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { type ChainConfig, chainConfigToJson } from "@staccato/common";
+import { type ChainConfig, type ExecutionEngine, chainConfigToJson } from "@staccato/common";
 import type { VerifyOutcome } from "./verifyBlock.ts";
 import type { VerifyRequest, VerifyResponse, WorkerHeld } from "./verifyWorker.ts";
 
@@ -36,6 +36,7 @@ export class VerifierPool {
   constructor(
     readonly size: number,
     private readonly config: ChainConfig,
+    private readonly engine: ExecutionEngine = "reference",
     /** Hears what a worker holds after each job (for metrics). */
     private readonly onHeld: ((worker: number, held: WorkerHeld) => void) | null = null,
   ) {
@@ -73,7 +74,7 @@ export class VerifierPool {
 
   private spawn(index: number): Slot {
     const worker = new Worker(new URL("./verifyWorker.boot.mjs", import.meta.url), {
-      workerData: { config: chainConfigToJson(this.config) },
+      workerData: { config: chainConfigToJson(this.config), engine: this.engine },
     });
     const slot: Slot = { worker, busy: false, index, held: null };
     worker.on("message", (r: VerifyResponse) => {

@@ -16,6 +16,7 @@ export class SequencerMetrics {
   readonly walBytes: Gauge;
   readonly executionSeconds: Counter;
   readonly witnessBytes: Counter;
+  readonly fastFallbacks: Counter<"reason">;
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -87,7 +88,13 @@ export class SequencerMetrics {
     });
     this.executionSeconds = new Counter({
       name: "staccato_sequencer_execution_seconds_total",
-      help: "Time spent executing transactions (runTx) for mini-blocks",
+      help: "Time spent executing transactions for mini-blocks",
+      registers: r,
+    });
+    this.fastFallbacks = new Counter({
+      name: "staccato_execution_fast_fallbacks_total",
+      help: "Transactions the fast EVM handed to @ethereumjs/vm before any effect, by reason",
+      labelNames: ["reason"],
       registers: r,
     });
     this.witnessBytes = new Counter({

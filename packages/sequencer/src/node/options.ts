@@ -1,6 +1,7 @@
 import {
   type CliOptions,
   DEFAULT_STATE_WINDOW,
+  EXECUTION_ENGINES,
   daFlags,
   defineFlags,
   operationsFlags,
@@ -96,6 +97,11 @@ export const sequencerFlags = defineFlags({
     description:
       "Worker threads that recover transaction senders (ecrecover) off the execution thread (default: cores - 1, at least 1; 0 = on the execution thread)",
     placeholder: "<n>",
+  },
+  engine: {
+    schema: z.enum(EXECUTION_ENGINES).default("fast"),
+    description:
+      "EVM for contract transactions: fast (Staccato's synchronous interpreter; what it does not implement runs on @ethereumjs/vm, counted in staccato_execution_fast_fallbacks_total) or reference (@ethereumjs/vm for every transaction)",
   },
   p2p: {
     schema: z.boolean().default(true),

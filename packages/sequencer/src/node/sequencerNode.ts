@@ -218,7 +218,21 @@ export class SequencerNode {
     let network: SequencerNetwork | null = null;
     const blockHash = async (n: bigint) =>
       producer === null ? (chain.block(n)?.hash ?? undefined) : producer.blockHash(n);
-    const executor = await Executor.create(common, state, blockHash);
+    const executor = await Executor.create(common, state, blockHash, {
+      engine: o.engine,
+      // BLOCKHASH on the fast path: a sealed block's hash, undefined for none, null while a
+      // block's seal is still in progress (that transaction then runs through runTx, which waits).
+      syncBlockHash: (n) => {
+        const b = chain.block(n);
+        return b === undefined ? undefined : (b.hash ?? null);
+      },
+      onFallback: (reason) => metrics.fastFallbacks.inc({ reason }),
+    });
+    if (o.engine === "fast" && executor.engine !== "fast")
+      log.warn(
+        { hardfork: common.hardfork() },
+        "the fast EVM does not implement this chain's rules: using runTx",
+      );
     const pool = new TxPool(
       txPoolOptionsSchema.parse({
         maxPoolSize: o.txpoolMax,
@@ -535,6 +549,7 @@ export class SequencerNode {
         p2p: network?.multiaddrs() ?? [],
         da: daStore?.description ?? "none",
         serveHistory: o.serveHistory,
+        engine: executor.engine,
       },
       "sequencer started",
     );

@@ -1,0 +1,127 @@
+import type { CodeInfo } from "./codeAnalysis.ts";
+import { EMPTY } from "./words.ts";
+
+export const STATUS_OK = 0;
+export const STATUS_REVERT = 1;
+export const STATUS_ERROR = 2;
+export type Status = typeof STATUS_OK | typeof STATUS_REVERT | typeof STATUS_ERROR;
+
+/** Past this many bytes (2^31 words), memory costs more than `MAX_FAST_GAS`: out of gas. */
+const MEMORY_LIMIT = 2n ** 36n;
+/** Up to this many words, words² is exact in a double. */
+const EXACT_WORDS = 2 ** 26;
+
+/**
+ * One call frame: code, program counter, gas (a number), stack and memory. Stacks and memory
+ * buffers come from per-depth pools (`FramePool`) so a transaction allocates none in the common
+ * case; memory is zeroed on release, up to what the frame used.
+ */
+export class Frame {
+  pc = 0;
+  sp = 0;
+  /** Memory size in 32-byte words (what MSIZE reports and gas was paid for). */
+  memWords = 0;
+  /** Total memory cost paid so far. */
+  memCost = 0;
+  /** A Buffer, so words go in and out through Node's native hex codec. */
+  mem: Buffer;
+  /** The return data of the newest sub-call (RETURNDATASIZE/COPY). */
+  returnData: Uint8Array = EMPTY;
+  /** RETURN/REVERT data of this frame. */
+  output: Uint8Array = EMPTY;
+  status: Status = STATUS_OK;
+  private addrBig: bigint | null = null;
+
+  constructor(
+    readonly stack: bigint[],
+    mem: Buffer,
+    readonly code: Uint8Array,
+    readonly info: CodeInfo,
+    public gas: number,
+    /** The account whose storage and balance the code acts on. */
+    readonly address: string,
+    readonly caller: string,
+    readonly value: bigint,
+    readonly data: Uint8Array,
+    readonly isStatic: boolean,
+    readonly depth: number,
+  ) {
+    this.mem = mem;
+  }
+
+  addressWord(): bigint {
+    if (this.addrBig === null) this.addrBig = BigInt(this.address);
+    return this.addrBig;
+  }
+
+  /**
+   * Charges nothing: records memory growth to cover [off, off+len) and returns its gas (Infinity
+   * when no gas limit the fast path runs with could pay for it). The buffer grows later, in
+   * `ensureMem`, only once the gas is paid.
+   */
+  expand(off: bigint, len: bigint): number {
+    if (len === 0n) return 0;
+    const end = off + len;
+    if (end > MEMORY_LIMIT) return Number.POSITIVE_INFINITY;
+    const words = Math.ceil(Number(end) / 32);
+    if (words <= this.memWords) return 0;
+    let cost: number;
+    if (words <= EXACT_WORDS) cost = words * 3 + Math.floor((words * words) / 512);
+    else {
+      const w = BigInt(words);
+      const exact = w * 3n + (w * w) / 512n;
+      if (exact > BigInt(Number.MAX_SAFE_INTEGER)) return Number.POSITIVE_INFINITY;
+      cost = Number(exact);
+    }
+    const add = cost - this.memCost;
+    this.memCost = cost;
+    this.memWords = words;
+    return add;
+  }
+
+  /** The memory buffer, grown to the paid size. */
+  ensureMem(): Buffer {
+    const need = this.memWords * 32;
+    if (this.mem.length < need) {
+      const grown = Buffer.alloc(Math.max(need, this.mem.length * 2));
+      grown.set(this.mem);
+      this.mem = grown;
+    }
+    return this.mem;
+  }
+}
+
+/** Stacks and memory buffers by call depth, reused across frames and transactions. */
+export class FramePool {
+  private readonly stacks: bigint[][] = [];
+  private readonly mems: Buffer[] = [];
+
+  stack(depth: number): bigint[] {
+    let s = this.stacks[depth];
+    if (s === undefined) {
+      s = new Array<bigint>(1024).fill(0n);
+      this.stacks[depth] = s;
+    }
+    return s;
+  }
+
+  mem(depth: number): Buffer {
+    return this.mems[depth] ?? Buffer.alloc(1024);
+  }
+
+  /** Drops every pooled memory buffer: after an abandoned transaction, frames never released theirs. */
+  clear(): void {
+    this.mems.length = 0;
+  }
+
+  /** Takes a finished frame's memory back (zeroed where it was used). */
+  release(f: Frame): void {
+    const m = f.mem;
+    // Keep buffers of a sane size only: one huge frame must not pin its memory for ever. The
+    // pooled buffer the frame started with may hold data if the frame outgrew it: replace it.
+    if (m.length <= 1 << 20) {
+      m.fill(0, 0, Math.min(f.memWords * 32, m.length));
+      this.mems[f.depth] = m;
+    } else this.mems[f.depth] = Buffer.alloc(1024);
+  }
+}
