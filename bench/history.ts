@@ -16,12 +16,13 @@ import { sleep } from "./targets.ts";
  * ERC-20 transfers. Figures: RSS of both after 20k and after the whole history (default 200k
  * transactions, `BENCH_HISTORY_TX`) and the growth per 100k; the full node's disk bytes per
  * transaction (archive: blocks, indexes and change sets); historical eth_getBalance and eth_call
- * latency at random old blocks against the latest block; the full node's restart time.
+ * latency at random old blocks against the latest block, and eth_getProof's; the full node's restart time.
  */
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const SENDERS = 16;
 const BATCH = 200;
+const PRUNED_RETENTION = 10_000;
 
 function duBytes(dir: string): number {
   return Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
@@ -31,6 +32,7 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
   const dirs = [
     mkdtempSync(join(tmpdir(), "bench-hist-seq-")),
     mkdtempSync(join(tmpdir(), "bench-hist-fn-")),
+    mkdtempSync(join(tmpdir(), "bench-hist-pruned-")),
   ];
   try {
     const seq = await startDaemon(
@@ -65,6 +67,10 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
       seq.started.rpc as string,
     ];
     let fn: Daemon = await startDaemon("packages/fullnode/src/cli.ts", fnArgs, "fullnode started");
+    // A pruned full node beside the archive one: geth's 128 blocks of state, 10,000 blocks of history.
+    const prunedArgs = fnArgs.map((a) => (a === dirs[1] ? dirs[2]! : a));
+    prunedArgs.push("--state-history", "128", "--history-retention", String(PRUNED_RETENTION));
+    const pruned = await startDaemon("packages/fullnode/src/cli.ts", prunedArgs, "fullnode started");
     const seqRpc = new RpcClient(seq.started.rpc as string, { maxSockets: 4, timeoutMs: 30_000 });
     const chainId = BigInt(await seqRpc.call<string>("eth_chainId"));
 
@@ -155,27 +161,32 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
           await sleep(20);
       }
       sendRpc.close();
-      // Until the full node has it all.
+      // Until both full nodes have it all.
       const want = toHex(nonces[0]!);
-      const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 30_000 });
-      while ((await fnRpc.call<string>("eth_getTransactionCount", [senders[0]!.address, "latest"])) !== want)
-        await sleep(100);
-      fnRpc.close();
+      for (const d of [fn, pruned]) {
+        const fnRpc = new RpcClient(d.started.rpc as string, { maxSockets: 1, timeoutMs: 30_000 });
+        while (
+          (await fnRpc.call<string>("eth_getTransactionCount", [senders[0]!.address, "latest"])) !== want
+        )
+          await sleep(100);
+        fnRpc.close();
+      }
     };
 
     const checkpoints = [20_000, total].filter((n, i, a) => a.indexOf(n) === i && n <= total);
-    const rss: { txs: number; seq: number; fn: number }[] = [];
+    const rss: { txs: number; seq: number; fn: number; pruned: number }[] = [];
     for (const at of checkpoints) {
       const started = performance.now();
       await stream(at - sent);
       await sleep(2_000); // let the last blocks seal and settle
-      const r = { txs: sent, seq: mem(seq), fn: mem(fn) };
+      const r = { txs: sent, seq: mem(seq), fn: mem(fn), pruned: mem(pruned) };
       rss.push(r);
       log(
-        `history: ${sent} txs (${((at / (performance.now() - started)) * 1000).toFixed(0)} tx/s): sequencer RSS ${r.seq.toFixed(0)} MB, full node ${r.fn.toFixed(0)} MB`,
+        `history: ${sent} txs (${((at / (performance.now() - started)) * 1000).toFixed(0)} tx/s): sequencer RSS ${r.seq.toFixed(0)} MB, full node ${r.fn.toFixed(0)} MB (pruned: ${r.pruned.toFixed(0)} MB)`,
       );
       report.emit(`history_rss_sequencer_mb.after_${at}_txs`, r.seq, "MB");
       report.emit(`history_rss_fullnode_mb.after_${at}_txs`, r.fn, "MB");
+      report.emit(`history_rss_fullnode_pruned_mb.after_${at}_txs`, r.pruned, "MB");
     }
     if (rss.length >= 2) {
       const a = rss[0]!;
@@ -183,15 +194,20 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
       const per100k = (x: number, y: number) => ((y - x) / (b.txs - a.txs)) * 100_000;
       report.emit("history_rss_growth_sequencer_mb_per_100k_txs", per100k(a.seq, b.seq), "MB");
       report.emit("history_rss_growth_fullnode_mb_per_100k_txs", per100k(a.fn, b.fn), "MB");
+      report.emit("history_rss_growth_fullnode_pruned_mb_per_100k_txs", per100k(a.pruned, b.pruned), "MB");
     }
     report.emit("history_fullnode_disk_bytes_per_tx", duBytes(dirs[1]!) / sent, "B");
+    // Pruned: what it keeps is bounded, so per transaction of the whole chain it falls with length.
+    report.emit("history_fullnode_pruned_disk_bytes_per_tx", duBytes(dirs[2]!) / sent, "B");
+    report.emit("history_fullnode_pruned_disk_mb", duBytes(dirs[2]!) / 2 ** 20, "MB");
+    await stopDaemon(pruned);
 
     // Historical reads: random old blocks against the latest.
     const fnRpc = new RpcClient(fn.started.rpc as string, { maxSockets: 1, timeoutMs: 30_000 });
     const latest = BigInt(await fnRpc.call<string>("eth_blockNumber"));
-    const probe = async (name: string, call: (tag: string) => Promise<unknown>) => {
+    const probe = async (name: string, call: (tag: string) => Promise<unknown>, rounds = 400) => {
       const times: Record<"latest" | "old", number[]> = { latest: [], old: [] };
-      for (let i = 0; i < 400; i++) {
+      for (let i = 0; i < rounds; i++) {
         const old = toHex(1n + BigInt(Math.floor(Math.random() * Number(latest - 1n))));
         for (const [k, tag] of [
           ["latest", "latest"],
@@ -213,6 +229,9 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
     await probe("eth_call", (tag) =>
       fnRpc.call("eth_call", [{ to: token, data: balanceOfData(holder) }, tag]),
     );
+    // A proof at an old block rewinds the trie over every key changed since: here few distinct
+    // keys (the same senders, recipient and token holders), so it measures the rewind's fixed cost.
+    await probe("eth_getProof", (tag) => fnRpc.call("eth_getProof", [token, ["0x0"], tag]), 100);
     fnRpc.close();
 
     // Restart with the whole history in its store.

@@ -11,6 +11,7 @@ import { type Signer, chooseSigner } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
 import { fullnodeFigures } from "./fullnode.ts";
 import { proverFigures } from "./prover.ts";
+import { historyFigures } from "./history.ts";
 import { proverMemoryFigures } from "./proverMemory.ts";
 import { swapFigures } from "./swap.ts";
 import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
@@ -82,6 +83,14 @@ async function main(): Promise<void> {
         log(`prover memory figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
         report.fail("prover_rss_growth_mb_per_100k_txs", "MB", err);
       });
+    }
+    if (cfg.targets.includes("staccato") && process.env.BENCH_HISTORY !== "0") {
+      await historyFigures(report, signer, Number(process.env.BENCH_HISTORY_TX ?? 200_000)).catch(
+        (err: unknown) => {
+          log(`history figures failed: ${(err as Error)?.stack ?? errorMessage(err)}`);
+          report.fail("history_rss_growth_fullnode_mb_per_100k_txs", "MB", err);
+        },
+      );
     }
     if (cfg.backlog) {
       for (const slot of slots) await backlog(slot);

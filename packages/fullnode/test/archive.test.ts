@@ -8,15 +8,20 @@ import {
   createWalletClient,
   encodeAbiParameters,
   encodeFunctionData,
+  fromRlp,
   getContractAddress,
+  hexToBigInt,
+  hexToBytes,
   http,
   keccak256,
   numberToHex,
+  pad,
 } from "viem";
 import { devChain, devKeyAccount, freshAddress } from "../../sequencer/test/helpers/devChain.ts";
 import { type RawBlock, type RawReceipt, rpc } from "../../sequencer/test/helpers/rpcClient.ts";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import { compileSolidity } from "../../sequencer/test/helpers/solidity.ts";
+import { verifyMerkleProof } from "../../common/node_modules/@ethereumjs/mpt/dist/esm/index.js";
 import { FullnodeProcess, TempDirs, fullnodeArgs, killAllFullnodes } from "./helpers/fullnodeProcess.ts";
 
 /**
@@ -47,6 +52,8 @@ contract Hist {
 }`;
 
 const BLOCKS = 300;
+/** keccak256(rlp("")): the storage root of an account without storage. */
+const EMPTY_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421";
 const SLOTS = 4n;
 
 let seq: SequencerProcess;
@@ -70,6 +77,8 @@ const keys = new Map<
 let firstBlock = 0n;
 let lastBlock = 0n;
 const txHashes: Hex[] = [];
+/** Accounts proven with eth_getProof at every block: each with the keys of its values. */
+const proven: { address: Hex; balance?: string; nonce?: string; slots: [slot: Hex, key: string][] }[] = [];
 
 before(async () => {
   const out = compileSolidity({ "Hist.sol": SOURCE });
@@ -123,6 +132,12 @@ async function writeHistory(): Promise<void> {
   });
   const deployed = await send({ data: hist.bytecode, gas: 2_000_000n });
   const addr = deployed.contractAddress as Hex;
+  proven.push({ address: account.address, nonce: "nonce", slots: [] });
+  proven.push({
+    address: addr,
+    balance: "hist.balance",
+    slots: Array.from({ length: Number(SLOTS) }, (_, k) => [mappingSlot(BigInt(k)), `slot${k}`]),
+  });
   firstBlock = BigInt(deployed.blockNumber);
   keys.set("hist.code", {
     initial: "0x",
@@ -157,6 +172,7 @@ async function writeHistory(): Promise<void> {
   const recipients = [freshAddress(), freshAddress(), freshAddress()];
   const paid = new Map<string, bigint>();
   for (const [i, to] of recipients.entries()) {
+    proven.push({ address: to, balance: `balance${i}`, slots: [] });
     keys.set(`balance${i}`, {
       initial: "0x0",
       read: async (c, blockNumber) => numberToHex(await c.getBalance({ address: to, blockNumber })),
@@ -230,6 +246,66 @@ async function readBack(url: string, from: bigint, to: bigint): Promise<number> 
   return n;
 }
 
+/**
+ * eth_getProof (through viem) of every proven account at every `step`-th block from `from` to
+ * `to`, verified with @ethereumjs/mpt against that block's stateRoot, and its values against what
+ * was written.
+ */
+async function checkProofs(url: string, from: bigint, to: bigint, step = 1n): Promise<number> {
+  const c = createPublicClient({ chain: devChain(url), transport: http(url) });
+  let n = 0;
+  for (let b = from; b <= to; b += step) {
+    const block = await c.getBlock({ blockNumber: b });
+    for (const subject of proven) {
+      const p = await c.getProof({
+        address: subject.address,
+        storageKeys: subject.slots.map(([slot]) => slot),
+        blockNumber: b,
+      });
+      const where = `${subject.address} at block ${b} via ${url}`;
+      const leaf = await verifyMerkleProof(
+        hexToBytes(keccak256(subject.address)),
+        p.accountProof.map((x) => hexToBytes(x)),
+        { root: hexToBytes(block.stateRoot) },
+      ).catch((err: Error) => assert.fail(`account proof of ${where}: ${err.message}`));
+      if (leaf === null) {
+        // Proven absent (a recipient not paid yet, the contract before its deployment).
+        assert.equal(p.balance, 0n, where);
+        assert.equal(p.nonce, 0, where);
+        assert.equal(p.storageHash, EMPTY_ROOT, where);
+      } else {
+        const [nonce, balance, storageRoot] = fromRlp(leaf, "hex") as Hex[];
+        const q = (h: Hex) => (h === "0x" ? 0n : hexToBigInt(h));
+        assert.equal(q(nonce!), BigInt(p.nonce), where);
+        assert.equal(q(balance!), p.balance, where);
+        assert.equal(storageRoot, p.storageHash, where);
+      }
+      if (subject.nonce !== undefined)
+        assert.equal(BigInt(p.nonce), BigInt(expected(subject.nonce, b)), where);
+      if (subject.balance !== undefined) assert.equal(p.balance, BigInt(expected(subject.balance, b)), where);
+      for (const [i, [slot, key]] of subject.slots.entries()) {
+        const sp = p.storageProof[i]!;
+        const want = BigInt(expected(key, b));
+        assert.equal(sp.value, want, `${key} of ${where}`);
+        if (p.storageHash === EMPTY_ROOT) {
+          // No storage: nothing to prove against.
+          assert.deepEqual(sp.proof, [], `${key} of ${where}`);
+          continue;
+        }
+        const value = await verifyMerkleProof(
+          hexToBytes(keccak256(pad(slot))),
+          sp.proof.map((x) => hexToBytes(x)),
+          { root: hexToBytes(p.storageHash) },
+        ).catch((err: Error) => assert.fail(`${key} proof of ${where}: ${err.message}`));
+        if (want === 0n) assert.equal(value, null, `${key} of ${where} proven absent`);
+        else assert.equal(hexToBigInt(fromRlp(value!, "hex") as Hex), want, `${key} of ${where}`);
+      }
+      n++;
+    }
+  }
+  return n;
+}
+
 describe("archive / state and history at every block", () => {
   it(`writes values over ${BLOCKS} blocks, then reads every one back at every block from the full node`, async () => {
     await writeHistory();
@@ -241,6 +317,14 @@ describe("archive / state and history at every block", () => {
 
   it("the sequencer, within its state window, serves the same values", async () => {
     await readBack(seq.rpcUrl, firstBlock, lastBlock);
+  });
+
+  it("eth_getProof at every block verifies against that block's stateRoot, on both daemons", async () => {
+    // The full node proves from its change sets (only 128 blocks of state in memory), the sequencer
+    // from its state window; both rewind their state trie to the older root.
+    const n = await checkProofs(fullnode.rpcUrl, firstBlock - 1n, lastBlock);
+    assert.ok(n >= BLOCKS * proven.length, `${n} proofs`);
+    await checkProofs(seq.rpcUrl, firstBlock - 1n, lastBlock);
   });
 
   it("blocks, receipts and logs of blocks no longer in the full node's memory match the sequencer's", async () => {
@@ -276,6 +360,7 @@ describe("archive / state and history at every block", () => {
     const args = [...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"];
     fullnode = await FullnodeProcess.start(args);
     await readBack(fullnode.rpcUrl, firstBlock, lastBlock);
+    await checkProofs(fullnode.rpcUrl, firstBlock, lastBlock, 13n);
     // Traffic while it is killed.
     const wallet = createWalletClient({
       chain: devChain(seq.rpcUrl),

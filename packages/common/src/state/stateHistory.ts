@@ -10,6 +10,27 @@ export interface BlockPre {
   storage: Map<string, ReadonlyMap<string, Uint8Array> | undefined>;
 }
 
+/** The keys some blocks changed (0x hex): what an older block's state differs from a newer one's in. */
+export interface ChangedKeys {
+  accounts: Set<string>;
+  slots: Map<string, Set<string>>;
+  /** Accounts whose storage was wiped (self-destructed or re-created): all their slots are listed. */
+  wiped: Set<string>;
+}
+
+export function emptyChangedKeys(): ChangedKeys {
+  return { accounts: new Set(), slots: new Map(), wiped: new Set() };
+}
+
+export function addChangedSlot(c: ChangedKeys, addr: string, key: string): void {
+  let set = c.slots.get(addr);
+  if (set === undefined) {
+    set = new Set();
+    c.slots.set(addr, set);
+  }
+  set.add(key);
+}
+
 /** Default number of sealed blocks whose state a node keeps in memory (geth keeps 128). */
 export const DEFAULT_STATE_WINDOW = 128;
 
@@ -97,6 +118,23 @@ export class StateHistory {
       for (const [k, v] of slots) if (!m.has(k)) m.set(k, v);
     }
     for (const [addr, storage] of pre.storage) if (!b.storage.has(addr)) b.storage.set(addr, storage);
+  }
+
+  /**
+   * Adds to `into` every key the blocks after `number` in the window changed (the open block's
+   * mini-blocks included): with the values at `number`, what rewinds the newest state to it.
+   */
+  changedSince(number: bigint, into: ChangedKeys): void {
+    for (const b of this.blocks) {
+      if (b.number <= number) continue;
+      for (const a of b.accounts.keys()) into.accounts.add(a);
+      for (const a of b.code.keys()) into.accounts.add(a);
+      for (const [a, slots] of b.slots) for (const k of slots.keys()) addChangedSlot(into, a, k);
+      for (const [a, storage] of b.storage) {
+        into.wiped.add(a);
+        for (const k of storage?.keys() ?? []) addChangedSlot(into, a, k);
+      }
+    }
   }
 
   /** The pre-values of block `number`, while it is in the window (a full node archives them). */

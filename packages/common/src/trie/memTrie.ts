@@ -248,6 +248,40 @@ export class MemTrie {
   }
 
   /**
+   * Adds to `db` (keyed as `fromNodeMap` takes it) every hashed node on `key`'s path and every
+   * hashed child of the branches on it: what a partial trie over this root needs to read, write or
+   * delete `key` (a deletion may collapse a branch into its last other child).
+   */
+  collectPath(key: Uint8Array, db: Map<string, Uint8Array>): void {
+    this.root();
+    const nib = this.keyNibbles(key);
+    const add = (c: Child | null): void => {
+      if (c === null || c.kind === REF) return;
+      if (c.hash !== null) db.set(toHex(c.hash), c.enc!);
+    };
+    let n = this.resolveRoot();
+    if (n === null) return;
+    if (n.hash === null) n.hash = keccak256(n.enc!);
+    add(n);
+    let pos = 0;
+    for (;;) {
+      if (n.kind === LEAF) return;
+      if (n.kind === EXT) {
+        if (!hasPrefix(nib, pos, n.path)) return;
+        pos += n.path.length;
+        n = this.extChild(n);
+        add(n);
+        continue;
+      }
+      for (let i = 0; i < 16; i++) add(n.children[i]!);
+      if (pos === nib.length) return;
+      const c = this.branchChild(n, nib[pos++]);
+      if (c === null) return;
+      n = c;
+    }
+  }
+
+  /**
    * Starts recording a witness. Computes the root first, so every node that exists now is clean
    * and its encoding is the pre-state one.
    */

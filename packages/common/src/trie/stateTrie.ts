@@ -26,6 +26,33 @@ export interface AccountProof {
 
 const newTrie = () => new MemTrie({ secure: true });
 
+/**
+ * How an older block's state differs from the trie's last committed one: what `proofAt` rewinds.
+ * Every key any block after the older one changed is listed with its value at that block.
+ */
+export interface StateRewind {
+  /** The committed root the rewind starts from (the newest sealed block's state root). */
+  from: Uint8Array;
+  /** The older block's state root, which the rewound trie must reach. */
+  to: Uint8Array;
+  /** Each account changed since, as it was then (null: it did not exist). */
+  accounts: [address: string, account: { nonce: bigint; balance: bigint; codeHash: Uint8Array } | null][];
+  /**
+   * Slots changed since, as they were then (empty: zero), per account. With `rebuild` (the
+   * account's storage was wiped since), these are all the slots it had then: its storage trie is
+   * built from them alone.
+   */
+  storage: [address: string, rebuild: boolean, slots: [slot: string, value: Uint8Array][]][];
+}
+
+/** `proofAt` found the trie at another root than the rewind starts from (a block sealed since). */
+export class TrieMovedError extends Error {
+  constructor(readonly root: Uint8Array) {
+    super("the state trie is not at the rewind's starting root");
+    this.name = "TrieMovedError";
+  }
+}
+
 export function encodeTrieAccount(a: TrieAccount): Uint8Array {
   return RLP.encode([
     bigIntToUnpaddedBytes(a.nonce),
@@ -206,6 +233,87 @@ export class StateTrie {
 
   root(): Uint8Array {
     return this.accountTrie.root();
+  }
+
+  /**
+   * EIP-1186 proof against an older state root: a partial trie over the last committed root's
+   * nodes on the paths of every key changed since, rewound to the older values, then proven. It
+   * reads O(keys changed × depth) nodes and leaves this trie untouched. Throws `TrieMovedError`
+   * when the last commit is not `rewind.from`, and an error when the rewound root is not
+   * `rewind.to` (never a proof against another root).
+   */
+  proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): AccountProof {
+    const live = this.accountTrie.root();
+    if (!equalsBytes(live, rewind.from)) throw new TrieMovedError(live);
+    const target = hexOf(address);
+    const db = new Map<string, Uint8Array>();
+    const changed = new Map(rewind.accounts);
+    const storage = new Map(rewind.storage.map(([a, rebuild, s]) => [a, { rebuild, slots: s }]));
+    for (const a of new Set([target, ...changed.keys(), ...storage.keys()]))
+      this.accountTrie.collectPath(hexToBytes(a as `0x${string}`), db);
+    for (const [a, { rebuild, slots: s }] of storage) {
+      const st = this.storageTries.get(a);
+      if (rebuild || st === undefined) continue;
+      for (const [k] of s) st.collectPath(hexToBytes(k as `0x${string}`), db);
+    }
+    for (const k of slots) this.storageTries.get(target)?.collectPath(k, db);
+    const at = MemTrie.fromNodeMap(live, db, { secure: true });
+    const tries = new Map<string, MemTrie>();
+    let targetAccount: TrieAccount | undefined = this.accounts.get(target);
+    for (const a of new Set([...changed.keys(), ...storage.keys()])) {
+      const key = hexToBytes(a as `0x${string}`);
+      const now = this.accounts.get(a);
+      const then = changed.has(a) ? changed.get(a) : now;
+      if (then === null || then === undefined) {
+        at.del(key);
+        if (a === target) targetAccount = undefined;
+        continue;
+      }
+      let storageRoot = now?.storageRoot ?? KECCAK256_RLP;
+      const st = storage.get(a);
+      if (st !== undefined) {
+        const t =
+          st.rebuild || now === undefined || equalsBytes(storageRoot, KECCAK256_RLP)
+            ? newTrie()
+            : MemTrie.fromNodeMap(storageRoot, db, { secure: true });
+        for (const [k, v] of st.slots) {
+          const kb = hexToBytes(k as `0x${string}`);
+          if (v.length === 0) t.del(kb);
+          else t.put(kb, RLP.encode(v));
+        }
+        storageRoot = t.root();
+        tries.set(a, t);
+      }
+      const acct = { nonce: then.nonce, balance: then.balance, codeHash: then.codeHash, storageRoot };
+      at.put(key, encodeTrieAccount(acct));
+      if (a === target) targetAccount = acct;
+    }
+    const root = at.root();
+    if (!equalsBytes(root, rewind.to)) {
+      throw new Error(
+        `state trie: rewinding to an older block gave root ${hexOf(root)}, not its state root ${hexOf(rewind.to)}`,
+      );
+    }
+    // The target's storage: rewound above, or unchanged since (the live trie proves it).
+    const st = targetAccount === undefined ? undefined : (tries.get(target) ?? this.storageTries.get(target));
+    const storageProof = slots.map((key) => {
+      const raw = st?.get(key);
+      return {
+        key,
+        value: raw === undefined ? new Uint8Array(0) : (RLP.decode(raw) as Uint8Array),
+        proof: st === undefined ? [] : st.proof(key),
+      };
+    });
+    return {
+      root,
+      address,
+      nonce: targetAccount?.nonce ?? 0n,
+      balance: targetAccount?.balance ?? 0n,
+      codeHash: targetAccount?.codeHash ?? KECCAK256_NULL,
+      storageHash: targetAccount?.storageRoot ?? KECCAK256_RLP,
+      accountProof: at.proof(address),
+      storageProof,
+    };
   }
 
   /** EIP-1186 proof against the last committed root. */

@@ -1,15 +1,22 @@
 import { Worker } from "node:worker_threads";
 import type { StateDiff } from "../state/stateDiff.ts";
-import { type AccountProof, StateTrie, type WitnessReads } from "./stateTrie.ts";
+import {
+  type AccountProof,
+  type StateRewind,
+  StateTrie,
+  TrieMovedError,
+  type WitnessReads,
+} from "./stateTrie.ts";
 
 export type TrieRequest =
   | { kind: "add"; diff: StateDiff }
   | { kind: "commit"; id: number; reads?: WitnessReads }
-  | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] };
+  | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] }
+  | { kind: "proofAt"; id: number; address: Uint8Array; slots: Uint8Array[]; rewind: StateRewind };
 
 export type TrieResponse =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: false; error: string; moved?: Uint8Array };
 
 /** What a commit returns: the root, its cost, and the witness nodes when reads were given. */
 export interface CommitResult {
@@ -24,6 +31,8 @@ export interface StateTrieHandle {
   /** The root over every diff added so far; with `reads`, also the block's witness nodes. */
   commit(reads?: WitnessReads): Promise<CommitResult>;
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof>;
+  /** The proof against an older block's state (`StateTrie.proofAt`). */
+  proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): Promise<AccountProof>;
   close(): Promise<void>;
 }
 
@@ -41,6 +50,7 @@ export class WorkerStateTrie implements StateTrieHandle {
       if (w === undefined) return;
       this.waiting.delete(r.id);
       if (r.ok) w.resolve(r.value);
+      else if (r.moved !== undefined) w.reject(new TrieMovedError(r.moved));
       else w.reject(new Error(`state trie worker: ${r.error}`));
     });
     this.worker.on("error", (err) => this.fail(err));
@@ -60,6 +70,11 @@ export class WorkerStateTrie implements StateTrieHandle {
 
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
     return this.request({ kind: "proof", id: this.nextId++, address, slots }) as Promise<AccountProof>;
+  }
+
+  proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): Promise<AccountProof> {
+    const msg = { kind: "proofAt" as const, id: this.nextId++, address, slots, rewind };
+    return this.request(msg) as Promise<AccountProof>;
   }
 
   async close(): Promise<void> {
@@ -100,6 +115,9 @@ export class InlineStateTrie implements StateTrieHandle {
   }
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {
     return this.enqueue(() => this.trie.proof(address, slots));
+  }
+  proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): Promise<AccountProof> {
+    return this.enqueue(async () => this.trie.proofAt(address, slots, rewind));
   }
   async close(): Promise<void> {}
 

@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { StateTrie } from "./stateTrie.ts";
+import { StateTrie, TrieMovedError } from "./stateTrie.ts";
 import type { TrieRequest, TrieResponse } from "./trieClient.ts";
 
 // The state trie on its own thread: the sequencer's execution thread only posts diffs and asks
@@ -23,6 +23,14 @@ async function handle(msg: TrieRequest): Promise<void> {
     }
     case "proof":
       reply({ id: msg.id, ok: true, value: await trie.proof(msg.address, msg.slots) });
+      return;
+    case "proofAt":
+      try {
+        reply({ id: msg.id, ok: true, value: trie.proofAt(msg.address, msg.slots, msg.rewind) });
+      } catch (err) {
+        if (!(err instanceof TrieMovedError)) throw err;
+        reply({ id: msg.id, ok: false, error: err.message, moved: err.root });
+      }
       return;
   }
 }

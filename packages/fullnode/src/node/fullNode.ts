@@ -256,6 +256,7 @@ export class FullNode {
           const after = through === null ? undefined : replica.history.at(through);
           return n < pastState.floor() || after === undefined ? undefined : store.states.at(n, after);
         },
+        changedSince: (n, into, maxKeys) => store.states.changedSince(n, into, maxKeys),
       },
       get trie() {
         return replica.trie;

@@ -4,10 +4,12 @@ import {
   type ArchiveOp,
   type AsyncStateReader,
   type BlockPre,
+  type ChangedKeys,
   KECCAK256_NULL,
   type RlpItem,
   type StateDiff,
   type StateReader,
+  addChangedSlot,
   archiveKey,
   big,
   bytes,
@@ -109,6 +111,28 @@ export class StateArchive {
       ops.push({ type: "del", key: k });
     }
     return ops;
+  }
+
+  /**
+   * Adds to `into` every key the change sets of blocks after `k` hold (`eth_getProof` at `k`
+   * rewinds them). A wipe's change set lists every slot the account had, so no key is missed.
+   * Throws past `maxKeys`: a rewind that large is refused rather than run.
+   */
+  async changedSince(k: bigint, into: ChangedKeys, maxKeys: number): Promise<void> {
+    let count = 0;
+    for await (const v of this.db.values({
+      gte: archiveKey(P_CHANGES, u64(k + 1n)),
+      lt: Uint8Array.of(P_CHANGES + 1),
+    })) {
+      for (const key of RLP.decode(v) as Uint8Array[]) {
+        const addr = hexOfBytes(key.subarray(1, 21));
+        if (key[0] === P_ACCOUNT) into.accounts.add(addr);
+        else addChangedSlot(into, addr, hexOfBytes(key.subarray(21)));
+        if (++count > maxKeys) {
+          throw new Error(`more than ${maxKeys} state changes since block ${k}`);
+        }
+      }
+    }
   }
 
   /** The oldest block with a change set (state at blocks before it is not kept), if any. */

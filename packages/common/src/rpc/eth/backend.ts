@@ -6,7 +6,7 @@ import type { ChainEvents } from "../../chain/chainEvents.ts";
 import type { ChainBlock, ChainStore } from "../../chain/chainStore.ts";
 import type { ChainConfig } from "../../config/chainConfig.ts";
 import type { CallRunner } from "../../execution/callRunner.ts";
-import type { StateHistory } from "../../state/stateHistory.ts";
+import type { ChangedKeys, StateHistory } from "../../state/stateHistory.ts";
 import type { AnyStateReader, AsyncStateReader } from "../../state/asyncState.ts";
 import type { MemoryState } from "../../state/memoryState.ts";
 import type { StateTrieHandle } from "../../trie/trieClient.ts";
@@ -50,12 +50,14 @@ export interface ChainBackend {
     floor(): bigint;
     /** The state at block `n`, or undefined when it is not kept. */
     at(n: bigint): AsyncStateReader | undefined;
+    /** Adds the keys changed by the blocks after `n` it holds (eth_getProof at `n`); throws past `maxKeys`. */
+    changedSince(n: bigint, into: ChangedKeys, maxKeys: number): Promise<void>;
   };
   /** `--state-history` as configured (for error messages). */
   stateHistory: number;
   /** `--preconfirmations on`: `latest` state and by-hash lookups see mini-blocks before their block seals. */
   preconfirmations: boolean;
-  trie: Pick<StateTrieHandle, "proof">;
+  trie: Pick<StateTrieHandle, "proof" | "proofAt">;
   calls: CallRunner;
   events: ChainEvents;
   limits: RpcLimits;

@@ -9,6 +9,8 @@ import { revertReason } from "../../execution/callRunner.ts";
 import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
 import { type ChainBackend, blockFor, prunedBlocks, resolveBlock, stateAt, tagNumber } from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
+import { proofAtBlock } from "./proofAt.ts";
+import type { AccountProof } from "../../trie/stateTrie.ts";
 
 const EMPTY = new Uint8Array(0);
 /** The tip eth_maxPriorityFeePerGas suggests: 0.001 gwei. */
@@ -369,16 +371,20 @@ export function ethApi(be: ChainBackend): RpcMethods {
             "hash" in at ? "block not found" : "header not found",
           );
         }
-        if (b.hash === null || b.number !== be.chain.latest.number) {
-          throw invalidInput("eth_getProof is served against the latest sealed block only");
-        }
+        if (b.hash === null) throw new RpcError(RpcErrorCode.ResourceNotFound, "header not found");
         const slots = keys.map((k) => hexToBytes(`0x${k.slice(2).padStart(64, "0")}` as `0x${string}`));
-        // The trie answers against its newest committed root, which may belong to a block whose
-        // seal is still finishing; wait for that block so the proof matches `latest`.
-        const proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
-        const root = bytesToHex(proof.root);
-        for (let i = 0; i < 50 && bytesToHex(be.chain.latest.header!.stateRoot) !== root; i++) {
-          await new Promise((r) => setTimeout(r, 20));
+        let proof: AccountProof;
+        if (b.number === be.chain.latest.number) {
+          // The trie answers against its newest committed root, which may belong to a block whose
+          // seal is still finishing; wait for that block so the proof matches `latest`.
+          proof = await be.trie.proof(hexToBytes(a as `0x${string}`), slots);
+          const root = bytesToHex(proof.root);
+          for (let i = 0; i < 50 && bytesToHex(be.chain.latest.header!.stateRoot) !== root; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        } else {
+          // An older block: the trie rewound to its state root (error 4444 past what is kept).
+          proof = await proofAtBlock(be, b, hexToBytes(a as `0x${string}`), slots);
         }
         return {
           address: a,
