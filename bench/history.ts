@@ -113,6 +113,7 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
      */
     const stream = async (n: number) => {
       const per = Math.ceil(n / SENDERS);
+      const firstNonce = nonces[0]!;
       const signed: string[][] = [];
       for (const [i, k] of senders.entries()) {
         const txs = Array.from({ length: per }, () => ({
@@ -150,9 +151,11 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
         round.push(erc[r]!);
         await sendRpc.batchOk(round.map((raw) => ({ method: "eth_sendRawTransaction", params: [raw] })));
         sent += round.length;
-        // Keep the pool shallow: wait while the sequencer is far behind.
+        // Keep the pool shallow: wait while the sequencer is far behind what was sent (all of the
+        // stream is signed already, so `nonces` is ahead of what was sent).
+        const sentNonce = firstNonce + Math.min(per, (r + 1) * step);
         while (
-          nonces[0]! -
+          sentNonce -
             Number(
               BigInt(await sendRpc.call<string>("eth_getTransactionCount", [senders[0]!.address, "latest"])),
             ) >
@@ -173,7 +176,7 @@ export async function historyFigures(report: Report, signer: Signer, total: numb
       }
     };
 
-    const checkpoints = [20_000, total].filter((n, i, a) => a.indexOf(n) === i && n <= total);
+    const checkpoints = [20_000, 200_000, total].filter((n, i, a) => a.indexOf(n) === i && n <= total);
     const rss: { txs: number; seq: number; fn: number; pruned: number }[] = [];
     for (const at of checkpoints) {
       const started = performance.now();
