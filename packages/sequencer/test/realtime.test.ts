@@ -421,27 +421,28 @@ describe("realtime / subscriptions", () => {
   });
 });
 
-/** Runtime code: PUSH1 60, then JUMPDEST PUSH1 1 SWAP1 SUB DUP1 PUSH1 2 JUMPI until 0, STOP. */
-const COUNTDOWN_60 = "603c5b600190038060025700";
+/** Runtime code: PUSH2 2048, then JUMPDEST PUSH1 1 SWAP1 SUB DUP1 PUSH1 3 JUMPI until 0, STOP. */
+const COUNTDOWN = "6108005b600190038060035700";
 
 describe("realtime / priority lane", () => {
   it("a 2 gwei tip overtakes a backlog of 3,000 bulk calls; mini-blocks tile each block", async (t) => {
     const SENDERS = [6, 7, 8, 9, 10, 11];
     const PER_SENDER = 500;
     const accounts = SENDERS.map((i) => devKeyAccount(i));
-    // The backlog calls a contract that counts down from 60 (~420 opcodes, about an ERC-20
-    // transfer's work): plain transfers run so fast that no backlog would form.
+    // The backlog calls a contract that counts down from 2,048 (~14,000 opcodes, ~75,000 gas):
+    // on the fast EVM anything lighter runs as fast as the batches arrive and no backlog forms.
+    // (It counted down from 60, about an ERC-20 transfer's work, while contracts ran on runTx.)
     const deployed = await rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [
-      await signed(14, { to: null, gas: 100_000n, data: `0x600c600c600039600c6000f3${COUNTDOWN_60}` }),
+      await signed(14, { to: null, gas: 100_000n, data: `0x600d600c600039600d6000f3${COUNTDOWN}` }),
     ]);
     assert.equal(deployed.status, "0x1");
     const sink = deployed.contractAddress as Hex;
-    assert.equal(await rpc(seq.rpcUrl, "eth_getCode", [sink, "pending"]), `0x${COUNTDOWN_60}`);
+    assert.equal(await rpc(seq.rpcUrl, "eth_getCode", [sink, "pending"]), `0x${COUNTDOWN}`);
     const backlog: Hex[] = [];
     const starts = await Promise.all(SENDERS.map((i) => nextNonce(i)));
     for (let k = 0; k < PER_SENDER; k++) {
       for (const [j, acct] of accounts.entries()) {
-        backlog.push(await signFrom(acct, { nonce: starts[j]! + k, to: sink, gas: 30_000n }));
+        backlog.push(await signFrom(acct, { nonce: starts[j]! + k, to: sink, gas: 100_000n }));
       }
     }
     const priority = await signed(12, {
