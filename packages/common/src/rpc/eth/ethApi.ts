@@ -9,6 +9,7 @@ import { revertReason } from "../../execution/callRunner.ts";
 import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
 import { type ChainBackend, blockFor, prunedBlocks, resolveBlock, stateAt, tagNumber } from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
+import { type TxCallObject, txCallObject } from "./callTx.ts";
 import { proofAtBlock } from "./proofAt.ts";
 import type { AccountProof } from "../../trie/stateTrie.ts";
 
@@ -19,23 +20,9 @@ export const SUGGESTED_TIP = 1_000_000n;
 const optional = <T extends z.ZodType>(t: T) => t.optional();
 const hexBytes = s.hexBytes;
 
-/** A call object for eth_call / eth_estimateGas (unknown fields are ignored, as geth does). */
-export const callObject = z
-  .looseObject({
-    from: optional(s.address),
-    to: optional(s.address.nullable()),
-    gas: optional(s.quantity),
-    gasPrice: optional(s.quantity),
-    maxFeePerGas: optional(s.quantity),
-    maxPriorityFeePerGas: optional(s.quantity),
-    value: optional(s.quantity),
-    data: optional(hexBytes),
-    input: optional(hexBytes),
-    nonce: optional(s.quantity),
-    accessList: optional(z.array(z.looseObject({ address: s.address, storageKeys: z.array(s.hash32) }))),
-  })
-  .describe("transaction");
-type CallObject = z.output<typeof callObject>;
+/** A call object for eth_call / eth_estimateGas: the one every call-taking method reads. */
+export const callObject = txCallObject;
+type CallObject = TxCallObject;
 
 export const filterObject = z
   .looseObject({
