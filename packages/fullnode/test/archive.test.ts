@@ -48,10 +48,14 @@ contract Hist {
     function del(uint256 k) external { delete v[k]; }
     function spawn() external returns (address) { return address(new Child()); }
     function spawnAndKill() external payable { Child c = new Child(); c.kill(); }
+    function hashOf(uint256 n) external view returns (bytes32) { return blockhash(n); }
     receive() external payable {}
 }`;
 
 const BLOCKS = 300;
+/** Few transactions in memory: nearly every block's transactions and receipts come from disk. */
+const CACHE_TXS = ["--block-cache-txs", "8"];
+let histAddress: Hex;
 /** keccak256(rlp("")): the storage root of an account without storage. */
 const EMPTY_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421";
 const SLOTS = 4n;
@@ -86,10 +90,15 @@ before(async () => {
   // The sequencer keeps enough state history to be compared at every block (its window and 4444
   // beyond it: rpcSpec.test.ts).
   seq = await SequencerProcess.start({
-    args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257"],
+    args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257", ...CACHE_TXS],
   });
   fullnodeDir = dirs.make();
-  fullnode = await FullnodeProcess.start([...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"]);
+  fullnode = await FullnodeProcess.start([
+    ...fullnodeArgs(seq, fullnodeDir),
+    "--block-cache",
+    "257",
+    ...CACHE_TXS,
+  ]);
 });
 
 after(async () => {
@@ -132,6 +141,7 @@ async function writeHistory(): Promise<void> {
   });
   const deployed = await send({ data: hist.bytecode, gas: 2_000_000n });
   const addr = deployed.contractAddress as Hex;
+  histAddress = addr;
   proven.push({ address: account.address, nonce: "nonce", slots: [] });
   proven.push({
     address: addr,
@@ -355,9 +365,14 @@ describe("archive / state and history at every block", () => {
     assert.deepEqual(lb, la);
   });
 
+  it("BLOCKHASH reaches 256 blocks back on both daemons, though those blocks' transactions left memory", async () => {
+    await checkBlockHashes(seq.rpcUrl);
+    await checkBlockHashes(fullnode.rpcUrl);
+  });
+
   it("after a restart, and after SIGKILL mid-stream and a restart, the full node serves the same", async () => {
     await fullnode.kill("SIGTERM");
-    const args = [...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257"];
+    const args = [...fullnodeArgs(seq, fullnodeDir), "--block-cache", "257", ...CACHE_TXS];
     fullnode = await FullnodeProcess.start(args);
     await readBack(fullnode.rpcUrl, firstBlock, lastBlock);
     await checkProofs(fullnode.rpcUrl, firstBlock, lastBlock, 13n);
@@ -382,6 +397,7 @@ describe("archive / state and history at every block", () => {
       fullnode.rpc<RawBlock>("eth_getBlockByNumber", [numberToHex(latest), false]),
     ]);
     assert.equal(b.hash, a.hash);
+    await checkBlockHashes(fullnode.rpcUrl);
   });
 
   it("the sequencer, killed with SIGKILL and restarted, serves its old blocks and receipts from disk", async () => {
@@ -394,7 +410,7 @@ describe("archive / state and history at every block", () => {
     ]);
     await seq.kill9();
     seq = await seq.restart({
-      args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257"],
+      args: ["--block-ms", "100", "--state-history", "2000", "--block-cache", "257", ...CACHE_TXS],
     });
     const after = await Promise.all(
       txHashes.slice(0, 50).map((h) => rpc<RawReceipt>(seq.rpcUrl, "eth_getTransactionReceipt", [h])),
@@ -404,8 +420,31 @@ describe("archive / state and history at every block", () => {
       await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(firstBlock), true]),
       blockBefore,
     );
+    await checkBlockHashes(seq.rpcUrl);
   });
 });
+
+/**
+ * BLOCKHASH(n) from an eth_call at block `top` equals block n's hash for every n in the 256
+ * blocks before `top`, and is zero for `top` itself and beyond the 256.
+ */
+async function checkBlockHashes(url: string): Promise<void> {
+  const c = createPublicClient({ chain: devChain(url), transport: http(url) });
+  const top = await c.getBlockNumber();
+  assert.ok(top > 300n, `${top} blocks`);
+  const zero = pad("0x0", { size: 32 });
+  for (let n = top - 257n; n <= top; n++) {
+    const got = await c.readContract({
+      address: histAddress,
+      abi: hist.abi,
+      functionName: "hashOf",
+      args: [n],
+      blockNumber: top,
+    });
+    const want = n === top || n < top - 256n ? zero : (await c.getBlock({ blockNumber: n })).hash;
+    assert.equal(got, want, `BLOCKHASH(${n}) at block ${top} via ${url}`);
+  }
+}
 
 async function waitUntil(cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;

@@ -275,7 +275,7 @@ export class ChainArchive {
     return { ops, next };
   }
 
-  private headerOf(seal: BlockSeal): BlockHeader {
+  headerOf(seal: BlockSeal): BlockHeader {
     return createBlockHeaderFromRLP(seal.header, {
       common: this.common,
       skipConsensusFormatValidation: true,

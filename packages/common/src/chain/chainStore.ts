@@ -74,10 +74,17 @@ export interface LocatedLog {
 /** How the chain store keeps history in memory. */
 export interface ChainStoreOptions {
   /**
-   * Sealed blocks kept in memory (at least 256, what BLOCKHASH reaches); older blocks are read
-   * from `archive` once it holds them. Without an archive everything stays in memory.
+   * Newest sealed blocks whose hash and header stay in memory (at least 257: BLOCKHASH reaches
+   * 256 back), and the most whose transactions do; older blocks are read from `archive` once it
+   * holds them. Without an archive everything stays in memory.
    */
   retain?: number;
+  /**
+   * Most transactions (with receipts) the sealed blocks in memory may hold together: at full
+   * speed a block window of `retain` blocks would be millions. The newest sealed block stays
+   * whatever its size.
+   */
+  retainTxs?: number;
   archive?: ChainArchive | null;
   /** The first block held in memory (default `base`): older ones are in the archive already. */
   first?: bigint;
@@ -88,14 +95,25 @@ export interface ChainStoreOptions {
 /** Fewest sealed blocks a chain store with an archive keeps in memory: BLOCKHASH reaches 256 back. */
 export const MIN_RETAINED_BLOCKS = 257;
 export const DEFAULT_RETAINED_BLOCKS = 512;
+/** Transactions the sealed blocks in memory hold at most, by default (~40 MB of receipts). */
+export const DEFAULT_RETAINED_TXS = 20_000;
+
+/** What stays in memory of a recent sealed block after its transactions leave. */
+interface SealedRef {
+  readonly hash: Uint8Array;
+  /** Null only for a block sealed without one (tests that need hashes alone). */
+  readonly header: BlockHeader | null;
+}
 
 /**
  * The chain as RPC and the network read it: the open block being filled by mini-blocks, the
  * newest sealed blocks in memory (with their transaction-hash, block-hash and mini-block
- * indexes), and, with an archive, everything older on disk. The synchronous lookups answer from
- * memory only (what execution, sealing and gossip need: recent blocks); the `get…` lookups fall
- * through to the archive. A block leaves memory once the archive holds it (`archived`) and it is
- * older than the retained window, so memory does not grow with the chain's length.
+ * indexes), the hashes and headers of the last `retain` sealed blocks (BLOCKHASH, witnesses,
+ * attestations), and, with an archive, everything older on disk. The synchronous lookups answer
+ * from memory only (what execution, sealing and gossip need: recent blocks); the `get…` lookups
+ * fall through to the archive. A block's transactions leave memory once the archive holds it
+ * (`archived`) and it is older than `retain` blocks or the blocks after it hold `retainTxs`
+ * transactions, so memory does not grow with the chain's length or its load.
  */
 export class ChainStore {
   private blocks: ChainBlock[] = [];
@@ -115,6 +133,11 @@ export class ChainStore {
     hash: new Uint8Array(32),
   };
   private readonly retain: number;
+  private readonly retainTxs: number;
+  /** Transactions in `blocks`. */
+  private heldTxs = 0;
+  /** Hash and header of every sealed block of the last `retain`, oldest first. */
+  private sealedRefs = new Map<bigint, SealedRef>();
   readonly archive: ChainArchive | null;
   /** The oldest block the node holds (memory or archive): its base, or where retention pruned to. */
   private oldestNumber: bigint;
@@ -129,10 +152,8 @@ export class ChainStore {
     this.archive = opts.archive ?? null;
     this.archivedThrough = this.first - 1n;
     if (opts.before !== undefined) this.evictedLastMiniBlock = opts.before;
-    this.retain =
-      this.archive === null
-        ? Number.POSITIVE_INFINITY
-        : Math.max(MIN_RETAINED_BLOCKS, opts.retain ?? DEFAULT_RETAINED_BLOCKS);
+    this.retain = Math.max(MIN_RETAINED_BLOCKS, opts.retain ?? DEFAULT_RETAINED_BLOCKS);
+    this.retainTxs = opts.retainTxs ?? DEFAULT_RETAINED_TXS;
   }
 
   private at(n: bigint): ChainBlock | undefined {
@@ -157,6 +178,7 @@ export class ChainStore {
     // A block read back from the archive comes with its mini-blocks and transactions.
     for (const mb of b.miniBlocks) this.miniBlocks.set(mb.number, mb);
     for (const t of b.txs) this.txs.set(t.hashHex, t);
+    this.heldTxs += b.txs.length;
     if (b.number > this.headNumber) this.headNumber = b.number;
     if (b.hash !== null) this.markSealed(b);
   }
@@ -169,12 +191,37 @@ export class ChainStore {
       b.txs.push(e);
       this.txs.set(e.hashHex, e);
     }
+    this.heldTxs += entries.length;
   }
 
   markSealed(b: ChainBlock): void {
     this.byHash.set(bytesToHex(b.hash!), b);
     if (b.number > this.latestNumber) this.latestNumber = b.number;
+    this.sealedRefs.set(b.number, { hash: b.hash!, header: b.header });
+    const keepFrom = this.latestNumber - BigInt(this.retain) + 1n;
+    for (const n of this.sealedRefs.keys()) {
+      if (n >= keepFrom) break;
+      this.sealedRefs.delete(n);
+    }
     this.evict();
+  }
+
+  /**
+   * Reads the hashes and headers of the recent sealed blocks before the first one in memory from
+   * the archive (a restart: BLOCKHASH, witnesses and attestations reach back `retain` blocks).
+   */
+  async loadSealedRefs(): Promise<void> {
+    if (this.archive === null) return;
+    const from = [this.latestNumber - BigInt(this.retain) + 1n, this.oldestNumber, 0n].reduce((a, b) =>
+      a > b ? a : b,
+    );
+    const loaded = new Map<bigint, SealedRef>();
+    for (let n = from; n < this.first; n++) {
+      const seal = await this.archive.seal(n);
+      if (seal !== undefined) loaded.set(n, { hash: seal.hash, header: this.archive.headerOf(seal) });
+    }
+    for (const [n, ref] of this.sealedRefs) loaded.set(n, ref);
+    this.sealedRefs = loaded;
   }
 
   /** Every block through this one is in the archive. */
@@ -188,17 +235,22 @@ export class ChainStore {
     this.evict();
   }
 
-  /** Sealed blocks in memory older than the retained window, and archived, leave memory. */
+  /**
+   * Archived sealed blocks leave memory, oldest first, while they are older than the retained
+   * window or the blocks in memory hold more than `retainTxs` transactions; the newest sealed
+   * block (every open block's parent) stays.
+   */
   private evict(): void {
-    const keepFrom =
-      this.latestNumber - BigInt(this.retain === Number.POSITIVE_INFINITY ? 0 : this.retain) + 1n;
-    if (this.retain === Number.POSITIVE_INFINITY) return;
+    if (this.archive === null) return;
+    const keepFrom = this.latestNumber - BigInt(this.retain) + 1n;
     let drop = 0;
     for (const b of this.blocks) {
-      if (b.number >= keepFrom || b.number > this.archivedThrough || b.hash === null) break;
+      if (b.number >= this.latestNumber || b.number > this.archivedThrough || b.hash === null) break;
+      if (b.number >= keepFrom && this.heldTxs <= this.retainTxs) break;
       this.byHash.delete(bytesToHex(b.hash));
       for (const t of b.txs) this.txs.delete(t.hashHex);
       for (const mb of b.miniBlocks) this.miniBlocks.delete(mb.number);
+      this.heldTxs -= b.txs.length;
       const last = b.miniBlocks.at(-1);
       if (last !== undefined) this.evictedLastMiniBlock = { number: last.number, hash: last.hash };
       drop++;
@@ -215,6 +267,21 @@ export class ChainStore {
   /** The newest block that has transactions or is open: the `pending` block. */
   get head(): ChainBlock {
     return this.blocks[this.blocks.length - 1]!;
+  }
+
+  /** The hash of sealed block `number` if it is one of the last `retain` (BLOCKHASH's reach). */
+  sealedHash(number: bigint): Uint8Array | undefined {
+    return this.sealedRefs.get(number)?.hash;
+  }
+
+  /** The header of sealed block `number` if it is one of the last `retain`. */
+  sealedHeader(number: bigint): BlockHeader | undefined {
+    return this.sealedRefs.get(number)?.header ?? undefined;
+  }
+
+  /** Transactions the blocks in memory hold (open ones included). */
+  get txsInMemory(): number {
+    return this.heldTxs;
   }
 
   /** A block in memory (the recent ones); see `getBlock` for any block. */
@@ -255,6 +322,14 @@ export class ChainStore {
     const b = this.at(number);
     if (b !== undefined || number >= this.first) return b;
     return (await this.archive?.block(number)) ?? undefined;
+  }
+
+  /** The hash of any sealed block this node holds, without reading its transactions. */
+  async getSealedHash(number: bigint): Promise<Uint8Array | undefined> {
+    if (number < this.oldestNumber || number > this.latestNumber) return undefined;
+    const hash = this.sealedRefs.get(number)?.hash ?? this.at(number)?.hash;
+    if (hash !== undefined && hash !== null) return hash;
+    return (await this.archive?.seal(number))?.hash;
   }
 
   async getSealedBlock(number: bigint): Promise<ChainBlock | undefined> {

@@ -108,7 +108,7 @@ export class FinalityTracker {
   private sealedHash(n: bigint): Uint8Array | null | undefined {
     const chain = this.deps.chain();
     if (n > chain.latest.number) return undefined;
-    return chain.sealedBlock(n)?.hash ?? null;
+    return chain.sealedHash(n) ?? null;
   }
 
   get quorum(): number {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
 import type { RpcServerOptionsInput } from "../rpc/server.ts";
-import { DEFAULT_RETAINED_BLOCKS, MIN_RETAINED_BLOCKS } from "../chain/chainStore.ts";
+import { DEFAULT_RETAINED_BLOCKS, DEFAULT_RETAINED_TXS, MIN_RETAINED_BLOCKS } from "../chain/chainStore.ts";
 import { defineFlags } from "./cli.ts";
 
 /** The JSON-RPC flags every daemon that serves wallets takes; spread into its `defineFlags({...})`. */
@@ -73,8 +73,14 @@ export function historyFlags(defaultStateBlocks: number, archive: boolean) {
     blockCache: {
       schema: z.number().int().min(MIN_RETAINED_BLOCKS).default(DEFAULT_RETAINED_BLOCKS),
       description:
-        "Newest sealed blocks (transactions, receipts, mini-blocks) kept in memory; older ones are read from the on-disk store",
+        "Newest sealed blocks kept in memory: hashes and headers of all of them, transactions, receipts and mini-blocks as --block-cache-txs allows; older ones are read from the on-disk store",
       placeholder: "<blocks>",
+    },
+    blockCacheTxs: {
+      schema: z.number().int().min(0).default(DEFAULT_RETAINED_TXS),
+      description:
+        "Most transactions (with receipts and mini-blocks) the sealed blocks in memory hold together; the newest sealed block always stays. Bounds memory under load: older blocks are read from the on-disk store",
+      placeholder: "<txs>",
     },
     historyRetention: {
       schema: z

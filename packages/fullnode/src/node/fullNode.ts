@@ -173,6 +173,7 @@ export class FullNode {
       stateWindow:
         o.stateHistory === 0 ? DEFAULT_STATE_WINDOW : Math.min(DEFAULT_STATE_WINDOW, o.stateHistory),
       retainBlocks: o.blockCache,
+      retainTxs: o.blockCacheTxs,
       onMismatch: (err) => {
         metrics.mismatches.inc();
         if (node !== null) node.unhealthy = err.message;
@@ -233,7 +234,7 @@ export class FullNode {
 
     const sequencer = new SequencerClient(o.sequencerRpc);
     const startingBlock = meta0.verifiedBlock;
-    const blockHash = async (n: bigint) => (await replica.chain.getBlock(n))?.hash ?? undefined;
+    const blockHash = (n: bigint) => replica.chain.getSealedHash(n);
     const pastState = await statePruning(o.stateHistory, store, events, log);
     const backend: ChainBackend = {
       config,
@@ -478,6 +479,8 @@ export interface ReplicaContext {
   stateWindow: number;
   /** Sealed blocks kept in memory; older ones are read from the store. */
   retainBlocks: number;
+  /** Most transactions the sealed blocks in memory hold together. */
+  retainTxs: number;
   onMismatch(err: VerificationError): void;
 }
 
@@ -508,26 +511,34 @@ export async function loadReplica(ctx: ReplicaContext): Promise<Replica> {
     const root = (await trie.commit()).root;
 
     if (!(await store.hasIndexes())) await indexOldStore(ctx, meta);
-    // Only the newest blocks come into memory; older ones are read from the store on request, so
-    // a restart takes as long on a long chain as on a short one.
+    // Only the newest blocks come into memory, as many as the running node keeps (blocks and
+    // transactions); older ones are read from the store on request, so a restart takes as long on
+    // a long chain, or a busy one, as on a short one.
     const oldestKept = (await store.archive.firstBlock()) ?? meta.baseBlock;
-    const first = [meta.verifiedBlock - BigInt(ctx.retainBlocks) + 1n, meta.baseBlock, oldestKept].reduce(
-      (a, b) => (a > b ? a : b),
-    );
+    const lowest = meta.baseBlock > oldestKept ? meta.baseBlock : oldestKept;
+    const recent: ChainBlock[] = [];
+    let held = 0;
+    for (let n = meta.verifiedBlock; n >= lowest && recent.length < ctx.retainBlocks; n--) {
+      const b = await store.archive.block(n);
+      if (b === undefined) throw new FullnodeStartupError(`store is missing block ${n}`);
+      if (recent.length > 0 && held + b.txs.length > ctx.retainTxs) break;
+      recent.push(b);
+      held += b.txs.length;
+    }
+    recent.reverse();
+    const first = recent[0]!.number;
     const chain = new ChainStore(meta.baseBlock, {
       archive: store.archive,
       retain: ctx.retainBlocks,
+      retainTxs: ctx.retainTxs,
       first,
       before: await store.archive.lastMiniBlockBefore(first),
     });
     const history = new StateHistory(state, meta.verifiedBlock, ctx.stateWindow, true);
     chain.prunedBelow(oldestKept);
-    for (let n = first; n <= meta.verifiedBlock; n++) {
-      const b = await store.archive.block(n);
-      if (b === undefined) throw new FullnodeStartupError(`store is missing block ${n}`);
-      chain.addBlock(b);
-    }
+    for (const b of recent) chain.addBlock(b);
     chain.archived(meta.verifiedBlock);
+    await chain.loadSealedRefs();
     const expectRoot = chain.latest.header!.stateRoot;
     if (!equalsBytes(root, expectRoot)) {
       throw new FullnodeStartupError(

@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { KECCAK256_RLP, bytesToHex } from "@ethereumjs/util";
 import {
   DEFAULT_RETAINED_BLOCKS,
+  DEFAULT_RETAINED_TXS,
   DEFAULT_STATE_WINDOW,
   genesisArchived,
   ChainEvents,
@@ -196,6 +197,7 @@ describe("fullnode sync / filling from DA", () => {
       logger: silentLogger(),
       stateWindow: DEFAULT_STATE_WINDOW,
       retainBlocks: DEFAULT_RETAINED_BLOCKS,
+      retainTxs: DEFAULT_RETAINED_TXS,
       onMismatch: (err) => assert.fail(`block does not verify: ${err.message}`),
     });
     node = { replica, store, metrics, registry };

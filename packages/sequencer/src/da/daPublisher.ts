@@ -117,9 +117,9 @@ export class DaPublisher {
     this.log = d.logger.child({ module: "da" });
     const last = d.index.publishedThrough;
     const ref = d.index.get(last);
-    const block = d.chain.sealedBlock(last);
-    if (last > 0n && ref !== undefined && block?.hash != null)
-      this.newest = signDaPointer({ number: last, blockHash: block.hash, ...ref }, d.chainId, d.signingKey);
+    const blockHash = d.chain.sealedHash(last);
+    if (last > 0n && ref !== undefined && blockHash !== undefined)
+      this.newest = signDaPointer({ number: last, blockHash, ...ref }, d.chainId, d.signingKey);
     d.metrics.publishedBlock.set(Number(last));
   }
 

@@ -170,10 +170,11 @@ export class SequencerNode {
         ? new ChainStore(0n, {
             archive,
             retain: o.blockCache,
+            retainTxs: o.blockCacheTxs,
             first: firstOpen - 1n,
             before: await archive.lastMiniBlockBefore(firstOpen - 1n),
           })
-        : new ChainStore(0n, { archive, retain: o.blockCache });
+        : new ChainStore(0n, { archive, retain: o.blockCache, retainTxs: o.blockCacheTxs });
     // History deleted past --history-retention stays deleted: `earliest` is the oldest block kept.
     const oldestKept = await archive.firstBlock();
     if (oldestKept !== undefined) chain.prunedBelow(oldestKept);
@@ -184,6 +185,8 @@ export class SequencerNode {
           `the write-ahead log starts at block ${firstOpen}, but block ${firstOpen - 1n} is not in the history store (${join(o.dataDir, "history")})`,
         );
       chain.addBlock(prev);
+      // BLOCKHASH, witnesses and attestations reach back further than the log.
+      await chain.loadSealedRefs();
     } else chain.addBlock(genesis.block);
     // Blocks the write-ahead log replays that are on disk already leave memory as they are sealed.
     chain.archived(archivedThrough ?? 0n);
@@ -216,16 +219,12 @@ export class SequencerNode {
 
     let producer: BlockProducer | null = null;
     let network: SequencerNetwork | null = null;
-    const blockHash = async (n: bigint) =>
-      producer === null ? (chain.block(n)?.hash ?? undefined) : producer.blockHash(n);
+    const blockHash = async (n: bigint) => (producer === null ? chain.sealedHash(n) : producer.blockHash(n));
     const executor = await Executor.create(common, state, blockHash, {
       engine: o.engine,
       // BLOCKHASH on the fast path: a sealed block's hash, undefined for none, null while a
       // block's seal is still in progress (that transaction then runs through runTx, which waits).
-      syncBlockHash: (n) => {
-        const b = chain.block(n);
-        return b === undefined ? undefined : (b.hash ?? null);
-      },
+      syncBlockHash: (n) => (chain.block(n)?.hash === null ? null : chain.sealedHash(n)),
       onFallback: (reason) => metrics.fastFallbacks.inc({ reason }),
     });
     if (o.engine === "fast" && executor.engine !== "fast")

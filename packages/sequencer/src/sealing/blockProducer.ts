@@ -167,9 +167,8 @@ export class BlockProducer {
   /** Resolves once block `number` is sealed (BLOCKHASH during the seal window waits on it). */
   async blockHash(number: bigint): Promise<Uint8Array | undefined> {
     const b = this.deps.chain.block(number);
-    if (b === undefined) return undefined;
-    if (b.hash === null) await this.sealWaiters.get(number);
-    return b.hash ?? undefined;
+    if (b !== undefined && b.hash === null) await this.sealWaiters.get(number);
+    return this.deps.chain.sealedHash(number);
   }
 
   private schedule(delay: number): void {

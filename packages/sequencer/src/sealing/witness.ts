@@ -24,8 +24,8 @@ export function buildBlockWitness(
   for (const n of reads.blockHashes) if (n < from && n >= b.number - 256n && n >= 0n) from = n;
   const headers: Uint8Array[] = [];
   for (let n = from; n < b.number; n++) {
-    const h = chain.sealedBlock(n)?.header;
-    if (h !== undefined && h !== null) headers.push(h.serialize());
+    const h = chain.sealedHeader(n);
+    if (h !== undefined) headers.push(h.serialize());
   }
   // Codes captured at read time; addresses read before a restart (logged without their code)
   // take the code the state holds now, which is the same for any contract that existed before.
