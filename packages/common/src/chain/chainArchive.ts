@@ -226,6 +226,31 @@ export class ChainArchive {
     return enc === undefined ? undefined : { number: before, hash: decodeSignedMiniBlock(enc).hash };
   }
 
+  /** The number block `number`'s first mini-block has (or the next one would have, if empty). */
+  async firstMiniBlockOf(number: bigint): Promise<bigint | undefined> {
+    const raw = await this.db.get(archiveKey(ArchivePrefix.blockIndex, u64(number)));
+    if (raw === undefined) return undefined;
+    const [first] = list(RLP.decode(raw) as RlpItem, "block index", 3);
+    return big(first, "firstMiniBlock");
+  }
+
+  /**
+   * Compacts the ranges `pruneOps` deleted below block `below` (whose first mini-block is
+   * `firstMiniBlock`), so their space goes back to the file system now rather than whenever
+   * LevelDB next compacts there. The mini-blocks are most of it; the hash indexes are scattered
+   * and left to LevelDB.
+   */
+  async compactBelow(below: bigint, firstMiniBlock: bigint): Promise<void> {
+    const n = u64(below);
+    for (const [prefix, end] of [
+      [ArchivePrefix.miniBlock, u64(firstMiniBlock)],
+      [ArchivePrefix.seal, n],
+      [ArchivePrefix.blockIndex, n],
+      [ArchivePrefix.witness, n],
+    ] as const)
+      await this.db.compactRange(Uint8Array.of(prefix), archiveKey(prefix, end));
+  }
+
   /** The newest archived block, or undefined when none is. */
   async lastBlock(): Promise<bigint | undefined> {
     for await (const k of this.db.keys({

@@ -55,6 +55,30 @@ export interface ChainBlock {
   signature: Uint8Array | null;
 }
 
+/**
+ * What a block is to state reads and execution at it: its environment, header and hash, not its
+ * transactions (which may not be in memory).
+ */
+export type BlockHead = Pick<
+  ChainBlock,
+  "number" | "timestamp" | "baseFee" | "gasLimit" | "coinbase" | "prevRandao" | "gasUsed" | "header" | "hash"
+>;
+
+/** A sealed block's head from its header. */
+export function headOf(header: BlockHeader, hash: Uint8Array): BlockHead {
+  return {
+    number: header.number,
+    timestamp: header.timestamp,
+    baseFee: header.baseFeePerGas ?? 0n,
+    gasLimit: header.gasLimit,
+    coinbase: header.coinbase.bytes,
+    prevRandao: header.mixHash,
+    gasUsed: header.gasUsed,
+    header,
+    hash,
+  };
+}
+
 export interface LogFilter {
   fromBlock: bigint;
   toBlock: bigint;
@@ -330,6 +354,29 @@ export class ChainStore {
     const hash = this.sealedRefs.get(number)?.hash ?? this.at(number)?.hash;
     if (hash !== undefined && hash !== null) return hash;
     return (await this.archive?.seal(number))?.hash;
+  }
+
+  /**
+   * Any block's head (open or sealed) without reading its transactions: from memory, the recent
+   * headers, or the archive's seal.
+   */
+  async getBlockHead(number: bigint): Promise<BlockHead | undefined> {
+    if (number < this.oldestNumber) return undefined;
+    const b = this.at(number);
+    if (b !== undefined) return b;
+    const ref = this.sealedRefs.get(number);
+    if (ref?.header != null) return headOf(ref.header, ref.hash);
+    if (number >= this.first || this.archive === null) return undefined;
+    const seal = await this.archive.seal(number);
+    return seal === undefined ? undefined : headOf(this.archive.headerOf(seal), seal.hash);
+  }
+
+  async getBlockHeadByHash(hashHex: string): Promise<BlockHead | undefined> {
+    const b = this.byHash.get(hashHex);
+    if (b !== undefined) return b.number < this.oldestNumber ? undefined : b;
+    if (this.archive === null) return undefined;
+    const n = await this.archive.blockNumber(hashHex);
+    return n === undefined ? undefined : this.getBlockHead(n);
   }
 
   async getSealedBlock(number: bigint): Promise<ChainBlock | undefined> {

@@ -9,7 +9,8 @@ const BATCH_BLOCKS = 200;
 
 /**
  * `--history-retention`: every 64 blocks, the blocks older than the newest `keep` are deleted
- * from the on-disk history (seals, mini-blocks, indexes), in batches, off the sealing path. The
+ * from the on-disk history (seals, mini-blocks, indexes), in batches, off the sealing path, and
+ * the deleted ranges compacted so the disk space returns. The
  * chain store refuses them (`oldest` moves first), so a request never reads a half-deleted block.
  */
 export function retainHistory(
@@ -36,6 +37,7 @@ export function retainHistory(
     running = true;
     c.prunedBelow(below);
     void (async () => {
+      const firstKeptMiniBlock = await archive.firstMiniBlockOf(below);
       let blocks = 0;
       for (;;) {
         const { ops, next } = await archive.pruneOps(below, BATCH_BLOCKS);
@@ -44,7 +46,9 @@ export function retainHistory(
         blocks += BATCH_BLOCKS;
         if (next === undefined || next >= below) break;
       }
-      if (blocks > 0) log.info({ below: Number(below) }, "deleted sealed history past --history-retention");
+      if (blocks === 0) return;
+      if (firstKeptMiniBlock !== undefined) await archive.compactBelow(below, firstKeptMiniBlock);
+      log.info({ below: Number(below) }, "deleted sealed history past --history-retention");
     })()
       .catch((err: unknown) => log.error({ err }, "could not delete old history"))
       .finally(() => {

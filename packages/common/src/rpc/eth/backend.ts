@@ -3,7 +3,8 @@ import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import type { BlockSealStat } from "../../chain/blockStats.ts";
 import type { ChainEvents } from "../../chain/chainEvents.ts";
-import type { ChainBlock, ChainStore } from "../../chain/chainStore.ts";
+import type { BlockHead, ChainBlock, ChainStore } from "../../chain/chainStore.ts";
+import type { BlockEnv } from "../../chain/blockHeader.ts";
 import type { ChainConfig } from "../../config/chainConfig.ts";
 import type { CallRunner } from "../../execution/callRunner.ts";
 import type { ChangedKeys, StateHistory } from "../../state/stateHistory.ts";
@@ -65,7 +66,7 @@ export interface ChainBackend {
   /** Newest block attested by the prover quorum (or latest, with no provers configured). */
   finalizedNumber(): bigint;
   /** The ethereumjs block execution sees for a chain block (eth_call, gas estimation). */
-  blockTemplate(b: ChainBlock): Block;
+  blockTemplate(b: BlockEnv): Block;
   /**
    * Takes a raw transaction; throws an RpcError with the pool's message when refused. `prepared`
    * is what `prepareSubmit` returned for it (a JSON-RPC batch prepares all its transactions first).
@@ -87,7 +88,8 @@ export interface ChainBackend {
   daPublished?(): bigint;
 }
 
-export type StateAt = { view: AnyStateReader; block: ChainBlock; pending: boolean };
+/** `block`: the block the state is at (its head: its transactions are not read for this). */
+export type StateAt = { view: AnyStateReader; block: BlockHead; pending: boolean };
 
 /**
  * Resolves a block tag to a block (sealed, or the pending one). `latest` is the newest sealed
@@ -113,6 +115,23 @@ export async function resolveBlock(
   }
   if (tag.number < be.chain.oldest) throw prunedBlocks(be, tag.number);
   return be.chain.getBlock(tag.number);
+}
+
+/** As `resolveBlock`, the block's head only: state reads at a block need nothing more. */
+export async function resolveHead(be: ChainBackend, tag: BlockTagOrHash): Promise<BlockHead | undefined> {
+  if ("hash" in tag) return be.chain.getBlockHeadByHash(tag.hash);
+  if ("tag" in tag) {
+    switch (tag.tag) {
+      case "latest":
+        return be.chain.latest;
+      case "pending":
+        return be.chain.head;
+      default:
+        return be.chain.getBlockHead(tagNumber(be, tag));
+    }
+  }
+  if (tag.number < be.chain.oldest) throw prunedBlocks(be, tag.number);
+  return be.chain.getBlockHead(tag.number);
 }
 
 /** Error 4444 for a block this node no longer keeps (`--history-retention`) or never held. */
@@ -150,7 +169,7 @@ export async function stateAt(be: ChainBackend, tag: BlockTagOrHash): Promise<St
   if ("tag" in tag && (tag.tag === "pending" || (tag.tag === "latest" && be.preconfirmations))) {
     return { view: be.state.committed, block: be.chain.head, pending: true };
   }
-  const b = await resolveBlock(be, tag);
+  const b = await resolveHead(be, tag);
   if (b === undefined) {
     throw new RpcError(RpcErrorCode.ResourceNotFound, "hash" in tag ? "block not found" : "header not found");
   }

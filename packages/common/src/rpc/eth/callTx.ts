@@ -8,7 +8,7 @@ import {
 import { Address, hexToBytes } from "@ethereumjs/util";
 import { z } from "zod";
 import { executionBlock } from "../../chain/blockHeader.ts";
-import type { ChainBlock } from "../../chain/chainStore.ts";
+import type { BlockHead } from "../../chain/chainStore.ts";
 import type { MemoryState } from "../../state/memoryState.ts";
 import { invalidParams } from "../errors.ts";
 import * as s from "../schemas.ts";
@@ -90,7 +90,7 @@ export function callTx(
 }
 
 /** The block a call runs in: `b`'s environment, at a zero base fee when the call names no fee. */
-export function callBlock(be: ChainBackend, b: ChainBlock, zeroBaseFee: boolean): Block {
+export function callBlock(be: ChainBackend, b: BlockHead, zeroBaseFee: boolean): Block {
   if (!zeroBaseFee) return be.blockTemplate(b);
   return executionBlock(
     {

@@ -7,7 +7,15 @@ import { z } from "zod";
 import type { CallRequest } from "../../execution/callRunner.ts";
 import { revertReason } from "../../execution/callRunner.ts";
 import type { ChainBlock, LogFilter } from "../../chain/chainStore.ts";
-import { type ChainBackend, blockFor, prunedBlocks, resolveBlock, stateAt, tagNumber } from "./backend.ts";
+import {
+  type ChainBackend,
+  blockFor,
+  prunedBlocks,
+  resolveBlock,
+  resolveHead,
+  stateAt,
+  tagNumber,
+} from "./backend.ts";
 import { formatBlock, formatLog, formatReceipt, formatTx, parseTx, qty } from "./format.ts";
 import { type TxCallObject, txCallObject } from "./callTx.ts";
 import { proofAtBlock } from "./proofAt.ts";
@@ -351,7 +359,7 @@ export function ethApi(be: ChainBackend): RpcMethods {
         // against the newest sealed block.
         const at =
           tag === undefined || ("tag" in tag && tag.tag === "pending") ? { tag: "latest" as const } : tag;
-        const b = await resolveBlock(be, at);
+        const b = await resolveHead(be, at);
         if (b === undefined) {
           throw new RpcError(
             RpcErrorCode.ResourceNotFound,

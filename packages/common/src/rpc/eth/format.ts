@@ -17,7 +17,7 @@ export const qty = (v: bigint | number): string => `0x${v.toString(16)}`;
 const ZERO_BLOOM = `0x${"00".repeat(256)}`;
 
 /** A block's timestamp: its header's once sealed (a follower may have opened it before it knew). */
-export function timestampOf(b: ChainBlock): bigint {
+export function timestampOf(b: Pick<ChainBlock, "header" | "timestamp">): bigint {
   return b.header?.timestamp ?? b.timestamp;
 }
 

@@ -1,4 +1,4 @@
-import type { ChainBlock } from "../../chain/chainStore.ts";
+import type { BlockHead } from "../../chain/chainStore.ts";
 import type { AnyStateReader } from "../../state/asyncState.ts";
 import { emptyChangedKeys } from "../../state/stateHistory.ts";
 import { type AccountProof, type StateRewind, TrieMovedError } from "../../trie/stateTrie.ts";
@@ -16,7 +16,7 @@ export const MAX_PROOF_REWIND_KEYS = 2_000_000;
  */
 export async function proofAtBlock(
   be: ChainBackend,
-  b: ChainBlock,
+  b: BlockHead,
   address: Uint8Array,
   slots: Uint8Array[],
 ): Promise<AccountProof> {
