@@ -631,3 +631,29 @@ describe("txpool errors / pool full", () => {
     assert.equal((await rpc<{ poolSize: number }>(small.rpcUrl, "staccato_status")).poolSize, 4);
   });
 });
+
+describe("txpool errors / metrics", () => {
+  it("every refusal above is counted in staccato_txpool_rejected_total by reason", async () => {
+    const text = await (await fetch(seq.metricsUrl)).text();
+    const count = (reason: string) => {
+      const m = text.match(
+        new RegExp(`^staccato_txpool_rejected_total\\{reason="${reason}"[^}]*\\} (\\d+)`, "m"),
+      );
+      return m === null ? 0 : Number(m[1]);
+    };
+    // viem, ethers and a raw request each sent one of these in the nonce test.
+    const lines = text.match(/^staccato_txpool_rejected_total.*$/gm)?.join("\n");
+    assert.ok(count("nonceTooLow") >= 3, `nonceTooLow ${count("nonceTooLow")}:\n${lines}`);
+    for (const reason of [
+      "nonceTooHigh",
+      "insufficientFunds",
+      "intrinsicGasTooLow",
+      "feeCapTooLow",
+      "underpriced",
+    ])
+      assert.ok(
+        count(reason) >= 1,
+        `${reason}: ${count(reason)}\n${text.match(/^staccato_txpool_rejected.*$/gm)}`,
+      );
+  });
+});

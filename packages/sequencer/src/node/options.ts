@@ -11,6 +11,7 @@ import {
 } from "@staccato/common";
 import { z } from "zod";
 import { FSYNC_POLICIES } from "../storage/wal.ts";
+import { DEFAULT_PRIORITY_FEE } from "../txpool/txPool.ts";
 
 /** Every flag of `staccato-sequencer` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
 export const sequencerFlags = defineFlags({
@@ -72,7 +73,7 @@ export const sequencerFlags = defineFlags({
     placeholder: "<n>",
   },
   priorityFee: {
-    schema: z.bigint().nonnegative().default(1_000_000_000n),
+    schema: z.bigint().nonnegative().default(DEFAULT_PRIORITY_FEE),
     description: "Tip (wei) at or above which a transaction enters the priority lane (0 = off)",
     placeholder: "<wei>",
   },

@@ -57,7 +57,7 @@ import { buildBlockWitness } from "../sealing/witness.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
-import { BlockProducer } from "../sealing/blockProducer.ts";
+import { BlockProducer, MAX_MINI_BLOCK_TXS } from "../sealing/blockProducer.ts";
 import { StateHistory } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
@@ -331,7 +331,7 @@ export class SequencerNode {
     }
 
     producer = new BlockProducer(
-      { miniBlockMs, blockMs, maxMiniBlockTxs: 2_000 },
+      { miniBlockMs, blockMs, maxMiniBlockTxs: MAX_MINI_BLOCK_TXS },
       {
         config,
         common,
@@ -434,6 +434,7 @@ export class SequencerNode {
           finalizedBlock: Number(finality.finalized()),
         }),
         senders,
+        (reason) => metrics.txsRejected.inc({ reason }),
       ),
       calls: new CallRunner(common, blockHash),
       events,

@@ -6,7 +6,7 @@ import {
   formatTx,
 } from "@staccato/common";
 import type { Executor } from "@staccato/common";
-import { TxRejectedError } from "../txpool/txErrors.ts";
+import { TxRejectedError, type TxRejection } from "../txpool/txErrors.ts";
 import type { TxPool } from "../txpool/txPool.ts";
 
 /**
@@ -20,6 +20,8 @@ export function sequencerRpcHooks(
   status: () => Record<string, unknown>,
   /** Recovers senders off the execution thread (null: the pool recovers them itself). */
   senders: SenderRecoveryPool | null,
+  /** A submission the pool refused (`staccato_txpool_rejected_total`). */
+  onRejected: (reason: TxRejection) => void,
 ): Pick<
   ChainBackend,
   "submit" | "prepareSubmit" | "pendingNonce" | "pendingTx" | "blockTemplate" | "syncing" | "status"
@@ -33,7 +35,10 @@ export function sequencerRpcHooks(
         const ptx = pool.add(raw, sender ?? undefined);
         return { hashHex: ptx.hashHex, sender: ptx.sender, queued: ptx.readyGen === 0 };
       } catch (err) {
-        if (err instanceof TxRejectedError) throw new RpcError(RpcErrorCode.InvalidInput, err.message);
+        if (err instanceof TxRejectedError) {
+          onRejected(err.reason);
+          throw new RpcError(RpcErrorCode.InvalidInput, err.message);
+        }
         throw err;
       }
     },

@@ -36,11 +36,13 @@ import { encodeBlockOpen, encodeLoggedMiniBlock } from "../storage/walCodec.ts";
 import { WalRecordType, type WriteAheadLog } from "../storage/wal.ts";
 import type { TxPool } from "../txpool/txPool.ts";
 
+/** Most transactions one mini-block takes, so a backlog cannot starve the event loop. */
+export const MAX_MINI_BLOCK_TXS = 2_000;
+
 export const producerOptionsSchema = z.object({
   miniBlockMs: z.number().int().min(1),
   blockMs: z.number().int().min(1),
-  /** Most transactions one mini-block takes, so a backlog cannot starve the event loop. */
-  maxMiniBlockTxs: z.number().int().min(1).default(2_000),
+  maxMiniBlockTxs: z.number().int().min(1).default(MAX_MINI_BLOCK_TXS),
 });
 export type ProducerOptions = z.infer<typeof producerOptionsSchema>;
 

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { FifoQueue } from "./laneQueue.ts";
 import { TxRejectedError } from "./txErrors.ts";
 
+/** The tip (wei) that puts a transaction in the priority lane by default (`--priority-fee`). */
+export const DEFAULT_PRIORITY_FEE = 1_000_000_000n;
+
 export const txPoolOptionsSchema = z.object({
   /** Transactions held in the pool, ready and queued. */
   maxPoolSize: z.number().int().min(1).default(200_000),
@@ -18,7 +21,7 @@ export const txPoolOptionsSchema = z.object({
     .min(1024)
     .default(128 * 1024),
   /** A tip at or above this (wei) puts a transaction in the priority lane; 0 disables the fee tier. */
-  priorityFeeThreshold: z.bigint().nonnegative().default(2_000_000_000n),
+  priorityFeeThreshold: z.bigint().nonnegative().default(DEFAULT_PRIORITY_FEE),
   /** Senders whose transactions always go in the priority lane (lower-case 0x addresses). */
   prioritySenders: z.array(z.string()).default([]),
 });
