@@ -108,7 +108,6 @@ export async function proverMemoryFigures(
     const senders = Array.from({ length: SENDERS }, (_, i) => devKey(i));
     const nonces = senders.map(() => 0);
     let sent = 0;
-    let at20k: number | null = null;
     let first: { txs: number; rss: number } | null = null;
     let last: { txs: number; rss: number } | null = null;
     const t0 = performance.now();
@@ -168,21 +167,15 @@ export async function proverMemoryFigures(
       );
       if (first === null) first = { txs: sent, rss };
       last = { txs: sent, rss };
-      if (at20k === null && sent >= 20_000) {
-        at20k = rss;
-        report.emit("prover_rss_mb_after_20k_txs", rss, "MB");
-      }
+      report.emit(`prover_rss_mb.after_${sent}_txs`, rss, "MB");
     }
     rpc.close();
-    if (first !== null && last !== null && last.txs > first.txs) {
-      report.emit(`prover_rss_mb_after_${Math.round(last.txs / 1000)}k_txs`, last.rss, "MB");
-      const from = at20k !== null ? { txs: 20_000, rss: at20k } : first;
+    if (first !== null && last !== null && last.txs > first.txs)
       report.emit(
         "prover_rss_growth_mb_per_100k_txs",
-        ((last.rss - from.rss) * 100_000) / (last.txs - from.txs),
+        ((last.rss - first.rss) * 100_000) / (last.txs - first.txs),
         "MB",
       );
-    }
   } finally {
     for (const d of daemons.reverse()) await stopDaemon(d);
     rmSync(dir, { recursive: true, force: true });
