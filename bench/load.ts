@@ -164,7 +164,9 @@ export async function verifyRun(
   const { startBlock } = start;
   const failed = lastReceipts.filter((r) => r.status !== "0x1");
   if (failed.length > 0)
-    throw new Error(`${failed.length} last-per-sender transactions failed (status != 1)`);
+    throw new Error(
+      `${failed.length} last-per-sender transactions failed (status != 1; the first, ${failed[0]!.transactionHash}, used ${BigInt(failed[0]!.gasUsed)} gas of ${work.gasPerTx})`,
+    );
 
   const sampleSet = new Set<Hex>();
   while (sampleSet.size < Math.min(256, work.txs.length)) {

@@ -51,10 +51,17 @@ async function main(): Promise<void> {
   try {
     for (const name of cfg.targets) slots.push(await startSlot(name, slots, signer));
 
-    for (const kind of cfg.kinds) await throughput(slots, kind);
-    for (const slot of slots) if (slot.name === "staccato") await swaps(slot);
+    for (const kind of cfg.kinds)
+      await throughput(slots, kind, { batch: cfg.sendBatch, concurrency: cfg.sendConcurrency });
+    // Wallets send one transaction per request: the same figures with single requests, 32 in flight.
+    if (cfg.sendBatch > 1 && process.env.BENCH_SINGLE !== "0")
+      for (const kind of cfg.kinds) await throughput(slots, kind, { batch: 1, concurrency: 32 }, "_single");
+    if (cfg.swapTx > 0) {
+      for (const slot of slots) await swaps(slot);
+      ratio("swap_throughput", "tx/s");
+    }
     for (const slot of slots) memory(slot);
-    for (const slot of slots) await latency(slot);
+    for (const slot of slots) for (const kind of cfg.kinds) await latency(slot, kind);
     for (const slot of slots) await sync(slot);
     if (cfg.targets.includes("staccato") && process.env.BENCH_FULLNODE !== "0") {
       await fullnodeFigures(report, signer, 10_000).catch((err: unknown) => {
@@ -153,8 +160,13 @@ async function attempt<T>(slot: Slot, what: string, fn: (env: LoadEnv) => Promis
 
 const FIGURE: Record<TxKind, string> = { eth: "eth_transfer_throughput", erc20: "erc20_transfer_throughput" };
 
-async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
-  const base = FIGURE[kind];
+async function throughput(
+  slots: readonly Slot[],
+  kind: TxKind,
+  send: { batch: number; concurrency: number },
+  suffix = "",
+): Promise<void> {
+  const base = `${FIGURE[kind]}${suffix}`;
   const runs = new Map<TargetName, number[]>();
   const errors = new Map<TargetName, unknown>();
   // Runs interleave targets (run 1 on each, then run 2...) so slow drifts of a shared machine
@@ -167,12 +179,12 @@ async function throughput(slots: readonly Slot[], kind: TxKind): Promise<void> {
           const work = await buildWorkload(env, kind, cfg.txPerRun);
           const before = slot.name === "staccato" ? await latestMiniBlock(env) : 0;
           const timed = await timedRun(env, work, {
-            batch: cfg.sendBatch,
-            concurrency: cfg.sendConcurrency,
+            ...send,
             pollMs: cfg.pollMs,
             stallMs: cfg.stallSeconds * 1000,
           });
-          if (slot.name === "staccato" && r === 1) await wireSizes(report, env, kind, before);
+          if (slot.name === "staccato" && r === 1 && suffix === "")
+            await wireSizes(report, env, kind, before);
           return timed;
         });
         log(
@@ -225,15 +237,19 @@ async function swaps(slot: Slot): Promise<void> {
   try {
     await attempt(slot, "swaps", (env) => swapFigures(report, env, cfg));
   } catch (err) {
-    report.fail("state_diff_bytes_per_tx.swap", "B/tx", err);
+    report.fail(`swap_throughput.${slot.name}`, "tx/s", err);
   }
 }
 
-async function latency(slot: Slot): Promise<void> {
+/** Send → receipt latency at a paced rate: ETH transfers (`send_to_receipt_latency_*`) and ERC-20 ones (`…_erc20`). */
+async function latency(slot: Slot, kind: TxKind): Promise<void> {
   const n = cfg.latencyRate * cfg.latencySeconds;
+  const suffix = kind === "eth" ? "" : `_${kind}`;
+  const p50 = `send_to_receipt_latency${suffix}_p50.${slot.name}`;
+  const p99 = `send_to_receipt_latency${suffix}_p99.${slot.name}`;
   try {
-    const res = await attempt(slot, "latency", async (env) => {
-      const work = await buildWorkload(env, "eth", n);
+    const res = await attempt(slot, `latency (${kind})`, async (env) => {
+      const work = await buildWorkload(env, kind, n);
       return pacedLatency(env, work, {
         rate: cfg.latencyRate,
         pollMs: cfg.pollMs,
@@ -242,14 +258,14 @@ async function latency(slot: Slot): Promise<void> {
       });
     });
     log(
-      `${slot.name}: latency at ${res.offeredTxPerSecond.toFixed(0)} tx/s offered: ` +
+      `${slot.name}: latency (${kind}) at ${res.offeredTxPerSecond.toFixed(0)} tx/s offered: ` +
         `p50 ${res.p50.toFixed(1)} ms, p99 ${res.p99.toFixed(1)} ms over ${res.samples} txs`,
     );
-    report.emit(`send_to_receipt_latency_p50.${slot.name}`, res.p50, "ms");
-    report.emit(`send_to_receipt_latency_p99.${slot.name}`, res.p99, "ms");
+    report.emit(p50, res.p50, "ms");
+    report.emit(p99, res.p99, "ms");
   } catch (err) {
-    report.fail(`send_to_receipt_latency_p50.${slot.name}`, "ms", err);
-    report.fail(`send_to_receipt_latency_p99.${slot.name}`, "ms", err);
+    report.fail(p50, "ms", err);
+    report.fail(p99, "ms", err);
   }
 }
 

@@ -178,6 +178,8 @@ export async function startStaccato(verbose: boolean, cpuProfDir: string | null 
       "/ip4/127.0.0.1/tcp/0",
       "--log-level",
       "warn",
+      // Extra sequencer flags, to compare settings (e.g. BENCH_STACCATO_ARGS="--sender-workers 0").
+      ...(process.env.BENCH_STACCATO_ARGS ?? "").split(" ").filter((a) => a !== ""),
     ],
     port,
     dataDir,
