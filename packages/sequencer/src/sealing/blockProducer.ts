@@ -166,11 +166,16 @@ export class BlockProducer {
     else this.log.info({ readyAtStop: ready }, "stopping: sealed the pool's ready transactions");
   }
 
-  /** Resolves once block `number` is sealed (BLOCKHASH during the seal window waits on it). */
+  /**
+   * Resolves once block `number` is sealed (BLOCKHASH during the seal window waits on it). A
+   * call at an older block reaches 256 blocks before that one: past the recent headers, the
+   * history store answers.
+   */
   async blockHash(number: bigint): Promise<Uint8Array | undefined> {
-    const b = this.deps.chain.block(number);
+    const { chain } = this.deps;
+    const b = chain.block(number);
     if (b !== undefined && b.hash === null) await this.sealWaiters.get(number);
-    return this.deps.chain.sealedHash(number);
+    return chain.sealedHash(number) ?? (await chain.getSealedHash(number));
   }
 
   private schedule(delay: number): void {
