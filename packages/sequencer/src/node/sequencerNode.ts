@@ -219,7 +219,8 @@ export class SequencerNode {
 
     let producer: BlockProducer | null = null;
     let network: SequencerNetwork | null = null;
-    const blockHash = async (n: bigint) => (producer === null ? chain.getSealedHash(n) : producer.blockHash(n));
+    const blockHash = async (n: bigint) =>
+      producer === null ? chain.getSealedHash(n) : producer.blockHash(n);
     const executor = await Executor.create(common, state, blockHash, {
       engine: o.engine,
       // BLOCKHASH on the fast path: a sealed block's hash, undefined for none, null while a
