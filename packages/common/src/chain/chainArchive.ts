@@ -5,7 +5,7 @@ import type { ClassicLevel } from "classic-level";
 import { decodeBlockSeal, decodeSignedMiniBlock, encodeBlockSeal } from "../codec/chainCodec.ts";
 import { type RlpItem, big, bytes, list, u } from "../codec/rlpUtil.ts";
 import type { BlockSeal } from "../types/chain.ts";
-import type { ChainBlock } from "./chainStore.ts";
+import { type ChainBlock, headOf } from "./chainStore.ts";
 import { miniBlockEntries } from "./txEntries.ts";
 
 /**
@@ -321,20 +321,12 @@ export function blockSealOf(b: ChainBlock): BlockSeal {
 /** A sealed block as the chain store holds it, from its header (transactions added by the caller). */
 export function sealedChainBlock(header: BlockHeader, hash: Uint8Array, signature: Uint8Array): ChainBlock {
   return {
-    number: header.number,
-    timestamp: header.timestamp,
-    baseFee: header.baseFeePerGas ?? 0n,
-    gasLimit: header.gasLimit,
-    coinbase: header.coinbase.bytes,
-    prevRandao: header.mixHash,
+    ...headOf(header, hash),
     txs: [],
     miniBlocks: [],
-    gasUsed: header.gasUsed,
     txCount: 0,
     miniBlockCount: 0,
     logCount: 0,
-    header,
-    hash,
     signature,
   };
 }

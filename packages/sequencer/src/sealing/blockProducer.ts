@@ -175,7 +175,7 @@ export class BlockProducer {
     const { chain } = this.deps;
     const b = chain.block(number);
     if (b !== undefined && b.hash === null) await this.sealWaiters.get(number);
-    return chain.sealedHash(number) ?? (await chain.getSealedHash(number));
+    return chain.getSealedHash(number);
   }
 
   private schedule(delay: number): void {
