@@ -14,6 +14,7 @@ import {
 } from "./dispatch.ts";
 import { RpcErrorCode } from "./errors.ts";
 import { WsConn } from "./wsConnection.ts";
+import type { HealthStatus } from "../metrics/server.ts";
 
 /**
  * JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready, and the
@@ -40,10 +41,7 @@ export type RpcServerOptions = z.output<typeof rpcServerOptionsSchema>;
 export type RpcServerOptionsInput = z.input<typeof rpcServerOptionsSchema>;
 export const defaultRpcServerOptions: RpcServerOptions = rpcServerOptionsSchema.parse({});
 
-export interface HealthStatus {
-  ok: boolean;
-  [k: string]: unknown;
-}
+export type { HealthStatus };
 
 export interface RpcServerDeps {
   logger: Logger;

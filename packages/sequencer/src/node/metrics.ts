@@ -111,6 +111,13 @@ export class SequencerMetrics {
     this.miniBlockSealSeconds.observe(sealSeconds);
   }
 
+  /** At each sealed block: the head, the pool's size and the write-ahead log's. */
+  observeHead(block: bigint, poolSize: number, walBytes: number): void {
+    this.headBlock.set(Number(block));
+    this.poolSize.set(poolSize);
+    this.walBytes.set(walBytes);
+  }
+
   blockSealed(_txs: number, rootSeconds: number, sealSeconds: number): void {
     this.blocks.inc();
     this.blockRootSeconds.observe(rootSeconds);

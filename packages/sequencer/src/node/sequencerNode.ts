@@ -1,84 +1,84 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { createBlockHeaderFromRLP } from "@ethereumjs/block";
+import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   BlockStatsLog,
-  ChainArchive,
-  decodeBlockSeal,
-  retainHistory,
-  genesisArchived,
+  type ChainBackend,
   type ChainConfig,
+  ChainEvents,
+  type ChainStore,
+  type DaStore,
+  Executor,
+  FinalityMetrics,
+  FinalityTracker,
+  type HealthStatus,
   type Logger,
-  MemoryState,
+  type MemoryState,
   type MetricsServer,
   type RpcServer,
-  WorkerStateTrie,
   SenderRecoveryPool,
+  StateHistory,
+  WorkerStateTrie,
+  accessListApi,
   buildGenesis,
-  chainConfigToJson,
+  compressWitness,
   createEthCommon,
   createLogger,
   createRegistry,
   createRpcServer,
-  rpcServerOptionsFromFlags,
-  devChainConfig,
-  loadChainConfig,
-  p2pOptionsFromFlags,
-  randomPrivateKey,
-  readSigningKeyFile,
-  startMetricsServer,
-  CallRunner,
-  type ChainBackend,
+  daStoreFromFlags,
+  debugTraceApi,
+  decodeBlockSeal,
   ethApi,
   finalityApi,
   nodeInfoApi,
-  realtimeApi,
-  subscriptionApi,
-  FinalityMetrics,
-  FinalityTracker,
-  compressWitness,
-  daStoreFromFlags,
-  debugTraceApi,
   otsApi,
-  accessListApi,
+  p2pOptionsFromFlags,
+  realtimeApi,
+  retainHistory,
+  rpcServerOptionsFromFlags,
   simulateApi,
+  startMetricsServer,
+  subscriptionApi,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
-import { ClassicLevel } from "classic-level";
 import { DaIndexLog } from "../da/daIndex.ts";
-import { DaMetrics, DaPublisher } from "../da/daPublisher.ts";
-import { debugApi } from "../rpc/debugApi.ts";
-import { HistoryWriter } from "../storage/historyWriter.ts";
-import { txpoolApi } from "../rpc/txpoolApi.ts";
-import { WitnessStore } from "../storage/witnessStore.ts";
-import { buildBlockWitness } from "../sealing/witness.ts";
+import { DaMetrics, DaPublisher, type DaPublisherDeps } from "../da/daPublisher.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
-import { Executor } from "@staccato/common";
-import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
+import { debugApi } from "../rpc/debugApi.ts";
+import { CLIENT_VERSION, sequencerBackend } from "../rpc/sequencerBackend.ts";
+import { txpoolApi } from "../rpc/txpoolApi.ts";
 import { BlockProducer, MAX_MINI_BLOCK_TXS } from "../sealing/blockProducer.ts";
-import { StateHistory } from "@staccato/common";
-import { ChainStore } from "@staccato/common";
-import { replayWal } from "../storage/recovery.ts";
-import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
-import {
-  WalCorruptError,
-  WalRecordType,
-  WriteAheadLog,
-  migrateSingleFileWal,
-  readWalDir,
-} from "../storage/wal.ts";
-import { decodeBlockOpen } from "../storage/walCodec.ts";
+import { buildBlockWitness } from "../sealing/witness.ts";
+import { HistoryWriter } from "../storage/historyWriter.ts";
+import { type RecoveredWitness, replayWal } from "../storage/recovery.ts";
+import { snapshotSchedule } from "../storage/snapshot.ts";
+import { type WalRecord, WalRecordType, WriteAheadLog } from "../storage/wal.ts";
+import { WitnessStore } from "../storage/witnessStore.ts";
 import { restorePoolJournal, savePoolJournal } from "../txpool/poolJournal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
-import { ChainEvents } from "@staccato/common";
+import { sequencerHealth } from "./health.ts";
 import { SequencerMetrics } from "./metrics.ts";
 import type { SequencerOptions } from "./options.ts";
+import {
+  type BaseState,
+  StartupError,
+  checkGenesis,
+  intervals,
+  loadBaseState,
+  loadChain,
+  loadConfig,
+  loadOrCreateKey,
+  openHistoryStore,
+  readWriteAheadLog,
+} from "./startup.ts";
 
-export const CLIENT_VERSION = "staccato-sequencer/0.1.0";
+export { StartupError } from "./startup.ts";
 
-export class StartupError extends Error {}
+export { CLIENT_VERSION } from "../rpc/sequencerBackend.ts";
 
 /** Wires the sequencer: state, pool, execution, sealing, log, RPC, metrics. `close()` undoes it. */
 export class SequencerNode {
@@ -99,7 +99,7 @@ export class SequencerNode {
 
   static async start(o: SequencerOptions, logger?: Logger): Promise<SequencerNode> {
     const log = logger ?? createLogger({ name: "sequencer", level: o.logLevel });
-    const closers: (() => Promise<void> | void)[] = [];
+    const closers: Closers = [];
     try {
       return await SequencerNode.wire(o, log, closers);
     } catch (err) {
@@ -108,112 +108,28 @@ export class SequencerNode {
     }
   }
 
-  private static async wire(
-    o: SequencerOptions,
-    log: Logger,
-    closers: (() => Promise<void> | void)[],
-  ): Promise<SequencerNode> {
+  /** The start, step by step; what each step opens goes on `closers`, undone in reverse. */
+  private static async wire(o: SequencerOptions, log: Logger, closers: Closers): Promise<SequencerNode> {
     mkdirSync(o.dataDir, { recursive: true });
     const key = loadOrCreateKey(o, log);
     const config = loadConfig(o, bytesToHex(key.address), log);
-    const miniBlockMs = o.miniBlockMs ?? config.miniBlockMs;
-    const blockMs = o.blockMs ?? config.blockMs;
-    if (blockMs < miniBlockMs) throw new StartupError("--block-ms must be at least --mini-block-ms");
+    const { miniBlockMs, blockMs } = intervals(o, config);
     const common = createEthCommon(config);
     const registry = createRegistry({ daemon: "sequencer" });
     const metrics = new SequencerMetrics(registry);
-
-    const state = new MemoryState();
     const trie = new WorkerStateTrie();
     closers.push(() => trie.close());
-    const senderWorkers = o.senderWorkers ?? Math.max(1, availableParallelism() - 1);
-    const senders = senderWorkers > 0 ? new SenderRecoveryPool(senderWorkers, config.chainId) : null;
-    if (senders !== null) closers.push(() => senders.close());
-    // Sealed history on disk: blocks older than --block-cache leave memory once written there.
-    const historyDb = new ClassicLevel<Uint8Array, Uint8Array>(join(o.dataDir, "history"), {
-      keyEncoding: "view",
-      valueEncoding: "view",
-    });
-    await historyDb.open();
-    closers.push(() => historyDb.close());
-    const archive = new ChainArchive(historyDb, common);
-    const archivedThrough = await archive.lastBlock();
+    const senders = startSenderWorkers(o, config.chainId, closers);
+
+    // What is on disk: the history store, the write-ahead log, the newest state snapshot.
     const genesis = await buildGenesis(config, common);
     checkGenesis(o.dataDir, bytesToHex(genesis.block.hash!));
-    if (archivedThrough === undefined)
-      await historyDb.batch(archive.blockOps(genesisArchived(genesis.block)));
-
-    // The write-ahead log, in segments; a log from before segments becomes the first one.
-    const walDir = join(o.dataDir, "wal");
-    if (migrateSingleFileWal(join(o.dataDir, "sequencer.wal"), walDir))
-      log.info({ dir: walDir }, "moved the write-ahead log into segments");
+    const store = await openHistoryStore(o, common, genesis.block, closers);
     const started = performance.now();
-    let read: ReturnType<typeof readWalDir>;
-    try {
-      read = readWalDir(walDir);
-    } catch (err) {
-      if (err instanceof WalCorruptError) throw new StartupError(err.message);
-      throw err;
-    }
-    if (read.droppedBytes > 0) {
-      log.warn(
-        { path: read.segments.at(-1)?.path, droppedBytes: read.droppedBytes },
-        "dropped a torn record at the end of the write-ahead log",
-      );
-    }
-    // Segments before the first one kept were deleted: their blocks are in the history store, and
-    // the chain picks up after the block before it.
-    const first = read.records[0];
-    const firstOpen = first?.type === WalRecordType.blockOpen ? decodeBlockOpen(first.payload).number : 1n;
-    const chain =
-      firstOpen > 1n
-        ? new ChainStore(0n, {
-            archive,
-            retain: o.blockCache,
-            retainTxs: o.blockCacheTxs,
-            first: firstOpen - 1n,
-            before: await archive.lastMiniBlockBefore(firstOpen - 1n),
-          })
-        : new ChainStore(0n, { archive, retain: o.blockCache, retainTxs: o.blockCacheTxs });
-    // History deleted past --history-retention stays deleted: `earliest` is the oldest block kept.
-    const oldestKept = await archive.firstBlock();
-    if (oldestKept !== undefined) chain.prunedBelow(oldestKept);
-    if (firstOpen > 1n) {
-      const prev = await archive.block(firstOpen - 1n);
-      if (prev === undefined)
-        throw new StartupError(
-          `the write-ahead log starts at block ${firstOpen}, but block ${firstOpen - 1n} is not in the history store (${join(o.dataDir, "history")})`,
-        );
-      chain.addBlock(prev);
-      // BLOCKHASH, witnesses and attestations reach back further than the log.
-      await chain.loadSealedRefs();
-    } else chain.addBlock(genesis.block);
-    // Blocks the write-ahead log replays that are on disk already leave memory as they are sealed.
-    chain.archived(archivedThrough ?? 0n);
-    // Start from the newest intact snapshot, else from genesis; either way the trie must agree.
-    const snapshot = readLatestSnapshot(o.dataDir, (file, err) =>
-      log.warn({ file, err: err.message }, "skipping a corrupt state snapshot"),
-    );
-    const base = snapshot ?? {
-      blockNumber: 0n,
-      stateRoot: genesis.block.header!.stateRoot,
-      diff: genesis.diff,
-    };
-    state.applyDiff(base.diff);
-    trie.add(base.diff);
-    const baseRoot = (await trie.commit()).root;
-    if (bytesToHex(baseRoot) !== bytesToHex(base.stateRoot)) {
-      throw new StartupError(`state snapshot of block ${base.blockNumber} does not hash to its state root`);
-    }
-    if (base.blockNumber < firstOpen - 1n)
-      throw new StartupError(
-        `the write-ahead log starts at block ${firstOpen}, but the newest state snapshot is of block ${base.blockNumber}: the state between cannot be rebuilt`,
-      );
-    if (snapshot !== null)
-      log.info(
-        { block: Number(snapshot.blockNumber), accounts: snapshot.diff.length },
-        "loaded state snapshot",
-      );
+    const logRead = readWriteAheadLog(o, log);
+    const chain = await loadChain(o, store, genesis.block, logRead.firstOpen);
+    const base = await loadBaseState(o, genesis, trie, logRead.firstOpen, log);
+    const { state } = base;
     const history = new StateHistory(state, base.blockNumber, o.stateHistory);
     const events = new ChainEvents();
 
@@ -221,83 +137,28 @@ export class SequencerNode {
     let network: SequencerNetwork | null = null;
     const blockHash = async (n: bigint) =>
       producer === null ? chain.getSealedHash(n) : producer.blockHash(n);
-    const executor = await Executor.create(common, state, blockHash, {
-      engine: o.engine,
-      // BLOCKHASH on the fast path: a sealed block's hash, undefined for none, null while a
-      // block's seal is still in progress (that transaction then runs through runTx, which waits).
-      syncBlockHash: (n) => (chain.block(n)?.hash === null ? null : chain.sealedHash(n)),
-      onFallback: (reason) => metrics.fastFallbacks.inc({ reason }),
-    });
-    if (o.engine === "fast" && executor.engine !== "fast")
-      log.warn(
-        { hardfork: common.hardfork() },
-        "the fast EVM does not implement this chain's rules: using runTx",
-      );
-    const pool = new TxPool(
-      txPoolOptionsSchema.parse({
-        maxPoolSize: o.txpoolMax,
-        nonceGapLimit: o.nonceGapLimit,
-        priorityFeeThreshold: o.priorityFee,
-        prioritySenders: o.prioritySenders,
-      }),
-      {
-        common,
-        state: {
-          nonce: (a) => state.account(a)?.nonce ?? 0n,
-          balance: (a) => state.account(a)?.balance ?? 0n,
-          baseFee: () => chain.head.baseFee,
-          blockGasLimit: () => config.blockGasLimit,
-          isIncluded: (h) => chain.hasTx(h),
-        },
-        events: { onAccepted: (p) => events.emit("pendingTx", p) },
-      },
-    );
+    const executor = await createExecutor(o, common, state, chain, blockHash, metrics, log);
+    const pool = createPool(o, common, state, chain, config.blockGasLimit, events);
 
     // Recover: replay the write-ahead log by applying diffs.
-    const witnesses = await WitnessStore.open(historyDb, join(o.dataDir, "witnesses.log"), log);
+    const witnesses = await WitnessStore.open(store.db, join(o.dataDir, "witnesses.log"), log);
     closers.push(() => witnesses.close());
-    // Sealed blocks in the log whose witness a crash lost (they are recorded again below).
-    const witnessLost = new Set<bigint>();
-    for (const r of read.records) {
-      if (r.type !== WalRecordType.blockSeal) continue;
-      const n = createBlockHeaderFromRLP(decodeBlockSeal(r.payload).header, {
-        common,
-        skipConsensusFormatValidation: true,
-      }).number;
-      if (n > base.blockNumber && !(await witnesses.has(n))) witnessLost.add(n);
-    }
-    const replay = await replayWal(
-      read.records,
-      { common, chain, state, trie, history },
-      (() => {
-        const last = chain.lastMiniBlockThrough(chain.head.number);
-        return { miniBlockNumber: last.number, lastMiniBlockHash: last.hash };
-      })(),
-      base.blockNumber,
-      (n) => witnessLost.has(n),
-    );
-    if (snapshot !== null && chain.latest.number < snapshot.blockNumber) {
-      throw new StartupError(
-        `state snapshot of block ${snapshot.blockNumber} is ahead of the write-ahead log (block ${chain.latest.number})`,
-      );
-    }
-    if (read.records.length > 0) {
-      log.info(
-        {
-          records: read.records.length,
-          txs: replay.txs,
-          latest: Number(chain.latest.number),
-          ms: Math.round(performance.now() - started),
-        },
-        "replayed write-ahead log",
-      );
-    }
-    const historyWriter = new HistoryWriter(archive, chain, log);
-    for (let n = (archivedThrough ?? 0n) + 1n; n <= chain.latest.number; n++) historyWriter.add(n);
+    const replay = await replayLog(logRead.read.records, base, started, {
+      common,
+      chain,
+      state,
+      trie,
+      history,
+      witnesses,
+      log,
+    });
+    const historyWriter = new HistoryWriter(store.archive, chain, log);
+    for (let n = (store.archivedThrough ?? 0n) + 1n; n <= chain.latest.number; n++) historyWriter.add(n);
     // What was left in the pool at the last graceful stop comes back before the RPC opens.
     const journalPath = join(o.dataDir, "txpool.journal");
     restorePoolJournal(journalPath, pool, log);
-    const wal = await WriteAheadLog.open(walDir, read.validBytes, o.walFsync, o.walSegmentMb * 1024 * 1024);
+    const walSegmentBytes = o.walSegmentMb * 1024 * 1024;
+    const wal = await WriteAheadLog.open(logRead.dir, logRead.read.validBytes, o.walFsync, walSegmentBytes);
     closers.push(() => wal.close());
     const finality = new FinalityTracker({
       config,
@@ -307,31 +168,28 @@ export class SequencerNode {
       metrics: new FinalityMetrics(registry),
     });
     closers.push(() => finality.close());
-
-    // DA (DESIGN §7): every sealed block goes out in order, off the sealing path.
     const daStore = daStoreFromFlags(o, o.dataDir);
-    let da: DaPublisher | null = null;
-    const blockStats = new BlockStatsLog();
-    if (daStore !== null) {
-      const index = DaIndexLog.open(join(o.dataDir, "da-index.log"), (droppedBytes) =>
-        log.warn({ droppedBytes }, "dropped a torn record at the end of the DA index"),
-      );
-      da = new DaPublisher({
-        store: daStore,
-        index,
-        chain,
-        witnesses,
-        chainId: config.chainId,
-        signingKey: key.privateKey,
-        logger: log,
-        metrics: new DaMetrics(registry),
-        onPublished: (p) => network?.publishDaPointer(p),
-      });
-      const publisher = da;
-      closers.push(() => publisher.stop());
-    }
+    const da = startDaPublisher(daStore, o.dataDir, {
+      chain,
+      witnesses,
+      chainId: config.chainId,
+      signingKey: key.privateKey,
+      logger: log,
+      metrics: new DaMetrics(registry),
+      onPublished: (p) => network?.publishDaPointer(p),
+    });
+    if (da !== null) closers.push(() => da.stop());
 
-    producer = new BlockProducer(
+    // Sealing: every mini-block and block goes to gossip, subscribers and (blocks) to disk and DA.
+    const blockStats = new BlockStatsLog();
+    const snapshot = snapshotSchedule(o.snapshotInterval, {
+      dataDir: o.dataDir,
+      chain,
+      history,
+      wal,
+      logger: log,
+    });
+    const p = new BlockProducer(
       { miniBlockMs, blockMs, maxMiniBlockTxs: MAX_MINI_BLOCK_TXS },
       {
         config,
@@ -353,6 +211,7 @@ export class SequencerNode {
             if (network !== null && ref !== undefined) network.publishMiniBlock(ref.encoded);
             events.emit("miniBlock", { block, miniBlock, txs });
           },
+          // Each sealed block goes to disk, a snapshot when due, gossip, DA and finality.
           onBlock: (b, timing) => {
             historyWriter.add(b.number);
             blockStats.record(b.number, {
@@ -360,45 +219,20 @@ export class SequencerNode {
               sealMs: timing.sealMs,
               sealedAt: Date.now(),
             });
-            if (o.snapshotInterval > 0 && b.number % BigInt(o.snapshotInterval) === 0n) {
-              const data = encodeSnapshot(snapshotPoint(chain, b), history.addresses(), history.latest);
-              writeSnapshot(o.dataDir, b.number, data)
-                .then(async (path) => {
-                  log.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot");
-                  // Log segments whose blocks the snapshot and the history store both cover go.
-                  const through = chain.archivedBlock < b.number ? chain.archivedBlock : b.number;
-                  const deleted = await wal.prune(through);
-                  if (deleted > 0)
-                    log.info(
-                      { segments: deleted, through: Number(through), walBytes: wal.bytes },
-                      "deleted write-ahead log segments covered by a snapshot and the history store",
-                    );
-                })
-                .catch((err: Error) => log.error({ err }, "could not write state snapshot"));
-            }
+            snapshot(b);
             network?.publishBlock(b);
             da?.kick();
             finality.advance();
-            metrics.headBlock.set(Number(b.number));
-            metrics.poolSize.set(pool.size);
-            metrics.walBytes.set(wal.bytes);
+            metrics.observeHead(b.number, pool.size, wal.bytes);
             events.emit("block", b);
           },
         },
       },
       replay.cursor,
     );
-    producer.resumeSeals(replay.unfinished, replay.headReads);
-    for (const w of replay.witnesses) {
-      const { encoded, hash } = buildBlockWitness(chain, state, w.block, w.reads, w.nodes);
-      witnesses.add(w.block.number, hash, compressWitness(encoded));
-    }
-    if (replay.witnesses.length > 0)
-      log.info(
-        { blocks: replay.witnesses.map((w) => Number(w.block.number)) },
-        "recorded witnesses lost in the crash",
-      );
-    const p = producer;
+    producer = p;
+    p.resumeSeals(replay.unfinished, replay.headReads);
+    recordLostWitnesses(replay.witnesses, chain, state, witnesses, log);
     // At shutdown, once the RPC is closed: the pool's ready transactions are sealed (up to
     // --stop-drain-ms) and the rest kept in the pool journal, the last blocks published to DA and
     // the pointer gossiped while the network is still up, so peers learn where DA ends.
@@ -410,48 +244,25 @@ export class SequencerNode {
       await network?.stop();
     });
 
-    const backend: ChainBackend = {
+    // What the RPC reads.
+    const backend = sequencerBackend(o, {
       config,
       common,
       chain,
       state,
       history,
-      preconfirmations: o.preconfirmations === "on",
-      stateHistory: o.stateHistory,
       trie,
-      ...sequencerRpcHooks(
-        pool,
-        executor,
-        () => ({
-          chainId: config.chainId,
-          role: "sequencer",
-          latestBlock: Number(chain.latest.number),
-          pendingBlock: Number(chain.head.number),
-          latestMiniBlock: Number(chain.lastMiniBlockThrough(chain.head.number).number),
-          poolSize: pool.size,
-          readyTxs: pool.readyCount(),
-          sequencer: config.sequencer,
-          peers: network?.peerCount() ?? 0,
-          finalizedBlock: Number(finality.finalized()),
-        }),
-        senders,
-        (reason) => metrics.txsRejected.inc({ reason }),
-      ),
-      calls: new CallRunner(common, blockHash),
+      pool,
+      executor,
+      senders,
       events,
-      limits: {
-        syncTimeoutMs: o.syncTimeoutMs,
-        maxSyncTimeoutMs: 60_000,
-        maxLogs: 10_000,
-        maxBlockRange: 10_000,
-        callGasCap: 50_000_000n,
-      },
-      clientVersion: CLIENT_VERSION,
-      // Without provers every sealed block is final; with provers, finality waits for attestations.
-      finalizedNumber: () => finality.finalized(),
-      blockStats: (n) => blockStats.get(n),
-      ...(da !== null ? { daPublished: () => BigInt(da!.status().publishedBlock) } : {}),
-    };
+      finality,
+      blockStats,
+      da,
+      metrics,
+      blockHash,
+      peers: () => network?.peerCount() ?? 0,
+    });
     // The block before the log's first segment is where a restart picks the chain up: kept.
     closers.push(
       retainHistory(
@@ -462,55 +273,18 @@ export class SequencerNode {
         () => (wal.firstBlock ?? chain.latest.number) - 1n,
       ),
     );
-    const subs = subscriptionApi(backend);
-    closers.push(() => subs.close());
-    const realtime = realtimeApi(backend);
-    closers.push(() => realtime.close());
-    const health = () => {
-      const err = p.error ?? historyWriter.error;
-      return err === null
-        ? {
-            ok: true,
-            latestBlock: Number(chain.latest.number),
-            pendingBlock: Number(chain.head.number),
-            poolSize: pool.size,
-            ...(da !== null ? { da: da.status() } : {}),
-          }
-        : { ok: false, error: err.message };
-    };
-    const nodeInfo = nodeInfoApi({
-      role: "sequencer",
-      clientVersion: CLIENT_VERSION,
-      chainId: config.chainId,
+    const health = sequencerHealth({ producer: p, historyWriter, chain, pool, da });
+    const rpc = await startRpc(o, backend, {
       logger: log,
+      health,
       peerId: () => network?.peerId ?? null,
       peers: () => network?.peerCount() ?? 0,
-      health,
-      status: () => backend.status(),
+      finality,
+      witnesses,
+      pool,
+      metrics,
+      closers,
     });
-    closers.push(() => nodeInfo.close());
-    const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
-      logger: log,
-      methods: {
-        ...ethApi(backend),
-        ...nodeInfo.methods,
-        ...subs.methods,
-        ...realtime.methods,
-        ...finalityApi(backend, finality),
-        ...debugApi(backend, witnesses),
-        ...debugTraceApi(backend),
-        ...accessListApi(backend),
-        ...simulateApi(backend),
-        ...txpoolApi(pool),
-        // No address index on the sequencer: the search methods point at a full node.
-        ...otsApi(backend, null),
-      },
-      metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
-      health,
-      page: dashboardPage,
-    });
-    const addr = await rpc.listen();
-    closers.push(() => rpc.close());
     const metricsServer = await startMetricsServer(
       { host: o.metricsHost, port: o.metricsPort },
       { registry, health, logger: log },
@@ -518,7 +292,7 @@ export class SequencerNode {
     closers.push(() => metricsServer.close());
 
     if (o.p2p) {
-      const net = await SequencerNetwork.start(
+      network = await SequencerNetwork.start(
         { ...p2pOptionsFromFlags(o, o.dataDir), chainId: config.chainId },
         {
           chain,
@@ -531,11 +305,11 @@ export class SequencerNode {
           daHead: () => da?.head ?? null,
         },
       );
-      network = net;
     }
 
-    await producer.start();
+    await p.start();
     da?.kick();
+    const addr = rpc.address();
     log.info(
       {
         rpc: `http://${addr.host}:${addr.port}`,
@@ -573,56 +347,216 @@ export class SequencerNode {
   }
 }
 
-function loadOrCreateKey(o: SequencerOptions, log: Logger) {
-  const path = o.keyFile ?? join(o.dataDir, "sequencer.key");
-  if (!existsSync(path)) {
-    if (!o.dev)
-      throw new StartupError(
-        `sequencer key file ${path} does not exist (pass --key-file, or --dev to generate one)`,
-      );
-    const key = randomPrivateKey();
-    writeFileSync(path, `${bytesToHex(key)}\n`, { mode: 0o600 });
-    chmodSync(path, 0o600);
-    log.info({ path }, "generated a sequencer key");
-  }
-  try {
-    return readSigningKeyFile(path);
-  } catch (err) {
-    throw new StartupError((err as Error).message);
-  }
+type Closers = (() => Promise<void> | void)[];
+
+/** Worker threads that recover senders (ecrecover) off the execution thread; null for none. */
+function startSenderWorkers(
+  o: SequencerOptions,
+  chainId: number,
+  closers: Closers,
+): SenderRecoveryPool | null {
+  const n = o.senderWorkers ?? Math.max(1, availableParallelism() - 1);
+  if (n === 0) return null;
+  const senders = new SenderRecoveryPool(n, chainId);
+  closers.push(() => senders.close());
+  return senders;
 }
 
-function loadConfig(o: SequencerOptions, sequencerAddress: string, log: Logger): ChainConfig {
-  let config: ChainConfig;
-  if (o.chain !== undefined) config = loadChainConfig(o.chain);
-  else if (o.dev) {
-    const path = join(o.dataDir, "chain.json");
-    if (existsSync(path)) config = loadChainConfig(path);
-    else {
-      config = devChainConfig({ sequencer: sequencerAddress });
-      writeFileSync(path, `${chainConfigToJson(config)}\n`);
-      log.info({ path, chainId: config.chainId }, "generated a dev chain config");
-    }
-  } else throw new StartupError("no chain config: pass --chain <file>, or --dev for a generated one");
-  if (config.sequencer !== sequencerAddress.toLowerCase()) {
-    throw new StartupError(
-      `the key controls ${sequencerAddress}, but the chain config names ${config.sequencer} as sequencer`,
+async function createExecutor(
+  o: SequencerOptions,
+  common: Common,
+  state: MemoryState,
+  chain: ChainStore,
+  blockHash: (n: bigint) => Promise<Uint8Array | undefined>,
+  metrics: SequencerMetrics,
+  log: Logger,
+): Promise<Executor> {
+  const executor = await Executor.create(common, state, blockHash, {
+    engine: o.engine,
+    // BLOCKHASH on the fast path: a sealed block's hash, undefined for none, null while a
+    // block's seal is still in progress (that transaction then runs through runTx, which waits).
+    syncBlockHash: (n) => (chain.block(n)?.hash === null ? null : chain.sealedHash(n)),
+    onFallback: (reason) => metrics.fastFallbacks.inc({ reason }),
+  });
+  if (o.engine === "fast" && executor.engine !== "fast")
+    log.warn(
+      { hardfork: common.hardfork() },
+      "the fast EVM does not implement this chain's rules: using runTx",
     );
-  }
-  return config;
+  return executor;
 }
 
-/** A data dir belongs to one chain: refuse to replay a log written for another genesis. */
-function checkGenesis(dataDir: string, genesisHash: string): void {
-  const path = join(dataDir, "genesis.hash");
-  if (!existsSync(path)) {
-    writeFileSync(path, `${genesisHash}\n`);
-    return;
+function createPool(
+  o: SequencerOptions,
+  common: Common,
+  state: MemoryState,
+  chain: ChainStore,
+  blockGasLimit: bigint,
+  events: ChainEvents,
+): TxPool {
+  return new TxPool(
+    txPoolOptionsSchema.parse({
+      maxPoolSize: o.txpoolMax,
+      nonceGapLimit: o.nonceGapLimit,
+      priorityFeeThreshold: o.priorityFee,
+      prioritySenders: o.prioritySenders,
+    }),
+    {
+      common,
+      state: {
+        nonce: (a) => state.account(a)?.nonce ?? 0n,
+        balance: (a) => state.account(a)?.balance ?? 0n,
+        baseFee: () => chain.head.baseFee,
+        blockGasLimit: () => blockGasLimit,
+        isIncluded: (h) => chain.hasTx(h),
+      },
+      events: { onAccepted: (p) => events.emit("pendingTx", p) },
+    },
+  );
+}
+
+/** Blocks the log holds sealed, past the base state, whose witness a crash lost (recorded again). */
+async function sealedWithoutWitness(
+  records: readonly WalRecord[],
+  after: bigint,
+  common: Common,
+  witnesses: WitnessStore,
+): Promise<Set<bigint>> {
+  const lost = new Set<bigint>();
+  for (const r of records) {
+    if (r.type !== WalRecordType.blockSeal) continue;
+    const n = createBlockHeaderFromRLP(decodeBlockSeal(r.payload).header, {
+      common,
+      skipConsensusFormatValidation: true,
+    }).number;
+    if (n > after && !(await witnesses.has(n))) lost.add(n);
   }
-  const stored = readFileSync(path, "utf8").trim();
-  if (stored !== genesisHash) {
+  return lost;
+}
+
+/** DA (DESIGN §7): every sealed block goes out in order, off the sealing path; null without DA. */
+function startDaPublisher(
+  store: DaStore | null,
+  dataDir: string,
+  d: Omit<DaPublisherDeps, "store" | "index">,
+): DaPublisher | null {
+  if (store === null) return null;
+  const index = DaIndexLog.open(join(dataDir, "da-index.log"), (droppedBytes) =>
+    d.logger.warn({ droppedBytes }, "dropped a torn record at the end of the DA index"),
+  );
+  return new DaPublisher({ ...d, store, index });
+}
+
+interface RpcDeps {
+  logger: Logger;
+  health: () => HealthStatus;
+  peerId: () => string | null;
+  peers: () => number;
+  finality: FinalityTracker;
+  witnesses: WitnessStore;
+  pool: TxPool;
+  metrics: SequencerMetrics;
+  closers: Closers;
+}
+
+/** The JSON-RPC and WebSocket server with every API the sequencer serves, listening. */
+async function startRpc(o: SequencerOptions, backend: ChainBackend, d: RpcDeps): Promise<RpcServer> {
+  const subs = subscriptionApi(backend);
+  d.closers.push(() => subs.close());
+  const realtime = realtimeApi(backend);
+  d.closers.push(() => realtime.close());
+  const nodeInfo = nodeInfoApi({
+    role: "sequencer",
+    clientVersion: CLIENT_VERSION,
+    chainId: backend.config.chainId,
+    logger: d.logger,
+    peerId: d.peerId,
+    peers: d.peers,
+    health: d.health,
+    status: () => backend.status(),
+  });
+  d.closers.push(() => nodeInfo.close());
+  const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
+    logger: d.logger,
+    methods: {
+      ...ethApi(backend),
+      ...nodeInfo.methods,
+      ...subs.methods,
+      ...realtime.methods,
+      ...finalityApi(backend, d.finality),
+      ...debugApi(backend, d.witnesses),
+      ...debugTraceApi(backend),
+      ...accessListApi(backend),
+      ...simulateApi(backend),
+      ...txpoolApi(d.pool),
+      // No address index on the sequencer: the search methods point at a full node.
+      ...otsApi(backend, null),
+    },
+    metrics: { observe: (method, seconds) => d.metrics.rpcSeconds.observe({ method }, seconds) },
+    health: d.health,
+    page: dashboardPage,
+  });
+  await rpc.listen();
+  d.closers.push(() => rpc.close());
+  return rpc;
+}
+
+/** Replays the write-ahead log onto the base state by applying its diffs. */
+async function replayLog(
+  records: WalRecord[],
+  base: BaseState,
+  started: number,
+  d: {
+    common: Common;
+    chain: ChainStore;
+    state: MemoryState;
+    trie: WorkerStateTrie;
+    history: StateHistory;
+    witnesses: WitnessStore;
+    log: Logger;
+  },
+): ReturnType<typeof replayWal> {
+  const { chain } = d;
+  const witnessLost = await sealedWithoutWitness(records, base.blockNumber, d.common, d.witnesses);
+  const last = chain.lastMiniBlockThrough(chain.head.number);
+  const replay = await replayWal(
+    records,
+    d,
+    { miniBlockNumber: last.number, lastMiniBlockHash: last.hash },
+    base.blockNumber,
+    (n) => witnessLost.has(n),
+  );
+  if (base.snapshotBlock !== null && chain.latest.number < base.snapshotBlock) {
     throw new StartupError(
-      `data dir ${dataDir} holds chain ${stored}, but the chain config gives genesis ${genesisHash}`,
+      `state snapshot of block ${base.snapshotBlock} is ahead of the write-ahead log (block ${chain.latest.number})`,
     );
   }
+  if (records.length > 0) {
+    d.log.info(
+      {
+        records: records.length,
+        txs: replay.txs,
+        latest: Number(chain.latest.number),
+        ms: Math.round(performance.now() - started),
+      },
+      "replayed write-ahead log",
+    );
+  }
+  return replay;
+}
+
+/** Witnesses of sealed blocks that a crash lost, rebuilt by the replay, are stored again. */
+function recordLostWitnesses(
+  lost: readonly RecoveredWitness[],
+  chain: ChainStore,
+  state: MemoryState,
+  witnesses: WitnessStore,
+  log: Logger,
+): void {
+  for (const w of lost) {
+    const { encoded, hash } = buildBlockWitness(chain, state, w.block, w.reads, w.nodes);
+    witnesses.add(w.block.number, hash, compressWitness(encoded));
+  }
+  if (lost.length > 0)
+    log.info({ blocks: lost.map((w) => Number(w.block.number)) }, "recorded witnesses lost in the crash");
 }

@@ -1,7 +1,16 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { type ChainBlock, type ChainStore, type Snapshot, decodeSnapshot } from "@staccato/common";
+import {
+  type ChainBlock,
+  type ChainStore,
+  type Logger,
+  type Snapshot,
+  type StateHistory,
+  decodeSnapshot,
+  encodeSnapshot,
+} from "@staccato/common";
+import type { WriteAheadLog } from "./wal.ts";
 
 export { type Snapshot, decodeSnapshot, encodeSnapshot } from "@staccato/common";
 
@@ -70,5 +79,37 @@ export function snapshotPoint(chain: ChainStore, b: ChainBlock): Omit<Snapshot, 
     stateRoot: b.header!.stateRoot,
     lastMiniBlockNumber: last.number,
     lastMiniBlockHash: last.hash,
+  };
+}
+
+export interface SnapshotScheduleDeps {
+  dataDir: string;
+  chain: ChainStore;
+  history: StateHistory;
+  wal: WriteAheadLog;
+  logger: Logger;
+}
+
+/**
+ * Every `interval` sealed blocks (0: never), writes a state snapshot off the sealing path, then
+ * deletes the log segments whose blocks the snapshot and the history store both cover.
+ * Returns the hook the block producer calls at each sealed block.
+ */
+export function snapshotSchedule(interval: number, d: SnapshotScheduleDeps): (b: ChainBlock) => void {
+  return (b) => {
+    if (interval <= 0 || b.number % BigInt(interval) !== 0n) return;
+    const data = encodeSnapshot(snapshotPoint(d.chain, b), d.history.addresses(), d.history.latest);
+    writeSnapshot(d.dataDir, b.number, data)
+      .then(async (path) => {
+        d.logger.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot");
+        const through = d.chain.archivedBlock < b.number ? d.chain.archivedBlock : b.number;
+        const deleted = await d.wal.prune(through);
+        if (deleted > 0)
+          d.logger.info(
+            { segments: deleted, through: Number(through), walBytes: d.wal.bytes },
+            "deleted write-ahead log segments covered by a snapshot and the history store",
+          );
+      })
+      .catch((err: Error) => d.logger.error({ err }, "could not write state snapshot"));
   };
 }
