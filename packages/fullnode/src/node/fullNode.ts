@@ -5,6 +5,7 @@ import type { Common } from "@ethereumjs/common";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   CallRunner,
+  RPC_LIMITS,
   type ChainBackend,
   DaReader,
   type ChainBlock,
@@ -264,13 +265,7 @@ export class FullNode {
       },
       calls: new CallRunner(common, blockHash),
       events,
-      limits: {
-        syncTimeoutMs: o.syncTimeoutMs,
-        maxSyncTimeoutMs: 60_000,
-        maxLogs: 10_000,
-        maxBlockRange: 10_000,
-        callGasCap: 50_000_000n,
-      },
+      limits: { syncTimeoutMs: o.syncTimeoutMs, ...RPC_LIMITS },
       clientVersion: CLIENT_VERSION,
       finalizedNumber: () => finality.finalized(),
       blockTemplate: (b) => executionBlock(b, common),
