@@ -12,8 +12,8 @@ import {
   randomPrivateKey,
   signingKeyFromPrivate,
   silentLogger,
-} from "../packages/common/src/index.ts";
-import { VerifierPool } from "../packages/prover/src/validation/workerPool.ts";
+} from "@staccato/common";
+import { VerifierPool } from "@staccato/prover";
 import { deployData } from "./erc20.ts";
 import { type Report, Report as ReportClass, log, median, percentile } from "./report.ts";
 import { RpcClient } from "./rpc.ts";

@@ -2,12 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import {
-  chainConfigToJson,
-  devChainConfig,
-  randomPrivateKey,
-  signingKeyFromPrivate,
-} from "../packages/common/src/index.ts";
+import { chainConfigToJson, devChainConfig, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import { type Daemon, metric, startDaemon, stopDaemon } from "./daemons.ts";
 import { sampleMemory } from "./procStats.ts";
 import { type Report, Report as ReportClass, log } from "./report.ts";

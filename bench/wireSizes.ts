@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import {
   type DaRef,
-  DirectoryDaStore,
   decodeDaBundle,
   decodeSignedMiniBlock,
+  DirectoryDaStore,
   miniBlockDiffBytes,
-} from "../packages/common/src/index.ts";
-import { readDaIndex } from "../packages/sequencer/src/da/daIndex.ts";
+} from "@staccato/common";
+import { readDaIndex } from "@staccato/sequencer";
 import type { Report } from "./report.ts";
 import type { LoadEnv, Workload } from "./workload.ts";
 

@@ -13,20 +13,22 @@
  */
 import type { TypedTransaction } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import { ChainStore, openChainBlock } from "../../packages/common/src/chain/chainStore.ts";
 import {
+  ChainStore,
   decodeSignedMiniBlock,
   encodeSignedMiniBlock,
+  Executor,
+  keccak256,
+  type MemoryState,
+  miniBlockEntries,
   miniBlockHash,
-} from "../../packages/common/src/codec/chainCodec.ts";
-import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
-import { SigningDomain, signPayload } from "../../packages/common/src/crypto/signing.ts";
-import { Executor } from "../../packages/common/src/execution/executor.ts";
-import { StateHistory } from "../../packages/common/src/state/stateHistory.ts";
-import type { MemoryState } from "../../packages/common/src/state/memoryState.ts";
-import type { SignedMiniBlock } from "../../packages/common/src/types/chain.ts";
-import { miniBlockEntries } from "../../packages/common/src/chain/txEntries.ts";
+  openChainBlock,
+  type SignedMiniBlock,
+  SigningDomain,
+  signingKeyFromPrivate,
+  signPayload,
+  StateHistory,
+} from "@staccato/common";
 import { CHAIN_ID, block, blockEnv, common, fundedState, freshTransfers, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 20_000);

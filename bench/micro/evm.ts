@@ -13,9 +13,7 @@ import solc from "solc";
 import { type Hex, encodeAbiParameters, encodeFunctionData, parseAbi } from "viem";
 import { transferData } from "../erc20.ts";
 import { swapBytecode } from "../swap.ts";
-import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import type { SigningKey } from "../../packages/common/src/crypto/secp256k1.ts";
-import { type ExecutionEngine, Executor } from "../../packages/common/src/execution/executor.ts";
+import { type ExecutionEngine, Executor, keccak256, type SigningKey } from "@staccato/common";
 import type { TypedTransaction } from "@ethereumjs/tx";
 import { block, common, deployToken, fundedState, freshTransfers, pooledTx, senderKeys } from "./fixtures.ts";
 

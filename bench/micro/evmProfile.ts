@@ -10,8 +10,7 @@
 import { Address, bytesToHex } from "@ethereumjs/util";
 import type { Hex } from "viem";
 import { transferData } from "../erc20.ts";
-import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { Executor } from "../../packages/common/src/execution/executor.ts";
+import { Executor, keccak256 } from "@staccato/common";
 import { block, common, deployToken, fundedState, senderKeys } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 3_000);

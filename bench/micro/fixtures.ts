@@ -4,12 +4,16 @@
  */
 import { type TypedTransaction, createFeeMarket1559Tx, createTxFromRLP } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
-import { executionBlock } from "../../packages/common/src/chain/blockHeader.ts";
-import { createEthCommon } from "../../packages/common/src/chain/ethCommon.ts";
-import { KECCAK256_NULL, keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { type SigningKey, signingKeyFromPrivate } from "../../packages/common/src/crypto/secp256k1.ts";
-import type { Executor } from "../../packages/common/src/execution/executor.ts";
-import { MemoryState } from "../../packages/common/src/state/memoryState.ts";
+import {
+  createEthCommon,
+  executionBlock,
+  type Executor,
+  keccak256,
+  KECCAK256_NULL,
+  MemoryState,
+  type SigningKey,
+  signingKeyFromPrivate,
+} from "@staccato/common";
 import { deployData } from "../erc20.ts";
 
 export const CHAIN_ID = 1337;

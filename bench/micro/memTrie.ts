@@ -6,8 +6,7 @@
  */
 import { MerklePatriciaTrie } from "@ethereumjs/mpt";
 import { bytesToHex } from "@ethereumjs/util";
-import { keccak256 } from "../../packages/common/src/crypto/keccak.ts";
-import { MemTrie } from "../../packages/common/src/trie/memTrie.ts";
+import { keccak256, MemTrie } from "@staccato/common";
 
 const N = Number(process.env.N ?? 100_000);
 const U = Number(process.env.U ?? 10_000);

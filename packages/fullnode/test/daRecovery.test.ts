@@ -6,7 +6,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { chainConfigToJson, devChainConfig, randomPrivateKey, signingKeyFromPrivate } from "@staccato/common";
 import type { Hex } from "viem";
 import { ProverProcess } from "../../prover/test/helpers/proverProcess.ts";
-import { readDaIndex } from "../../sequencer/src/da/daIndex.ts";
+import { readDaIndex } from "@staccato/sequencer";
 import { SequencerProcess } from "../../sequencer/test/helpers/sequencerProcess.ts";
 import {
   FullnodeProcess,
