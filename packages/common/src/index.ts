@@ -1,3 +1,4 @@
+export * from "./errors.ts";
 export * from "./chain/blockHeader.ts";
 export * from "./chain/blockStats.ts";
 export * from "./chain/chainEvents.ts";

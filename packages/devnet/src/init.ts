@@ -11,6 +11,8 @@ import {
   loadChainConfig,
   randomPrivateKey,
   signingKeyFromPrivate,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import { type DevnetLayout, P2P_KEY_FILE, PROVER_KEY_FILE, SEQUENCER_KEY_FILE } from "./layout.ts";
 
@@ -30,7 +32,11 @@ export function peerIdOfKeyFile(path: string): string {
   return peerIdFromPrivateKey(privateKeyFromProtobuf(readFileSync(path))).toString();
 }
 
-export class DevnetInitError extends Error {}
+export class DevnetInitError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Devnet, message, undefined);
+  }
+}
 
 /** A new devnet's provers, and how many attestations finalize a block. */
 export const DEFAULT_PROVERS = 2;

@@ -1,3 +1,4 @@
+import { ErrorCode, StaccatoError } from "@staccato/common";
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -23,7 +24,11 @@ export interface SupervisorIo {
   error(line: string): void;
 }
 
-export class DevnetStartError extends Error {}
+export class DevnetStartError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Devnet, message, undefined);
+  }
+}
 
 /** How long a daemon gets to stop on SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 30_000;

@@ -1,8 +1,14 @@
 import { bigIntToUnpaddedBytes, bytesToBigInt, intToUnpaddedBytes } from "@ethereumjs/util";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 export type RlpItem = Uint8Array | RlpItem[];
 
-export class DecodeError extends Error {}
+/** Bytes that do not decode as what they claim to be. */
+export class DecodeError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Decode, message, undefined);
+  }
+}
 
 export const u = (v: bigint): Uint8Array => bigIntToUnpaddedBytes(v);
 export const un = (v: number): Uint8Array => intToUnpaddedBytes(v);

@@ -3,6 +3,7 @@ import { HDKey } from "@scure/bip32";
 import { mnemonicToSeedSync } from "@scure/bip39";
 import { z } from "zod";
 import { signingKeyFromPrivate } from "../crypto/secp256k1.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 const hexAddress = z
   .string()
@@ -67,7 +68,11 @@ export const chainConfigSchema = z
 export type ChainConfig = z.output<typeof chainConfigSchema>;
 export type ChainConfigInput = z.input<typeof chainConfigSchema>;
 
-export class ChainConfigError extends Error {}
+export class ChainConfigError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.ChainConfig, message, undefined);
+  }
+}
 
 /** Parses a chain config, with one line per problem naming the field. */
 export function parseChainConfig(input: unknown, source = "chain config"): ChainConfig {

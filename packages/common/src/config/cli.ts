@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * Daemon configuration from flags, `STACCATO_*` env vars and a JSON config file, validated by zod.
@@ -264,7 +265,11 @@ interface Given {
   json?: unknown;
 }
 
-class CliError extends Error {}
+class CliError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Cli, message, undefined);
+  }
+}
 
 export function parseCli<T extends CliSpec>(
   spec: T,

@@ -4,6 +4,7 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import { keccak256 } from "../crypto/keccak.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * A data-availability store (DESIGN §7): `put` a blob and get back a commitment, `get` the blob
@@ -19,12 +20,13 @@ export interface DaStore {
 
 export type DaErrorKind = "unavailable" | "not-found" | "corrupt";
 
-export class DaError extends Error {
-  constructor(
-    readonly kind: DaErrorKind,
-    message: string,
-  ) {
-    super(message);
+export class DaError extends StaccatoError<{ kind: DaErrorKind }> {
+  constructor(kind: DaErrorKind, message: string) {
+    super(ErrorCode.Da, message, { kind });
+  }
+
+  get kind(): DaErrorKind {
+    return this.details.kind;
   }
 }
 

@@ -12,6 +12,7 @@ import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./c
 import { FastPathAbort } from "./fastEvm/abort.ts";
 import { FastTxRunner, type SyncBlockHash } from "./fastEvm/fastTx.ts";
 import { PlainTransfers } from "./plainTransfer.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * Which EVM runs contract transactions: `@ethereumjs/vm`'s `runTx` (`reference`), or the
@@ -197,14 +198,10 @@ export function toWitnessReads(r: BlockReads): WitnessReads {
 }
 
 /** Thrown by a state that is missing data it should have (a partial, witness-built state). */
-export class MissingStateError extends Error {
-  constructor(
-    message: string,
-    /** The trie node hash or code hash that is missing (0x hex). */
-    readonly key: string,
-  ) {
-    super(message);
-    this.name = "MissingStateError";
+export class MissingStateError extends StaccatoError<{ key: string }> {
+  /** `key`: the trie node hash or code hash that is missing (0x hex). */
+  constructor(message: string, key: string) {
+    super(ErrorCode.MissingState, message, { key });
   }
 }
 

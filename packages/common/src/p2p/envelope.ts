@@ -1,5 +1,6 @@
 import { promisify } from "node:util";
 import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants as zlib } from "node:zlib";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 const brotliCompressAsync = promisify(brotliCompress);
 
@@ -22,13 +23,13 @@ export const EnvelopeErrorCode = {
 } as const;
 export type EnvelopeErrorCode = (typeof EnvelopeErrorCode)[keyof typeof EnvelopeErrorCode];
 
-export class EnvelopeError extends Error {
-  readonly code: EnvelopeErrorCode;
+export class EnvelopeError extends StaccatoError<{ reason: EnvelopeErrorCode }> {
+  constructor(reason: EnvelopeErrorCode, message: string) {
+    super(ErrorCode.Envelope, message, { reason });
+  }
 
-  constructor(code: EnvelopeErrorCode, message: string) {
-    super(message);
-    this.name = "EnvelopeError";
-    this.code = code;
+  get reason(): EnvelopeErrorCode {
+    return this.details.reason;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Stream } from "@libp2p/interface";
 import type { LengthPrefixedStream } from "@libp2p/utils";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * The req/resp wire format (every frame is varint-length-prefixed, as `lpStream` writes them):
@@ -45,15 +46,13 @@ export const ReqRespErrorCode = {
 } as const;
 export type ReqRespErrorCode = (typeof ReqRespErrorCode)[keyof typeof ReqRespErrorCode];
 
-export class ReqRespError extends Error {
-  readonly code: ReqRespErrorCode;
-  readonly protocol: string;
+export class ReqRespError extends StaccatoError<{ reason: ReqRespErrorCode; protocol: string }> {
+  constructor(reason: ReqRespErrorCode, protocol: string, message: string) {
+    super(ErrorCode.ReqResp, `${protocol}: ${message}`, { reason, protocol });
+  }
 
-  constructor(code: ReqRespErrorCode, protocol: string, message: string) {
-    super(`${protocol}: ${message}`);
-    this.name = "ReqRespError";
-    this.code = code;
-    this.protocol = protocol;
+  get reason(): ReqRespErrorCode {
+    return this.details.reason;
   }
 }
 

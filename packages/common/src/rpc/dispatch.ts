@@ -5,7 +5,7 @@ import type { Logger } from "../log/logger.ts";
 import {
   formatParamsError,
   methodNotFoundMessage,
-  RpcError,
+  isClientError,
   RpcErrorCode,
   toRpcErrorObject,
 } from "./errors.ts";
@@ -224,7 +224,7 @@ export class RpcDispatcher {
       result = await method.handler(parsed.data, ctx, pre?.value);
     } catch (err) {
       this.metrics?.observe(name, (performance.now() - t0) / 1000, false);
-      if (!(err instanceof RpcError)) this.log.error({ method: name, err }, "rpc handler failed");
+      if (!isClientError(err)) this.log.error({ method: name, err }, "rpc handler failed");
       if (isNotification) return null;
       const e = toRpcErrorObject(err);
       return errorResponse(respId, e.code, e.message, e.data);

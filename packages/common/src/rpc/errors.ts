@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * EIP-1474 error codes, plus 3 for reverts (as geth returns from eth_call / eth_estimateGas) and
@@ -29,16 +30,14 @@ export interface RpcErrorObject {
   data?: unknown;
 }
 
-/** An error a handler throws on purpose; its code and message go to the client verbatim. */
-export class RpcError extends Error {
-  readonly code: number;
-  readonly data?: unknown;
+/** An error a handler throws on purpose; its JSON-RPC code, message and data go to the client verbatim. */
+export class RpcError extends StaccatoError<{ rpcCode: number; data?: unknown }> {
+  constructor(rpcCode: number, message: string, data?: unknown) {
+    super(ErrorCode.Rpc, message, data === undefined ? { rpcCode } : { rpcCode, data });
+  }
 
-  constructor(code: number, message: string, data?: unknown) {
-    super(message);
-    this.name = "RpcError";
-    this.code = code;
-    if (data !== undefined) this.data = data;
+  get rpcCode(): number {
+    return this.details.rpcCode;
   }
 }
 
@@ -76,20 +75,43 @@ export function methodNotFoundMessage(method: string): string {
 }
 
 /**
- * The one place errors become JSON-RPC error objects. RpcError passes through; a ZodError is
- * -32602 naming the failing param; anything else is -32603 "internal error" (the caller logs it,
- * its message never reaches the client).
+ * The one place errors become JSON-RPC error objects. An RpcError passes through; the other
+ * `StaccatoError`s a client caused (a refused transaction, a trace past its bounds) get their
+ * code here; a ZodError is -32602 naming the failing param; anything else is -32603 "internal
+ * error" (the caller logs it, its message never reaches the client).
  */
 export function toRpcErrorObject(err: unknown): RpcErrorObject {
-  if (err instanceof RpcError) {
-    return err.data === undefined
-      ? { code: err.code, message: err.message }
-      : { code: err.code, message: err.message, data: err.data };
-  }
+  const mapped = err instanceof StaccatoError ? clientErrorOf(err) : null;
+  if (mapped !== null) return mapped;
   if (err instanceof z.ZodError) {
     return { code: RpcErrorCode.InvalidParams, message: formatParamsError(err) };
   }
   return { code: RpcErrorCode.InternalError, message: "internal error" };
+}
+
+/** Whether `err` is the client's to see (else it is an internal error, to be logged). */
+export function isClientError(err: unknown): boolean {
+  return err instanceof z.ZodError || (err instanceof StaccatoError && clientErrorOf(err) !== null);
+}
+
+function clientErrorOf(err: StaccatoError<unknown>): RpcErrorObject | null {
+  if (err instanceof RpcError) {
+    const { rpcCode, data } = err.details;
+    return data === undefined
+      ? { code: rpcCode, message: err.message }
+      : { code: rpcCode, message: err.message, data };
+  }
+  switch (err.code) {
+    // geth's pool messages, which viem and ethers match to their typed errors.
+    case ErrorCode.TxRejected:
+      return { code: RpcErrorCode.InvalidInput, message: err.message };
+    case ErrorCode.TraceTimeout:
+      return { code: RpcErrorCode.InvalidInput, message: err.message };
+    case ErrorCode.TraceTooLarge:
+      return { code: RpcErrorCode.LimitExceeded, message: err.message };
+    default:
+      return null;
+  }
 }
 
 /**

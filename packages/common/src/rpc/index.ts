@@ -12,6 +12,7 @@ export {
   formatParamsError,
   invalidInput,
   invalidParams,
+  isClientError,
   limitExceeded,
   methodNotFound,
   RpcError,

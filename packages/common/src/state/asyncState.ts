@@ -1,6 +1,7 @@
 import type { Account, Address } from "@ethereumjs/util";
 import { hexOf } from "../util/hex.ts";
 import { type AccountRec, MemoryState, type StateReader } from "./memoryState.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * A state version read from disk (a full node's archive of past blocks): the same keys as a
@@ -21,10 +22,9 @@ export function isAsyncReader(r: AnyStateReader): r is AsyncStateReader {
 }
 
 /** Thrown when execution reads a key the lazy state did not load first (a bug, never a result). */
-export class NotLoadedError extends Error {
+export class NotLoadedError extends StaccatoError<{ what: string }> {
   constructor(what: string) {
-    super(`historical state: ${what} was read before it was loaded`);
-    this.name = "NotLoadedError";
+    super(ErrorCode.NotLoaded, `historical state: ${what} was read before it was loaded`, { what });
   }
 }
 

@@ -1,5 +1,6 @@
 import { type NestedUint8Array, RLP } from "@ethereumjs/rlp";
 import { KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 /**
  * An in-memory hexary Merkle-Patricia trie (Yellow Paper appendix D) for batched state roots.
@@ -15,30 +16,22 @@ import { KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
  */
 
 export const TrieErrorCode = {
-  MissingNode: "TRIE_MISSING_NODE",
-  InvalidNode: "TRIE_INVALID_NODE",
+  MissingNode: ErrorCode.TrieMissingNode,
+  InvalidNode: ErrorCode.TrieInvalidNode,
 } as const;
 export type TrieErrorCode = (typeof TrieErrorCode)[keyof typeof TrieErrorCode];
 
 /** A partial trie (`fromNodes`) was asked for a node that is not in its node set. */
-export class MissingTrieNodeError extends Error {
-  readonly code = TrieErrorCode.MissingNode;
-  readonly hash: Uint8Array;
-
+export class MissingTrieNodeError extends StaccatoError<{ hash: Uint8Array }> {
   constructor(hash: Uint8Array) {
-    super(`missing trie node 0x${toHex(hash)}`);
-    this.name = "MissingTrieNodeError";
-    this.hash = hash;
+    super(ErrorCode.TrieMissingNode, `missing trie node 0x${toHex(hash)}`, { hash });
   }
 }
 
 /** A node given to `fromNodes` is not a valid trie node. */
-export class InvalidTrieNodeError extends Error {
-  readonly code = TrieErrorCode.InvalidNode;
-
+export class InvalidTrieNodeError extends StaccatoError {
   constructor(message: string) {
-    super(message);
-    this.name = "InvalidTrieNodeError";
+    super(ErrorCode.TrieInvalidNode, message, undefined);
   }
 }
 

@@ -4,6 +4,7 @@ import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
 import { hexOf } from "../util/hex.ts";
 import { MemTrie } from "./memTrie.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED, type StateDiff, mergeDiffs } from "../state/stateDiff.ts";
+import { ErrorCode, StaccatoError } from "../errors.ts";
 
 interface TrieAccount {
   nonce: bigint;
@@ -46,10 +47,9 @@ export interface StateRewind {
 }
 
 /** `proofAt` found the trie at another root than the rewind starts from (a block sealed since). */
-export class TrieMovedError extends Error {
-  constructor(readonly root: Uint8Array) {
-    super("the state trie is not at the rewind's starting root");
-    this.name = "TrieMovedError";
+export class TrieMovedError extends StaccatoError<{ root: Uint8Array }> {
+  constructor(root: Uint8Array) {
+    super(ErrorCode.TrieMoved, "the state trie is not at the rewind's starting root", { root });
   }
 }
 

@@ -29,7 +29,7 @@ async function handle(msg: TrieRequest): Promise<void> {
         reply({ id: msg.id, ok: true, value: trie.proofAt(msg.address, msg.slots, msg.rewind) });
       } catch (err) {
         if (!(err instanceof TrieMovedError)) throw err;
-        reply({ id: msg.id, ok: false, error: err.message, moved: err.root });
+        reply({ id: msg.id, ok: false, error: err.message, moved: err.details.root });
       }
       return;
   }

@@ -14,7 +14,7 @@ function code(fn: () => unknown): string {
     fn();
   } catch (err) {
     assert.ok(err instanceof EnvelopeError, `expected EnvelopeError, got ${err}`);
-    return err.code;
+    return err.reason;
   }
   assert.fail("did not throw");
 }

@@ -22,7 +22,7 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 async function rejectsWith(p: Promise<unknown>, code: ReqRespErrorCode): Promise<void> {
   await assert.rejects(p, (err) => {
     assert.ok(err instanceof ReqRespError, `expected ReqRespError, got ${err}`);
-    assert.equal(err.code, code, err.message);
+    assert.equal(err.reason, code, err.message);
     return true;
   });
 }

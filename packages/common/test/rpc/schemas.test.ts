@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
 import { exceedsDepth } from "../../src/rpc/dispatch.ts";
-import { formatParamsError, RpcError, RpcErrorCode, toRpcErrorObject } from "../../src/rpc/errors.ts";
+import { DecodeError } from "../../src/codec/rlpUtil.ts";
+import { ErrorCode, StaccatoError } from "../../src/errors.ts";
+import { TraceAbort } from "../../src/rpc/debug/traceSession.ts";
+import {
+  formatParamsError,
+  isClientError,
+  RpcError,
+  RpcErrorCode,
+  toRpcErrorObject,
+} from "../../src/rpc/errors.ts";
 import { rpcSchemas as s } from "../../src/rpc/index.ts";
 
 const HASH = `0x${"Ab".repeat(32)}`;
@@ -89,6 +98,35 @@ describe("rpc schemas / param error messages", () => {
       message: "internal error",
     });
     assert.deepEqual(toRpcErrorObject("thrown string"), { code: -32603, message: "internal error" });
+  });
+
+  it("maps each client-facing error code, and keeps every other one internal", () => {
+    const reverted = new RpcError(RpcErrorCode.ExecutionReverted, "execution reverted", "0x12");
+    assert.equal(reverted.code, ErrorCode.Rpc);
+    assert.equal(reverted.name, "RpcError");
+    assert.deepEqual(toRpcErrorObject(reverted), { code: 3, message: "execution reverted", data: "0x12" });
+    const slow = new TraceAbort("execution timeout: the trace did not finish within 1s", "timeout");
+    assert.equal(slow.code, ErrorCode.TraceTimeout);
+    assert.deepEqual(toRpcErrorObject(slow), { code: -32000, message: slow.message });
+    const big = new TraceAbort("trace result too large", "size");
+    assert.deepEqual(toRpcErrorObject(big), { code: -32005, message: "trace result too large" });
+    const rejected = new StaccatoError(ErrorCode.TxRejected, "nonce too low: address 0x01", {
+      reason: "nonceTooLow",
+    });
+    assert.deepEqual(toRpcErrorObject(rejected), { code: -32000, message: "nonce too low: address 0x01" });
+    // A node's own failures never show their message to a client.
+    const corrupt = new DecodeError("mini-block: expected bytes");
+    assert.ok(corrupt instanceof StaccatoError && corrupt.code === ErrorCode.Decode);
+    assert.equal(corrupt.name, "DecodeError");
+    assert.deepEqual(toRpcErrorObject(corrupt), { code: -32603, message: "internal error" });
+    assert.deepEqual([reverted, slow, big, rejected, corrupt, new Error("x")].map(isClientError), [
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });
 

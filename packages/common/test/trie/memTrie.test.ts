@@ -280,7 +280,7 @@ describe("memTrie / witness recording and fromNodes", () => {
         (err: unknown) => {
           assert.ok(err instanceof MissingTrieNodeError);
           assert.equal(err.code, "TRIE_MISSING_NODE");
-          assert.equal(hex(err.hash), hex(keccak256(witness[drop])));
+          assert.equal(hex(err.details.hash), hex(keccak256(witness[drop])));
           return true;
         },
       );

@@ -21,25 +21,25 @@ import {
   orderedTrieRoot,
   nextBlockEnv,
   openChainBlock,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import type { FullnodeMetrics } from "../node/metrics.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
 
 /** Why a block did not verify. */
-export class VerificationError extends Error {
-  constructor(
-    readonly block: bigint,
-    readonly field:
-      | "stateRoot"
-      | "transactionsRoot"
-      | "receiptsRoot"
-      | "logsBloom"
-      | "gasUsed"
-      | "miniBlocks"
-      | "parentHash",
-    detail: string,
-  ) {
-    super(`block ${block}: ${field} mismatch: ${detail}`);
+export type VerifiedField =
+  | "stateRoot"
+  | "transactionsRoot"
+  | "receiptsRoot"
+  | "logsBloom"
+  | "gasUsed"
+  | "miniBlocks"
+  | "parentHash";
+
+export class VerificationError extends StaccatoError<{ block: bigint; field: VerifiedField }> {
+  constructor(block: bigint, field: VerifiedField, detail: string) {
+    super(ErrorCode.Verification, `block ${block}: ${field} mismatch: ${detail}`, { block, field });
   }
 }
 
@@ -194,7 +194,7 @@ export class Follower {
   private fail(err: VerificationError): void {
     this.halted = true;
     this.log.error(
-      { block: Number(err.block), field: err.field, err: err.message },
+      { block: Number(err.details.block), field: err.details.field, err: err.message },
       "BLOCK DOES NOT VERIFY: stopped applying",
     );
     this.deps.onMismatch(err);
@@ -420,7 +420,7 @@ export class Follower {
   }
 }
 
-function check(block: bigint, field: VerificationError["field"], ok: boolean, detail: () => string): void {
+function check(block: bigint, field: VerifiedField, ok: boolean, detail: () => string): void {
   if (!ok) throw new VerificationError(block, field, detail());
 }
 

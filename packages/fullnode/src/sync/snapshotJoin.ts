@@ -15,6 +15,8 @@ import {
   encodeNumberRequest,
   encodeRangeRequest,
   snapshotBaseArchived,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import { MAX_GOSSIP_PAYLOAD, type SignedObjects } from "../network/fullnodeNetwork.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
@@ -26,13 +28,21 @@ const BOOTNODE_GRACE_MS = 3_000;
 /** The whole snapshot is held in memory to be checked: a peer streaming more than this is lying. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
-export class SnapshotJoinError extends Error {}
+export class SnapshotJoinError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.SnapshotJoin, message, undefined);
+  }
+}
 
 const READ_DA_HINT =
   "a node that reads DA (--da dir --da-dir <the sequencer's DA dir>, or --da eigenda) joins from genesis and DA instead";
 
 /** A peer that serves no snapshot at all (it answered `unavailable`, or does not speak the protocol). */
-class NotServedError extends Error {}
+class NotServedError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.SnapshotJoin, message, undefined);
+  }
+}
 
 /** How a join ended: from a verified snapshot, or (when it may fall back) with none to be had. */
 export type SnapshotJoin = { joined: true } | { joined: false; reason: string };
@@ -129,7 +139,7 @@ async function joinFrom(
     });
   } catch (err) {
     // A connected peer that cannot open the protocol does not speak it (a full node).
-    if (err instanceof ReqRespError && err.code === "dial-failed") throw new NotServedError(err.message);
+    if (err instanceof ReqRespError && err.reason === "dial-failed") throw new NotServedError(err.message);
     throw err;
   }
   if (r.code === "unavailable") {

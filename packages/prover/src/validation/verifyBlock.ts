@@ -22,6 +22,8 @@ import {
   orderedTrieRoot,
   recoverPayloadSigner,
   witnessHash,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import { WitnessState, unreachableNodes } from "../witness/witnessState.ts";
 
@@ -30,10 +32,9 @@ import { WitnessState, unreachableNodes } from "../witness/witnessState.ts";
  * transaction list or witness that does not belong to the header): the source is at fault, not the
  * block. Fetch it elsewhere; never attest on it.
  */
-export class BadBundleError extends Error {
+export class BadBundleError extends StaccatoError {
   constructor(message: string) {
-    super(message);
-    this.name = "BadBundleError";
+    super(ErrorCode.BadBundle, message, undefined);
   }
 }
 

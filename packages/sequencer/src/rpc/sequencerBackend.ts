@@ -10,8 +10,6 @@ import {
   type FinalityTracker,
   type MemoryState,
   RPC_LIMITS,
-  RpcError,
-  RpcErrorCode,
   type SenderRecoveryPool,
   type StateHistory,
   type StateTrieHandle,
@@ -111,10 +109,8 @@ export function sequencerRpcHooks(
         const ptx = pool.add(raw, sender ?? undefined);
         return { hashHex: ptx.hashHex, sender: ptx.sender, queued: ptx.readyGen === 0 };
       } catch (err) {
-        if (err instanceof TxRejectedError) {
-          onRejected(err.reason);
-          throw new RpcError(RpcErrorCode.InvalidInput, err.message);
-        }
+        // The dispatcher answers it with geth's message (-32000).
+        if (err instanceof TxRejectedError) onRejected(err.reason);
         throw err;
       }
     },

@@ -13,6 +13,8 @@ import {
   keccak256,
   receiptBloom,
   openChainBlock,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import type { StateHistory } from "@staccato/common";
 import { type ChainBlock, type ChainStore, type TxEntry, ZERO_BLOOM } from "@staccato/common";
@@ -20,7 +22,11 @@ import { type WalRecord, WalRecordType } from "./wal.ts";
 import { decodeBlockOpen, decodeLoggedMiniBlock } from "./walCodec.ts";
 import type { ProducerCursor } from "../sealing/blockProducer.ts";
 
-export class RecoveryError extends Error {}
+export class RecoveryError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Recovery, message, undefined);
+  }
+}
 
 /** A block closed before the crash whose seal never reached the log. */
 export interface UnfinishedSeal {

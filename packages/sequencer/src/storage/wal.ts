@@ -1,3 +1,4 @@
+import { ErrorCode, StaccatoError } from "@staccato/common";
 import {
   closeSync,
   existsSync,
@@ -90,7 +91,11 @@ export function migrateSingleFileWal(file: string, dir: string): boolean {
 }
 
 /** An earlier segment that does not read back whole: not a torn tail, but a damaged log. */
-export class WalCorruptError extends Error {}
+export class WalCorruptError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.WalCorrupt, message, undefined);
+  }
+}
 
 /**
  * Reads every valid record of every segment in `dir`, in order. A torn tail of the last segment

@@ -10,6 +10,8 @@ import {
   rlpDecode,
   rlpEncode,
   writeFileDurably,
+  ErrorCode,
+  StaccatoError,
 } from "@staccato/common";
 import { TxRejectedError } from "./txErrors.ts";
 import type { TxPool } from "./txPool.ts";
@@ -25,7 +27,11 @@ import type { TxPool } from "./txPool.ts";
  */
 const VERSION = 1;
 
-export class PoolJournalError extends Error {}
+export class PoolJournalError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.PoolJournal, message, undefined);
+  }
+}
 
 /** Writes `raws` (arrival order) to `path`, replacing any journal there. */
 export function writePoolJournal(path: string, raws: readonly Uint8Array[]): void {

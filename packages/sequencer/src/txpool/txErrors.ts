@@ -1,3 +1,5 @@
+import { ErrorCode, StaccatoError } from "@staccato/common";
+
 /**
  * Why a transaction was refused. Messages are the conventional geth ones, which viem and ethers
  * match to raise their typed errors (NonceTooLowError, INSUFFICIENT_FUNDS, ...).
@@ -21,11 +23,13 @@ export const TxRejection = {
 } as const;
 export type TxRejection = keyof typeof TxRejection;
 
-export class TxRejectedError extends Error {
-  constructor(
-    readonly reason: TxRejection,
-    detail?: string,
-  ) {
-    super(detail === undefined ? TxRejection[reason] : `${TxRejection[reason]}: ${detail}`);
+export class TxRejectedError extends StaccatoError<{ reason: TxRejection }> {
+  constructor(reason: TxRejection, detail?: string) {
+    const message = detail === undefined ? TxRejection[reason] : `${TxRejection[reason]}: ${detail}`;
+    super(ErrorCode.TxRejected, message, { reason });
+  }
+
+  get reason(): TxRejection {
+    return this.details.reason;
   }
 }

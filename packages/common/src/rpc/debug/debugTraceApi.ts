@@ -8,7 +8,7 @@ import { applyStateOverrides, stateOverridesSchema } from "../eth/stateOverrides
 import * as s from "../schemas.ts";
 import { blockByHash, chainTx, replayBlockTo, replayOver, runTraced, txLocation } from "./replay.ts";
 import { type TraceConfig, timeoutOf, traceConfigSchema, tracerFactory } from "./traceConfig.ts";
-import { TRACE_LIMITS, TraceAbort, TraceBudget, traceGateFor, traceAbortToRpc } from "./traceSession.ts";
+import { TRACE_LIMITS, TraceBudget, traceGateFor } from "./traceSession.ts";
 
 /** debug_traceCall's config: a TraceConfig plus state overrides. */
 const traceCallConfig = traceConfigSchema
@@ -24,14 +24,7 @@ const traceCallConfig = traceConfigSchema
  * and at most `maxConcurrent` run at once.
  */
 export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
-  const traced = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await gate.run(fn);
-    } catch (err) {
-      if (err instanceof TraceAbort) throw traceAbortToRpc(err);
-      throw err;
-    }
-  };
+  const traced = <T>(fn: () => Promise<T>): Promise<T> => gate.run(fn);
 
   const traceBlock = async (b: ChainBlock | undefined, config: TraceConfig | undefined) => {
     const make = tracerFactory(config, 1);

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { EVMInterface, EVMResult, InterpreterStep, Message } from "@ethereumjs/evm";
 import type { MemoryState, StateReader } from "../../state/memoryState.ts";
+import { ErrorCode, StaccatoError } from "../../errors.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
 
 /**
@@ -26,22 +27,14 @@ const YIELD_EVERY_MS = 8;
 /** The clock is read every this many opcodes (a power of two minus one, as a mask). */
 const CLOCK_MASK = 255;
 
-/** Why a trace stopped before the end: a request bound was reached. */
-export class TraceAbort extends Error {
-  constructor(
-    message: string,
-    readonly kind: "timeout" | "size",
-  ) {
-    super(message);
-    this.name = "TraceAbort";
+/**
+ * Why a trace stopped before the end: a request bound was reached (TRACE_TIMEOUT, -32000, or
+ * TRACE_TOO_LARGE, -32005, to the client).
+ */
+export class TraceAbort extends StaccatoError {
+  constructor(message: string, kind: "timeout" | "size") {
+    super(kind === "timeout" ? ErrorCode.TraceTimeout : ErrorCode.TraceTooLarge, message, undefined);
   }
-}
-
-export function traceAbortToRpc(err: TraceAbort): RpcError {
-  return new RpcError(
-    err.kind === "timeout" ? RpcErrorCode.InvalidInput : RpcErrorCode.LimitExceeded,
-    err.message,
-  );
 }
 
 /** What a transaction's trace starts from. */

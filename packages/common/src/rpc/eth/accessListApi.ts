@@ -8,7 +8,6 @@ import {
   traceGateFor,
   attachTracer,
   gethError,
-  traceAbortToRpc,
 } from "../debug/traceSession.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { invalidInput } from "../errors.ts";
@@ -36,16 +35,8 @@ type AccessListEntry = {
  */
 export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
   const methods = {
-    eth_createAccessList: rpcMethod(
-      z.tuple([txCallObject, s.blockTagOrHash.optional()]),
-      async ([c, tag]) => {
-        try {
-          return await gate.run(() => createAccessList(be, c, tag ?? { tag: "pending" }));
-        } catch (err) {
-          if (err instanceof TraceAbort) throw traceAbortToRpc(err);
-          throw err;
-        }
-      },
+    eth_createAccessList: rpcMethod(z.tuple([txCallObject, s.blockTagOrHash.optional()]), ([c, tag]) =>
+      gate.run(() => createAccessList(be, c, tag ?? { tag: "pending" })),
     ),
   };
   return methods as unknown as RpcMethods;

@@ -16,15 +16,7 @@ import { effectiveGasPrice, revertReason } from "../../execution/callRunner.ts";
 import type { Log, Receipt } from "../../types/chain.ts";
 import { memorySlice, word } from "../debug/callTracer.ts";
 import { type ReplayState, replayOver, runTraced } from "../debug/replay.ts";
-import {
-  TRACE_LIMITS,
-  TraceAbort,
-  TraceBudget,
-  traceGateFor,
-  type Tracer,
-  gethError,
-  traceAbortToRpc,
-} from "../debug/traceSession.ts";
+import { TRACE_LIMITS, TraceBudget, traceGateFor, type Tracer, gethError } from "../debug/traceSession.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
 import * as s from "../schemas.ts";
@@ -102,12 +94,7 @@ export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMetho
       const calls = p.blockStateCalls.reduce((n, b) => n + (b.calls?.length ?? 0), 0);
       if (calls > MAX_SIMULATED_CALLS)
         throw new RpcError(SimError.clientLimit, `too many calls: ${calls}, at most ${MAX_SIMULATED_CALLS}`);
-      try {
-        return await gate.run(() => simulate(be, p, tag ?? { tag: "latest" }));
-      } catch (err) {
-        if (err instanceof TraceAbort) throw traceAbortToRpc(err);
-        throw err;
-      }
+      return gate.run(() => simulate(be, p, tag ?? { tag: "latest" }));
     }),
   };
   return methods as unknown as RpcMethods;
@@ -279,7 +266,7 @@ async function simulateCall(
   try {
     ran = await runTraced(be, st, tx, tracer, budget, { call: !validation });
   } catch (err) {
-    if (err instanceof RpcError && err.code === RpcErrorCode.InvalidInput) throw simErrorFor(err.message);
+    if (err instanceof RpcError && err.rpcCode === RpcErrorCode.InvalidInput) throw simErrorFor(err.message);
     throw err;
   }
   const logs = tracer.logs ?? [];

@@ -10,14 +10,7 @@ import {
   runTraced,
   txLocation,
 } from "../debug/replay.ts";
-import {
-  TRACE_LIMITS,
-  TraceAbort,
-  TraceBudget,
-  type TxEnd,
-  traceAbortToRpc,
-  traceGateFor,
-} from "../debug/traceSession.ts";
+import { TRACE_LIMITS, TraceBudget, type TxEnd, traceGateFor } from "../debug/traceSession.ts";
 import { type RpcMethods, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode, resourceNotFound } from "../errors.ts";
 import { type ChainBackend, resolveBlock, stateAt } from "../eth/backend.ts";
@@ -62,18 +55,13 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
   const traceTx = async (hash: string): Promise<{ tree: CallFrame; end: TxEnd; entry: TxEntry }> => {
     const loc = await txLocation(be, hash);
     if (loc === undefined) throw resourceNotFound(`transaction ${hash} not found`);
-    try {
-      return await gate.run(async () => {
-        const budget = new TraceBudget(TRACE_LIMITS.defaultTimeoutMs);
-        const st = await replayBlockTo(be, loc.block, loc.tx.index, budget);
-        const tracer = new CallTracer({ onlyTopCall: false, withLog: false }, budget);
-        const { end } = await runTraced(be, st, chainTx(be, loc.tx), tracer, budget, { entry: loc.tx });
-        return { tree: tracer.tree(), end, entry: loc.tx };
-      });
-    } catch (err) {
-      if (err instanceof TraceAbort) throw traceAbortToRpc(err);
-      throw err;
-    }
+    return gate.run(async () => {
+      const budget = new TraceBudget(TRACE_LIMITS.defaultTimeoutMs);
+      const st = await replayBlockTo(be, loc.block, loc.tx.index, budget);
+      const tracer = new CallTracer({ onlyTopCall: false, withLog: false }, budget);
+      const { end } = await runTraced(be, st, chainTx(be, loc.tx), tracer, budget, { entry: loc.tx });
+      return { tree: tracer.tree(), end, entry: loc.tx };
+    });
   };
 
   const sealed = async (tag: s.BlockTag): Promise<ChainBlock | undefined> => {
