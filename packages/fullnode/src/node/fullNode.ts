@@ -52,6 +52,7 @@ import {
   accessListApi,
   simulateApi,
 } from "@staccato/common";
+import { StartupError as FullnodeStartupError } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
@@ -64,8 +65,6 @@ import { FullnodeMetrics } from "./metrics.ts";
 import type { FullnodeOptions } from "./options.ts";
 
 export const CLIENT_VERSION = "staccato-fullnode/0.1.0";
-
-export class FullnodeStartupError extends Error {}
 
 /** Wires the full node: store, state, follower, network, RPC, metrics. `close()` undoes it. */
 export class FullNode {

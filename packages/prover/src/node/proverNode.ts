@@ -17,6 +17,7 @@ import {
   signAttestation,
   readSigningKeyFile,
   startMetricsServer,
+  StartupError,
 } from "@staccato/common";
 import { DaBundleSource } from "../da/daBundleSource.ts";
 import { BundleFetcher, type Fetched } from "../fetch/bundleFetcher.ts";
@@ -27,8 +28,6 @@ import { ProverMetrics } from "./metrics.ts";
 import type { ProverOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { proverRpcServer } from "./proverRpc.ts";
-
-export class StartupError extends Error {}
 
 interface Job {
   number: bigint;

@@ -58,7 +58,7 @@ import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
 import { BlockProducer, MAX_MINI_BLOCK_TXS } from "../sealing/blockProducer.ts";
-import { StateHistory } from "@staccato/common";
+import { StartupError, StateHistory } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
@@ -77,8 +77,6 @@ import { SequencerMetrics } from "./metrics.ts";
 import type { SequencerOptions } from "./options.ts";
 
 export const CLIENT_VERSION = "staccato-sequencer/0.1.0";
-
-export class StartupError extends Error {}
 
 /** Wires the sequencer: state, pool, execution, sealing, log, RPC, metrics. `close()` undoes it. */
 export class SequencerNode {
