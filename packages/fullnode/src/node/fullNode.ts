@@ -52,7 +52,7 @@ import {
   accessListApi,
   simulateApi,
 } from "@staccato/common";
-import { StartupError as FullnodeStartupError } from "@staccato/common";
+import { RPC_LIMITS, StartupError as FullnodeStartupError } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
 import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
@@ -263,13 +263,7 @@ export class FullNode {
       },
       calls: new CallRunner(common, blockHash),
       events,
-      limits: {
-        syncTimeoutMs: o.syncTimeoutMs,
-        maxSyncTimeoutMs: 60_000,
-        maxLogs: 10_000,
-        maxBlockRange: 10_000,
-        callGasCap: 50_000_000n,
-      },
+      limits: { ...RPC_LIMITS, syncTimeoutMs: o.syncTimeoutMs },
       clientVersion: CLIENT_VERSION,
       finalizedNumber: () => finality.finalized(),
       blockTemplate: (b) => executionBlock(b, common),

@@ -16,6 +16,7 @@ import {
   p2pOptionsFromFlags,
   signAttestation,
   readSigningKeyFile,
+  PROVER_KEY_FILE,
   startMetricsServer,
   StartupError,
 } from "@staccato/common";
@@ -109,7 +110,7 @@ export class ProverNode {
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
-    const key = loadKey(o.keyFile ?? join(o.dataDir, "prover.key"));
+    const key = loadKey(o.keyFile ?? join(o.dataDir, PROVER_KEY_FILE));
     const address = bytesToHex(key.address);
     if (!config.provers.includes(address))
       throw new StartupError(

@@ -58,7 +58,7 @@ import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { Executor } from "@staccato/common";
 import { sequencerRpcHooks } from "../rpc/sequencerBackend.ts";
 import { BlockProducer, MAX_MINI_BLOCK_TXS } from "../sealing/blockProducer.ts";
-import { StartupError, StateHistory } from "@staccato/common";
+import { RPC_LIMITS, SEQUENCER_KEY_FILE, StartupError, StateHistory } from "@staccato/common";
 import { ChainStore } from "@staccato/common";
 import { replayWal } from "../storage/recovery.ts";
 import { encodeSnapshot, readLatestSnapshot, snapshotPoint, writeSnapshot } from "../storage/snapshot.ts";
@@ -437,13 +437,7 @@ export class SequencerNode {
       ),
       calls: new CallRunner(common, blockHash),
       events,
-      limits: {
-        syncTimeoutMs: o.syncTimeoutMs,
-        maxSyncTimeoutMs: 60_000,
-        maxLogs: 10_000,
-        maxBlockRange: 10_000,
-        callGasCap: 50_000_000n,
-      },
+      limits: { ...RPC_LIMITS, syncTimeoutMs: o.syncTimeoutMs },
       clientVersion: CLIENT_VERSION,
       // Without provers every sealed block is final; with provers, finality waits for attestations.
       finalizedNumber: () => finality.finalized(),
@@ -572,7 +566,7 @@ export class SequencerNode {
 }
 
 function loadOrCreateKey(o: SequencerOptions, log: Logger) {
-  const path = o.keyFile ?? join(o.dataDir, "sequencer.key");
+  const path = o.keyFile ?? join(o.dataDir, SEQUENCER_KEY_FILE);
   if (!existsSync(path)) {
     if (!o.dev)
       throw new StartupError(

@@ -25,6 +25,14 @@ export interface RpcLimits {
   callGasCap: bigint;
 }
 
+/** The limits every daemon with a wallet RPC applies, but the default sync wait (`--sync-timeout-ms`). */
+export const RPC_LIMITS = {
+  maxSyncTimeoutMs: 60_000,
+  maxLogs: 10_000,
+  maxBlockRange: 10_000,
+  callGasCap: 50_000_000n,
+} as const satisfies Omit<RpcLimits, "syncTimeoutMs">;
+
 /** What `submit` reports about an accepted transaction. */
 export interface SubmitResult {
   hashHex: string;
