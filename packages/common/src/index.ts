@@ -42,6 +42,7 @@ export * from "./util/hex.ts";
 export * from "./util/turnBatch.ts";
 export * from "./config/cli.ts";
 export * from "./config/daemon.ts";
+export * from "./config/daemonDefaults.ts";
 export * from "./config/daemonFlags.ts";
 export * from "./metrics/registry.ts";
 export {

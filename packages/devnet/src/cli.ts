@@ -1,9 +1,9 @@
 import { join } from "node:path";
-import { runCli } from "@staccato/common";
+import { P2P_KEY_FILE, runCli } from "@staccato/common";
 import { formatBanner } from "./banner.ts";
 import { loopbackFor } from "./daemons.ts";
 import { initDevnet, peerIdOfKeyFile, removeDevnet } from "./init.ts";
-import { devnetLayout, P2P_KEY_FILE, planTopology } from "./layout.ts";
+import { devnetLayout, planTopology } from "./layout.ts";
 import { devnetFlags } from "./options.ts";
 import { DevnetSupervisor } from "./supervisor.ts";
 

@@ -9,12 +9,15 @@ import {
   devChainConfig,
   keccak256,
   loadChainConfig,
+  P2P_KEY_FILE,
+  PROVER_KEY_FILE,
   randomPrivateKey,
+  SEQUENCER_KEY_FILE,
   signingKeyFromPrivate,
   ErrorCode,
   StaccatoError,
 } from "@staccato/common";
-import { type DevnetLayout, P2P_KEY_FILE, PROVER_KEY_FILE, SEQUENCER_KEY_FILE } from "./layout.ts";
+import type { DevnetLayout } from "./layout.ts";
 
 /**
  * The devnet sequencer's libp2p key is derived from this public seed, like the dev mnemonic's

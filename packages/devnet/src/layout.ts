@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { DEFAULT_DA_DIR } from "@staccato/common";
 
 /** The daemons a devnet runs, in start order. */
 export const ROLES = ["sequencer", "prover", "fullnode"] as const;
@@ -25,17 +26,11 @@ export function devnetLayout(dataDir: string): DevnetLayout {
     chainFile: join(root, "chain.json"),
     markerFile: join(root, "devnet.json"),
     logsDir: join(root, "logs"),
-    daDir: join(root, "sequencer", "da"),
+    daDir: join(root, "sequencer", DEFAULT_DA_DIR),
     dataDir: (name) => join(root, name),
     logFile: (name) => join(root, "logs", `${name}.log`),
   };
 }
-
-/** The sequencer's key file and the prover keys, as each daemon looks for them by default. */
-export const SEQUENCER_KEY_FILE = "sequencer.key";
-export const PROVER_KEY_FILE = "prover.key";
-/** The libp2p key every daemon keeps in its data dir (packages/common/src/p2p/flags.ts). */
-export const P2P_KEY_FILE = "p2p.key";
 
 /** One daemon of the topology with the ports it is given. */
 export interface DaemonPlan {

@@ -1,4 +1,4 @@
-import { type CliOptions, defineFlags, LOG_LEVELS } from "@staccato/common";
+import { type CliOptions, DEFAULT_PORTS, defineFlags, LOG_LEVELS } from "@staccato/common";
 import { z } from "zod";
 
 const port = z.number().int().min(1).max(65535);
@@ -52,20 +52,20 @@ export const devnetFlags = defineFlags({
     env: "STACCATO_DEVNET_HOST",
   },
   rpcPort: {
-    schema: port.default(8545),
+    schema: port.default(DEFAULT_PORTS.sequencer.rpc),
     description:
       "Sequencer JSON-RPC port; full node i listens on rpc-port + i, then prover i's node-info RPC on the ports after the full nodes'",
     placeholder: "<port>",
     env: "STACCATO_DEVNET_RPC_PORT",
   },
   p2pPort: {
-    schema: port.default(9000),
+    schema: port.default(DEFAULT_PORTS.sequencer.p2p),
     description: "First libp2p port (127.0.0.1): the sequencer's, then one per prover, then per full node",
     placeholder: "<port>",
     env: "STACCATO_DEVNET_P2P_PORT",
   },
   metricsPort: {
-    schema: port.default(9545),
+    schema: port.default(DEFAULT_PORTS.sequencer.metrics),
     description: "First metrics port (/metrics, /health), in the same order",
     placeholder: "<port>",
     env: "STACCATO_DEVNET_METRICS_PORT",

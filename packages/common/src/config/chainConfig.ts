@@ -27,6 +27,10 @@ export const allocEntrySchema = z.strictObject({
     .optional(),
 });
 
+/** Intervals of a chain config that does not set them; the sequencer's `--mini-block-ms`/`--block-ms` override them. */
+export const DEFAULT_MINI_BLOCK_MS = 10;
+export const DEFAULT_BLOCK_MS = 1000;
+
 /**
  * The chain config (genesis). Everything that all nodes of one chain must agree on. Intervals are
  * defaults that the sequencer's flags may override.
@@ -49,8 +53,8 @@ export const chainConfigSchema = z
         elasticityMultiplier: z.number().int().positive().default(2),
       })
       .prefault({}),
-    miniBlockMs: z.number().int().min(1).max(60_000).default(10),
-    blockMs: z.number().int().min(1).max(600_000).default(1000),
+    miniBlockMs: z.number().int().min(1).max(60_000).default(DEFAULT_MINI_BLOCK_MS),
+    blockMs: z.number().int().min(1).max(600_000).default(DEFAULT_BLOCK_MS),
     sequencer: hexAddress,
     provers: z.array(hexAddress).default([]),
     proverQuorum: z.number().int().nonnegative().default(0),

@@ -1,5 +1,17 @@
+import { ErrorCode, StaccatoError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { type CliMeta, type CliOptions, type CliSpec, runCli } from "./cli.ts";
+
+/**
+ * A daemon cannot start: a bad flag combination, a chain config or key it cannot use, a data dir
+ * it cannot read. Thrown from a daemon's `start()`; `runDaemon` prints its message as one line
+ * (`<program>: <message>`) and exits 1.
+ */
+export class StartupError extends StaccatoError {
+  constructor(message: string) {
+    super(ErrorCode.Startup, message, undefined);
+  }
+}
 
 /** What a daemon entry point starts and later stops. */
 export interface Daemon {

@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
-import type { RpcServerOptionsInput } from "../rpc/server.ts";
+import {
+  DEFAULT_CORS_ORIGINS,
+  DEFAULT_RPC_HOST,
+  DEFAULT_RPC_MAX_BATCH,
+  DEFAULT_RPC_MAX_BODY_BYTES,
+  type RpcServerOptionsInput,
+} from "../rpc/server.ts";
 import { DEFAULT_RETAINED_BLOCKS, DEFAULT_RETAINED_TXS, MIN_RETAINED_BLOCKS } from "../chain/chainStore.ts";
 import { defineFlags } from "./cli.ts";
 
@@ -8,7 +14,7 @@ import { defineFlags } from "./cli.ts";
 export function rpcFlags(defaultPort: number) {
   return defineFlags({
     rpcHost: {
-      schema: z.string().default("127.0.0.1"),
+      schema: z.string().default(DEFAULT_RPC_HOST),
       description: "JSON-RPC (HTTP + WebSocket) listen address",
       placeholder: "<host>",
     },
@@ -18,21 +24,17 @@ export function rpcFlags(defaultPort: number) {
       placeholder: "<port>",
     },
     rpcMaxBody: {
-      schema: z
-        .number()
-        .int()
-        .min(1024)
-        .default(5 * 1024 * 1024),
+      schema: z.number().int().min(1024).default(DEFAULT_RPC_MAX_BODY_BYTES),
       description: "Largest JSON-RPC request body or WebSocket message, bytes",
       placeholder: "<bytes>",
     },
     rpcMaxBatch: {
-      schema: z.number().int().min(1).default(1000),
+      schema: z.number().int().min(1).default(DEFAULT_RPC_MAX_BATCH),
       description: "Most requests in one JSON-RPC batch",
       placeholder: "<n>",
     },
     corsOrigins: {
-      schema: z.string().default("*"),
+      schema: z.string().default(DEFAULT_CORS_ORIGINS),
       description: "Allowed CORS origins (comma-separated, or *)",
       placeholder: "<origins>",
     },

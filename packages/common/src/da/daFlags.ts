@@ -8,6 +8,9 @@ import { DA_BACKENDS, type DaBackend, type DaStore, openDaStore } from "./daStor
  * to DA by default (`dir`, under its data dir); full nodes and provers read from it only when
  * told where it is.
  */
+/** `--da-dir` when not given: this directory in the daemon's data dir. */
+export const DEFAULT_DA_DIR = "da";
+
 export function daFlags(defaultBackend: DaBackend, role: "publish" | "read") {
   return defineFlags({
     da: {
@@ -19,8 +22,7 @@ export function daFlags(defaultBackend: DaBackend, role: "publish" | "read") {
     },
     daDir: {
       schema: z.string().optional(),
-      description:
-        "DA blob directory for --da dir; several daemons on one host may share it (default <data-dir>/da)",
+      description: `DA blob directory for --da dir; several daemons on one host may share it (default <data-dir>/${DEFAULT_DA_DIR})`,
       placeholder: "<dir>",
     },
     daUrl: {
@@ -36,5 +38,5 @@ export function daStoreFromFlags(
   o: { da: DaBackend; daDir?: string | undefined; daUrl?: string | undefined },
   dataDir: string,
 ): DaStore | null {
-  return openDaStore({ da: o.da, daDir: o.daDir ?? join(dataDir, "da"), daUrl: o.daUrl });
+  return openDaStore({ da: o.da, daDir: o.daDir ?? join(dataDir, DEFAULT_DA_DIR), daUrl: o.daUrl });
 }

@@ -38,6 +38,9 @@ export type P2PFlagValues = {
   p2pMaxGossipBytes: number;
 };
 
+/** The libp2p key every daemon keeps in its data dir. */
+export const P2P_KEY_FILE = "p2p.key";
+
 /** The p2p options from parsed flags; the key lives at `<dataDir>/p2p.key`. */
 export function p2pOptionsFromFlags(flags: P2PFlagValues, dataDir: string): P2POptions {
   return {
@@ -46,6 +49,6 @@ export function p2pOptionsFromFlags(flags: P2PFlagValues, dataDir: string): P2PO
     announce: flags.p2pAnnounce,
     bootnodes: flags.bootnodes,
     maxGossipBytes: flags.p2pMaxGossipBytes,
-    keyFile: join(dataDir, "p2p.key"),
+    keyFile: join(dataDir, P2P_KEY_FILE),
   };
 }

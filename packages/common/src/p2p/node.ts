@@ -24,9 +24,10 @@ import {
   type RequestOptions,
   type RequestStreamOptions,
 } from "./reqResp.ts";
+import { DEFAULT_PORTS } from "../config/daemonDefaults.ts";
 import { type ReqProtocol, TOPICS, type Topic, protocolId, topicName } from "./topics.ts";
 
-export const DEFAULT_P2P_PORT = 9000;
+export const DEFAULT_P2P_PORT = DEFAULT_PORTS.sequencer.p2p;
 
 function isMultiaddr(s: string): boolean {
   try {

@@ -25,6 +25,10 @@ export * as rpcSchemas from "./schemas.ts";
 export type { BlockTag, BlockTagName, BlockTagOrHash } from "./schemas.ts";
 export {
   createRpcServer,
+  DEFAULT_CORS_ORIGINS,
+  DEFAULT_RPC_HOST,
+  DEFAULT_RPC_MAX_BATCH,
+  DEFAULT_RPC_MAX_BODY_BYTES,
   defaultRpcServerOptions,
   type HealthStatus,
   type RpcServer,

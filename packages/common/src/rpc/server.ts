@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
+import { DEFAULT_PORTS } from "../config/daemonDefaults.ts";
 import type { Logger } from "../log/logger.ts";
 import { corsPolicy } from "./cors.ts";
 import {
@@ -21,19 +22,21 @@ import type { HealthStatus } from "../metrics/server.ts";
  * dashboard page at GET / for browsers.
  */
 
+/** Defaults of the server, which every daemon's `--rpc-*` flags take too (`rpcFlags`). */
+export const DEFAULT_RPC_HOST = "127.0.0.1";
+export const DEFAULT_RPC_MAX_BODY_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_RPC_MAX_BATCH = 1000;
+export const DEFAULT_CORS_ORIGINS = "*";
+
 export const rpcServerOptionsSchema = z.object({
-  host: z.string().min(1).default("127.0.0.1"),
+  host: z.string().min(1).default(DEFAULT_RPC_HOST),
   /** 0 picks an ephemeral port. */
-  port: z.number().int().min(0).max(65535).default(8545),
+  port: z.number().int().min(0).max(65535).default(DEFAULT_PORTS.sequencer.rpc),
   /** Cap on an HTTP body and on a WebSocket message. */
-  maxBodyBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .default(5 * 1024 * 1024),
-  maxBatch: z.number().int().min(1).default(1000),
+  maxBodyBytes: z.number().int().min(1024).default(DEFAULT_RPC_MAX_BODY_BYTES),
+  maxBatch: z.number().int().min(1).default(DEFAULT_RPC_MAX_BATCH),
   /** "*", or a comma-separated list of allowed origins ("" disables CORS). */
-  corsOrigins: z.string().default("*"),
+  corsOrigins: z.string().default(DEFAULT_CORS_ORIGINS),
   maxWsConnections: z.number().int().min(0).default(1000),
   maxJsonDepth: z.number().int().min(2).max(1000).default(64),
 });

@@ -1,5 +1,6 @@
 import {
   type CliOptions,
+  DEFAULT_PORTS,
   daFlags,
   defineFlags,
   operationsFlags,
@@ -23,7 +24,7 @@ export const fullnodeFlags = defineFlags({
     placeholder: "<dir>",
   },
   sequencerRpc: {
-    schema: z.string().url().default("http://127.0.0.1:8545"),
+    schema: z.string().url().default(`http://127.0.0.1:${DEFAULT_PORTS.sequencer.rpc}`),
     description: "The sequencer's JSON-RPC, where transactions sent here are forwarded",
     placeholder: "<url>",
   },
@@ -33,10 +34,10 @@ export const fullnodeFlags = defineFlags({
       "How an empty node joins: replay every block from genesis, or start from a verified state snapshot",
   },
   ...historyFlags(0, true),
-  ...p2pFlags(9001),
+  ...p2pFlags(DEFAULT_PORTS.fullnode.p2p),
   ...daFlags("none", "read"),
-  ...rpcFlags(8546),
-  ...operationsFlags(9546),
+  ...rpcFlags(DEFAULT_PORTS.fullnode.rpc),
+  ...operationsFlags(DEFAULT_PORTS.fullnode.metrics),
 });
 
 export type FullnodeOptions = CliOptions<typeof fullnodeFlags>;

@@ -1,4 +1,10 @@
-import { type ChainBackend, RpcError, RpcErrorCode, TurnBatch } from "@staccato/common";
+import {
+  type ChainBackend,
+  DEFAULT_RPC_MAX_BATCH,
+  RpcError,
+  RpcErrorCode,
+  TurnBatch,
+} from "@staccato/common";
 
 /** How long the sequencer has to answer one forwarded request (a batch of transactions included). */
 const FORWARD_TIMEOUT_MS = 10_000;
@@ -7,7 +13,7 @@ const FORWARD_TIMEOUT_MS = 10_000;
  * the full node's own, so a batch sent here goes on in one request. Bigger ones go in several, one
  * after another, in order.
  */
-const MAX_FORWARD_BATCH = 1000;
+const MAX_FORWARD_BATCH = DEFAULT_RPC_MAX_BATCH;
 
 interface Queued {
   raw: Uint8Array;

@@ -1,11 +1,15 @@
 import { availableParallelism } from "node:os";
 import {
   type CliOptions,
+  DEFAULT_CORS_ORIGINS,
+  DEFAULT_PORTS,
+  DEFAULT_RPC_HOST,
   EXECUTION_ENGINES,
   daFlags,
   defineFlags,
   operationsFlags,
   p2pFlags,
+  PROVER_KEY_FILE,
 } from "@staccato/common";
 import { z } from "zod";
 
@@ -23,7 +27,7 @@ export const proverFlags = defineFlags({
   },
   keyFile: {
     schema: z.string().optional(),
-    description: "The prover's secp256k1 private key (hex). Default <data-dir>/prover.key",
+    description: `The prover's secp256k1 private key (hex). Default <data-dir>/${PROVER_KEY_FILE}`,
     placeholder: "<file>",
   },
   workers: {
@@ -32,7 +36,7 @@ export const proverFlags = defineFlags({
     placeholder: "<n>",
   },
   rpcHost: {
-    schema: z.string().default("127.0.0.1"),
+    schema: z.string().default(DEFAULT_RPC_HOST),
     description: "Listen address of --rpc-port",
     placeholder: "<host>",
   },
@@ -43,7 +47,7 @@ export const proverFlags = defineFlags({
     placeholder: "<port>",
   },
   corsOrigins: {
-    schema: z.string().default("*"),
+    schema: z.string().default(DEFAULT_CORS_ORIGINS),
     description: "Allowed CORS origins of --rpc-port (comma-separated, or *)",
     placeholder: "<origins>",
   },
@@ -52,9 +56,9 @@ export const proverFlags = defineFlags({
     description:
       "EVM that re-executes blocks: reference (@ethereumjs/vm, an implementation independent of the sequencer's fast engine, so a divergence is an invalid attestation) or fast (Staccato's synchronous interpreter)",
   },
-  ...p2pFlags(9002),
+  ...p2pFlags(DEFAULT_PORTS.prover.p2p),
   ...daFlags("none", "read"),
-  ...operationsFlags(9547),
+  ...operationsFlags(DEFAULT_PORTS.prover.metrics),
 });
 
 export type ProverOptions = CliOptions<typeof proverFlags>;

@@ -16,7 +16,9 @@ import {
   p2pOptionsFromFlags,
   signAttestation,
   readSigningKeyFile,
+  PROVER_KEY_FILE,
   startMetricsServer,
+  StartupError,
 } from "@staccato/common";
 import { DaBundleSource } from "../da/daBundleSource.ts";
 import { BundleFetcher, type Fetched } from "../fetch/bundleFetcher.ts";
@@ -27,8 +29,6 @@ import { ProverMetrics } from "./metrics.ts";
 import type { ProverOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { proverRpcServer } from "./proverRpc.ts";
-
-export class StartupError extends Error {}
 
 interface Job {
   number: bigint;
@@ -110,7 +110,7 @@ export class ProverNode {
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
-    const key = loadKey(o.keyFile ?? join(o.dataDir, "prover.key"));
+    const key = loadKey(o.keyFile ?? join(o.dataDir, PROVER_KEY_FILE));
     const address = bytesToHex(key.address);
     if (!config.provers.includes(address))
       throw new StartupError(

@@ -1,6 +1,11 @@
 import {
   type CliOptions,
+  DEFAULT_BLOCK_MS,
+  DEFAULT_MINI_BLOCK_MS,
+  DEFAULT_PORTS,
   DEFAULT_STATE_WINDOW,
+  DEV_ACCOUNT_COUNT,
+  DEV_CHAIN_ID,
   EXECUTION_ENGINES,
   daFlags,
   defineFlags,
@@ -8,17 +13,17 @@ import {
   p2pFlags,
   rpcFlags,
   historyFlags,
+  SEQUENCER_KEY_FILE,
 } from "@staccato/common";
 import { z } from "zod";
-import { FSYNC_POLICIES } from "../storage/wal.ts";
-import { DEFAULT_PRIORITY_FEE } from "../txpool/txPool.ts";
+import { DEFAULT_WAL_SEGMENT_MB, FSYNC_POLICIES } from "../storage/wal.ts";
+import { DEFAULT_NONCE_GAP_LIMIT, DEFAULT_PRIORITY_FEE, DEFAULT_TXPOOL_MAX } from "../txpool/txPool.ts";
 
 /** Every flag of `staccato-sequencer` (also `STACCATO_*` env vars and `--config <file.json>` keys). */
 export const sequencerFlags = defineFlags({
   dev: {
     schema: z.boolean().default(false),
-    description:
-      "Dev mode: no files needed. Generates a chain config (chain id 21364, the dev mnemonic's 20 accounts prefunded) and a sequencer key in the data dir",
+    description: `Dev mode: no files needed. Generates a chain config (chain id ${DEV_CHAIN_ID}, the dev mnemonic's ${DEV_ACCOUNT_COUNT} accounts prefunded) and a sequencer key in the data dir`,
   },
   chain: {
     schema: z.string().optional(),
@@ -32,18 +37,17 @@ export const sequencerFlags = defineFlags({
   },
   keyFile: {
     schema: z.string().optional(),
-    description:
-      "Sequencer secp256k1 private key (hex). Default <data-dir>/sequencer.key (generated in dev mode)",
+    description: `Sequencer secp256k1 private key (hex). Default <data-dir>/${SEQUENCER_KEY_FILE} (generated in dev mode)`,
     placeholder: "<file>",
   },
   miniBlockMs: {
     schema: z.number().int().min(1).max(60_000).optional(),
-    description: "Mini-block interval in ms (default: the chain config's, 10)",
+    description: `Mini-block interval in ms (default: the chain config's, ${DEFAULT_MINI_BLOCK_MS})`,
     placeholder: "<ms>",
   },
   blockMs: {
     schema: z.number().int().min(1).max(600_000).optional(),
-    description: "Block interval in ms (default: the chain config's, 1000)",
+    description: `Block interval in ms (default: the chain config's, ${DEFAULT_BLOCK_MS})`,
     placeholder: "<ms>",
   },
   walFsync: {
@@ -52,7 +56,7 @@ export const sequencerFlags = defineFlags({
       "always: fdatasync each mini-block before its receipts are served; none: leave flushing to the OS",
   },
   walSegmentMb: {
-    schema: z.number().int().min(1).max(4096).default(64),
+    schema: z.number().int().min(1).max(4096).default(DEFAULT_WAL_SEGMENT_MB),
     description:
       "Size at which the write-ahead log starts a new segment (at a block boundary); a segment is deleted once a state snapshot and the on-disk history cover all its blocks",
     placeholder: "<MiB>",
@@ -63,12 +67,12 @@ export const sequencerFlags = defineFlags({
     placeholder: "<blocks>",
   },
   txpoolMax: {
-    schema: z.number().int().min(1).default(200_000),
+    schema: z.number().int().min(1).default(DEFAULT_TXPOOL_MAX),
     description: "Most transactions held in the pool",
     placeholder: "<n>",
   },
   nonceGapLimit: {
-    schema: z.number().int().min(0).default(64),
+    schema: z.number().int().min(0).default(DEFAULT_NONCE_GAP_LIMIT),
     description: "How far past a sender's next nonce a future transaction may wait in the pool",
     placeholder: "<n>",
   },
@@ -114,10 +118,10 @@ export const sequencerFlags = defineFlags({
       "Serve mini-blocks, blocks, witnesses and state snapshots to peers by request (--no-serve-history: peers catch up from DA instead)",
   },
   ...historyFlags(DEFAULT_STATE_WINDOW, false),
-  ...p2pFlags(9000),
+  ...p2pFlags(DEFAULT_PORTS.sequencer.p2p),
   ...daFlags("dir", "publish"),
-  ...rpcFlags(8545),
-  ...operationsFlags(9545),
+  ...rpcFlags(DEFAULT_PORTS.sequencer.rpc),
+  ...operationsFlags(DEFAULT_PORTS.sequencer.metrics),
 });
 
 export type SequencerOptions = CliOptions<typeof sequencerFlags>;

@@ -20,6 +20,7 @@ import {
   type MetricsServer,
   type RpcServer,
   SenderRecoveryPool,
+  StartupError,
   StateHistory,
   WorkerStateTrie,
   accessListApi,
@@ -65,7 +66,6 @@ import { SequencerMetrics } from "./metrics.ts";
 import type { SequencerOptions } from "./options.ts";
 import {
   type BaseState,
-  StartupError,
   checkGenesis,
   intervals,
   loadBaseState,
@@ -75,8 +75,6 @@ import {
   openHistoryStore,
   readWriteAheadLog,
 } from "./startup.ts";
-
-export { StartupError } from "./startup.ts";
 
 export { CLIENT_VERSION } from "../rpc/sequencerBackend.ts";
 

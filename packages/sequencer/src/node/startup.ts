@@ -18,6 +18,8 @@ import {
   loadChainConfig,
   randomPrivateKey,
   readSigningKeyFile,
+  SEQUENCER_KEY_FILE,
+  StartupError,
 } from "@staccato/common";
 import { ClassicLevel } from "classic-level";
 import { readLatestSnapshot } from "../storage/snapshot.ts";
@@ -30,14 +32,12 @@ import type { SequencerOptions } from "./options.ts";
  * write-ahead log, state snapshot) and rebuild the chain and state from it, before the log replay.
  */
 
-export class StartupError extends Error {}
-
 type Closers = (() => Promise<void> | void)[];
 type WalDirRead = ReturnType<typeof readWalDir>;
 type Genesis = { block: ChainBlock; diff: StateDiff };
 
 export function loadOrCreateKey(o: SequencerOptions, log: Logger): SigningKey {
-  const path = o.keyFile ?? join(o.dataDir, "sequencer.key");
+  const path = o.keyFile ?? join(o.dataDir, SEQUENCER_KEY_FILE);
   if (!existsSync(path)) {
     if (!o.dev)
       throw new StartupError(

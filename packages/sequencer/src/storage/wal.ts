@@ -47,6 +47,9 @@ export interface WalRecord {
 }
 
 /** `always`: fdatasync before a mini-block's receipts are served. `none`: leave it to the OS. */
+/** `--wal-segment-mb`: the size, in MiB, at which the log starts a new segment. */
+export const DEFAULT_WAL_SEGMENT_MB = 64;
+
 export const FSYNC_POLICIES = ["always", "none"] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 
@@ -171,7 +174,7 @@ export class WriteAheadLog {
     dir: string,
     validBytes: number,
     fsync: FsyncPolicy,
-    segmentBytes = 64 * 1024 * 1024,
+    segmentBytes = DEFAULT_WAL_SEGMENT_MB * 1024 * 1024,
   ): Promise<WriteAheadLog> {
     mkdirSync(dir, { recursive: true });
     const segments = walSegments(dir);

@@ -8,12 +8,16 @@ import { TxRejectedError } from "./txErrors.ts";
 
 /** The tip (wei) that puts a transaction in the priority lane by default (`--priority-fee`). */
 export const DEFAULT_PRIORITY_FEE = 1_000_000_000n;
+/** Transactions the pool holds by default (`--txpool-max`). */
+export const DEFAULT_TXPOOL_MAX = 200_000;
+/** How far past its sender's next nonce a transaction may wait by default (`--nonce-gap-limit`). */
+export const DEFAULT_NONCE_GAP_LIMIT = 64;
 
 export const txPoolOptionsSchema = z.object({
   /** Transactions held in the pool, ready and queued. */
-  maxPoolSize: z.number().int().min(1).default(200_000),
+  maxPoolSize: z.number().int().min(1).default(DEFAULT_TXPOOL_MAX),
   /** How far past a sender's next nonce a queued (future) transaction may be. */
-  nonceGapLimit: z.number().int().min(0).default(64),
+  nonceGapLimit: z.number().int().min(0).default(DEFAULT_NONCE_GAP_LIMIT),
   /** Largest accepted raw transaction, in bytes (geth's limit). */
   maxTxBytes: z
     .number()
