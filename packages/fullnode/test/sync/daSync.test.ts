@@ -40,7 +40,7 @@ import {
 } from "@staccato/common";
 import { metricValue } from "../helpers/daemonProcess.ts";
 import type { Follower } from "../../src/chain/follower.ts";
-import { type Replica, loadReplica } from "../../src/node/fullNode.ts";
+import { type Replica, loadReplica } from "../../src/node/replica.ts";
 import { FullnodeMetrics } from "../../src/node/metrics.ts";
 import { FullnodeStore } from "../../src/store/fullnodeStore.ts";
 import { DaSync } from "../../src/sync/daSync.ts";
