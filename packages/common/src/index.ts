@@ -26,6 +26,8 @@ export * from "./crypto/secp256k1.ts";
 export * from "./crypto/senderRecovery.ts";
 export * from "./crypto/txSender.ts";
 export * from "./crypto/signing.ts";
+export * from "./crypto/sequencerSignature.ts";
+export * from "./gossip/signedObjects.ts";
 export * from "./log/logger.ts";
 export * from "./state/stateHistory.ts";
 export * from "./state/asyncState.ts";
