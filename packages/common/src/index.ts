@@ -27,6 +27,7 @@ export * from "./crypto/senderRecovery.ts";
 export * from "./crypto/txSender.ts";
 export * from "./crypto/signing.ts";
 export * from "./crypto/sequencerSignature.ts";
+export * from "./gossip/gossipChecks.ts";
 export * from "./gossip/signedObjects.ts";
 export * from "./log/logger.ts";
 export * from "./state/stateHistory.ts";
