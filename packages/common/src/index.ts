@@ -20,6 +20,7 @@ export * from "./da/daStore.ts";
 export * from "./da/daReader.ts";
 export * from "./da/daFlags.ts";
 export * from "./da/daGossip.ts";
+export * from "./da/daHeadPoller.ts";
 export * from "./config/chainConfig.ts";
 export * from "./crypto/keccak.ts";
 export * from "./crypto/secp256k1.ts";
