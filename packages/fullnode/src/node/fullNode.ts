@@ -51,10 +51,11 @@ import {
   otsApi,
   accessListApi,
   simulateApi,
+  SignedObjects,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { Follower, type VerificationError } from "../chain/follower.ts";
-import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
+import { FullnodeNetwork } from "../network/fullnodeNetwork.ts";
 import { SequencerClient, forwardingHooks } from "../rpc/forwarding.ts";
 import { FullnodeAddressIndex } from "../store/addressIndex.ts";
 import { FullnodeStore, type StoreMeta } from "../store/fullnodeStore.ts";
