@@ -28,10 +28,16 @@ export interface FullnodeGossipDeps {
   onSeal(): void;
 }
 
+/** Counts a topic's rejections in `staccato_fullnode_gossip_rejected_total`, by failed check. */
+function countRejected(deps: FullnodeGossipDeps, topic: "miniBlock" | "block") {
+  return (check: string, verdict: "ignore" | "reject"): void => {
+    if (verdict === "reject") deps.metrics?.gossipRejected.inc({ topic, check });
+  };
+}
+
 /**
  * The `miniBlock` topic for a full node: the topic's checks (common's `miniBlockChecks`) with the
- * node's own windows, then the follower applies it. Rejections count in
- * `staccato_fullnode_gossip_rejected_total` by check.
+ * node's own windows, then the follower applies it.
  */
 export function miniBlockGossip(deps: FullnodeGossipDeps): GossipTopicHandler {
   const decoded = new WeakMap<Uint8Array, { mb: SignedMiniBlock; bytes: Uint8Array }>();
@@ -51,9 +57,7 @@ export function miniBlockGossip(deps: FullnodeGossipDeps): GossipTopicHandler {
         ],
         deps.log,
         { topic: "mini-block" },
-        (check, verdict) => {
-          if (verdict === "reject") deps.metrics?.gossipRejected.inc({ topic: "miniBlock", check });
-        },
+        countRejected(deps, "miniBlock"),
       );
       if (verdict === "accept") decoded.set(data, c.decoded.get());
       return verdict;
@@ -84,9 +88,7 @@ export function blockGossip(deps: FullnodeGossipDeps): GossipTopicHandler {
         ],
         deps.log,
         { topic: "block" },
-        (check, verdict) => {
-          if (verdict === "reject") deps.metrics?.gossipRejected.inc({ topic: "block", check });
-        },
+        countRejected(deps, "block"),
       );
       if (verdict === "accept") decoded.set(data, c.decoded.get());
       return verdict;
