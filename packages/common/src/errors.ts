@@ -23,6 +23,7 @@ export const ErrorCode = {
   FastPathAbort: "FAST_PATH_ABORT",
   // Checking what others produced.
   Verification: "VERIFICATION",
+  SequencerSignature: "SEQUENCER_SIGNATURE",
   BadBundle: "BAD_BUNDLE",
   SnapshotJoin: "SNAPSHOT_JOIN",
   // Networking and DA.

@@ -2,7 +2,7 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { RLP } from "@ethereumjs/rlp";
 import { keccak256 } from "../crypto/keccak.ts";
-import { SigningDomain, recoverPayloadSigner, signPayload } from "../crypto/signing.ts";
+import { SigningDomain, signPayload } from "../crypto/signing.ts";
 import type { BlockSeal } from "../types/chain.ts";
 import { decodeBlockSeal } from "./chainCodec.ts";
 import { DecodeError, type RlpItem, big, bytes, int, list, u, un } from "./rlpUtil.ts";
@@ -250,11 +250,11 @@ export function encodeDaPointer(p: DaPointer): Uint8Array {
   return RLP.encode([...pointerFields(p), p.signature]);
 }
 
-/** Decodes a pointer and recovers its signer (a 0x address, lower case); the caller compares it. */
-export function decodeDaPointer(
-  data: Uint8Array,
-  chainId: number,
-): { pointer: DaPointer; signer: Uint8Array } {
+/**
+ * Decodes a pointer, with the hash its signature covers; the caller checks the signer
+ * (`checkDaPointer`).
+ */
+export function decodeDaPointer(data: Uint8Array): { pointer: DaPointer; hash: Uint8Array } {
   if (data.length > MAX_COMMITMENT_BYTES + 256) throw new DecodeError("DA pointer: too large");
   let d: RlpItem;
   try {
@@ -273,5 +273,5 @@ export function decodeDaPointer(
   };
   if (pointer.commitment.length === 0) throw new DecodeError("DA pointer: empty commitment");
   const hash = keccak256(RLP.encode(f.slice(0, 5)));
-  return { pointer, signer: recoverPayloadSigner(SigningDomain.daPointer, chainId, hash, pointer.signature) };
+  return { pointer, hash };
 }

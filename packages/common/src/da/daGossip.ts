@@ -1,18 +1,14 @@
-import { bytesToHex } from "@ethereumjs/util";
 import { type DaPointer, encodeDaPointer } from "../codec/daCodec.ts";
+import { MAX_DA_POINTER_BYTES, daPointerChecks } from "../gossip/gossipChecks.ts";
 import type { Logger } from "../log/logger.ts";
-import { decodeEnvelope } from "../p2p/envelope.ts";
 import { type GossipVerdict, SeenCache, runGossipChecks } from "../p2p/gossipValidation.ts";
 import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
 import type { DaReader } from "./daReader.ts";
 
-/** Largest DA pointer accepted (a commitment of an EigenDA certificate fits well inside). */
-export const MAX_DA_POINTER_BYTES = 64 * 1024;
-
 /**
- * The `da` topic's inbound side (DESIGN §4, §7): a flat check list (size cap and decode, signed
- * by the sequencer: REJECT; seen, or no newer than what the reader knows: IGNORE), then the
- * reader records the pointer and `onNew` hears of it.
+ * The `da` topic's inbound side (DESIGN §4, §7): the topic's checks (`daPointerChecks`: size cap
+ * and decode, signed by the sequencer: REJECT; seen: IGNORE), then the reader records the pointer
+ * and `onNew` hears of it when it is newer than any it knew.
  */
 export function daPointerGossip(
   reader: DaReader,
@@ -23,22 +19,9 @@ export function daPointerGossip(
   const seen = new SeenCache(1_000);
   return {
     validate(data: Uint8Array): GossipVerdict {
-      let p: DaPointer | null = null;
-      const verdict = runGossipChecks(
-        [
-          [
-            "decode-and-signer",
-            () => {
-              p = reader.checkPointer(decodeEnvelope(data, MAX_DA_POINTER_BYTES));
-              return null;
-            },
-          ],
-          ["dedup", () => (seen.add(bytesToHex(p!.bundleHash)) ? null : "ignore")],
-        ],
-        log,
-        { topic: "da" },
-      );
-      if (verdict === "accept") decoded.set(data, p!);
+      const c = daPointerChecks(data, reader);
+      const verdict = runGossipChecks([c.decodeAndSigner, c.dedup(seen)], log, { topic: "da" });
+      if (verdict === "accept") decoded.set(data, c.decoded.get());
       return verdict;
     },
     onMessage(data: Uint8Array): void {

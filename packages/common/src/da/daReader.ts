@@ -13,8 +13,9 @@ import {
   decodeDaPointer,
 } from "../codec/daCodec.ts";
 import { decodeSignedMiniBlock } from "../codec/chainCodec.ts";
-import { DecodeError, big, bytes, list } from "../codec/rlpUtil.ts";
-import { SigningDomain, recoverPayloadSigner } from "../crypto/signing.ts";
+import { big, bytes, list } from "../codec/rlpUtil.ts";
+import { checkSequencerSignature } from "../crypto/sequencerSignature.ts";
+import { SigningDomain } from "../crypto/signing.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SignedMiniBlock } from "../types/chain.ts";
 import { DaError, type DaStore } from "./daStore.ts";
@@ -55,11 +56,14 @@ export interface CheckedDaBundle {
 
 /** A pointer from gossip or a peer, checked: decodes, and the chain's sequencer signed it. */
 export function checkDaPointer(data: Uint8Array, chainId: number, sequencer: string): DaPointer {
-  const { pointer, signer } = decodeDaPointer(data, chainId);
-  if (bytesToHex(signer) !== sequencer.toLowerCase())
-    throw new DecodeError(
-      `DA pointer for block ${pointer.number} is signed by ${bytesToHex(signer)}, not the sequencer`,
-    );
+  const { pointer, hash } = decodeDaPointer(data);
+  checkSequencerSignature(
+    { chainId, sequencer },
+    SigningDomain.daPointer,
+    hash,
+    pointer.signature,
+    `DA pointer for block ${pointer.number}`,
+  );
   return pointer;
 }
 
@@ -325,10 +329,7 @@ export class DaReader {
 
   private check(n: bigint, b: DaBundle, size: number): CheckedDaBundle {
     if (b.number !== n) throw new Error(`holds block ${b.number}`);
-    const signer = bytesToHex(
-      recoverPayloadSigner(SigningDomain.block, this.chainId, b.seal.hash, b.seal.signature),
-    );
-    if (signer !== this.sequencer) throw new Error(`seal signed by ${signer}, not the sequencer`);
+    checkSequencerSignature(this, SigningDomain.block, b.seal.hash, b.seal.signature, "seal");
     const headerNumber = big(list(RLP.decode(b.seal.header) as never, "header")[8], "header.number");
     if (headerNumber !== n) throw new Error(`seal is block ${headerNumber}`);
     const pointed = this.pointedHashes.get(n);
@@ -340,10 +341,13 @@ export class DaReader {
       const mb = decodeSignedMiniBlock(bytes(enc, `miniBlocks[${i}]`));
       if (!equalsBytes(mb.hash, b.seal.miniBlockHashes[i]!))
         throw new Error(`mini-block ${i} is not the one the seal lists`);
-      const s = bytesToHex(
-        recoverPayloadSigner(SigningDomain.miniBlock, this.chainId, mb.hash, mb.signature),
+      checkSequencerSignature(
+        this,
+        SigningDomain.miniBlock,
+        mb.hash,
+        mb.signature,
+        `mini-block ${mb.number}`,
       );
-      if (s !== this.sequencer) throw new Error(`mini-block ${mb.number} signed by ${s}, not the sequencer`);
       return mb;
     });
     return { bundle: b, miniBlocks, bytes: size };

@@ -13,12 +13,14 @@ export type NamedGossipCheck = readonly [name: string, check: GossipCheck];
 
 /**
  * Runs the checks in order and returns the first failing one's verdict, or "accept".
- * A check that throws counts as "reject". The failing check's name is logged at debug.
+ * A check that throws counts as "reject". The failing check's name is logged at debug and given
+ * to `onFail` (for a metric labelled by check).
  */
 export function runGossipChecks(
   checks: readonly NamedGossipCheck[],
   log?: Logger,
   context?: Record<string, unknown>,
+  onFail?: (check: string, verdict: Exclude<GossipVerdict, "accept">) => void,
 ): GossipVerdict {
   for (const [name, check] of checks) {
     let verdict: GossipVerdict | null;
@@ -26,10 +28,12 @@ export function runGossipChecks(
       verdict = check();
     } catch (err) {
       log?.debug({ ...context, check: name, err: (err as Error).message }, "gossip check threw");
+      onFail?.(name, "reject");
       return "reject";
     }
     if (verdict !== null) {
       log?.debug({ ...context, check: name, verdict }, "gossip check failed");
+      onFail?.(name, verdict);
       return verdict;
     }
   }

@@ -35,6 +35,7 @@ import {
   realtimeApi,
   retainHistory,
   rpcServerOptionsFromFlags,
+  SignedObjects,
   serveAttestations,
   simulateApi,
   startMetricsServer,
@@ -42,7 +43,7 @@ import {
   syncAttestations,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
-import { FullnodeNetwork, SignedObjects } from "../network/fullnodeNetwork.ts";
+import { FullnodeNetwork } from "../network/fullnodeNetwork.ts";
 import { SequencerClient } from "../rpc/forwarding.ts";
 import { CLIENT_VERSION, fullnodeBackend } from "../rpc/fullnodeBackend.ts";
 import { FullnodeAddressIndex } from "../store/addressIndex.ts";

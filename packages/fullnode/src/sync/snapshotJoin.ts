@@ -4,10 +4,12 @@ import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   InlineStateTrie,
   type Logger,
+  MAX_GOSSIP_PAYLOAD,
   type P2PNode,
   type P2PNodeInit,
   ReqRespError,
   type SignedMiniBlock,
+  type SignedObjects,
   type Snapshot,
   type StateDiff,
   createP2PNode,
@@ -18,7 +20,6 @@ import {
   ErrorCode,
   StaccatoError,
 } from "@staccato/common";
-import { MAX_GOSSIP_PAYLOAD, type SignedObjects } from "../network/fullnodeNetwork.ts";
 import type { FullnodeStore } from "../store/fullnodeStore.ts";
 
 /** How long a joining node keeps looking for a peer whose snapshot verifies. */

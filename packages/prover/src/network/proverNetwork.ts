@@ -1,23 +1,20 @@
-import { createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
+  DaHeadPoller,
   type DaPointer,
   type DaReader,
   type Logger,
   type P2PNode,
   type P2POptions,
   SeenCache,
-  SigningDomain,
-  askDaHead,
+  SignedObjects,
+  blockChecks,
   createP2PNode,
   daPointerGossip,
-  decodeBlockSeal,
-  decodeEnvelope,
   encodeEnvelope,
   encodeWitnessRequest,
   keccak256,
-  recoverPayloadSigner,
   runGossipChecks,
   serveAttestations,
   serveDaHead,
@@ -31,7 +28,7 @@ const KEEP_OWN = 10_000;
 /** Largest bundle accepted from a peer. */
 const MAX_BUNDLE = 512 * 1024 * 1024;
 /** How often peers are asked for their `da-head` while DA is configured (and on every new peer). */
-const DA_HEAD_POLL_MS = 5_000;
+const DA_HEAD_POLL = { everyMs: 5_000, quietMs: 0, afterConnectMs: 0 };
 
 export interface SealedBlockNotice {
   number: bigint;
@@ -53,9 +50,8 @@ export class ProverNetwork {
   /** Attestations already queued, by content hash (see `publishAttestation`). */
   private readonly queued = new SeenCache(KEEP_OWN);
   private flushTimer: NodeJS.Timeout;
-  private daPollTimer: NodeJS.Timeout | null = null;
-  private daPolling = false;
-  private stopped = false;
+  /** Null without `--da`. */
+  private daHead: DaHeadPoller | null = null;
 
   private constructor(
     readonly node: P2PNode,
@@ -80,33 +76,22 @@ export class ProverNetwork {
     const log = deps.logger.child({ module: "network" });
     const node = await createP2PNode(opts, { logger: deps.logger });
     const net = new ProverNetwork(node, deps.metrics);
+    const signed = new SignedObjects(opts.chainId, deps.sequencer, deps.common);
     node.subscribe("block", {
       validate: (data) => {
-        let notice: SealedBlockNotice | null = null;
+        const c = blockChecks(data, signed, MAX_BLOCK_GOSSIP);
         const verdict = runGossipChecks(
           [
-            [
-              "decode-and-signer",
-              () => {
-                const seal = decodeBlockSeal(decodeEnvelope(data, MAX_BLOCK_GOSSIP));
-                const signer = bytesToHex(
-                  recoverPayloadSigner(SigningDomain.block, opts.chainId, seal.hash, seal.signature),
-                );
-                if (signer !== deps.sequencer) return "reject";
-                const header = createBlockHeaderFromRLP(seal.header, {
-                  common: deps.common,
-                  skipConsensusFormatValidation: true,
-                });
-                notice = { number: header.number, hash: seal.hash };
-                return null;
-              },
-            ],
-            ["dedup", () => (net.seen.add(bytesToHex(notice!.hash)) ? null : "ignore")],
+            c.decodeAndSigner, // REJECT: bad bytes or not the sequencer
+            c.dedup(net.seen), // IGNORE: seen
           ],
           log,
           { topic: "block" },
         );
-        if (verdict === "accept") net.decoded.set(data, notice!);
+        if (verdict === "accept") {
+          const { seal, number } = c.decoded.get();
+          net.decoded.set(data, { number, hash: seal.hash });
+        }
         return verdict;
       },
       onMessage: (data) => {
@@ -121,30 +106,13 @@ export class ProverNetwork {
     if (da !== null) {
       node.subscribe("daPointer", daPointerGossip(da, log, deps.onDaPointer));
       await serveDaHead(node, () => da.head);
+      net.daHead = new DaHeadPoller(DA_HEAD_POLL, { node, reader: da, log, onNew: deps.onDaPointer });
+      net.daHead.start();
     }
-    const askDa = () => {
-      if (da !== null) void net.pollDaHead(da, log, deps.onDaPointer);
-    };
-    node.onPeer("connect", () => {
-      deps.metrics.peers.set(node.peers().length);
-      askDa();
-    });
+    node.onPeer("connect", () => deps.metrics.peers.set(node.peers().length));
     node.onPeer("disconnect", () => deps.metrics.peers.set(node.peers().length));
     await node.start();
-    if (da !== null) net.daPollTimer = setInterval(askDa, DA_HEAD_POLL_MS);
     return net;
-  }
-
-  /** Asks every peer for its `da-head`, one round at a time; a newer pointer goes to `onNew`. */
-  private async pollDaHead(da: DaReader, log: Logger, onNew: (p: DaPointer) => void): Promise<void> {
-    if (this.daPolling || this.stopped) return;
-    this.daPolling = true;
-    try {
-      const p = await askDaHead(this.node, da, log);
-      if (p !== null && !this.stopped) onNew(p);
-    } finally {
-      this.daPolling = false;
-    }
   }
 
   /** Sizes of what the network keeps (see the prover's `/health`). */
@@ -230,9 +198,8 @@ export class ProverNetwork {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.flushTimer);
-    if (this.daPollTimer !== null) clearInterval(this.daPollTimer);
+    this.daHead?.stop();
     await this.node.stop();
   }
 }

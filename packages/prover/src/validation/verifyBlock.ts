@@ -17,10 +17,11 @@ import {
   decompressWitness,
   encodeConsensusReceipt,
   executionBlock,
+  headOf,
   nextBaseFee,
   orBlooms,
+  checkSequencerSignature,
   orderedTrieRoot,
-  recoverPayloadSigner,
   witnessHash,
   ErrorCode,
   StaccatoError,
@@ -85,11 +86,15 @@ export async function verifyBundle(bundleBytes: Uint8Array, ctx: VerifyContext):
   const { config, common } = ctx;
   const bundle = bad(() => decodeBundle(bundleBytes));
   const { seal } = bundle;
-  const signer = bad(() =>
-    bytesToHex(recoverPayloadSigner(SigningDomain.block, config.chainId, seal.hash, seal.signature)),
+  bad(() =>
+    checkSequencerSignature(
+      config,
+      SigningDomain.block,
+      seal.hash,
+      seal.signature,
+      `block ${bytesToHex(seal.hash)}`,
+    ),
   );
-  if (signer !== config.sequencer)
-    throw new BadBundleError(`block ${bytesToHex(seal.hash)} is signed by ${signer}, not the sequencer`);
   if (ctx.expectedHash && !equalsBytes(ctx.expectedHash, seal.hash))
     throw new BadBundleError(
       `bundle is of block ${bytesToHex(seal.hash)}, not ${bytesToHex(ctx.expectedHash)}`,
@@ -164,17 +169,7 @@ export async function verifyBundle(bundleBytes: Uint8Array, ctx: VerifyContext):
     engine: ctx.engine ?? "reference",
     syncBlockHash: headerHash,
   });
-  const template = executionBlock(
-    {
-      number: header.number,
-      timestamp: header.timestamp,
-      baseFee: header.baseFeePerGas ?? 0n,
-      gasLimit: header.gasLimit,
-      coinbase: header.coinbase.bytes,
-      prevRandao: header.mixHash,
-    },
-    common,
-  );
+  const template = executionBlock(headOf(header, blockHash), common);
   const receipts: Uint8Array[] = [];
   const bloom = new Uint8Array(256);
   let gasUsed = 0n;
