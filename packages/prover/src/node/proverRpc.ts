@@ -1,7 +1,8 @@
 import {
   type ChainConfig,
   type Logger,
-  type RpcMethods,
+  type NodeInfoMethod,
+  type RpcMethodTable,
   type RpcServer,
   createRpcServer,
   nodeInfoApi,
@@ -11,6 +12,15 @@ import { z } from "zod";
 import type { ProverOptions } from "./options.ts";
 
 export const CLIENT_VERSION = "staccato-prover/0.1.0";
+
+/** The methods the prover answers besides `nodeInfoApi`'s. */
+export const PROVER_METHODS = [
+  "staccato_status",
+  "eth_chainId",
+  "net_version",
+  "web3_clientVersion",
+] as const;
+export type ProverMethod = (typeof PROVER_METHODS)[number];
 
 export interface ProverRpcDeps {
   logger: Logger;
@@ -47,13 +57,13 @@ export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServe
     status,
   });
   const none = z.tuple([]);
-  const methods = {
+  const methods: RpcMethodTable<NodeInfoMethod | ProverMethod> = {
     ...info.methods,
     staccato_status: rpcMethod(none, status),
     eth_chainId: rpcMethod(none, () => `0x${deps.config.chainId.toString(16)}`),
     net_version: rpcMethod(none, () => String(deps.config.chainId)),
     web3_clientVersion: rpcMethod(none, () => CLIENT_VERSION),
-  } as RpcMethods;
+  };
   const server = createRpcServer(
     { host: o.rpcHost, port: o.rpcPort ?? 0, corsOrigins: o.corsOrigins },
     { logger: deps.logger, methods, health: deps.health },

@@ -10,7 +10,7 @@ import {
   gethError,
   traceAbortToRpc,
 } from "../debug/traceSession.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { invalidInput } from "../errors.ts";
 import * as s from "../schemas.ts";
 import { type ChainBackend, stateAt } from "./backend.ts";
@@ -27,6 +27,10 @@ type AccessListEntry = {
   storageKeys: string[];
 };
 
+/** The methods `accessListApi` answers. */
+export const ACCESS_LIST_METHODS = ["eth_createAccessList"] as const;
+export type AccessListMethod = (typeof ACCESS_LIST_METHODS)[number];
+
 /**
  * eth_createAccessList, as geth: runs the call, collects every address and storage slot it
  * touched (minus the sender, the recipient and precompiles, which are warm anyway; a slot of the
@@ -34,8 +38,8 @@ type AccessListEntry = {
  * answers `{accessList, gasUsed, error?}`: the gas the transaction uses with that list, and the
  * execution error if it fails with it.
  */
-export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
-  const methods = {
+export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethodTable<AccessListMethod> {
+  const methods: RpcMethodTable<AccessListMethod> = {
     eth_createAccessList: rpcMethod(
       z.tuple([txCallObject, s.blockTagOrHash.optional()]),
       async ([c, tag]) => {
@@ -48,7 +52,7 @@ export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMet
       },
     ),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 async function createAccessList(be: ChainBackend, c: TxCallObject, tag: s.BlockTagOrHash) {

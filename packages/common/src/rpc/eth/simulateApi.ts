@@ -25,7 +25,7 @@ import {
   gethError,
   traceAbortToRpc,
 } from "../debug/traceSession.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
 import * as s from "../schemas.ts";
 import { type ChainBackend, stateAt } from "./backend.ts";
@@ -89,6 +89,10 @@ const SimError = {
   vmError: -32015,
 } as const;
 
+/** The methods `simulateApi` answers. */
+export const SIMULATE_METHODS = ["eth_simulateV1"] as const;
+export type SimulateMethod = (typeof SIMULATE_METHODS)[number];
+
 /**
  * eth_simulateV1 (execution-apis): blocks of calls on top of a block's state, each building on
  * the last, with block and state overrides, `validation` (nonces, fees and balances checked as in
@@ -96,8 +100,8 @@ const SimError = {
  * `returnFullTransactions`. Blocks carry real transactions and receipts roots and hashes; their
  * `stateRoot` is zero (this node computes state roots only for sealed blocks).
  */
-export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
-  const methods = {
+export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethodTable<SimulateMethod> {
+  const methods: RpcMethodTable<SimulateMethod> = {
     eth_simulateV1: rpcMethod(z.tuple([simulatePayload, s.blockTagOrHash.optional()]), async ([p, tag]) => {
       const calls = p.blockStateCalls.reduce((n, b) => n + (b.calls?.length ?? 0), 0);
       if (calls > MAX_SIMULATED_CALLS)
@@ -110,7 +114,7 @@ export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMetho
       }
     }),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 interface SimBlockEnv {
