@@ -43,6 +43,7 @@ export * from "./config/cli.ts";
 export * from "./config/daemon.ts";
 export * from "./config/daemonFlags.ts";
 export * from "./metrics/registry.ts";
+export * from "./metrics/rpcMetrics.ts";
 export {
   type HealthCheck,
   type MetricsServer,

@@ -16,6 +16,7 @@ import {
   MemoryState,
   type MetricsServer,
   type RpcServer,
+  RpcServerMetrics,
   WorkerStateTrie,
   buildGenesis,
   createEthCommon,
@@ -339,6 +340,7 @@ export class FullNode {
         ...simulateApi(backend),
         ...otsApi(backend, addressIndex),
       },
+      metrics: new RpcServerMetrics(registry),
       health,
       page: dashboardPage,
     });

@@ -3,11 +3,13 @@ import {
   type Logger,
   type NodeInfoMethod,
   type RpcMethodTable,
+  RpcServerMetrics,
   type RpcServer,
   createRpcServer,
   nodeInfoApi,
   rpcMethod,
 } from "@staccato/common";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 import type { ProverOptions } from "./options.ts";
 
@@ -31,6 +33,8 @@ export interface ProverRpcDeps {
   health(): { ok: boolean; [detail: string]: unknown };
   peerId(): string;
   peers(): number;
+  /** The RPC server's metrics (`RpcServerMetrics`) go here. */
+  registry: Registry;
 }
 
 /**
@@ -39,7 +43,10 @@ export interface ProverRpcDeps {
  * table and for operators. Attestations themselves are read from the sequencer or a full node
  * (`staccato_getAttestations`).
  */
-export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServer {
+export function proverRpcServer(
+  o: Pick<ProverOptions, "rpcHost" | "rpcPort" | "corsOrigins">,
+  deps: ProverRpcDeps,
+): RpcServer {
   const status = () => ({
     role: "prover",
     prover: deps.address,
@@ -66,7 +73,7 @@ export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServe
   };
   const server = createRpcServer(
     { host: o.rpcHost, port: o.rpcPort ?? 0, corsOrigins: o.corsOrigins },
-    { logger: deps.logger, methods, health: deps.health },
+    { logger: deps.logger, methods, metrics: new RpcServerMetrics(deps.registry), health: deps.health },
   );
   return {
     listen: () => server.listen(),

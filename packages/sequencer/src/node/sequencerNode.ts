@@ -14,6 +14,7 @@ import {
   MemoryState,
   type MetricsServer,
   type RpcServer,
+  RpcServerMetrics,
   WorkerStateTrie,
   SenderRecoveryPool,
   buildGenesis,
@@ -505,7 +506,7 @@ export class SequencerNode {
         // No address index on the sequencer: the search methods point at a full node.
         ...otsApi(backend, null),
       },
-      metrics: { observe: (method, seconds) => metrics.rpcSeconds.observe({ method }, seconds) },
+      metrics: new RpcServerMetrics(registry),
       health,
       page: dashboardPage,
     });
