@@ -3,6 +3,7 @@ export * from "./chain/blockStats.ts";
 export * from "./chain/chainEvents.ts";
 export * from "./chain/chainStore.ts";
 export * from "./chain/chainArchive.ts";
+export * from "./chain/blockSeal.ts";
 export * from "./chain/historyRetention.ts";
 export * from "./chain/txEntries.ts";
 export * from "./chain/genesis.ts";
