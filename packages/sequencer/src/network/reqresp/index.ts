@@ -14,8 +14,6 @@ import { miniBlocksByRange } from "./miniBlocksByRange.ts";
 import { stateSnapshot } from "./stateSnapshot.ts";
 import { witnessByNumber } from "./witnessByNumber.ts";
 
-export { MAX_MINI_BLOCKS_PER_REQUEST } from "./miniBlocksByRange.ts";
-
 export interface SequencerReqDeps {
   chain: ChainStore;
   history: StateHistory;
