@@ -4,6 +4,7 @@ export * from "./chain/blockStats.ts";
 export * from "./chain/chainEvents.ts";
 export * from "./chain/chainStore.ts";
 export * from "./chain/chainArchive.ts";
+export * from "./chain/blockSeal.ts";
 export * from "./chain/historyRetention.ts";
 export * from "./chain/txEntries.ts";
 export * from "./chain/genesis.ts";
@@ -49,6 +50,7 @@ export * from "./config/daemon.ts";
 export * from "./config/daemonDefaults.ts";
 export * from "./config/daemonFlags.ts";
 export * from "./metrics/registry.ts";
+export * from "./metrics/rpcMetrics.ts";
 export {
   type HealthCheck,
   type MetricsServer,

@@ -118,6 +118,16 @@ describe("fullnode / follows the sequencer", () => {
       );
     }
     assert.equal(BigInt(await b.rpc<string>("eth_getBalance", [to, "pending"])), parseEther("0.06"));
+    // The same per-method RPC latency histogram as the sequencer's.
+    const balanceCalls = { daemon: "fullnode", method: "eth_getBalance" };
+    const calls0 = await b.metric("staccato_rpc_request_duration_seconds_count", balanceCalls);
+    assert.ok(calls0 >= 1, `${calls0} eth_getBalance calls counted`);
+    await b.rpc("eth_getBalance", [to, "latest"]);
+    assert.equal(await b.metric("staccato_rpc_request_duration_seconds_count", balanceCalls), calls0 + 1);
+    assert.ok(
+      (await b.metric("staccato_rpc_request_duration_seconds_bucket", { ...balanceCalls, le: "+Inf" })) >=
+        calls0 + 1,
+    );
   });
 
   it("a JSON-RPC batch of transactions sent to a full node goes to the sequencer as one batch, in order, each with its own result; the sequencer down, each says so", async () => {

@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import {
+  ACCESS_LIST_METHODS,
+  DEBUG_TRACE_METHODS,
+  ETH_METHODS,
+  FINALITY_METHODS,
+  NODE_INFO_METHODS,
+  OTS_METHODS,
+  REALTIME_METHODS,
+  SIMULATE_METHODS,
+  SUBSCRIPTION_METHODS,
+} from "@staccato/common";
 import { type Hex, createWalletClient, http, numberToHex } from "viem";
+import { DEBUG_METHODS } from "../src/rpc/debugApi.ts";
+import { TXPOOL_METHODS } from "../src/rpc/txpoolApi.ts";
 import { devChain, devKeyAccount, freshAddress } from "./helpers/devChain.ts";
 import {
   type RawBlock,
@@ -91,6 +104,30 @@ describe("rpc spec / ids and optional params", () => {
     ]);
     assert.equal(proof.balance, "0x9");
     assert.ok(proof.accountProof.length > 0);
+  });
+});
+
+describe("rpc spec / method tables", () => {
+  it("every method of every namespace the sequencer serves is wired (none answers -32601)", async () => {
+    const served = [
+      ...ETH_METHODS,
+      ...NODE_INFO_METHODS,
+      ...SUBSCRIPTION_METHODS,
+      ...REALTIME_METHODS,
+      ...FINALITY_METHODS,
+      ...DEBUG_METHODS,
+      ...DEBUG_TRACE_METHODS,
+      ...ACCESS_LIST_METHODS,
+      ...SIMULATE_METHODS,
+      ...TXPOOL_METHODS,
+      ...OTS_METHODS,
+    ];
+    assert.equal((await rpcRaw(seq.rpcUrl, "eth_noSuchMethod")).error?.code, -32601);
+    // Without params: most answer -32602, a few answer; only an unwired one says "not found".
+    for (const method of served) {
+      const r = await rpcRaw(seq.rpcUrl, method);
+      assert.notEqual(r.error?.code, -32601, `${method}: ${JSON.stringify(r)}`);
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { attestationChecks } from "../gossip/gossipChecks.ts";
 import type { Logger } from "../log/logger.ts";
 import { type GossipVerdict, runGossipChecks } from "../p2p/gossipValidation.ts";
 import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
+import type { ReqService } from "../p2p/reqServices.ts";
 import type { FinalityTracker } from "./finality.ts";
 
 /**
@@ -43,17 +44,15 @@ const MAX_RANGE = 256;
  * `from … from+count-1`. A node that missed gossip (it was down, or joined later) fills the gap
  * from any peer; each attestation is checked again on arrival, so a peer cannot forge one.
  */
-export async function serveAttestations(
-  node: P2PNode,
+export function attestationsByRangeService(
   source: FinalityTracker | ((n: bigint) => readonly Uint8Array[]),
-): Promise<void> {
+): ReqService {
   const encodedAt =
     typeof source === "function"
       ? source
       : (n: bigint) => source.attestations(n).map((a) => encodeAttestation(a));
-  await node.handle(
-    "attestationsByRange",
-    (body) => {
+  return {
+    handler: (body) => {
       let req: { from: bigint; count: number };
       try {
         req = decodeRangeRequest(body);
@@ -67,13 +66,22 @@ export async function serveAttestations(
         yield* out;
       })();
     },
-    {
+    opts: {
       maxRequestBytes: 64,
       maxResponseBytes: 16 * 1024 * 1024,
       rateLimit: { perPeerPerSecond: 10, burst: 20 },
       timeoutMs: 15_000,
     },
-  );
+  };
+}
+
+/** Serves `attestations-by-range` (`attestationsByRangeService`) on the node. */
+export async function serveAttestations(
+  node: P2PNode,
+  source: FinalityTracker | ((n: bigint) => readonly Uint8Array[]),
+): Promise<void> {
+  const s = attestationsByRangeService(source);
+  await node.handle("attestationsByRange", s.handler, s.opts);
 }
 
 /** How long a block stays final before the sweep asks peers for the attestations it lacks. */

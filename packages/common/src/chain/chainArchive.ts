@@ -308,16 +308,6 @@ export class ChainArchive {
   }
 }
 
-/** A sealed block's seal: its header, hash, mini-block hashes and signature. */
-export function blockSealOf(b: ChainBlock): BlockSeal {
-  return {
-    header: b.header!.serialize(),
-    hash: b.hash!,
-    miniBlockHashes: b.miniBlocks.map((m) => m.hash),
-    signature: b.signature!,
-  };
-}
-
 /** A sealed block as the chain store holds it, from its header (transactions added by the caller). */
 export function sealedChainBlock(header: BlockHeader, hash: Uint8Array, signature: Uint8Array): ChainBlock {
   return {

@@ -9,3 +9,4 @@ export * from "./peerKey.ts";
 export * from "./rateLimit.ts";
 export * from "./reqResp.ts";
 export * from "./topics.ts";
+export * from "./reqServices.ts";

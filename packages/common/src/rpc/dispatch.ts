@@ -33,7 +33,14 @@ export interface RpcContext {
   connection: WsConnection | null;
 }
 
-/** A method: its positional params as a zod tuple (validated before `handler` runs) and the handler. */
+/**
+ * A method: its positional params as a zod tuple (validated before `handler` runs) and the handler.
+ *
+ * `handler` and `prepare` are declared with method syntax on purpose: TypeScript then checks their
+ * parameter bivariantly, so an `RpcMethod<[bigint]>` is an `RpcMethod` and namespaces of
+ * differently typed methods compose into one dispatcher table without a cast. Sound here because
+ * the dispatcher hands `handler` and `prepare` only what this method's own `params` parsed.
+ */
 export interface RpcMethod<P extends unknown[] = unknown[]> {
   params: z.ZodType<P>;
   /** `prepared`: what `prepare` returned for this request, when it ran (batches only). */
@@ -48,7 +55,15 @@ export interface RpcMethod<P extends unknown[] = unknown[]> {
   prepare?(params: P, ctx: RpcContext): unknown;
 }
 
-export type RpcMethods = Record<string, RpcMethod>;
+/**
+ * One namespace's handlers, keyed by its method names (a union, usually from an `as const` list):
+ * a factory returning `RpcMethodTable<EthMethod>` fails to compile when a name has no handler or a
+ * handler has no declared name.
+ */
+export type RpcMethodTable<M extends string> = { readonly [K in M]: RpcMethod };
+
+/** The dispatcher's table: namespaces' `RpcMethodTable`s spread together. */
+export type RpcMethods = Readonly<Record<string, RpcMethod>>;
 
 /** Declares a method with the handler's params typed from the schema. */
 export function rpcMethod<P extends unknown[]>(

@@ -2,6 +2,7 @@ export {
   type RpcContext,
   type RpcMethod,
   type RpcMethods,
+  type RpcMethodTable,
   type RpcMetrics,
   rpcMethod,
   UNKNOWN_METHOD_LABEL,
@@ -38,4 +39,11 @@ export {
   rpcServerOptionsSchema,
   type StaticPage,
 } from "./server.ts";
-export { type NodeInfoSource, type NodeRole, nodeInfoApi } from "./nodeInfoApi.ts";
+export {
+  NODE_INFO_METHODS,
+  type NodeInfoMethod,
+  type NodeInfoSource,
+  type NodeRole,
+  nodeInfoApi,
+} from "./nodeInfoApi.ts";
+export { type ChainRpcDeps, startChainRpc } from "./chainRpc.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ChainEvents } from "../chain/chainEvents.ts";
 import { type Logger, LOG_TAIL_LINES, logTail } from "../log/logger.ts";
-import { type RpcMethods, rpcMethod } from "./dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "./dispatch.ts";
 
 export type NodeRole = "sequencer" | "fullnode" | "prover";
 
@@ -33,6 +33,10 @@ const DEFAULT_LOG_LINES = 50;
 /** A lag measured longer ago than this is stale: the node is not receiving mini-blocks. */
 const LAG_STALE_MS = 10_000;
 
+/** The methods `nodeInfoApi` answers. */
+export const NODE_INFO_METHODS = ["staccato_nodeInfo"] as const;
+export type NodeInfoMethod = (typeof NODE_INFO_METHODS)[number];
+
 /**
  * `staccato_nodeInfo`: who this daemon is and how it is doing, for the dashboard's nodes table and
  * for operators: role, peer id, health, memory, lag behind the sequencer and the newest lines of
@@ -42,7 +46,7 @@ const LAG_STALE_MS = 10_000;
  * applied the mini-block − the sequencer's µs timestamp in it): propagation plus application,
  * exact on one host, off by the clock difference between two hosts.
  */
-export function nodeInfoApi(src: NodeInfoSource): { methods: RpcMethods; close(): void } {
+export function nodeInfoApi(src: NodeInfoSource): { methods: RpcMethodTable<NodeInfoMethod>; close(): void } {
   const startedAt = Date.now();
   const delays: number[] = [];
   let next = 0;
@@ -64,7 +68,7 @@ export function nodeInfoApi(src: NodeInfoSource): { methods: RpcMethods; close()
     return Math.round(Math.max(0, sorted[sorted.length >> 1]) * 100) / 100;
   };
 
-  const methods = {
+  const methods: RpcMethodTable<NodeInfoMethod> = {
     staccato_nodeInfo: rpcMethod(
       z.tuple([z.number().int().min(0).max(LOG_TAIL_LINES).describe("log lines").optional()]),
       ([lines]) => {
@@ -102,6 +106,6 @@ export function nodeInfoApi(src: NodeInfoSource): { methods: RpcMethods; close()
         };
       },
     ),
-  } satisfies RpcMethods;
-  return { methods: methods as unknown as RpcMethods, close: off };
+  };
+  return { methods, close: off };
 }

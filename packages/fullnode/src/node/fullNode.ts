@@ -3,7 +3,6 @@ import { join } from "node:path";
 import type { Common } from "@ethereumjs/common";
 import { bytesToHex } from "@ethereumjs/util";
 import {
-  type ChainBackend,
   type ChainBlock,
   type ChainConfig,
   ChainEvents,
@@ -16,30 +15,21 @@ import {
   type MetricsServer,
   type RpcServer,
   type StateDiff,
-  accessListApi,
   attestationGossip,
   buildGenesis,
   createEthCommon,
   createLogger,
   createRegistry,
-  createRpcServer,
   daStoreFromFlags,
-  debugTraceApi,
-  ethApi,
-  finalityApi,
   genesisArchived,
   loadChainConfig,
-  nodeInfoApi,
-  otsApi,
   p2pOptionsFromFlags,
-  realtimeApi,
   retainHistory,
   rpcServerOptionsFromFlags,
   SignedObjects,
   serveAttestations,
-  simulateApi,
+  startChainRpc,
   startMetricsServer,
-  subscriptionApi,
   syncAttestations,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
@@ -154,14 +144,18 @@ export class FullNode {
     });
     closers.push(retainHistory(o.historyRetention, () => live.current.chain, events, log));
     const health = fullnodeHealth(live, metrics, peers);
-    const rpc = await startRpc(o, backend, {
+    const rpc = await startChainRpc(rpcServerOptionsFromFlags(o), backend, {
+      role: "fullnode",
+      clientVersion: CLIENT_VERSION,
       logger: log,
+      registry,
       health,
       peerId: () => net.node.peerId.toString(),
       peers,
       lagBlocks: () => lagBlocks(live),
       finality,
       addressIndex,
+      page: dashboardPage,
       closers,
     });
     const metricsServer: MetricsServer = await startMetricsServer(
@@ -344,55 +338,4 @@ function fullnodeHealth(
       peers: peers(),
     };
   };
-}
-
-interface RpcDeps {
-  logger: Logger;
-  health: () => HealthStatus;
-  peerId: () => string;
-  peers: () => number;
-  lagBlocks: () => number;
-  finality: FinalityTracker;
-  addressIndex: FullnodeAddressIndex;
-  closers: Closers;
-}
-
-/** The JSON-RPC and WebSocket server with every API the full node serves, listening. */
-async function startRpc(o: FullnodeOptions, backend: ChainBackend, d: RpcDeps): Promise<RpcServer> {
-  const subs = subscriptionApi(backend);
-  d.closers.push(() => subs.close());
-  const realtime = realtimeApi(backend);
-  d.closers.push(() => realtime.close());
-  const nodeInfo = nodeInfoApi({
-    role: "fullnode",
-    clientVersion: CLIENT_VERSION,
-    chainId: backend.config.chainId,
-    logger: d.logger,
-    peerId: d.peerId,
-    peers: d.peers,
-    health: d.health,
-    status: () => backend.status(),
-    lagBlocks: d.lagBlocks,
-    events: backend.events,
-  });
-  d.closers.push(() => nodeInfo.close());
-  const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
-    logger: d.logger,
-    methods: {
-      ...ethApi(backend),
-      ...nodeInfo.methods,
-      ...subs.methods,
-      ...realtime.methods,
-      ...finalityApi(backend, d.finality),
-      ...debugTraceApi(backend),
-      ...accessListApi(backend),
-      ...simulateApi(backend),
-      ...otsApi(backend, d.addressIndex),
-    },
-    health: d.health,
-    page: dashboardPage,
-  });
-  await rpc.listen();
-  d.closers.push(() => rpc.close());
-  return rpc;
 }

@@ -181,6 +181,7 @@ export class ProverNode {
           health,
           peerId: () => net.node.peerId.toString(),
           peers: () => net.peerCount(),
+          registry,
         });
         node.rpcAddress = await rpc.listen();
         node.closers.push(() => rpc.close());

@@ -1,16 +1,28 @@
 import {
   type ChainConfig,
   type Logger,
-  type RpcMethods,
+  type NodeInfoMethod,
+  type RpcMethodTable,
+  RpcServerMetrics,
   type RpcServer,
   createRpcServer,
   nodeInfoApi,
   rpcMethod,
 } from "@staccato/common";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 import type { ProverOptions } from "./options.ts";
 
 export const CLIENT_VERSION = "staccato-prover/0.1.0";
+
+/** The methods the prover answers besides `nodeInfoApi`'s. */
+export const PROVER_METHODS = [
+  "staccato_status",
+  "eth_chainId",
+  "net_version",
+  "web3_clientVersion",
+] as const;
+export type ProverMethod = (typeof PROVER_METHODS)[number];
 
 export interface ProverRpcDeps {
   logger: Logger;
@@ -21,6 +33,8 @@ export interface ProverRpcDeps {
   health(): { ok: boolean; [detail: string]: unknown };
   peerId(): string;
   peers(): number;
+  /** The RPC server's metrics (`RpcServerMetrics`) go here. */
+  registry: Registry;
 }
 
 /**
@@ -29,7 +43,10 @@ export interface ProverRpcDeps {
  * table and for operators. Attestations themselves are read from the sequencer or a full node
  * (`staccato_getAttestations`).
  */
-export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServer {
+export function proverRpcServer(
+  o: Pick<ProverOptions, "rpcHost" | "rpcPort" | "corsOrigins">,
+  deps: ProverRpcDeps,
+): RpcServer {
   const status = () => ({
     role: "prover",
     prover: deps.address,
@@ -47,16 +64,16 @@ export function proverRpcServer(o: ProverOptions, deps: ProverRpcDeps): RpcServe
     status,
   });
   const none = z.tuple([]);
-  const methods = {
+  const methods: RpcMethodTable<NodeInfoMethod | ProverMethod> = {
     ...info.methods,
     staccato_status: rpcMethod(none, status),
     eth_chainId: rpcMethod(none, () => `0x${deps.config.chainId.toString(16)}`),
     net_version: rpcMethod(none, () => String(deps.config.chainId)),
     web3_clientVersion: rpcMethod(none, () => CLIENT_VERSION),
-  } as RpcMethods;
+  };
   const server = createRpcServer(
     { host: o.rpcHost, port: o.rpcPort ?? 0, corsOrigins: o.corsOrigins },
-    { logger: deps.logger, methods, health: deps.health },
+    { logger: deps.logger, methods, metrics: new RpcServerMetrics(deps.registry), health: deps.health },
   );
   return {
     listen: () => server.listen(),

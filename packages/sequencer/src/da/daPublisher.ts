@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { bytesToHex } from "@ethereumjs/util";
 import {
   type ChainStore,
+  blockSealBytes,
   DA_INDEX_SPAN,
   type DaIndexRef,
   type DaPointer,
@@ -15,7 +16,6 @@ import {
   signDaPointer,
 } from "@staccato/common";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { blockSealBytes } from "../network/sequencerNetwork.ts";
 import type { WitnessStore } from "../storage/witnessStore.ts";
 import type { DaIndexLog } from "./daIndex.ts";
 

@@ -1,42 +1,23 @@
-import { bytesToHex, equalsBytes } from "@ethereumjs/util";
 import {
   type Attestation,
   type FinalityTracker,
   type Logger,
   attestationGossip,
-  serveAttestations,
+  blockSealBytes,
   syncAttestations,
-  decodeWitnessRequest,
-  encodeBundle,
   type MemoryState,
   type P2PNode,
   type P2POptions,
-  type ReqHandleOptions,
   createP2PNode,
-  decodeNumberRequest,
-  decodeRangeRequest,
-  encodeBlockSeal,
   encodeEnvelopeAsync,
   type DaPointer,
   encodeDaPointer,
-  serveDaHead,
+  serveProtocols,
 } from "@staccato/common";
 import type { StateHistory } from "@staccato/common";
 import type { ChainBlock, ChainStore } from "@staccato/common";
-import { encodeSnapshot, snapshotPoint } from "../storage/snapshot.ts";
 import type { WitnessStore } from "../storage/witnessStore.ts";
-
-/** Most mini-blocks one `mini-blocks-by-range` request returns. */
-export const MAX_MINI_BLOCKS_PER_REQUEST = 512;
-/** Snapshot stream chunk size. */
-const SNAPSHOT_CHUNK = 256 * 1024;
-
-const limits = (maxResponseBytes: number, perSecond: number): ReqHandleOptions => ({
-  maxRequestBytes: 256,
-  maxResponseBytes,
-  rateLimit: { perPeerPerSecond: perSecond, burst: perSecond * 2 },
-  timeoutMs: 30_000,
-});
+import { sequencerReqServices } from "./reqresp/index.ts";
 
 /**
  * The sequencer's side of the network (DESIGN §4): it publishes every sealed mini-block and block
@@ -67,11 +48,8 @@ export class SequencerNetwork {
   ): Promise<SequencerNetwork> {
     const log = deps.logger.child({ module: "network" });
     const node = await createP2PNode(opts, { logger: deps.logger });
-    if (deps.serveHistory !== false) await serveHistory(node, deps);
-    else await refuseHistory(node);
+    await serveProtocols(node, sequencerReqServices({ ...deps, serveHistory: deps.serveHistory !== false }));
     node.subscribe("attestation", attestationGossip(deps.finality, log, deps.onAttestation));
-    await serveAttestations(node, deps.finality);
-    if (deps.daHead !== undefined) await serveDaHead(node, deps.daHead);
 
     await node.start();
     log.info(
@@ -145,126 +123,5 @@ export class SequencerNetwork {
     this.stopSync();
     await this.sending;
     await this.node.stop();
-  }
-}
-
-/** The history protocols (DESIGN §4): mini-blocks-by-range, block-by-number, witness-by-number, state-snapshot. */
-async function serveHistory(
-  node: P2PNode,
-  deps: {
-    chain: ChainStore;
-    state: MemoryState;
-    history: StateHistory;
-    witnesses: WitnessStore | null;
-  },
-): Promise<void> {
-  const { chain } = deps;
-
-  // mini-blocks-by-range: RLP [from, count] → one chunk per mini-block (its signed encoding).
-  await node.handle(
-    "miniBlocksByRange",
-    async (body) => {
-      const req = attempt(() => decodeRangeRequest(body));
-      if (req === null) return { code: "invalid", message: "expected RLP [from, count]" };
-      const first = await chain.getMiniBlock(req.from);
-      if (first === undefined) {
-        return { code: "unavailable", message: `mini-block ${req.from} is not known yet` };
-      }
-      return (async function* () {
-        yield first;
-        const end = req.from + BigInt(Math.min(req.count, MAX_MINI_BLOCKS_PER_REQUEST));
-        for (let n = req.from + 1n; n < end; n++) {
-          const encoded = await chain.getMiniBlock(n);
-          if (encoded === undefined) return;
-          yield encoded;
-        }
-      })();
-    },
-    limits(64 * 1024 * 1024, 20),
-  );
-
-  // block-by-number: RLP [number] → the block's seal (header, mini-block hashes, signature).
-  await node.handle(
-    "blockByNumber",
-    async (body) => {
-      const n = attempt(() => decodeNumberRequest(body));
-      if (n === null) return { code: "invalid", message: "expected RLP [number]" };
-      const b = await chain.getSealedBlock(n);
-      if (b === undefined || n === 0n) return { code: "unavailable", message: `block ${n} is not sealed` };
-      return blockSealBytes(b);
-    },
-    limits(1024 * 1024, 1000),
-  );
-
-  // witness-by-number: RLP [number, hash or empty] → the block bundle a prover verifies: the
-  // signed seal, the raw transactions, the compressed witness (DESIGN §3, §5).
-  const witnesses = deps.witnesses;
-  if (witnesses !== null) {
-    await node.handle(
-      "witnessByNumber",
-      async (body) => {
-        const req = attempt(() => decodeWitnessRequest(body));
-        if (req === null) return { code: "invalid", message: "expected RLP [number, hash]" };
-        const b = await chain.getSealedBlock(req.number);
-        if (b === undefined || req.number === 0n)
-          return { code: "unavailable", message: `block ${req.number} is not sealed` };
-        if (req.hash !== null && !equalsBytes(req.hash, b.hash!))
-          return { code: "unavailable", message: `block ${req.number} here is ${bytesToHex(b.hash!)}` };
-        const w = await witnesses.get(req.number);
-        if (w === undefined) return { code: "unavailable", message: `no witness for block ${req.number}` };
-        return encodeBundle(
-          blockSealBytes(b),
-          b.txs.map((t) => t.raw),
-          w.compressed,
-        );
-      },
-      limits(512 * 1024 * 1024, 100),
-    );
-  }
-
-  // state-snapshot: the whole state at the newest sealed block, streamed; the first chunk names
-  // the block and its state root, so the joiner can verify what it rebuilt.
-  await node.handle(
-    "stateSnapshot",
-    () => {
-      const b = chain.latest;
-      const data = encodeSnapshot(snapshotPoint(chain, b), deps.history.addresses(), deps.history.latest);
-      return (async function* () {
-        for (let off = 0; off < data.length; off += SNAPSHOT_CHUNK)
-          yield data.subarray(off, off + SNAPSHOT_CHUNK);
-      })();
-    },
-    { ...limits(4 * 1024 * 1024 * 1024, 1), maxRequestBytes: 16, timeoutMs: 300_000 },
-  );
-}
-
-/**
- * With `--no-serve-history` the history protocols answer `unavailable` with the reason, rather
- * than not existing: a peer sees at once that it must catch up from DA, and does not take the
- * sequencer for a broken peer.
- */
-async function refuseHistory(node: P2PNode): Promise<void> {
-  const refuse = () => ({
-    code: "unavailable" as const,
-    message: "this sequencer does not serve history (--no-serve-history): read it from DA",
-  });
-  for (const proto of ["miniBlocksByRange", "blockByNumber", "witnessByNumber", "stateSnapshot"] as const)
-    await node.handle(proto, refuse, limits(1024, 10));
-}
-
-export function blockSealBytes(b: ChainBlock): Uint8Array {
-  return encodeBlockSeal({
-    header: b.header!.serialize(),
-    hash: b.hash!,
-    miniBlockHashes: b.miniBlocks.map((m) => m.hash),
-    signature: b.signature!,
-  });
-}
-
-function attempt<T>(fn: () => T): T | null {
-  try {
-    return fn();
-  } catch {
-    return null;
   }
 }

@@ -12,7 +12,6 @@ export class SequencerMetrics {
   readonly miniBlockSealSeconds: Histogram;
   readonly blockRootSeconds: Histogram;
   readonly blockSealSeconds: Histogram;
-  readonly rpcSeconds: Histogram<"method">;
   readonly walBytes: Gauge;
   readonly executionSeconds: Counter;
   readonly witnessBytes: Counter;
@@ -72,13 +71,6 @@ export class SequencerMetrics {
       name: "staccato_sequencer_block_seal_seconds",
       help: "Header, roots of transactions and receipts, signing and logging, per block",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1],
-      registers: r,
-    });
-    this.rpcSeconds = new Histogram({
-      name: "staccato_rpc_request_duration_seconds",
-      help: "JSON-RPC request latency by method",
-      labelNames: ["method"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
       registers: r,
     });
     this.walBytes = new Gauge({

@@ -14,7 +14,6 @@ import {
   Executor,
   FinalityMetrics,
   FinalityTracker,
-  type HealthStatus,
   type Logger,
   type MemoryState,
   type MetricsServer,
@@ -23,27 +22,18 @@ import {
   StartupError,
   StateHistory,
   WorkerStateTrie,
-  accessListApi,
   buildGenesis,
   compressWitness,
   createEthCommon,
   createLogger,
   createRegistry,
-  createRpcServer,
   daStoreFromFlags,
-  debugTraceApi,
   decodeBlockSeal,
-  ethApi,
-  finalityApi,
-  nodeInfoApi,
-  otsApi,
   p2pOptionsFromFlags,
-  realtimeApi,
   retainHistory,
   rpcServerOptionsFromFlags,
-  simulateApi,
+  startChainRpc,
   startMetricsServer,
-  subscriptionApi,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { DaIndexLog } from "../da/daIndex.ts";
@@ -272,15 +262,19 @@ export class SequencerNode {
       ),
     );
     const health = sequencerHealth({ producer: p, historyWriter, chain, pool, da });
-    const rpc = await startRpc(o, backend, {
+    const rpc = await startChainRpc(rpcServerOptionsFromFlags(o), backend, {
+      role: "sequencer",
+      clientVersion: CLIENT_VERSION,
       logger: log,
+      registry,
       health,
       peerId: () => network?.peerId ?? null,
       peers: () => network?.peerCount() ?? 0,
       finality,
-      witnesses,
-      pool,
-      metrics,
+      // No address index on the sequencer: the search methods point at a full node.
+      addressIndex: null,
+      own: { ...debugApi(backend, witnesses), ...txpoolApi(pool) },
+      page: dashboardPage,
       closers,
     });
     const metricsServer = await startMetricsServer(
@@ -443,60 +437,6 @@ function startDaPublisher(
     d.logger.warn({ droppedBytes }, "dropped a torn record at the end of the DA index"),
   );
   return new DaPublisher({ ...d, store, index });
-}
-
-interface RpcDeps {
-  logger: Logger;
-  health: () => HealthStatus;
-  peerId: () => string | null;
-  peers: () => number;
-  finality: FinalityTracker;
-  witnesses: WitnessStore;
-  pool: TxPool;
-  metrics: SequencerMetrics;
-  closers: Closers;
-}
-
-/** The JSON-RPC and WebSocket server with every API the sequencer serves, listening. */
-async function startRpc(o: SequencerOptions, backend: ChainBackend, d: RpcDeps): Promise<RpcServer> {
-  const subs = subscriptionApi(backend);
-  d.closers.push(() => subs.close());
-  const realtime = realtimeApi(backend);
-  d.closers.push(() => realtime.close());
-  const nodeInfo = nodeInfoApi({
-    role: "sequencer",
-    clientVersion: CLIENT_VERSION,
-    chainId: backend.config.chainId,
-    logger: d.logger,
-    peerId: d.peerId,
-    peers: d.peers,
-    health: d.health,
-    status: () => backend.status(),
-  });
-  d.closers.push(() => nodeInfo.close());
-  const rpc = createRpcServer(rpcServerOptionsFromFlags(o), {
-    logger: d.logger,
-    methods: {
-      ...ethApi(backend),
-      ...nodeInfo.methods,
-      ...subs.methods,
-      ...realtime.methods,
-      ...finalityApi(backend, d.finality),
-      ...debugApi(backend, d.witnesses),
-      ...debugTraceApi(backend),
-      ...accessListApi(backend),
-      ...simulateApi(backend),
-      ...txpoolApi(d.pool),
-      // No address index on the sequencer: the search methods point at a full node.
-      ...otsApi(backend, null),
-    },
-    metrics: { observe: (method, seconds) => d.metrics.rpcSeconds.observe({ method }, seconds) },
-    health: d.health,
-    page: dashboardPage,
-  });
-  await rpc.listen();
-  d.closers.push(() => rpc.close());
-  return rpc;
 }
 
 /** Replays the write-ahead log onto the base state by applying its diffs. */

@@ -3,7 +3,7 @@ import {
   type ChainBackend,
   RpcError,
   RpcErrorCode,
-  type RpcMethods,
+  type RpcMethodTable,
   decodeWitness,
   decompressWitness,
   resolveBlock,
@@ -13,13 +13,17 @@ import {
 import { z } from "zod";
 import type { WitnessStore } from "../storage/witnessStore.ts";
 
+/** The methods `debugApi` answers. */
+export const DEBUG_METHODS = ["debug_executionWitness"] as const;
+export type DebugMethod = (typeof DEBUG_METHODS)[number];
+
 /**
  * `debug_executionWitness(block)`: a sealed block's witness in the shape reth and anvil serve,
  * `{ state, codes, keys, headers }` (hex RLP trie nodes, contract codes, RLP headers oldest first
  * ending with the parent). `keys` (the preimages of the hashed trie keys) is not recorded: empty.
  */
-export function debugApi(be: ChainBackend, witnesses: WitnessStore): RpcMethods {
-  const methods = {
+export function debugApi(be: ChainBackend, witnesses: WitnessStore): RpcMethodTable<DebugMethod> {
+  const methods: RpcMethodTable<DebugMethod> = {
     debug_executionWitness: rpcMethod(z.tuple([s.blockTag]), async ([tag]) => {
       const b = await resolveBlock(be, tag);
       if (b === undefined || b.hash === null)
@@ -37,5 +41,5 @@ export function debugApi(be: ChainBackend, witnesses: WitnessStore): RpcMethods 
       };
     }),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }

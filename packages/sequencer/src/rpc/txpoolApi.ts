@@ -1,9 +1,18 @@
 import { toChecksumAddress } from "@ethereumjs/util";
-import { type RpcMethods, formatTx, rpcMethod, rpcSchemas as s } from "@staccato/common";
+import { type RpcMethodTable, formatTx, rpcMethod, rpcSchemas as s } from "@staccato/common";
 import { z } from "zod";
 import { type PoolTx, fees } from "../txpool/txPool.ts";
 
 type BySender<T> = Record<string, Record<string, T>>;
+
+/** The methods `txpoolApi` answers. */
+export const TXPOOL_METHODS = [
+  "txpool_status",
+  "txpool_content",
+  "txpool_contentFrom",
+  "txpool_inspect",
+] as const;
+export type TxpoolMethod = (typeof TXPOOL_METHODS)[number];
 
 /**
  * geth's txpool namespace over the sequencer's pool: `pending` are the transactions ready to run
@@ -11,7 +20,7 @@ type BySender<T> = Record<string, Record<string, T>>;
  * nonce. Senders are keyed by their checksummed address and transactions by their decimal nonce,
  * as geth does; `txpool_inspect` gives geth's one-line summaries.
  */
-export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethods {
+export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethodTable<TxpoolMethod> {
   const split = <T>(f: (p: PoolTx) => T, sender?: string) => {
     const pending: BySender<T> = {};
     const queued: BySender<T> = {};
@@ -25,7 +34,7 @@ export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethods
     return { pending, queued };
   };
   const full = (p: PoolTx) => formatTx(p.tx, p.hashHex, p.sender, null);
-  const methods = {
+  const methods: RpcMethodTable<TxpoolMethod> = {
     txpool_status: rpcMethod(z.tuple([]), () => {
       let pending = 0;
       let queued = 0;
@@ -43,7 +52,7 @@ export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethods
     }),
     txpool_inspect: rpcMethod(z.tuple([]), () => split(summary)),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 /** geth's `txpool_inspect` line: "0xto: value wei + gas gas × price wei". */

@@ -14,7 +14,7 @@ import {
   SigningDomain,
   type StateTrieHandle,
   buildHeader,
-  encodeBlockSeal,
+  blockSealBytes,
   encodeConsensusReceipt,
   encodeSignedMiniBlock,
   miniBlockHash,
@@ -366,12 +366,7 @@ export class BlockProducer {
     const signature = signPayload(SigningDomain.block, config.chainId, hash, this.deps.signingKey);
     await this.deps.wal.append(
       WalRecordType.blockSeal,
-      encodeBlockSeal({
-        header: header.serialize(),
-        hash,
-        miniBlockHashes: b.miniBlocks.map((m) => m.hash),
-        signature,
-      }),
+      blockSealBytes({ header, hash, signature, miniBlocks: b.miniBlocks }),
     );
     b.header = header;
     b.hash = hash;

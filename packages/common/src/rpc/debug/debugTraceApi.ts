@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ChainBlock } from "../../chain/chainStore.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { resourceNotFound } from "../errors.ts";
 import { type ChainBackend, resolveBlock, stateAt } from "../eth/backend.ts";
 import { callBlock, callTx, hasFee, txCallObject } from "../eth/callTx.ts";
@@ -15,6 +15,15 @@ const traceCallConfig = traceConfigSchema
   .extend({ stateOverrides: stateOverridesSchema.optional() })
   .describe("traceConfig");
 
+/** The methods `debugTraceApi` answers. */
+export const DEBUG_TRACE_METHODS = [
+  "debug_traceTransaction",
+  "debug_traceCall",
+  "debug_traceBlockByNumber",
+  "debug_traceBlockByHash",
+] as const;
+export type DebugTraceMethod = (typeof DEBUG_TRACE_METHODS)[number];
+
 /**
  * geth's debug tracing methods: debug_traceTransaction, debug_traceCall, debug_traceBlockByNumber
  * and debug_traceBlockByHash, with the struct logger (default), `callTracer` and `prestateTracer`.
@@ -23,7 +32,7 @@ const traceCallConfig = traceConfigSchema
  * transactions included). Every request is bounded in time and output size (`TRACE_LIMITS`),
  * and at most `maxConcurrent` run at once.
  */
-export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
+export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethodTable<DebugTraceMethod> {
   const traced = <T>(fn: () => Promise<T>): Promise<T> => gate.run(fn);
 
   const traceBlock = async (b: ChainBlock | undefined, config: TraceConfig | undefined) => {
@@ -47,7 +56,7 @@ export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMet
     });
   };
 
-  const methods = {
+  const methods: RpcMethodTable<DebugTraceMethod> = {
     debug_traceTransaction: rpcMethod(
       z.tuple([s.hash32, traceConfigSchema.optional()]),
       async ([hash, config]) => {
@@ -88,5 +97,5 @@ export function debugTraceApi(be: ChainBackend, gate = traceGateFor(be)): RpcMet
       async ([hash, config]) => traceBlock(await blockByHash(be, hash), config),
     ),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }

@@ -9,7 +9,7 @@ import {
   attachTracer,
   gethError,
 } from "../debug/traceSession.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { invalidInput } from "../errors.ts";
 import * as s from "../schemas.ts";
 import { type ChainBackend, stateAt } from "./backend.ts";
@@ -26,6 +26,10 @@ type AccessListEntry = {
   storageKeys: string[];
 };
 
+/** The methods `accessListApi` answers. */
+export const ACCESS_LIST_METHODS = ["eth_createAccessList"] as const;
+export type AccessListMethod = (typeof ACCESS_LIST_METHODS)[number];
+
 /**
  * eth_createAccessList, as geth: runs the call, collects every address and storage slot it
  * touched (minus the sender, the recipient and precompiles, which are warm anyway; a slot of the
@@ -33,13 +37,13 @@ type AccessListEntry = {
  * answers `{accessList, gasUsed, error?}`: the gas the transaction uses with that list, and the
  * execution error if it fails with it.
  */
-export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
-  const methods = {
+export function accessListApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethodTable<AccessListMethod> {
+  const methods: RpcMethodTable<AccessListMethod> = {
     eth_createAccessList: rpcMethod(z.tuple([txCallObject, s.blockTagOrHash.optional()]), ([c, tag]) =>
       gate.run(() => createAccessList(be, c, tag ?? { tag: "pending" })),
     ),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 async function createAccessList(be: ChainBackend, c: TxCallObject, tag: s.BlockTagOrHash) {

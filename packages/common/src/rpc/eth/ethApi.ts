@@ -1,5 +1,5 @@
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode, executionReverted, invalidInput, invalidParams } from "../errors.ts";
 import * as s from "../schemas.ts";
 import type { BlockTag } from "../schemas.ts";
@@ -192,11 +192,53 @@ function revertError(data: Uint8Array): RpcError {
   return executionReverted(bytesToHex(data), revertReason(data));
 }
 
+/** The methods `ethApi` answers. */
+export const ETH_METHODS = [
+  "web3_clientVersion",
+  "web3_sha3",
+  "net_version",
+  "net_listening",
+  "net_peerCount",
+  "eth_chainId",
+  "eth_syncing",
+  "eth_accounts",
+  "eth_coinbase",
+  "eth_mining",
+  "eth_hashrate",
+  "eth_protocolVersion",
+  "eth_blockNumber",
+  "eth_getBlockByNumber",
+  "eth_getBlockByHash",
+  "eth_getBlockTransactionCountByNumber",
+  "eth_getBlockTransactionCountByHash",
+  "eth_getUncleCountByBlockNumber",
+  "eth_getUncleCountByBlockHash",
+  "eth_getTransactionByBlockNumberAndIndex",
+  "eth_getTransactionByBlockHashAndIndex",
+  "eth_getBalance",
+  "eth_getTransactionCount",
+  "eth_getCode",
+  "eth_getStorageAt",
+  "eth_call",
+  "eth_estimateGas",
+  "eth_gasPrice",
+  "eth_maxPriorityFeePerGas",
+  "eth_blobBaseFee",
+  "eth_feeHistory",
+  "eth_sendRawTransaction",
+  "eth_getTransactionByHash",
+  "eth_getTransactionReceipt",
+  "eth_getBlockReceipts",
+  "eth_getLogs",
+  "eth_getProof",
+] as const;
+export type EthMethod = (typeof ETH_METHODS)[number];
+
 /** The wallet set of methods (DESIGN §8), answered from the node's own memory. */
-export function ethApi(be: ChainBackend): RpcMethods {
+export function ethApi(be: ChainBackend): RpcMethodTable<EthMethod> {
   // `be.chain` is read on every call: a full node swaps in a rebuilt chain when it re-syncs.
   const { common } = be;
-  const m = {
+  const m: RpcMethodTable<EthMethod> = {
     web3_clientVersion: rpcMethod(z.tuple([]), () => be.clientVersion),
     web3_sha3: rpcMethod(z.tuple([hexBytes]), ([d]) => bytesToHex(common.customCrypto.keccak256!(d))),
     net_version: rpcMethod(z.tuple([]), () => String(be.config.chainId)),
@@ -396,6 +438,6 @@ export function ethApi(be: ChainBackend): RpcMethods {
         };
       },
     ),
-  } satisfies RpcMethods;
-  return m as unknown as RpcMethods;
+  };
+  return m;
 }

@@ -2,7 +2,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { z } from "zod";
 import type { FinalityTracker } from "../../chain/finality.ts";
 import type { Attestation } from "../../codec/attestationCodec.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import * as s from "../schemas.ts";
 import type { ChainBackend } from "./backend.ts";
 
@@ -26,12 +26,16 @@ function formatAttestation(a: Attestation, canonical: Uint8Array | null, receive
   };
 }
 
+/** The methods `finalityApi` answers. */
+export const FINALITY_METHODS = ["staccato_getAttestations", "staccato_finality"] as const;
+export type FinalityMethod = (typeof FINALITY_METHODS)[number];
+
 /**
  * The verification set's attestation and finality status (DESIGN §8): who attested what, and why
  * finality stands where it does.
  */
-export function finalityApi(be: ChainBackend, tracker: FinalityTracker): RpcMethods {
-  const methods = {
+export function finalityApi(be: ChainBackend, tracker: FinalityTracker): RpcMethodTable<FinalityMethod> {
+  const methods: RpcMethodTable<FinalityMethod> = {
     staccato_getAttestations: rpcMethod(z.tuple([s.quantity]), async ([n]) => {
       const own = (await be.chain.getSealedBlock(n))?.hash ?? null;
       const finalized = tracker.finalized();
@@ -59,5 +63,5 @@ export function finalityApi(be: ChainBackend, tracker: FinalityTracker): RpcMeth
       })),
     })),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }

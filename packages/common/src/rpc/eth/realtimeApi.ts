@@ -2,7 +2,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { decodeSignedMiniBlock, miniBlockDiffBytes } from "../../codec/chainCodec.ts";
 import { keccak256 } from "../../crypto/keccak.ts";
 import { encodeEnvelopeAsync } from "../../p2p/envelope.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { RpcError } from "../errors.ts";
 import * as s from "../schemas.ts";
 import { z } from "zod";
@@ -17,12 +17,22 @@ const SYNC_NOT_READY = 5;
 
 const timeoutParam = z.union([s.quantity, z.number().int().nonnegative()]).describe("timeout");
 
+/** The methods `realtimeApi` answers. */
+export const REALTIME_METHODS = [
+  "eth_sendRawTransactionSync",
+  "realtime_sendRawTransaction",
+  "staccato_getMiniBlockByNumber",
+  "staccato_status",
+  "staccato_getBlockStats",
+] as const;
+export type RealtimeMethod = (typeof REALTIME_METHODS)[number];
+
 /**
  * The real-time set: send a transaction and get its receipt back in the same call, as soon as its
  * mini-block seals (`eth_sendRawTransactionSync`, EIP-7966; `realtime_sendRawTransaction`, the
  * same under MegaETH's name), plus Staccato introspection.
  */
-export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): void } {
+export function realtimeApi(be: ChainBackend): { methods: RpcMethodTable<RealtimeMethod>; close(): void } {
   const waiting = new Map<string, (v: object) => void>();
   const off = be.events.on("miniBlock", ({ block, txs }) => {
     if (waiting.size === 0) return;
@@ -68,7 +78,7 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
   };
 
   const syncParams = z.tuple([s.hexBytes.describe("transaction"), timeoutParam.optional()]);
-  const methods = {
+  const methods: RpcMethodTable<RealtimeMethod> = {
     eth_sendRawTransactionSync: rpcMethod(syncParams, sendSync),
     realtime_sendRawTransaction: rpcMethod(syncParams, sendSync),
     staccato_getMiniBlockByNumber: rpcMethod(z.tuple([s.quantity]), async ([n]) => {
@@ -122,9 +132,9 @@ export function realtimeApi(be: ChainBackend): { methods: RpcMethods; close(): v
         da: da === undefined ? null : n <= da ? "published" : "pending",
       };
     }),
-  } satisfies RpcMethods;
+  };
   return {
-    methods: methods as unknown as RpcMethods,
+    methods,
     close() {
       off();
       waiting.clear();

@@ -17,7 +17,7 @@ import type { Log, Receipt } from "../../types/chain.ts";
 import { memorySlice, word } from "../debug/callTracer.ts";
 import { type ReplayState, replayOver, runTraced } from "../debug/replay.ts";
 import { TRACE_LIMITS, TraceBudget, traceGateFor, type Tracer, gethError } from "../debug/traceSession.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode } from "../errors.ts";
 import * as s from "../schemas.ts";
 import { type ChainBackend, stateAt } from "./backend.ts";
@@ -81,6 +81,10 @@ const SimError = {
   vmError: -32015,
 } as const;
 
+/** The methods `simulateApi` answers. */
+export const SIMULATE_METHODS = ["eth_simulateV1"] as const;
+export type SimulateMethod = (typeof SIMULATE_METHODS)[number];
+
 /**
  * eth_simulateV1 (execution-apis): blocks of calls on top of a block's state, each building on
  * the last, with block and state overrides, `validation` (nonces, fees and balances checked as in
@@ -88,8 +92,8 @@ const SimError = {
  * `returnFullTransactions`. Blocks carry real transactions and receipts roots and hashes; their
  * `stateRoot` is zero (this node computes state roots only for sealed blocks).
  */
-export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethods {
-  const methods = {
+export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMethodTable<SimulateMethod> {
+  const methods: RpcMethodTable<SimulateMethod> = {
     eth_simulateV1: rpcMethod(z.tuple([simulatePayload, s.blockTagOrHash.optional()]), async ([p, tag]) => {
       const calls = p.blockStateCalls.reduce((n, b) => n + (b.calls?.length ?? 0), 0);
       if (calls > MAX_SIMULATED_CALLS)
@@ -97,7 +101,7 @@ export function simulateApi(be: ChainBackend, gate = traceGateFor(be)): RpcMetho
       return gate.run(() => simulate(be, p, tag ?? { tag: "latest" }));
     }),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 interface SimBlockEnv {

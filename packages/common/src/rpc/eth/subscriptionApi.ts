@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { bytesToHex } from "@ethereumjs/util";
-import { type RpcMethods, type WsConnection, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, type WsConnection, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode, invalidParams } from "../errors.ts";
 import { z } from "zod";
 import { type ChainBlock, type LogFilter, type TxEntry, matches } from "../../chain/chainStore.ts";
@@ -63,6 +63,19 @@ function onLogs(
     : be.events.on("block", (b) => each(b, b.txs));
 }
 
+/** The methods `subscriptionApi` answers. */
+export const SUBSCRIPTION_METHODS = [
+  "eth_subscribe",
+  "eth_unsubscribe",
+  "eth_newFilter",
+  "eth_newBlockFilter",
+  "eth_newPendingTransactionFilter",
+  "eth_getFilterChanges",
+  "eth_getFilterLogs",
+  "eth_uninstallFilter",
+] as const;
+export type SubscriptionMethod = (typeof SUBSCRIPTION_METHODS)[number];
+
 /**
  * `eth_subscribe` over WebSocket and the HTTP polling filters. Real-time events come from
  * mini-blocks: `miniBlocks`, `stateChanges`, and `logs` subscriptions or log filters whose
@@ -70,7 +83,10 @@ function onLogs(
  * blockHash). `newHeads`, block filters and other log subscriptions and filters fire when a block
  * seals. Either way a subscriber gets each log once.
  */
-export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(): void } {
+export function subscriptionApi(be: ChainBackend): {
+  methods: RpcMethodTable<SubscriptionMethod>;
+  close(): void;
+} {
   const filters = new Map<string, PollFilter>();
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -194,7 +210,7 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
   };
   const subs = new Map<string, () => void>();
 
-  const methods = {
+  const methods: RpcMethodTable<SubscriptionMethod> = {
     eth_subscribe: rpcMethod(
       z.tuple([z.enum(SUBSCRIPTION_KINDS).describe("subscription"), z.unknown().optional()]),
       ([kind, opts], ctx) => {
@@ -255,9 +271,9 @@ export function subscriptionApi(be: ChainBackend): { methods: RpcMethods; close(
       filters.delete(id.toLowerCase());
       return true;
     }),
-  } satisfies RpcMethods;
+  };
   return {
-    methods: methods as unknown as RpcMethods,
+    methods,
     close() {
       clearInterval(sweep);
       for (const f of filters.values()) f.unsubscribe();

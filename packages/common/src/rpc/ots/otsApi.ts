@@ -11,7 +11,7 @@ import {
   txLocation,
 } from "../debug/replay.ts";
 import { TRACE_LIMITS, TraceBudget, type TxEnd, traceGateFor } from "../debug/traceSession.ts";
-import { type RpcMethods, rpcMethod } from "../dispatch.ts";
+import { type RpcMethodTable, rpcMethod } from "../dispatch.ts";
 import { RpcError, RpcErrorCode, resourceNotFound } from "../errors.ts";
 import { type ChainBackend, resolveBlock, stateAt } from "../eth/backend.ts";
 import { formatBlock, formatReceipt, formatTx, parseTx, qty, timestampOf } from "../eth/format.ts";
@@ -34,6 +34,24 @@ const nonce = z
   .transform((v) => BigInt(v))
   .describe("nonce");
 
+/** The methods `otsApi` answers. */
+export const OTS_METHODS = [
+  "ots_getApiLevel",
+  "ots_hasCode",
+  "ots_getTransactionError",
+  "ots_getInternalOperations",
+  "ots_traceTransaction",
+  "ots_getBlockDetails",
+  "ots_getBlockDetailsByHash",
+  "ots_getBlockTransactions",
+  "ots_searchTransactionsBefore",
+  "ots_searchTransactionsAfter",
+  "ots_getTransactionBySenderAndNonce",
+  "ots_getContractCreator",
+  "erigon_getHeaderByNumber",
+] as const;
+export type OtsMethod = (typeof OTS_METHODS)[number];
+
 /**
  * Otterscan's API (as Erigon serves it) and `erigon_getHeaderByNumber`, so Otterscan can be
  * pointed at this node. Block and transaction methods are answered from the chain; the trace
@@ -41,7 +59,7 @@ const nonce = z
  * `ots_getTransactionBySenderAndNonce` and `ots_getContractCreator` need an address index, which
  * full nodes keep (`index`); without one they answer -32004 naming where to ask.
  */
-export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods {
+export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethodTable<OtsMethod> {
   const gate = traceGateFor(be);
   const needIndex = (method: string): AddressIndex => {
     if (index !== null) return index;
@@ -105,7 +123,7 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
     return { txs, receipts };
   };
 
-  const methods = {
+  const methods: RpcMethodTable<OtsMethod> = {
     ots_getApiLevel: rpcMethod(z.tuple([]), () => OTS_API_LEVEL),
 
     ots_hasCode: rpcMethod(z.tuple([s.address, s.blockTagOrHash.optional()]), async ([a, tag]) => {
@@ -244,7 +262,7 @@ export function otsApi(be: ChainBackend, index: AddressIndex | null): RpcMethods
       return h;
     }),
   };
-  return methods as unknown as RpcMethods;
+  return methods;
 }
 
 function findCreator(f: CallFrame, address: string): string | undefined {
