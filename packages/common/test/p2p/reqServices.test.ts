@@ -75,7 +75,7 @@ describe("p2p / req-resp service tables", () => {
     }
     await assert.rejects(client.request(server.peerId, "daHead", enc(""), CLIENT), (err) => {
       assert.ok(err instanceof ReqRespError);
-      assert.equal(err.code, "dial-failed", err.message);
+      assert.equal(err.reason, "dial-failed", err.message);
       return true;
     });
   });
