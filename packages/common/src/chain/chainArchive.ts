@@ -1,6 +1,7 @@
 import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { RLP } from "@ethereumjs/rlp";
+import { concatBytes } from "@ethereumjs/util";
 import type { ClassicLevel } from "classic-level";
 import { decodeBlockSeal, decodeSignedMiniBlock, encodeBlockSeal } from "../codec/chainCodec.ts";
 import { type RlpItem, big, bytes, list, u } from "../codec/rlpUtil.ts";
@@ -125,7 +126,7 @@ export class ChainArchive {
         key: archiveKey(ArchivePrefix.blockIndex, n),
         value: RLP.encode([
           u(a.firstMiniBlock),
-          a.withSenders ? concat(b.txs.map((t) => t.sender)) : new Uint8Array(0),
+          a.withSenders ? concatBytes(...b.txs.map((t) => t.sender)) : new Uint8Array(0),
           a.headerOnly === true ? Uint8Array.of(1) : new Uint8Array(0),
         ]),
       },
@@ -319,14 +320,4 @@ export function sealedChainBlock(header: BlockHeader, hash: Uint8Array, signatur
     logCount: 0,
     signature,
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -13,6 +13,35 @@ export class StartupError extends StaccatoError {
   }
 }
 
+/** Undoes one thing a daemon opened (a store, a server, a worker pool). */
+export type Closer = () => Promise<void> | void;
+
+/**
+ * Runs a daemon's start, which pushes a closer for each thing it opens; if the start fails, what
+ * it opened is closed again, newest first, and the error is rethrown.
+ */
+export async function startOrUndo<T>(wire: (closers: Closer[]) => Promise<T>): Promise<T> {
+  const closers: Closer[] = [];
+  try {
+    return await wire(closers);
+  } catch (err) {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Closes what a daemon opened, newest first (and empties the list); a failing closer is logged. */
+export async function closeAll(closers: Closer[], log: Logger): Promise<void> {
+  for (const c of closers.reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      log.warn({ err }, "error while shutting down");
+    }
+  }
+  closers.length = 0;
+}
+
 /** What a daemon entry point starts and later stops. */
 export interface Daemon {
   logger: Logger;

@@ -29,6 +29,9 @@ import {
   SignedObjects,
   serveAttestations,
   startChainRpc,
+  startOrUndo,
+  closeAll,
+  type Closer,
   startMetricsServer,
   syncAttestations,
 } from "@staccato/common";
@@ -46,7 +49,7 @@ import { LiveReplica } from "./replica.ts";
 
 export { CLIENT_VERSION } from "../rpc/fullnodeBackend.ts";
 
-type Closers = (() => Promise<void> | void)[];
+type Closers = Closer[];
 
 /** Wires the full node: store, state, follower, network, RPC, metrics. `close()` undoes it. */
 export class FullNode {
@@ -60,13 +63,7 @@ export class FullNode {
 
   static async start(o: FullnodeOptions, logger?: Logger): Promise<FullNode> {
     const log = logger ?? createLogger({ name: "fullnode", level: o.logLevel });
-    const closers: Closers = [];
-    try {
-      return await FullNode.wire(o, log, closers);
-    } catch (err) {
-      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
-      throw err;
-    }
+    return startOrUndo((closers) => FullNode.wire(o, log, closers));
   }
 
   /** The start, step by step; what each step opens goes on `closers`, undone in reverse. */
@@ -183,14 +180,7 @@ export class FullNode {
   }
 
   async close(): Promise<void> {
-    for (const c of this.closers.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        this.logger.warn({ err }, "error while shutting down");
-      }
-    }
-    this.closers.length = 0;
+    await closeAll(this.closers, this.logger);
     this.logger.info("fullnode stopped");
   }
 }

@@ -1,5 +1,5 @@
 import { RLP } from "@ethereumjs/rlp";
-import { bigIntToBytes, bytesToHex, hexToBytes, setLengthLeft } from "@ethereumjs/util";
+import { bigIntToBytes, bytesToHex, concatBytes, hexToBytes, setLengthLeft } from "@ethereumjs/util";
 import {
   type AddressIndex,
   type ChainBlock,
@@ -45,15 +45,7 @@ const T_NONCE = 3;
 
 const u64 = (n: bigint): Uint8Array => setLengthLeft(bigIntToBytes(n), 8);
 const u32 = (n: number): Uint8Array => Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
-const cat = (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
+const cat = concatBytes;
 const addr = (hex: string): Uint8Array => hexToBytes(hex as `0x${string}`);
 const readU64 = (b: Uint8Array, off: number): bigint => BigInt(bytesToHex(b.subarray(off, off + 8)));
 const readU32 = (b: Uint8Array, off: number): number =>

@@ -19,6 +19,8 @@ import {
   PROVER_KEY_FILE,
   startMetricsServer,
   StartupError,
+  closeAll,
+  type Closer,
 } from "@staccato/common";
 import { DaBundleSource } from "../da/daBundleSource.ts";
 import { BundleFetcher, type Fetched } from "../fetch/bundleFetcher.ts";
@@ -78,7 +80,7 @@ export class ProverNode {
   private queuedPeak = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly closers: Closer[] = [];
   private network: ProverNetwork | null = null;
   private fetcher: BundleFetcher | null = null;
 
@@ -426,14 +428,7 @@ export class ProverNode {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    for (const c of this.closers.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        this.logger.warn({ err }, "error while shutting down");
-      }
-    }
-    this.closers.length = 0;
+    await closeAll(this.closers, this.logger);
     this.logger.info("prover stopped");
   }
 }

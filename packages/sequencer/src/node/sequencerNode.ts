@@ -33,6 +33,9 @@ import {
   retainHistory,
   rpcServerOptionsFromFlags,
   startChainRpc,
+  startOrUndo,
+  closeAll,
+  type Closer,
   startMetricsServer,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
@@ -70,7 +73,7 @@ export { CLIENT_VERSION } from "../rpc/sequencerBackend.ts";
 
 /** Wires the sequencer: state, pool, execution, sealing, log, RPC, metrics. `close()` undoes it. */
 export class SequencerNode {
-  private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly closers: Closer[] = [];
 
   private constructor(
     readonly logger: Logger,
@@ -87,13 +90,7 @@ export class SequencerNode {
 
   static async start(o: SequencerOptions, logger?: Logger): Promise<SequencerNode> {
     const log = logger ?? createLogger({ name: "sequencer", level: o.logLevel });
-    const closers: Closers = [];
-    try {
-      return await SequencerNode.wire(o, log, closers);
-    } catch (err) {
-      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
-      throw err;
-    }
+    return startOrUndo((closers) => SequencerNode.wire(o, log, closers));
   }
 
   /** The start, step by step; what each step opens goes on `closers`, undone in reverse. */
@@ -327,19 +324,12 @@ export class SequencerNode {
 
   /** Stops accepting requests, finishes in-flight mini-blocks and seals, closes the log. */
   async close(): Promise<void> {
-    for (const c of this.closers.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        this.logger.warn({ err }, "error while shutting down");
-      }
-    }
-    this.closers.length = 0;
+    await closeAll(this.closers, this.logger);
     this.logger.info("sequencer stopped");
   }
 }
 
-type Closers = (() => Promise<void> | void)[];
+type Closers = Closer[];
 
 /** Worker threads that recover senders (ecrecover) off the execution thread; null for none. */
 function startSenderWorkers(

@@ -1,6 +1,7 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import {
+  type BlockEnv,
   type BlockReads,
   DecodeError,
   newBlockReads,
@@ -13,20 +14,11 @@ import {
   u,
 } from "@staccato/common";
 
-export interface BlockEnvRecord {
-  number: bigint;
-  timestamp: bigint;
-  baseFee: bigint;
-  gasLimit: bigint;
-  coinbase: Uint8Array;
-  prevRandao: Uint8Array;
-}
-
-export function encodeBlockOpen(b: BlockEnvRecord): Uint8Array {
+export function encodeBlockOpen(b: BlockEnv): Uint8Array {
   return RLP.encode([u(b.number), u(b.timestamp), u(b.baseFee), u(b.gasLimit), b.coinbase, b.prevRandao]);
 }
 
-export function decodeBlockOpen(data: Uint8Array): BlockEnvRecord {
+export function decodeBlockOpen(data: Uint8Array): BlockEnv {
   const f = list(RLP.decode(data) as RlpItem, "block-open", 6);
   return {
     number: big(f[0], "number"),
