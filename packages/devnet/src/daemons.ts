@@ -46,29 +46,16 @@ export function daemonArgs(d: DaemonPlan, ctx: DaemonContext): string[] {
   // The sequencer publishes every block to its DA dir (its default, `<data-dir>/da`); provers and
   // full nodes read what no peer serves from the same directory.
   const da = ["--da", "dir", "--da-dir", layout.daDir];
+  const sequencer = [...common, ...rpc, ...da];
+  // Provers and full nodes find the network through the sequencer.
+  const follower = [...sequencer, "--bootnodes", ctx.sequencerMultiaddr];
   switch (d.role) {
     case "sequencer":
-      return [...common, ...rpc, ...da];
+      return sequencer;
     case "prover":
-      return [
-        ...common,
-        ...rpc,
-        ...da,
-        "--bootnodes",
-        ctx.sequencerMultiaddr,
-        "--workers",
-        String(ctx.proverWorkers),
-      ];
+      return [...follower, "--workers", String(ctx.proverWorkers)];
     case "fullnode":
-      return [
-        ...common,
-        ...rpc,
-        ...da,
-        "--bootnodes",
-        ctx.sequencerMultiaddr,
-        "--sequencer-rpc",
-        ctx.sequencerRpc,
-      ];
+      return [...follower, "--sequencer-rpc", ctx.sequencerRpc];
   }
 }
 

@@ -174,12 +174,8 @@ export class ReqResp {
     const signal = this.clientSignal(opts.timeoutMs, opts.signal);
     const { stream, lp, release } = await this.open(peer, protocol, body, opts.maxResponseBytes, signal);
     try {
-      const code = await readCode(lp, protocol, signal);
-      if (code !== "ok") {
-        const reason = await readReason(lp, protocol, signal);
-        await closeQuietly(stream);
-        return { code, body: reason };
-      }
+      const refused = await readRefusal(stream, lp, protocol, signal);
+      if (refused !== null) return refused;
       const chunks: Uint8Array[] = [];
       let total = 0;
       for (;;) {
@@ -192,7 +188,7 @@ export class ReqResp {
         chunks.push(chunk);
       }
       await closeQuietly(stream);
-      return { code, body: chunks.length === 1 ? chunks[0] : concat(chunks, total) };
+      return { code: "ok", body: chunks.length === 1 ? chunks[0] : concat(chunks, total) };
     } catch (err) {
       const e = toClientError(err, protocol, signal);
       stream.abort(e);
@@ -216,12 +212,10 @@ export class ReqResp {
     const signal = this.clientSignal(opts.timeoutMs, opts.signal);
     const { stream, lp, release } = await this.open(peer, protocol, body, opts.maxChunkBytes, signal);
     try {
-      const code = await readCode(lp, protocol, signal);
-      if (code !== "ok") {
-        const reason = await readReason(lp, protocol, signal);
-        await closeQuietly(stream);
+      const refused = await readRefusal(stream, lp, protocol, signal);
+      if (refused !== null) {
         release();
-        return { code, body: reason };
+        return refused;
       }
     } catch (err) {
       release();
@@ -424,6 +418,20 @@ function setPaused(stream: Stream, paused: boolean): void {
   } catch {
     // the stream closed under us; the next read reports it
   }
+}
+
+/** Reads the response code: null for `ok`; otherwise the reason follows and the stream is closed. */
+async function readRefusal(
+  stream: Stream,
+  lp: LengthPrefixedStream<Stream>,
+  protocol: string,
+  signal: AbortSignal,
+): Promise<{ code: Exclude<ReqRespCode, "ok">; body: Uint8Array } | null> {
+  const code = await readCode(lp, protocol, signal);
+  if (code === "ok") return null;
+  const reason = await readReason(lp, protocol, signal);
+  await closeQuietly(stream);
+  return { code, body: reason };
 }
 
 async function closeQuietly(stream: Stream): Promise<void> {

@@ -128,7 +128,11 @@ export class FastVm {
 
   // ---------- messages (runCall) ----------
 
-  /** A message call in its own checkpoint, reverted unless it succeeds. */
+  /**
+   * A message call in its own checkpoint, reverted unless it succeeds. Its parameters, repeated by
+   * `execCall`, are positional on purpose: this is the interpreter's path for every CALL, and an
+   * object per message costs measurable time there.
+   */
   callMessage(
     caller: string,
     to: string,
