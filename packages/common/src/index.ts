@@ -9,6 +9,7 @@ export * from "./chain/historyRetention.ts";
 export * from "./chain/txEntries.ts";
 export * from "./chain/genesis.ts";
 export * from "./chain/finality.ts";
+export * from "./metrics/finalityMetrics.ts";
 export * from "./chain/attestationGossip.ts";
 export * from "./chain/ethCommon.ts";
 export * from "./codec/chainCodec.ts";

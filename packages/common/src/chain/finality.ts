@@ -11,34 +11,7 @@ import type { ChainConfig } from "../config/chainConfig.ts";
 import type { ChainStore } from "./chainStore.ts";
 import type { Logger } from "../log/logger.ts";
 import { writeFileDurably } from "../util/durableFile.ts";
-import { Counter, Gauge, type Registry } from "prom-client";
-
-/** Finality metrics, the same on the sequencer and full nodes. */
-export class FinalityMetrics {
-  readonly attestations: Counter<"verdict">;
-  readonly invalidVerdicts: Counter;
-  readonly finalizedBlock: Gauge;
-
-  constructor(registry: Registry) {
-    const r = [registry];
-    this.attestations = new Counter({
-      name: "staccato_attestations_total",
-      help: "Attestations recorded from listed provers, by verdict",
-      labelNames: ["verdict"],
-      registers: r,
-    });
-    this.invalidVerdicts = new Counter({
-      name: "staccato_invalid_verdicts_total",
-      help: "Invalid verdicts received (each one is an alarm: finality halts before that block)",
-      registers: r,
-    });
-    this.finalizedBlock = new Gauge({
-      name: "staccato_finalized_block",
-      help: "Newest block final by the prover quorum",
-      registers: r,
-    });
-  }
-}
+import type { FinalityMetrics } from "../metrics/finalityMetrics.ts";
 
 /** An `invalid` verdict: the alarm DESIGN §5 asks for. Finality never passes `blockNumber`. */
 export interface FinalityAlarm {

@@ -15,59 +15,9 @@ import {
   encodeDaIndex,
   signDaPointer,
 } from "@staccato/common";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { DaMetrics } from "../node/metrics.ts";
 import type { WitnessStore } from "../storage/witnessStore.ts";
 import type { DaIndexLog } from "./daIndex.ts";
-
-export class DaMetrics {
-  readonly publishedBlock: Gauge;
-  readonly backlog: Gauge;
-  readonly failures: Counter;
-  readonly publishSeconds: Histogram;
-  readonly bundleBytes: Counter;
-  readonly witnessBytes: Counter;
-  readonly txs: Counter;
-
-  constructor(registry: Registry) {
-    const registers = [registry];
-    this.publishedBlock = new Gauge({
-      name: "staccato_da_published_block",
-      help: "Newest block such that it and every block before it are published to DA",
-      registers,
-    });
-    this.backlog = new Gauge({
-      name: "staccato_da_backlog_blocks",
-      help: "Sealed blocks not yet published to DA",
-      registers,
-    });
-    this.failures = new Counter({
-      name: "staccato_da_publish_failures_total",
-      help: "Failed DA puts (each is retried with backoff)",
-      registers,
-    });
-    this.publishSeconds = new Histogram({
-      name: "staccato_da_publish_seconds",
-      help: "Time to build and put one block's DA bundle",
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers,
-    });
-    this.bundleBytes = new Counter({
-      name: "staccato_da_bundle_bytes_total",
-      help: "Bytes of DA bundles published",
-      registers,
-    });
-    this.witnessBytes = new Counter({
-      name: "staccato_da_witness_bytes_total",
-      help: "Bytes of compressed witnesses inside published DA bundles",
-      registers,
-    });
-    this.txs = new Counter({
-      name: "staccato_da_txs_total",
-      help: "Transactions in the blocks published to DA",
-      registers,
-    });
-  }
-}
 
 export interface DaPublisherDeps {
   store: DaStore;

@@ -40,7 +40,7 @@ import {
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { DaIndexLog } from "../da/daIndex.ts";
-import { DaMetrics, DaPublisher, type DaPublisherDeps } from "../da/daPublisher.ts";
+import { DaPublisher, type DaPublisherDeps } from "../da/daPublisher.ts";
 import { SequencerNetwork } from "../network/sequencerNetwork.ts";
 import { debugApi } from "../rpc/debugApi.ts";
 import { CLIENT_VERSION, sequencerBackend } from "../rpc/sequencerBackend.ts";
@@ -55,7 +55,7 @@ import { WitnessStore } from "../storage/witnessStore.ts";
 import { restorePoolJournal, savePoolJournal } from "../txpool/poolJournal.ts";
 import { TxPool, txPoolOptionsSchema } from "../txpool/txPool.ts";
 import { sequencerHealth } from "./health.ts";
-import { SequencerMetrics } from "./metrics.ts";
+import { DaMetrics, SequencerMetrics } from "./metrics.ts";
 import type { SequencerOptions } from "./options.ts";
 import {
   type BaseState,
