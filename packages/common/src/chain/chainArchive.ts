@@ -1,7 +1,6 @@
 import { type BlockHeader, createBlockHeaderFromRLP } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import { RLP } from "@ethereumjs/rlp";
-import { concatBytes } from "@ethereumjs/util";
 import type { ClassicLevel } from "classic-level";
 import { decodeBlockSeal, decodeSignedMiniBlock, encodeBlockSeal } from "../codec/chainCodec.ts";
 import { type RlpItem, big, bytes, list, u } from "../codec/rlpUtil.ts";
@@ -126,7 +125,7 @@ export class ChainArchive {
         key: archiveKey(ArchivePrefix.blockIndex, n),
         value: RLP.encode([
           u(a.firstMiniBlock),
-          a.withSenders ? concatBytes(...b.txs.map((t) => t.sender)) : new Uint8Array(0),
+          a.withSenders ? Buffer.concat(b.txs.map((t) => t.sender)) : new Uint8Array(0),
           a.headerOnly === true ? Uint8Array.of(1) : new Uint8Array(0),
         ]),
       },
