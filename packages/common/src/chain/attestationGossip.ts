@@ -1,10 +1,10 @@
-import { type Attestation, decodeAttestation, encodeAttestation } from "../codec/attestationCodec.ts";
-import { decodeRangeRequest, encodeRangeRequest } from "../codec/reqCodec.ts";
+import { type Attestation, decodeAttestation } from "../codec/attestationCodec.ts";
+import { encodeRangeRequest } from "../codec/reqCodec.ts";
 import { attestationChecks } from "../gossip/gossipChecks.ts";
 import type { Logger } from "../log/logger.ts";
 import { type GossipVerdict, runGossipChecks } from "../p2p/gossipValidation.ts";
 import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
-import type { ReqService } from "../p2p/reqServices.ts";
+import { MAX_ATTESTATION_RANGE as MAX_RANGE } from "./attestationsByRange.ts";
 import type { FinalityTracker } from "./finality.ts";
 
 /**
@@ -34,54 +34,6 @@ export function attestationGossip(
       if (tracker.add(got.a, got.bytes)) onAccepted?.(got.a);
     },
   };
-}
-
-/** Most blocks one `attestations-by-range` request covers. */
-const MAX_RANGE = 256;
-
-/**
- * `attestations-by-range`: RLP [from, count] → one chunk per recorded attestation of blocks
- * `from … from+count-1`. A node that missed gossip (it was down, or joined later) fills the gap
- * from any peer; each attestation is checked again on arrival, so a peer cannot forge one.
- */
-export function attestationsByRangeService(
-  source: FinalityTracker | ((n: bigint) => readonly Uint8Array[]),
-): ReqService {
-  const encodedAt =
-    typeof source === "function"
-      ? source
-      : (n: bigint) => source.attestations(n).map((a) => encodeAttestation(a));
-  return {
-    handler: (body) => {
-      let req: { from: bigint; count: number };
-      try {
-        req = decodeRangeRequest(body);
-      } catch {
-        return { code: "invalid", message: "expected RLP [from, count]" };
-      }
-      const out: Uint8Array[] = [];
-      const end = req.from + BigInt(Math.min(req.count, MAX_RANGE));
-      for (let n = req.from; n < end; n++) out.push(...encodedAt(n));
-      return (async function* () {
-        yield* out;
-      })();
-    },
-    opts: {
-      maxRequestBytes: 64,
-      maxResponseBytes: 16 * 1024 * 1024,
-      rateLimit: { perPeerPerSecond: 10, burst: 20 },
-      timeoutMs: 15_000,
-    },
-  };
-}
-
-/** Serves `attestations-by-range` (`attestationsByRangeService`) on the node. */
-export async function serveAttestations(
-  node: P2PNode,
-  source: FinalityTracker | ((n: bigint) => readonly Uint8Array[]),
-): Promise<void> {
-  const s = attestationsByRangeService(source);
-  await node.handle("attestationsByRange", s.handler, s.opts);
 }
 
 /** How long a block stays final before the sweep asks peers for the attestations it lacks. */

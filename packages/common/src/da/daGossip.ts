@@ -1,9 +1,8 @@
-import { type DaPointer, encodeDaPointer } from "../codec/daCodec.ts";
+import type { DaPointer } from "../codec/daCodec.ts";
 import { MAX_DA_POINTER_BYTES, daPointerChecks } from "../gossip/gossipChecks.ts";
 import type { Logger } from "../log/logger.ts";
 import { type GossipVerdict, SeenCache, runGossipChecks } from "../p2p/gossipValidation.ts";
 import type { GossipTopicHandler, P2PNode } from "../p2p/node.ts";
-import type { ReqService } from "../p2p/reqServices.ts";
 import type { DaReader } from "./daReader.ts";
 
 /**
@@ -31,33 +30,6 @@ export function daPointerGossip(
       if (reader.addPointer(p)) onNew?.(p);
     },
   };
-}
-
-/**
- * `da-head`: an empty request → the newest DA pointer this node holds (the sequencer's signed
- * encoding), or `unavailable`. A node that joins while no peer serves history learns from one
- * pointer where every earlier block is in DA.
- */
-export function daHeadService(head: () => DaPointer | null): ReqService {
-  return {
-    handler: (body) => {
-      if (body.length !== 0) return { code: "invalid", message: "da-head takes an empty request" };
-      const p = head();
-      return p === null ? { code: "unavailable", message: "no DA pointer known" } : encodeDaPointer(p);
-    },
-    opts: {
-      maxRequestBytes: 16,
-      maxResponseBytes: MAX_DA_POINTER_BYTES,
-      rateLimit: { perPeerPerSecond: 5, burst: 10 },
-      timeoutMs: 10_000,
-    },
-  };
-}
-
-/** Serves `da-head` (`daHeadService`) on the node. */
-export async function serveDaHead(node: P2PNode, head: () => DaPointer | null): Promise<void> {
-  const s = daHeadService(head);
-  await node.handle("daHead", s.handler, s.opts);
 }
 
 /**

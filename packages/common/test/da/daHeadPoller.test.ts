@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { bytesToHex } from "@ethereumjs/util";
 import { type DaPointer, signDaPointer } from "../../src/codec/daCodec.ts";
 import { randomPrivateKey, signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
-import { serveDaHead } from "../../src/da/daGossip.ts";
+import { daHeadService } from "../../src/da/daHeadService.ts";
 import { DaHeadPoller, type DaHeadPollerOptions } from "../../src/da/daHeadPoller.ts";
 import { DaReader } from "../../src/da/daReader.ts";
 import { DirectoryDaStore } from "../../src/da/daStore.ts";
@@ -65,7 +65,8 @@ describe("DA / da-head poller", () => {
 
   before(async () => {
     server = await startNode(join(tmp.dir, "server.key"));
-    await serveDaHead(server, () => served.head);
+    const daHead = daHeadService(() => served.head);
+    await server.handle("daHead", daHead.handler, daHead.opts);
     served.addPointer(pointer(4n));
   });
 

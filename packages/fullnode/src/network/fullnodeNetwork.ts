@@ -8,7 +8,8 @@ import {
   type SignedObjects,
   createP2PNode,
   daPointerGossip,
-  serveDaHead,
+  type ReqServices,
+  serveProtocols,
 } from "@staccato/common";
 import type { Follower } from "../chain/follower.ts";
 import type { FullnodeMetrics } from "../node/metrics.ts";
@@ -54,6 +55,8 @@ export class FullnodeNetwork {
       da: FullnodeDa;
       metrics: FullnodeMetrics | null;
       logger: Logger;
+      /** What the node serves by request (`fullnodeReqServices`). */
+      services: ReqServices;
     },
   ): Promise<FullnodeNetwork> {
     const log = deps.logger.child({ module: "sync" });
@@ -88,7 +91,7 @@ export class FullnodeNetwork {
       "daPointer",
       daPointerGossip(reader, log, (p) => net.heardOfDaPointer(p)),
     );
-    await serveDaHead(node, () => reader.head);
+    await serveProtocols(node, deps.services);
     node.onPeer("connect", () => catchUp.kick());
     await node.start();
     catchUp.start(200);

@@ -27,7 +27,6 @@ import {
   retainHistory,
   rpcServerOptionsFromFlags,
   SignedObjects,
-  serveAttestations,
   startChainRpc,
   startOrUndo,
   closeAll,
@@ -37,6 +36,7 @@ import {
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { FullnodeNetwork } from "../network/fullnodeNetwork.ts";
+import { fullnodeReqServices } from "../network/reqServices.ts";
 import { SequencerClient } from "../rpc/forwarding.ts";
 import { CLIENT_VERSION, fullnodeBackend } from "../rpc/fullnodeBackend.ts";
 import { FullnodeAddressIndex } from "../store/addressIndex.ts";
@@ -98,20 +98,7 @@ export class FullNode {
     closers.push(() => live.close());
     const addressIndex = startAddressIndex(store, common, live, events, log, closers);
 
-    // Peers and DA: gossip, catch-up, DA fill; attestations into finality.
-    const da = daFor(o, config, metrics, log);
-    const net = await FullnodeNetwork.start(p2pOpts, {
-      follower: live.current.follower,
-      signed,
-      da: { reader: da.reader, sync: da.sync },
-      metrics,
-      logger: log,
-    });
-    closers.push(() => net.stop());
-    live.onResynced = (r) => {
-      net.setFollower(r.follower);
-      net.kickSync();
-    };
+    // Finality from attestations; peers and DA: gossip, catch-up, DA fill, what the node serves.
     const finality = new FinalityTracker({
       config,
       chain: () => live.current.chain,
@@ -121,8 +108,21 @@ export class FullNode {
     });
     closers.push(() => finality.close());
     events.on("block", () => finality.advance());
+    const da = daFor(o, config, metrics, log);
+    const net = await FullnodeNetwork.start(p2pOpts, {
+      follower: live.current.follower,
+      signed,
+      da: { reader: da.reader, sync: da.sync },
+      metrics,
+      logger: log,
+      services: fullnodeReqServices(finality, () => da.reader.head),
+    });
+    closers.push(() => net.stop());
+    live.onResynced = (r) => {
+      net.setFollower(r.follower);
+      net.kickSync();
+    };
     net.node.subscribe("attestation", attestationGossip(finality, log));
-    await serveAttestations(net.node, finality);
     closers.push(syncAttestations(net.node, finality, log));
 
     // The RPC.

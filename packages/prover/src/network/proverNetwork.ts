@@ -16,10 +16,10 @@ import {
   encodeWitnessRequest,
   keccak256,
   runGossipChecks,
-  serveAttestations,
-  serveDaHead,
+  serveProtocols,
 } from "@staccato/common";
 import type { ProverMetrics } from "../node/metrics.ts";
+import { proverReqServices } from "./reqServices.ts";
 
 /** Largest decompressed block seal accepted from gossip. */
 const MAX_BLOCK_GOSSIP = 4 * 1024 * 1024;
@@ -99,13 +99,13 @@ export class ProverNetwork {
         if (n !== undefined) deps.onBlock(n);
       },
     });
-    // Its own recent attestations, for a node that missed the gossip (it was down, or the
-    // connection dropped while a message was in flight).
-    await serveAttestations(node, (n) => net.own.get(n) ?? []);
     const da = deps.da;
+    await serveProtocols(
+      node,
+      proverReqServices((n) => net.own.get(n) ?? [], da === null ? null : () => da.head),
+    );
     if (da !== null) {
       node.subscribe("daPointer", daPointerGossip(da, log, deps.onDaPointer));
-      await serveDaHead(node, () => da.head);
       net.daHead = new DaHeadPoller(DA_HEAD_POLL, { node, reader: da, log, onNew: deps.onDaPointer });
       net.daHead.start();
     }
