@@ -49,11 +49,9 @@ import { LiveReplica } from "./replica.ts";
 
 export { CLIENT_VERSION } from "../rpc/fullnodeBackend.ts";
 
-type Closers = Closer[];
-
 /** Wires the full node: store, state, follower, network, RPC, metrics. `close()` undoes it. */
 export class FullNode {
-  private readonly closers: Closers = [];
+  private readonly closers: Closer[] = [];
 
   private constructor(
     readonly logger: Logger,
@@ -67,7 +65,7 @@ export class FullNode {
   }
 
   /** The start, step by step; what each step opens goes on `closers`, undone in reverse. */
-  private static async wire(o: FullnodeOptions, log: Logger, closers: Closers): Promise<FullNode> {
+  private static async wire(o: FullnodeOptions, log: Logger, closers: Closer[]): Promise<FullNode> {
     mkdirSync(o.dataDir, { recursive: true });
     const config = loadChainConfig(o.chain);
     const common = createEthCommon(config);
@@ -278,7 +276,7 @@ function startAddressIndex(
   live: LiveReplica,
   events: ChainEvents,
   log: Logger,
-  closers: Closers,
+  closers: Closer[],
 ): FullnodeAddressIndex {
   const index = new FullnodeAddressIndex(store.level, common, log);
   const { meta } = live.current;

@@ -94,7 +94,7 @@ export class SequencerNode {
   }
 
   /** The start, step by step; what each step opens goes on `closers`, undone in reverse. */
-  private static async wire(o: SequencerOptions, log: Logger, closers: Closers): Promise<SequencerNode> {
+  private static async wire(o: SequencerOptions, log: Logger, closers: Closer[]): Promise<SequencerNode> {
     mkdirSync(o.dataDir, { recursive: true });
     const key = loadOrCreateKey(o, log);
     const config = loadConfig(o, bytesToHex(key.address), log);
@@ -329,13 +329,11 @@ export class SequencerNode {
   }
 }
 
-type Closers = Closer[];
-
 /** Worker threads that recover senders (ecrecover) off the execution thread; null for none. */
 function startSenderWorkers(
   o: SequencerOptions,
   chainId: number,
-  closers: Closers,
+  closers: Closer[],
 ): SenderRecoveryPool | null {
   const n = o.senderWorkers ?? Math.max(1, availableParallelism() - 1);
   if (n === 0) return null;

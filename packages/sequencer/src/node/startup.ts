@@ -19,6 +19,7 @@ import {
   randomPrivateKey,
   readSigningKeyFile,
   SEQUENCER_KEY_FILE,
+  type Closer,
   StartupError,
 } from "@staccato/common";
 import { ClassicLevel } from "classic-level";
@@ -32,7 +33,6 @@ import type { SequencerOptions } from "./options.ts";
  * write-ahead log, state snapshot) and rebuild the chain and state from it, before the log replay.
  */
 
-type Closers = (() => Promise<void> | void)[];
 type WalDirRead = ReturnType<typeof readWalDir>;
 type Genesis = { block: ChainBlock; diff: StateDiff };
 
@@ -113,7 +113,7 @@ export async function openHistoryStore(
   o: SequencerOptions,
   common: Common,
   genesis: ChainBlock,
-  closers: Closers,
+  closers: Closer[],
 ): Promise<HistoryStore> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(o.dataDir, "history"), {
     keyEncoding: "view",
