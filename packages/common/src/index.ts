@@ -7,6 +7,7 @@ export * from "./chain/chainArchive.ts";
 export * from "./chain/blockSeal.ts";
 export * from "./chain/historyRetention.ts";
 export * from "./chain/txEntries.ts";
+export * from "./chain/txFields.ts";
 export * from "./chain/genesis.ts";
 export * from "./chain/finality.ts";
 export * from "./metrics/finalityMetrics.ts";

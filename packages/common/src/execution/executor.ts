@@ -5,10 +5,11 @@ import { Address } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
 import { type BlockEnv, executionBlock } from "../chain/blockHeader.ts";
 import { ZERO_BLOOM } from "../chain/chainStore.ts";
+import { type TxFields, effectivePrice, txFieldsOf } from "../chain/txFields.ts";
 import { type MemoryState, type ReadSet, newReadSet } from "../state/memoryState.ts";
 import type { WitnessReads } from "../trie/stateTrie.ts";
 import type { Log, Receipt } from "../types/chain.ts";
-import { type BlockHashSource, effectiveGasPrice, hashOnlyBlockchain } from "./callRunner.ts";
+import { type BlockHashSource, hashOnlyBlockchain } from "./callRunner.ts";
 import { FastPathAbort } from "./fastEvm/abort.ts";
 import { FastTxRunner, type SyncBlockHash } from "./fastEvm/fastTx.ts";
 import { PlainTransfers } from "./plainTransfer.ts";
@@ -108,7 +109,8 @@ export class Executor {
    * Executes one transaction on top of the state. A transaction that cannot be included (nonce,
    * balance or fee no longer valid, not enough gas left in the block) changes nothing.
    */
-  async execute(tx: TypedTransaction, block: Block, gasUsedBefore: bigint): Promise<TxOutcome> {
+  async execute(t: TxFields | TypedTransaction, block: Block, gasUsedBefore: bigint): Promise<TxOutcome> {
+    const tx = "typed" in t ? t : txFieldsOf(t);
     if (gasUsedBefore + tx.gasLimit > block.header.gasLimit)
       return { ok: false, reason: "block gas limit reached" };
     let r: Awaited<ReturnType<typeof runTx>>;
@@ -120,7 +122,12 @@ export class Executor {
         const out = this.runFast(this.fast, tx, block, gasUsedBefore);
         if (out !== null) return out;
       }
-      r = await runTx(this.vm, { tx, block, blockGasUsed: gasUsedBefore, skipHardForkValidation: true });
+      r = await runTx(this.vm, {
+        tx: tx.typed(),
+        block,
+        blockGasUsed: gasUsedBefore,
+        skipHardForkValidation: true,
+      });
     } catch (err) {
       // A witness-backed state throws for a key outside the witness: never a verdict on the tx.
       if (isMissingStateError(err)) throw err;
@@ -134,7 +141,7 @@ export class Executor {
       status: "status" in r.receipt ? r.receipt.status : 1,
       cumulativeGasUsed: r.receipt.cumulativeBlockGasUsed,
       gasUsed: r.totalGasSpent,
-      effectiveGasPrice: effectiveGasPrice(tx, baseFee),
+      effectiveGasPrice: effectivePrice(tx, baseFee),
       contractAddress: r.createdAddress?.bytes ?? null,
       logs,
     };
@@ -142,12 +149,7 @@ export class Executor {
   }
 
   /** The fast engine's outcome, or null when the transaction must go to `runTx` (state untouched). */
-  private runFast(
-    fast: FastTxRunner,
-    tx: TypedTransaction,
-    block: Block,
-    gasUsedBefore: bigint,
-  ): TxOutcome | null {
+  private runFast(fast: FastTxRunner, tx: TxFields, block: Block, gasUsedBefore: bigint): TxOutcome | null {
     let reason: string;
     try {
       const r = fast.run(this.state, tx, block, gasUsedBefore, this.syncBlockHash);

@@ -1,12 +1,12 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { type TypedTransaction, TransactionType } from "@ethereumjs/tx";
+import { TransactionType, paramsTx } from "@ethereumjs/tx";
 import { equalsBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL } from "../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../state/memoryState.ts";
 import type { Receipt } from "../types/chain.ts";
 import { hexOf } from "../util/hex.ts";
-import { effectiveGasPrice } from "./callRunner.ts";
+import { type TxFields, effectivePrice, upfrontCost } from "../chain/txFields.ts";
 
 /** Rules under which the shortcut below is not what `runTx` does (none is active on Prague). */
 const UNSUPPORTED_EIPS = [7778, 7825, 7864, 7928, 8037];
@@ -31,46 +31,41 @@ export interface PlainTransferResult {
  * on random transactions and states.
  */
 export class PlainTransfers {
-  /** A transaction's intrinsic gas (read from the transaction's rules: `@ethereumjs/tx` adds them). */
-  private txGas = 0n;
-
-  private constructor() {}
+  private constructor(
+    /** A transaction's base intrinsic gas under these rules (21,000). */
+    private readonly txGas: bigint,
+  ) {}
 
   /** Null when the chain's rules are not those the shortcut models. */
   static create(common: Common): PlainTransfers | null {
     if (UNSUPPORTED_EIPS.some((e) => common.isActivatedEIP(e))) return null;
     if (!REQUIRED_EIPS.every((e) => common.isActivatedEIP(e))) return null;
-    return new PlainTransfers();
+    // The transaction gas parameters, as each `@ethereumjs/tx` transaction registers them on its copy.
+    const rules = common.copy();
+    rules.updateParams(paramsTx);
+    return new PlainTransfers(rules.param("txGas"));
   }
 
-  run(
-    state: MemoryState,
-    tx: TypedTransaction,
-    block: Block,
-    gasUsedBefore: bigint,
-  ): PlainTransferResult | null {
+  run(state: MemoryState, tx: TxFields, block: Block, gasUsedBefore: bigint): PlainTransferResult | null {
     if (tx.type === TransactionType.BlobEIP4844 || tx.type === TransactionType.EOACodeEIP7702) return null;
     const to = tx.to;
-    if (to === undefined || tx.data.length !== 0) return null;
-    if ("accessList" in tx && tx.accessList.length !== 0) return null;
-    if (this.txGas === 0n) this.txGas = tx.common.param("txGas");
+    if (to === null || tx.data.length !== 0 || tx.accessList.length !== 0) return null;
     const gas = this.txGas;
     if (tx.gasLimit < gas) return null;
-    const toBytes = to.bytes;
     // Precompiles (and every other address below 2^16): calling them runs code.
     let high = 0;
-    for (let i = 0; i < 18; i++) high |= toBytes[i]!;
+    for (let i = 0; i < 18; i++) high |= to[i]!;
     if (high === 0) return null;
 
     const header = block.header;
     const baseFee = header.baseFeePerGas ?? 0n;
-    const maxFee = "maxFeePerGas" in tx ? tx.maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice;
+    const maxFee = tx.maxFee;
     if (maxFee < baseFee) return null;
-    const price = effectiveGasPrice(tx, baseFee);
+    const price = effectivePrice(tx, baseFee);
     const tip = price - baseFee;
 
-    const from = hexOf(tx.getSenderAddress().bytes);
-    const toHex = hexOf(to.bytes);
+    const from = tx.senderHex;
+    const toHex = hexOf(to);
     const coinbase = hexOf(header.coinbase.bytes);
     if (from === toHex || from === coinbase || toHex === coinbase) return null;
 
@@ -80,7 +75,7 @@ export class PlainTransfers {
     if (sender.nonce !== tx.nonce) return null;
     const value = tx.value;
     // runTx's two balance checks: the up-front cost, and value + gas limit × max fee.
-    if (sender.balance < tx.getUpfrontCost(baseFee) || sender.balance < value + tx.gasLimit * maxFee)
+    if (sender.balance < upfrontCost(tx, baseFee) || sender.balance < value + tx.gasLimit * maxFee)
       return null;
     const recipient = state.account(toHex);
     if (recipient !== undefined && (!equalsBytes(recipient.codeHash, KECCAK256_NULL) || isEmpty(recipient)))

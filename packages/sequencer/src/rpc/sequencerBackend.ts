@@ -119,7 +119,7 @@ export function sequencerRpcHooks(
     },
     pendingTx(hashHex) {
       const p = pool.get(hashHex);
-      return p === undefined ? null : formatTx(p.tx, p.hashHex, p.sender, null);
+      return p === undefined ? null : formatTx(p.tx.typed(), p.hashHex, p.sender, null);
     },
     blockTemplate: (b) => executor.blockTemplate(b),
     syncing: () => false,

@@ -1,7 +1,7 @@
 import { toChecksumAddress } from "@ethereumjs/util";
-import { type RpcMethodTable, formatTx, rpcMethod, rpcSchemas as s } from "@staccato/common";
+import { type RpcMethodTable, formatTx, hexOf, rpcMethod, rpcSchemas as s } from "@staccato/common";
 import { z } from "zod";
-import { type PoolTx, fees } from "../txpool/txPool.ts";
+import type { PoolTx } from "../txpool/txPool.ts";
 
 type BySender<T> = Record<string, Record<string, T>>;
 
@@ -33,7 +33,7 @@ export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethodT
     }
     return { pending, queued };
   };
-  const full = (p: PoolTx) => formatTx(p.tx, p.hashHex, p.sender, null);
+  const full = (p: PoolTx) => formatTx(p.tx.typed(), p.hashHex, p.sender, null);
   const methods: RpcMethodTable<TxpoolMethod> = {
     txpool_status: rpcMethod(z.tuple([]), () => {
       let pending = 0;
@@ -57,7 +57,6 @@ export function txpoolApi(pool: { all(): IterableIterator<PoolTx> }): RpcMethodT
 
 /** geth's `txpool_inspect` line: "0xto: value wei + gas gas × price wei". */
 function summary(p: PoolTx): string {
-  const { maxFee } = fees(p.tx);
-  const to = p.tx.to === undefined ? "contract creation" : toChecksumAddress(p.tx.to.toString());
-  return `${to}: ${p.tx.value} wei + ${p.tx.gasLimit} gas × ${maxFee} wei`;
+  const to = p.tx.to === null ? "contract creation" : toChecksumAddress(hexOf(p.tx.to));
+  return `${to}: ${p.tx.value} wei + ${p.tx.gasLimit} gas × ${p.maxFee} wei`;
 }

@@ -230,7 +230,7 @@ export class BlockProducer {
       entries.push({
         hashHex: ptx.hashHex,
         raw: ptx.raw,
-        sender: ptx.tx.getSenderAddress().bytes,
+        sender: ptx.tx.sender,
         type: ptx.tx.type,
         blockNumber: b.number,
         index: firstTxIndex + entries.length,

@@ -1,7 +1,7 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
-import { hexOf, keccak256, publicKeyToAddress } from "@staccato/common";
+import { TxDecoder, type TxFields, hexOf, keccak256, publicKeyToAddress, txFieldsOf } from "@staccato/common";
 import { z } from "zod";
 import { FifoQueue } from "./laneQueue.ts";
 import { TxRejectedError } from "./txErrors.ts";
@@ -35,7 +35,8 @@ export const Lane = { priority: 0, bulk: 1 } as const;
 export type Lane = (typeof Lane)[keyof typeof Lane];
 
 export interface PoolTx {
-  readonly tx: TypedTransaction;
+  /** Its fields, decoded once on arrival; `tx.typed()` builds the `@ethereumjs/tx` object. */
+  readonly tx: TxFields;
   readonly raw: Uint8Array;
   readonly hash: Uint8Array;
   readonly hashHex: string;
@@ -84,12 +85,14 @@ export class TxPool {
   private readonly lanes = [new FifoQueue<[PoolTx, number]>(), new FifoQueue<[PoolTx, number]>()] as const;
   private readonly prioritySenders: Set<string>;
   private gen = 0;
+  private readonly decoder: TxDecoder | null;
 
   constructor(
     private readonly opts: TxPoolOptions,
     private readonly deps: { common: Common; state: PoolStateView; events?: TxPoolEvents },
   ) {
     this.prioritySenders = new Set(opts.prioritySenders.map((a) => a.toLowerCase()));
+    this.decoder = TxDecoder.create(deps.common);
   }
 
   get size(): number {
@@ -136,7 +139,7 @@ export class TxPool {
     if (raw.length > this.opts.maxTxBytes) {
       throw new TxRejectedError("oversized", `${raw.length} bytes, limit ${this.opts.maxTxBytes}`);
     }
-    const tx = decodeTx(raw, this.deps.common);
+    const tx = this.decode(raw, recovered);
     // The hash of the bytes as received: they decoded, so they are the canonical encoding that
     // `tx.hash()` would rebuild field by field first (6 % of the sequencer's main thread in an
     // ETH run), and they are the bytes every node hashes (a full node hashes the raw it applies).
@@ -144,20 +147,10 @@ export class TxPool {
     const hashHex = hexOf(hash);
     if (this.byHash.has(hashHex) || this.deps.state.isIncluded(hashHex))
       throw new TxRejectedError("alreadyKnown");
-
-    let senderAddr: string;
-    try {
-      // ethereumjs re-derives the address with a slow pure-JS keccak on every call, and execution
-      // asks again: derive it once, with the fast keccak, and pin it on the transaction.
-      const sender = new Address(recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
-      tx.getSenderAddress = () => sender;
-      senderAddr = hexOf(sender.bytes);
-    } catch {
-      throw new TxRejectedError("badSignature");
-    }
-    const { maxFee, tip } = fees(tx);
+    const senderAddr = tx.senderHex;
+    const { maxFee, tip } = tx;
     if (tip > maxFee) throw new TxRejectedError("tipAboveFeeCap");
-    const minGas = tx.getMinimumGasLimit();
+    const minGas = tx.intrinsicGas > tx.floorGas ? tx.intrinsicGas : tx.floorGas;
     if (tx.gasLimit < minGas) {
       throw new TxRejectedError("intrinsicGasTooLow", `gas ${tx.gasLimit}, minimum needed ${minGas}`);
     }
@@ -200,8 +193,7 @@ export class TxPool {
         throw new TxRejectedError("poolFull");
       }
     } else {
-      const { maxFee: oldFee, tip: oldTip } = fees(existing.tx);
-      if (maxFee * 10n < oldFee * 11n || tip * 10n < oldTip * 11n) {
+      if (maxFee * 10n < existing.maxFee * 11n || tip * 10n < existing.tip * 11n) {
         throw new TxRejectedError("underpriced", "a replacement needs at least a 10% higher fee cap and tip");
       }
     }
@@ -230,6 +222,32 @@ export class TxPool {
     else this.promote(s);
     this.deps.events?.onAccepted?.(ptx);
     return ptx;
+  }
+
+  /**
+   * The transaction's fields and sender: decoded straight from the bytes where `TxDecoder` can
+   * (every ordinary transaction), else by `@ethereumjs/tx`, whose errors name the rejection.
+   */
+  private decode(raw: Uint8Array, recovered: Uint8Array | undefined): TxFields {
+    const fast = this.decoder?.decode(raw) ?? null;
+    if (fast !== null) {
+      try {
+        fast.setSender(recovered ?? publicKeyToAddress(fast.typed().getSenderPublicKey()));
+      } catch {
+        throw new TxRejectedError("badSignature");
+      }
+      return fast;
+    }
+    const tx = decodeTx(raw, this.deps.common);
+    try {
+      // ethereumjs re-derives the address with a slow pure-JS keccak on every call, and execution
+      // asks again: derive it once, with the fast keccak, and pin it on the transaction.
+      const sender = new Address(recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
+      tx.getSenderAddress = () => sender;
+    } catch {
+      throw new TxRejectedError("badSignature");
+    }
+    return txFieldsOf(tx);
   }
 
   /** The next transaction to execute, priority lane first; it leaves the pool. */
@@ -333,12 +351,6 @@ export class TxPool {
   *all(): IterableIterator<PoolTx> {
     yield* this.byHash.values();
   }
-}
-
-export function fees(tx: TypedTransaction): { maxFee: bigint; tip: bigint } {
-  if ("maxFeePerGas" in tx) return { maxFee: tx.maxFeePerGas, tip: tx.maxPriorityFeePerGas };
-  const gasPrice = (tx as { gasPrice: bigint }).gasPrice;
-  return { maxFee: gasPrice, tip: gasPrice };
 }
 
 /** Decodes a raw transaction with the chain's rules; maps library errors to pool rejections. */

@@ -1,13 +1,13 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { type TypedTransaction, TransactionType, getCalldataFloorGas } from "@ethereumjs/tx";
+import { TransactionType } from "@ethereumjs/tx";
 import { receiptBloom } from "../../chain/blockHeader.ts";
 import { KECCAK256_NULL } from "../../crypto/keccak.ts";
 import { ZERO_BLOOM } from "../../chain/chainStore.ts";
 import type { MemoryState } from "../../state/memoryState.ts";
 import type { Receipt } from "../../types/chain.ts";
 import { hexOf } from "../../util/hex.ts";
-import { effectiveGasPrice } from "../callRunner.ts";
+import { type TxFields, effectivePrice, upfrontCost } from "../../chain/txFields.ts";
 import { FastPathAbort } from "./abort.ts";
 import { STATUS_OK } from "./frame.ts";
 import { MAX_FAST_GAS, type Rules, rulesFor } from "./rules.ts";
@@ -61,7 +61,7 @@ export class FastTxRunner {
    */
   run(
     state: MemoryState,
-    tx: TypedTransaction,
+    tx: TxFields,
     block: Block,
     gasUsedBefore: bigint,
     blockHash: SyncBlockHash,
@@ -97,23 +97,22 @@ export class FastTxRunner {
   // hot path is a cost with no reader to gain.
   private execute(
     state: MemoryState,
-    tx: TypedTransaction,
+    tx: TxFields,
     block: Block,
     gasUsedBefore: bigint,
     blockHash: SyncBlockHash,
   ): FastTxResult {
     const vm = this.vm;
     const header = block.header;
-    const sender = tx.getSenderAddress();
-    const from = hexOf(sender.bytes);
-    const intrinsic = tx.getIntrinsicGas();
-    const floor = this.rules.calldataFloor ? getCalldataFloorGas(tx, sender) : 0n;
+    const from = tx.senderHex;
+    const intrinsic = tx.intrinsicGas;
+    const floor = this.rules.calldataFloor ? tx.floorGas : 0n;
     const minGas = intrinsic > floor ? intrinsic : floor;
     if (tx.gasLimit < minGas)
       return { kind: "invalid", reason: `intrinsic gas too low: have ${tx.gasLimit}, want ${minGas}` };
     const baseFee = header.baseFeePerGas ?? 0n;
-    const is1559 = "maxFeePerGas" in tx;
-    const maxFee = is1559 ? tx.maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice;
+    const is1559 = tx.is1559;
+    const maxFee = tx.maxFee;
     if (maxFee < baseFee) return { kind: "invalid", reason: "max fee per gas less than block base fee" };
 
     const acc = state.account(from);
@@ -121,14 +120,14 @@ export class FastTxRunner {
       return { kind: "fallback", reason: "sender has code" };
     const balance = acc?.balance ?? 0n;
     const nonce = acc?.nonce ?? 0n;
-    if (balance < tx.getUpfrontCost(baseFee))
+    if (balance < upfrontCost(tx, baseFee))
       return { kind: "invalid", reason: "insufficient funds for gas * price + value" };
     if (balance < tx.value + (is1559 ? tx.gasLimit * maxFee : 0n))
       return { kind: "invalid", reason: "insufficient funds for gas * price + value" };
     if (nonce !== tx.nonce)
       return { kind: "invalid", reason: `nonce mismatch: account ${nonce}, tx ${tx.nonce}` };
 
-    const gasPrice = effectiveGasPrice(tx, baseFee);
+    const gasPrice = effectivePrice(tx, baseFee);
     const inclusionFee = gasPrice - baseFee;
 
     // Environment.
@@ -150,15 +149,13 @@ export class FastTxRunner {
     // runTx: the outer checkpoint, the warm set, the up-front debit and the nonce.
     vm.checkpoint();
     sub.warmAddrs.add(from);
-    const to = tx.to === undefined ? null : hexOf(tx.to.bytes);
+    const to = tx.to === null ? null : hexOf(tx.to);
     if (to !== null) sub.warmAddrs.add(to);
     sub.warmAddrs.add(vm.coinbase);
-    if ("accessList" in tx) {
-      for (const [addrBytes, slots] of tx.accessList) {
-        const a = hexOf(addrBytes);
-        sub.warmAddrs.add(a);
-        for (const k of slots) sub.warmSlots.add(a + hexOf(k));
-      }
+    for (const [addrBytes, slots] of tx.accessList) {
+      const a = hexOf(addrBytes);
+      sub.warmAddrs.add(a);
+      for (const k of slots) sub.warmSlots.add(a + hexOf(k));
     }
     const txCost = tx.gasLimit * gasPrice;
     state.writeAccount(from, {

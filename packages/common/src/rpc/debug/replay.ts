@@ -3,6 +3,7 @@ import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
 import { Address, bytesToHex } from "@ethereumjs/util";
 import { type VM, createVM, runTx } from "@ethereumjs/vm";
 import type { ChainBlock, TxEntry } from "../../chain/chainStore.ts";
+import { txFieldsOf } from "../../chain/txFields.ts";
 import { hashOnlyBlockchain } from "../../execution/callRunner.ts";
 import { PlainTransfers } from "../../execution/plainTransfer.ts";
 import { type AnyStateReader, LazyState, isAsyncReader } from "../../state/asyncState.ts";
@@ -104,7 +105,7 @@ export async function replayBlockTo(
   for (let i = 0; i < upTo; i++) {
     const entry = b.txs[i]!;
     const tx = chainTx(be, entry);
-    const fast = plain?.run(st.layer, tx, st.block, st.gasUsed);
+    const fast = plain?.run(st.layer, txFieldsOf(tx), st.block, st.gasUsed);
     let gasUsed: bigint;
     if (fast != null) gasUsed = fast.receipt.gasUsed;
     else {
