@@ -7,7 +7,19 @@ import {
   type StateDiff,
 } from "../state/stateDiff.ts";
 import type { BlockSeal, Log, MiniBlock, Receipt, SignedMiniBlock } from "../types/chain.ts";
-import { type RlpItem, DecodeError, big, bytes, int, list, rlpDecode, rlpEncode, u, un } from "./rlpUtil.ts";
+import {
+  type RlpItem,
+  DecodeError,
+  big,
+  bytes,
+  int,
+  list,
+  rlpAppend,
+  rlpDecode,
+  rlpEncode,
+  u,
+  un,
+} from "./rlpUtil.ts";
 import { decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
 
 export { STATE_DIFF_VERSION, decodeStateDiff, encodeStateDiff } from "./stateDiffCodec.ts";
@@ -141,6 +153,21 @@ function miniBlockBody(m: MiniBlock): RlpItem[] {
 /** The hash a mini-block is known and signed by: keccak256 of its RLP body. */
 export function miniBlockHash(m: MiniBlock): Uint8Array {
   return keccak256(rlpEncode(miniBlockBody(m)));
+}
+
+/**
+ * A new mini-block's hash, signature and signed encoding, its body encoded once: the hash is of
+ * the body, and the signed encoding is the body's list with the signature appended. `sign` signs
+ * the hash. The same bytes as `encodeSignedMiniBlock`, for about half the work.
+ */
+export function sealMiniBlockBytes(
+  m: MiniBlock,
+  sign: (hash: Uint8Array) => Uint8Array,
+): { hash: Uint8Array; signature: Uint8Array; encoded: Uint8Array } {
+  const body = rlpEncode(miniBlockBody(m));
+  const hash = keccak256(body);
+  const signature = sign(hash);
+  return { hash, signature, encoded: rlpAppend(body, rlpEncode(signature)) };
 }
 
 export function encodeSignedMiniBlock(m: SignedMiniBlock): Uint8Array {

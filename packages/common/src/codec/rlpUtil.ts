@@ -103,6 +103,23 @@ function write(item: RlpItem, out: Uint8Array, at: { pos: number; list: number }
   for (const child of item) write(child, out, at, lengths);
 }
 
+/**
+ * The encoding of the list `listBytes` encodes with one more item, `item` (already encoded),
+ * appended: the list's items are copied, not encoded again.
+ */
+export function rlpAppend(listBytes: Uint8Array, item: Uint8Array): Uint8Array {
+  const b0 = listBytes[0];
+  if (b0 === undefined || b0 < 0xc0) throw new DecodeError("rlp: not a list");
+  const start = b0 <= 0xf7 ? 1 : 1 + (b0 - 0xf7);
+  const len = listBytes.length - start + item.length;
+  const at = { pos: 0 };
+  const out = new Uint8Array(headerLength(len) + len);
+  writeHeader(out, at, len, 0xc0);
+  out.set(listBytes.subarray(start), at.pos);
+  out.set(item, out.length - item.length);
+  return out;
+}
+
 /** Deeper nesting than any payload of ours is refused instead of recursing on. */
 const MAX_RLP_DEPTH = 32;
 

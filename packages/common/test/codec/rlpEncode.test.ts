@@ -12,6 +12,7 @@ import {
   encodeConsensusReceipt,
   orderedTrieRoot,
   receiptBloom,
+  rlpAppend,
   rlpDecode,
   rlpEncode,
 } from "../../src/index.ts";
@@ -35,6 +36,30 @@ describe("rlp / one-pass encoder", () => {
       assert.deepEqual(rlpEncode(item), RLP.encode(item), `item ${i}`);
     }
     assert.deepEqual(rlpEncode(new Uint8Array(70_000)), RLP.encode(new Uint8Array(70_000)));
+  });
+
+  it("appends an encoded item to an encoded list as if the longer list were encoded, across header sizes", () => {
+    const r = floatRng(2);
+    for (let i = 0; i < 3000; i++) {
+      const items = Array.from({ length: Math.floor(r() * 8) }, () => randomItem(r, 1));
+      const extra = randomItem(r, 1);
+      assert.deepEqual(
+        rlpAppend(rlpEncode(items), rlpEncode(extra)),
+        RLP.encode([...items, extra]),
+        `case ${i}`,
+      );
+    }
+    // Payloads that cross 55 bytes and 256 bytes when the item is appended.
+    for (const [have, add] of [
+      [50, 10],
+      [250, 20],
+      [65_530, 10],
+    ] as const) {
+      const items = [new Uint8Array(have - 3)];
+      const extra = new Uint8Array(add);
+      assert.deepEqual(rlpAppend(rlpEncode(items), rlpEncode(extra)), RLP.encode([...items, extra]));
+    }
+    assert.throws(() => rlpAppend(rlpEncode(new Uint8Array(3)), rlpEncode(new Uint8Array(1))), DecodeError);
   });
 
   it("consensus receipts and blooms are the bytes ethereumjs produces", () => {

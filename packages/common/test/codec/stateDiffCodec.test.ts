@@ -20,6 +20,7 @@ import {
   decodeSignedMiniBlock,
   decodeStateDiff,
   encodeSignedMiniBlock,
+  sealMiniBlockBytes,
   encodeStateDiff,
   keccak256,
   miniBlockDiffBytes,
@@ -346,6 +347,10 @@ describe("state diff codec / inside a mini-block", () => {
       assert.deepEqual(back.diff, diff);
       assert.deepEqual(miniBlockDiffBytes(back), miniBlockDiffBytes(mb));
       assert.deepEqual(encodeSignedMiniBlock(back), encoded);
+      // Sealing encodes the body once, and gives the same hash and bytes.
+      const sealed = sealMiniBlockBytes(mb, () => back.signature);
+      assert.deepEqual(sealed.hash, hash);
+      assert.deepEqual(sealed.encoded, encoded);
     }
   });
 

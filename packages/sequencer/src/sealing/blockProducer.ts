@@ -7,6 +7,7 @@ import {
   type CommitResult,
   compressWitness,
   mergeReads,
+  sealMiniBlockBytes,
   newBlockReads,
   toWitnessReads,
   type Logger,
@@ -16,8 +17,6 @@ import {
   buildHeader,
   blockSealBytes,
   encodeConsensusReceipt,
-  encodeSignedMiniBlock,
-  miniBlockHash,
   orBlooms,
   orderedTrieRoot,
   signPayload,
@@ -264,15 +263,12 @@ export class BlockProducer {
       receipts: entries.map((e) => e.receipt),
       diff,
     };
-    const hash = miniBlockHash(mb);
-    const signed: SignedMiniBlock = {
-      ...mb,
-      hash,
-      signature: signPayload(SigningDomain.miniBlock, this.deps.config.chainId, hash, this.deps.signingKey),
-    };
+    const { hash, signature, encoded } = sealMiniBlockBytes(mb, (h) =>
+      signPayload(SigningDomain.miniBlock, this.deps.config.chainId, h, this.deps.signingKey),
+    );
+    const signed: SignedMiniBlock = { ...mb, hash, signature };
     this.lastMiniBlockHash = hash;
     const execMs = performance.now() - started;
-    const encoded = encodeSignedMiniBlock(signed);
     const written = this.deps.wal.append(
       WalRecordType.miniBlock,
       encodeLoggedMiniBlock(
