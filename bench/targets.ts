@@ -162,6 +162,8 @@ export async function startStaccato(verbose: boolean, cpuProfDir: string | null 
     command: process.execPath,
     args: [
       ...(cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProfDir]),
+      // Extra Node/V8 flags for the sequencer, to compare settings (e.g. BENCH_NODE_ARGS="--max-semi-space-size=32").
+      ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
       "--import",
       "tsx",
       "packages/sequencer/src/cli.ts",

@@ -58,7 +58,13 @@ export class SenderRecoveryPool {
       const slot = this.slots[this.next++ % this.slots.length]!;
       const id = this.nextId++;
       slot.waiting.set(id, part);
-      slot.worker.postMessage({ id, raws: part.map((p) => p.raw) } satisfies SenderRequest);
+      // One buffer for the whole part, handed over rather than cloned raw by raw.
+      const ends = new Uint32Array(part.length);
+      let size = 0;
+      for (let j = 0; j < part.length; j++) ends[j] = size += part[j]!.raw.length;
+      const bytes = new Uint8Array(size);
+      for (let j = 0, at = 0; j < part.length; at = ends[j++]!) bytes.set(part[j]!.raw, at);
+      slot.worker.postMessage({ id, bytes, ends } satisfies SenderRequest, [bytes.buffer, ends.buffer]);
     }
   }
 
@@ -73,7 +79,8 @@ export class SenderRecoveryPool {
       const part = slot.waiting.get(r.id);
       if (part === undefined) return;
       slot.waiting.delete(r.id);
-      for (let i = 0; i < part.length; i++) part[i]!.resolve(r.senders[i] ?? null);
+      for (let i = 0; i < part.length; i++)
+        part[i]!.resolve(r.ok[i] === 1 ? r.senders.subarray(20 * i, 20 * i + 20) : null);
     });
     // "error" is followed by "exit": replace the worker once.
     const lost = () => {

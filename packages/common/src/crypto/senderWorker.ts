@@ -2,27 +2,42 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createEthCommon } from "../chain/ethCommon.ts";
 import { senderOf } from "./txSender.ts";
 
+/**
+ * Raw transactions back to back in one buffer (transferred, not copied): transaction i is
+ * `bytes[ends[i - 1] ?? 0, ends[i])`.
+ */
 export interface SenderRequest {
   id: number;
-  raws: Uint8Array[];
+  bytes: Uint8Array;
+  ends: Uint32Array;
 }
 
-/** One sender per raw transaction, in order: its 20-byte address, or null when it has none. */
+/**
+ * One 20-byte sender per transaction, in order, in one buffer: transaction i's is
+ * `senders[20i, 20i + 20)`, valid where `ok[i]` is 1 (0: it has none).
+ */
 export interface SenderResponse {
   id: number;
-  senders: (Uint8Array | null)[];
+  senders: Uint8Array;
+  ok: Uint8Array;
 }
 
 const common = createEthCommon({ chainId: workerData.chainId as number });
 
 parentPort!.on("message", (req: SenderRequest) => {
-  const senders = req.raws.map((raw) => {
+  const n = req.ends.length;
+  const senders = new Uint8Array(20 * n);
+  const ok = new Uint8Array(n);
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = req.ends[i]!;
     try {
-      return senderOf(raw, common);
+      senders.set(senderOf(req.bytes.subarray(start, end), common), 20 * i);
+      ok[i] = 1;
     } catch {
       // Undecodable or badly signed: the caller's own checks name the error.
-      return null;
     }
-  });
-  parentPort!.postMessage({ id: req.id, senders } satisfies SenderResponse);
+    start = end;
+  }
+  parentPort!.postMessage({ id: req.id, senders, ok } satisfies SenderResponse, [senders.buffer, ok.buffer]);
 });
