@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Chain } from "./chain.ts";
@@ -18,10 +18,15 @@ import { buildWorkload } from "./workload.ts";
  * 50 ms), the JS heap, and what its own transactions/s tile showed. Browser, sequencer and load
  * generator share this machine's cores, so the same load is first sent without the page, and the
  * ratio of the two is reported. JSON lines on stdout; BENCH_TX sets the transactions per run
- * (default 30,000), STACCATO_CHROMIUM the browser. Asserts nothing.
+ * (default 30,000), STACCATO_CHROMIUM the browser, BENCH_PAGE_PROFILE a file for the page's CPU
+ * profile under load. Asserts nothing.
  */
 
+interface CdpSession {
+  send(method: string, params?: Record<string, unknown>): Promise<{ profile?: unknown }>;
+}
 interface PageLike {
+  context(): { newCDPSession(page: PageLike): Promise<CdpSession> };
   goto(url: string): Promise<unknown>;
   evaluate<T>(expr: string): Promise<T>;
   waitForSelector(sel: string, opts?: { timeout?: number }): Promise<unknown>;
@@ -91,6 +96,11 @@ async function main(): Promise<void> {
     await page.waitForSelector("#conn[data-state=live]", { timeout: 30_000 });
     await sleep(2_000);
     await page.evaluate(PROBE);
+    // BENCH_PAGE_PROFILE=<file>: the page's CPU profile while loaded (bench/micro/profSummary.mjs reads it).
+    const profileTo = process.env.BENCH_PAGE_PROFILE;
+    const cdp = profileTo === undefined ? null : await page.context().newCDPSession(page);
+    await cdp?.send("Profiler.enable");
+    await cdp?.send("Profiler.start");
     const before = await page.evaluate<Probe>("window.__probe");
     const started = performance.now();
     let shot: Promise<unknown> | null = null;
@@ -102,6 +112,7 @@ async function main(): Promise<void> {
     const run = await timedRun(env, work, sendOpts);
     clearTimeout(shotTimer);
     await shot;
+    if (cdp !== null) writeFileSync(profileTo!, JSON.stringify((await cdp.send("Profiler.stop")).profile));
     const seconds = (performance.now() - started) / 1000;
     const p = await page.evaluate<Probe>("window.__probe");
     const heap = await page.evaluate<number>("performance.memory ? performance.memory.usedJSHeapSize : 0");

@@ -97,7 +97,13 @@ const cards: RateCard[] = RATE_CARDS.map(({ metric, title, color }) => {
 let frameQueued = false;
 let lastShortDraw = 0;
 let lastLongDraw = 0;
+let lastStripDraw = 0;
 let tilesDirty = true;
+/**
+ * The strip moves at most 10 times a second: each move repaints all of it, and at 100 mini-blocks
+ * a second a move per animation frame kept the browser busier than the chart and tables together.
+ */
+const STRIP_EVERY_MS = 100;
 
 function schedule(): void {
   if (frameQueued) return;
@@ -107,7 +113,7 @@ function schedule(): void {
 
 function frame(now: number): void {
   frameQueued = false;
-  strip.render();
+  if (now - lastStripDraw >= STRIP_EVERY_MS && strip.render()) lastStripDraw = now;
   blocks.render();
   nodes.render();
   if (tilesDirty) drawTiles();
