@@ -40,8 +40,11 @@ export interface TxFields {
   typed(): TypedTransaction;
 }
 
+/** The fields a transaction's price per gas depends on. */
+export type TxFeeFields = Pick<TxFields, "is1559" | "maxFee" | "tip">;
+
 /** The price per gas the transaction pays in a block with this base fee (≥ base fee checked by the caller). */
-export function effectivePrice(t: TxFields, baseFee: bigint): bigint {
+export function effectivePrice(t: TxFeeFields, baseFee: bigint): bigint {
   if (!t.is1559) return t.maxFee;
   const room = t.maxFee - baseFee;
   return baseFee + (t.tip < room ? t.tip : room);
@@ -52,18 +55,31 @@ export function upfrontCost(t: TxFields, baseFee: bigint): bigint {
   return t.gasLimit * effectivePrice(t, baseFee) + t.value;
 }
 
+/** The fee fields of an `@ethereumjs/tx` transaction (signed or not). */
+export function feeFieldsOf(tx: TypedTransaction): TxFeeFields {
+  if ("maxFeePerGas" in tx) return { is1559: true, maxFee: tx.maxFeePerGas, tip: tx.maxPriorityFeePerGas };
+  const price = (tx as { gasPrice: bigint }).gasPrice;
+  return { is1559: false, maxFee: price, tip: price };
+}
+
+/**
+ * The chain's rules with the transaction gas parameters registered, as each `@ethereumjs/tx`
+ * transaction registers them on its own copy: read `txGas` and the rest from it.
+ */
+export function txGasRules(common: Common): Common {
+  const rules = common.copy();
+  rules.updateParams(paramsTx);
+  return rules;
+}
+
 /** The fields of an `@ethereumjs/tx` transaction (signed; its sender is recovered here if not pinned). */
 export function txFieldsOf(tx: TypedTransaction): TxFields {
   const sender = tx.getSenderAddress().bytes;
-  const is1559 = "maxFeePerGas" in tx;
-  const price = is1559 ? 0n : (tx as { gasPrice: bigint }).gasPrice;
   return {
     type: tx.type,
     nonce: tx.nonce,
     gasLimit: tx.gasLimit,
-    maxFee: is1559 ? tx.maxFeePerGas : price,
-    tip: is1559 ? tx.maxPriorityFeePerGas : price,
-    is1559,
+    ...feeFieldsOf(tx),
     to: tx.to === undefined ? null : tx.to.bytes,
     value: tx.value,
     data: tx.data,
@@ -106,9 +122,7 @@ export class TxDecoder {
   private readonly floorPerToken: bigint;
 
   private constructor(private readonly common: Common) {
-    // The transaction gas parameters, as each `@ethereumjs/tx` transaction registers them on its copy.
-    const rules = common.copy();
-    rules.updateParams(paramsTx);
+    const rules = txGasRules(common);
     this.chainId = common.chainId();
     this.txGas = rules.param("txGas");
     this.zeroByteGas = rules.param("txDataZeroGas");

@@ -3,6 +3,7 @@ import type { Common } from "@ethereumjs/common";
 import { type AccessList, type TypedTransaction, createFeeMarket1559Tx } from "@ethereumjs/tx";
 import { Address, bytesToHex } from "@ethereumjs/util";
 import { type EVM, createEVM } from "@ethereumjs/evm";
+import { effectivePrice, feeFieldsOf } from "../chain/txFields.ts";
 import { type AnyStateReader, LazyState, isAsyncReader } from "../state/asyncState.ts";
 import { MemoryState } from "../state/memoryState.ts";
 /** Block hashes for BLOCKHASH; may wait for a block whose seal is still in progress. */
@@ -180,11 +181,7 @@ export function revertReason(data: Uint8Array): string | undefined {
 
 /** EIP-1559 effective gas price of a transaction under a base fee. */
 export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
-  if ("maxFeePerGas" in tx) {
-    const room = tx.maxFeePerGas - baseFee;
-    return baseFee + (tx.maxPriorityFeePerGas < room ? tx.maxPriorityFeePerGas : room);
-  }
-  return (tx as { gasPrice: bigint }).gasPrice;
+  return effectivePrice(feeFieldsOf(tx), baseFee);
 }
 
 /** The little of a blockchain the EVM asks for (BLOCKHASH), answered from a block-hash source. */

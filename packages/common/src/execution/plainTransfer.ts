@@ -1,12 +1,12 @@
 import type { Block } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { TransactionType, paramsTx } from "@ethereumjs/tx";
+import { TransactionType } from "@ethereumjs/tx";
 import { equalsBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL } from "../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../state/memoryState.ts";
 import type { Receipt } from "../types/chain.ts";
 import { hexOf } from "../util/hex.ts";
-import { type TxFields, effectivePrice, upfrontCost } from "../chain/txFields.ts";
+import { type TxFields, effectivePrice, txGasRules, upfrontCost } from "../chain/txFields.ts";
 
 /** Rules under which the shortcut below is not what `runTx` does (none is active on Prague). */
 const UNSUPPORTED_EIPS = [7778, 7825, 7864, 7928, 8037];
@@ -40,10 +40,7 @@ export class PlainTransfers {
   static create(common: Common): PlainTransfers | null {
     if (UNSUPPORTED_EIPS.some((e) => common.isActivatedEIP(e))) return null;
     if (!REQUIRED_EIPS.every((e) => common.isActivatedEIP(e))) return null;
-    // The transaction gas parameters, as each `@ethereumjs/tx` transaction registers them on its copy.
-    const rules = common.copy();
-    rules.updateParams(paramsTx);
-    return new PlainTransfers(rules.param("txGas"));
+    return new PlainTransfers(txGasRules(common).param("txGas"));
   }
 
   run(state: MemoryState, tx: TxFields, block: Block, gasUsedBefore: bigint): PlainTransferResult | null {
