@@ -274,20 +274,23 @@ export class DecodedTx implements TxFields {
   setSender(sender: Uint8Array): void {
     this.sender = sender;
     this.senderHex = hexOf(sender);
-    if (this.tx !== null) this.pin(this.tx);
+    if (this.tx !== null) pinSender(this.tx, sender);
   }
 
   typed(): TypedTransaction {
     if (this.tx === null) {
       this.tx = createTxFromRLP(this.raw, { common: this.common, freeze: false });
-      if (this.sender.length === 20) this.pin(this.tx);
+      if (this.sender.length === 20) pinSender(this.tx, this.sender);
     }
     return this.tx;
   }
+}
 
-  /** ethereumjs re-derives the address on every call, with a slow keccak: answer with the known one. */
-  private pin(tx: TypedTransaction): void {
-    const address = new Address(this.sender);
-    tx.getSenderAddress = () => address;
-  }
+/**
+ * Makes `tx` answer `getSenderAddress()` with `sender`: ethereumjs re-derives the address on every
+ * call, with a slow pure-JS keccak, and execution asks more than once.
+ */
+export function pinSender(tx: TypedTransaction, sender: Uint8Array): void {
+  const address = new Address(sender);
+  tx.getSenderAddress = () => address;
 }

@@ -1,7 +1,14 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP } from "@ethereumjs/tx";
-import { Address } from "@ethereumjs/util";
-import { TxDecoder, type TxFields, hexOf, keccak256, publicKeyToAddress, txFieldsOf } from "@staccato/common";
+import {
+  TxDecoder,
+  type TxFields,
+  hexOf,
+  keccak256,
+  pinSender,
+  publicKeyToAddress,
+  txFieldsOf,
+} from "@staccato/common";
 import { z } from "zod";
 import { FifoQueue } from "./laneQueue.ts";
 import { TxRejectedError } from "./txErrors.ts";
@@ -240,10 +247,8 @@ export class TxPool {
     }
     const tx = decodeTx(raw, this.deps.common);
     try {
-      // ethereumjs re-derives the address with a slow pure-JS keccak on every call, and execution
-      // asks again: derive it once, with the fast keccak, and pin it on the transaction.
-      const sender = new Address(recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
-      tx.getSenderAddress = () => sender;
+      // Derived once, with the fast keccak.
+      pinSender(tx, recovered ?? publicKeyToAddress(tx.getSenderPublicKey()));
     } catch {
       throw new TxRejectedError("badSignature");
     }
