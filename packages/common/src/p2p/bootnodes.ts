@@ -3,6 +3,7 @@ import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "../log/logger.ts";
+import { deadline } from "../util/abort.ts";
 
 /**
  * Keeps a connection open to every bootnode: dials at start, and whenever a bootnode drops
@@ -77,10 +78,9 @@ export class BootnodeDialer {
         continue;
       }
       let conn: Connection;
+      const limit = deadline(this.opts.dialTimeoutMs, signal);
       try {
-        conn = await this.libp2p.dial(ma, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.dialTimeoutMs)]),
-        });
+        conn = await this.libp2p.dial(ma, { signal: limit.signal });
       } catch (err) {
         if (signal.aborted) return;
         failures++;
@@ -91,6 +91,8 @@ export class BootnodeDialer {
         await sleep(backoff * (0.75 + Math.random() * 0.5), signal);
         backoff = Math.min(backoff * 2, this.opts.maxBackoffMs);
         continue;
+      } finally {
+        limit.clear();
       }
       peer = conn.remotePeer;
       failures = 0;

@@ -1,8 +1,10 @@
 import "./polyfill.ts";
+import { setMaxListeners } from "node:events";
 import type { PeerId, Stream, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import { type LengthPrefixedStream, lpStream } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "../log/logger.ts";
+import { deadline } from "../util/abort.ts";
 import { TokenBucketLimiter } from "./rateLimit.ts";
 import {
   CODE_FRAMES,
@@ -123,7 +125,8 @@ export class ReqResp {
   private readonly host: StreamHost;
   private readonly log: Logger;
   private readonly handled = new Map<string, Served>();
-  private closing = new AbortController();
+  /** Aborts every exchange in flight at close: each links its deadline to it. */
+  private closing = unboundedController();
 
   constructor(host: StreamHost, deps: { logger: Logger }) {
     this.host = host;
@@ -161,7 +164,7 @@ export class ReqResp {
   /** Aborts in-flight handlers and client requests (the node calls it on stop; it can start again). */
   close(): void {
     this.closing.abort(new Error("req/resp closed"));
-    this.closing = new AbortController();
+    this.closing = unboundedController();
   }
 
   /** One request, one response held in memory (≤ `maxResponseBytes`). */
@@ -171,8 +174,16 @@ export class ReqResp {
     body: Uint8Array,
     opts: RequestOptions,
   ): Promise<ReqResult> {
-    const signal = this.clientSignal(opts.timeoutMs, opts.signal);
-    const { stream, lp, release } = await this.open(peer, protocol, body, opts.maxResponseBytes, signal);
+    const limit = deadline(opts.timeoutMs, this.closing.signal, opts.signal);
+    const signal = limit.signal;
+    let opened: OpenedStream;
+    try {
+      opened = await this.open(peer, protocol, body, opts.maxResponseBytes, signal);
+    } catch (err) {
+      limit.clear();
+      throw err;
+    }
+    const { stream, lp, release } = opened;
     try {
       const refused = await readRefusal(stream, lp, protocol, signal);
       if (refused !== null) return refused;
@@ -195,6 +206,7 @@ export class ReqResp {
       throw e;
     } finally {
       release();
+      limit.clear();
     }
   }
 
@@ -209,16 +221,26 @@ export class ReqResp {
     body: Uint8Array,
     opts: RequestStreamOptions,
   ): Promise<ReqStreamResult> {
-    const signal = this.clientSignal(opts.timeoutMs, opts.signal);
-    const { stream, lp, release } = await this.open(peer, protocol, body, opts.maxChunkBytes, signal);
+    const limit = deadline(opts.timeoutMs, this.closing.signal, opts.signal);
+    const signal = limit.signal;
+    let opened: OpenedStream;
+    try {
+      opened = await this.open(peer, protocol, body, opts.maxChunkBytes, signal);
+    } catch (err) {
+      limit.clear();
+      throw err;
+    }
+    const { stream, lp, release } = opened;
     try {
       const refused = await readRefusal(stream, lp, protocol, signal);
       if (refused !== null) {
         release();
+        limit.clear();
         return refused;
       }
     } catch (err) {
       release();
+      limit.clear();
       const e = toClientError(err, protocol, signal);
       stream.abort(e);
       throw e;
@@ -246,16 +268,11 @@ export class ReqResp {
         throw e;
       } finally {
         release();
+        limit.clear();
         if (!done && stream.status === "open") stream.abort(new Error("response abandoned by the consumer"));
       }
     }
     return { code: "ok", chunks: chunks() };
-  }
-
-  private clientSignal(timeoutMs: number, user?: AbortSignal): AbortSignal {
-    const signals = [AbortSignal.timeout(timeoutMs), this.closing.signal];
-    if (user !== undefined) signals.push(user);
-    return AbortSignal.any(signals);
   }
 
   private async open(
@@ -300,12 +317,20 @@ export class ReqResp {
     stream: Stream,
     peer: PeerId,
   ): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), this.closing.signal]);
+    const limit = deadline(opts.timeoutMs, this.closing.signal);
+    const signal = limit.signal;
     // A stream still open when the exchange's time is up (a peer that never closes its side of a
     // refused request) is reset, so it does not count against the connection's stream limit forever.
     const onAbort = () => stream.abort(new Error("req/resp exchange timed out"));
     signal.addEventListener("abort", onAbort, { once: true });
-    stream.addEventListener("close", () => signal.removeEventListener("abort", onAbort), { once: true });
+    stream.addEventListener(
+      "close",
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        limit.clear();
+      },
+      { once: true },
+    );
     const lp = lpStream(stream, {
       maxDataLength: opts.maxRequestBytes,
       maxBufferSize: opts.maxRequestBytes + READ_SLACK_BYTES,
@@ -432,6 +457,13 @@ async function readRefusal(
   const reason = await readReason(lp, protocol, signal);
   await closeQuietly(stream);
   return { code, body: reason };
+}
+
+/** An AbortController whose signal takes a listener per request in flight without a leak warning. */
+function unboundedController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
 async function closeQuietly(stream: Stream): Promise<void> {

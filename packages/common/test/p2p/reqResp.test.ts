@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { after, before, describe, it } from "node:test";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -18,6 +20,8 @@ const CLIENT = { timeoutMs: 3_000, maxResponseBytes: 1024 * 1024 };
 const enc = (s: string) => new TextEncoder().encode(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 
 async function rejectsWith(p: Promise<unknown>, code: ReqRespErrorCode): Promise<void> {
   await assert.rejects(p, (err) => {
@@ -199,6 +203,27 @@ describe("p2p / req-resp", () => {
     );
     const ms = performance.now() - t0;
     assert.ok(ms >= 290 && ms < 2_000, `took ${ms} ms`);
+  });
+
+  it("times out even when a garbage collection runs while it waits (Node 20's AbortSignal.any drops a timeout source)", async () => {
+    const t0 = performance.now();
+    const pending = rejectsWith(
+      client.request(server.peerId, "witnessByNumber", enc("1"), { ...CLIENT, timeoutMs: 600 }),
+      "timeout",
+    );
+    for (let i = 0; i < 3; i++) {
+      await sleep(50);
+      gc();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pending,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the request's timeout never fired")), 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 590 && ms < 3_000, `took ${ms} ms`);
   });
 
   it("refuses a response larger than the client's cap", async () => {
