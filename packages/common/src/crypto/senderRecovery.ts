@@ -23,7 +23,7 @@ interface Slot {
  */
 export class SenderRecoveryPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new TurnBatch<Pending>((all) => this.flush(all));
+  private readonly pending = new TurnBatch<Pending>((all) => this.flush(all), "phase");
   private nextId = 1;
   private next = 0;
   private closed = false;

@@ -2,15 +2,25 @@
  * Collects what is handed over in one turn of the event loop (e.g. the requests of one JSON-RPC
  * batch, prepared one after the other) and passes it on as one list, in order, once that turn's
  * synchronous code is done.
+ *
+ * `"phase"` waits longer: until the event loop's current phase is over (`setImmediate`), so what
+ * many I/O callbacks hand over in one poll (single JSON-RPC requests read from many connections
+ * at once) also travels as one list. Use it where each flush has a fixed cost worth sharing, as a
+ * message to a worker thread has.
  */
 export class TurnBatch<T> {
   private items: T[] = [];
 
-  constructor(private readonly flush: (items: T[]) => void) {}
+  constructor(
+    private readonly flush: (items: T[]) => void,
+    private readonly until: "turn" | "phase" = "turn",
+  ) {}
 
   add(item: T): void {
     this.items.push(item);
-    if (this.items.length === 1) queueMicrotask(() => this.flush(this.take()));
+    if (this.items.length !== 1) return;
+    if (this.until === "turn") queueMicrotask(() => this.flush(this.take()));
+    else setImmediate(() => this.flush(this.take()));
   }
 
   /** Takes what is waiting now (it is then not flushed). */
