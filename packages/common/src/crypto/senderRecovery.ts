@@ -2,9 +2,6 @@ import { Worker } from "node:worker_threads";
 import { TurnBatch } from "../util/turnBatch.ts";
 import type { SenderRequest, SenderResponse } from "./senderWorker.ts";
 
-/** Most transactions in one message to a worker. */
-const PART_TXS = 16;
-
 interface Pending {
   raw: Uint8Array;
   resolve(sender: Uint8Array | null): void;
@@ -18,9 +15,9 @@ interface Slot {
 
 /**
  * Recovers transaction senders (ecrecover, ~60 µs each with the native binding) on worker threads,
- * off the thread that executes transactions. Calls made in the same phase of the event loop (a
- * JSON-RPC batch, or single requests read in one poll) travel in messages of at most `PART_TXS`
- * transactions, spread over the workers. The answer is the sender's address, or null when the transaction cannot be
+ * off the thread that executes transactions. Calls made in the same turn of the event loop (a
+ * JSON-RPC batch) travel to a worker as one message; with several workers the batch is split
+ * between them. The answer is the sender's address, or null when the transaction cannot be
  * decoded or its signature does not recover: the caller's own checks then name the error. A worker
  * that dies is replaced, and what it held resolves to null (the caller recovers on its own thread).
  */
@@ -55,9 +52,7 @@ export class SenderRecoveryPool {
 
   private flush(all: Pending[]): void {
     if (this.closed || all.length === 0) return;
-    // Parts of at most PART_TXS: the caller takes in the first part's transactions while the
-    // worker recovers the next (a 50-transaction batch is ~3 ms of ecrecover on one worker).
-    const per = Math.min(PART_TXS, Math.ceil(all.length / this.slots.length));
+    const per = Math.ceil(all.length / this.slots.length);
     for (let i = 0; i < all.length; i += per) {
       const part = all.slice(i, i + per);
       const slot = this.slots[this.next++ % this.slots.length]!;

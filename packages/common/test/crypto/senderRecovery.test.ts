@@ -58,7 +58,7 @@ describe("SenderRecoveryPool", () => {
           .serialize(),
       );
       want.push(null);
-      // Handed over in one phase of the event loop: parts of at most 16, across the workers.
+      // One turn of the event loop: one message per worker.
       const got = await Promise.all(raws.map((r) => pool.recover(r)));
       assert.deepEqual(
         got.map((a) => (a === null ? null : bytesToHex(a))),
