@@ -16,8 +16,9 @@ interface Slot {
 /**
  * Recovers transaction senders (ecrecover, ~60 µs each with the native binding) on worker threads,
  * off the thread that executes transactions. Calls made in the same turn of the event loop (a
- * JSON-RPC batch) travel to a worker as one message; with several workers the batch is split
- * between them. The answer is the sender's address, or null when the transaction cannot be
+ * JSON-RPC batch) travel to a worker as one message; a lone call waits for the rest of the event
+ * loop's phase, so single requests read in one poll travel together. With several workers the
+ * batch is split between them. The answer is the sender's address, or null when the transaction cannot be
  * decoded or its signature does not recover: the caller's own checks then name the error. A worker
  * that dies is replaced, and what it held resolves to null (the caller recovers on its own thread).
  */

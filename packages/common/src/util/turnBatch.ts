@@ -3,10 +3,11 @@
  * batch, prepared one after the other) and passes it on as one list, in order, once that turn's
  * synchronous code is done.
  *
- * `"phase"` waits longer: until the event loop's current phase is over (`setImmediate`), so what
- * many I/O callbacks hand over in one poll (single JSON-RPC requests read from many connections
- * at once) also travels as one list. Use it where each flush has a fixed cost worth sharing, as a
- * message to a worker thread has.
+ * `"phase"`: a turn that handed over a single item waits longer, until the event loop's current
+ * phase is over (`setImmediate`), so what many I/O callbacks hand over in one poll (single
+ * JSON-RPC requests read from many connections at once) also travels as one list; a turn that
+ * handed over several (a batch) is flushed at once, as with `"turn"`. Use it where each flush has
+ * a fixed cost worth sharing, as a message to a worker thread has.
  */
 export class TurnBatch<T> {
   private items: T[] = [];
@@ -19,8 +20,10 @@ export class TurnBatch<T> {
   add(item: T): void {
     this.items.push(item);
     if (this.items.length !== 1) return;
-    if (this.until === "turn") queueMicrotask(() => this.flush(this.take()));
-    else setImmediate(() => this.flush(this.take()));
+    queueMicrotask(() => {
+      if (this.until === "turn" || this.items.length > 1) this.flush(this.take());
+      else setImmediate(() => this.flush(this.take()));
+    });
   }
 
   /** Takes what is waiting now (it is then not flushed). */

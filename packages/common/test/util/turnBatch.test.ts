@@ -31,6 +31,14 @@ describe("TurnBatch", () => {
     assert.deepEqual(flushed, [[1, 2, 3], [4]]);
   });
 
+  it('"phase": several items handed over in one turn are flushed at the end of that turn', async () => {
+    const flushed: number[][] = [];
+    const batch = new TurnBatch<number>((all) => flushed.push(all), "phase");
+    for (const i of [1, 2, 3]) batch.add(i);
+    await Promise.resolve();
+    assert.deepEqual(flushed, [[1, 2, 3]]);
+  });
+
   it("take() empties what is waiting, so it is not flushed", async () => {
     const flushed: number[][] = [];
     const batch = new TurnBatch<number>((all) => flushed.push(all), "phase");
