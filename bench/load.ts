@@ -1,6 +1,7 @@
 import type { Hex } from "viem";
 import type { Chain, Receipt } from "./chain.ts";
 import { balanceOfData, decodeBalance } from "./erc20.ts";
+import { sampleCpu } from "./procStats.ts";
 import { log } from "./report.ts";
 import { RpcClient } from "./rpc.ts";
 import type { SignedTx } from "./signer.ts";
@@ -233,11 +234,21 @@ export async function timedRun(
   env: LoadEnv,
   work: Workload,
   opts: SendOptions & { pollMs: number; stallMs: number },
-): Promise<{ txPerSecond: number; submitTxPerSecond: number; seconds: number; benchCpu: number }> {
+): Promise<{
+  txPerSecond: number;
+  submitTxPerSecond: number;
+  seconds: number;
+  benchCpu: number;
+  /** The target's CPU per transaction over the run, in µs: all its threads, and its main one. */
+  cpuUsPerTx: number;
+  mainCpuUsPerTx: number;
+}> {
   const { chain } = env;
   const start = await runStart(chain);
+  const cpu0 = sampleCpu(chain.target.pid);
   const sent = await sendAll(chain.target.rpcUrl, work.txs, opts);
   const { doneAt, receipts } = await waitForInclusion(chain, env, work, opts);
+  const cpu1 = sampleCpu(chain.target.pid);
   const seconds = (doneAt - sent.startedAt) / 1000;
   const submitSeconds = (sent.finishedAt - sent.startedAt) / 1000;
   await verifyRun(chain, env, work, receipts, start);
@@ -246,5 +257,7 @@ export async function timedRun(
     submitTxPerSecond: work.txs.length / submitSeconds,
     seconds,
     benchCpu: sent.benchCpu,
+    cpuUsPerTx: ((cpu1.totalMs - cpu0.totalMs) * 1000) / work.txs.length,
+    mainCpuUsPerTx: ((cpu1.mainMs - cpu0.mainMs) * 1000) / work.txs.length,
   };
 }

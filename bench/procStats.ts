@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 
 /**
@@ -27,6 +28,50 @@ export function sampleMemory(rootPid: number): MemSample {
   }
   if (processes === 0) throw new Error(`process ${rootPid} is gone`);
   return { rssMb: rssKb / 1024, peakMb: peakKb / 1024, processes };
+}
+
+/** CPU time a target has used so far, in ms: its whole process tree, and its main thread alone. */
+export interface CpuSample {
+  totalMs: number;
+  mainMs: number;
+}
+
+/**
+ * Reads utime + stime from /proc. The main thread is the one that executes transactions in
+ * Staccato's sequencer, so its share is the figure that bounds throughput there; for a
+ * multi-threaded target (Anvil) only the total means anything.
+ */
+export function sampleCpu(rootPid: number): CpuSample {
+  let ticks = 0;
+  for (const pid of processTree(rootPid)) ticks += statTicks(`/proc/${pid}/stat`) ?? 0;
+  const main = statTicks(`/proc/${rootPid}/task/${rootPid}/stat`);
+  if (main === null) throw new Error(`process ${rootPid} is gone`);
+  const msPerTick = 1000 / clockTicks();
+  return { totalMs: ticks * msPerTick, mainMs: main * msPerTick };
+}
+
+function statTicks(path: string): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+  // Fields after "pid (comm) ": state is the 3rd field, utime the 14th and stime the 15th.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+let clkTck: number | null = null;
+function clockTicks(): number {
+  if (clkTck === null) {
+    try {
+      clkTck = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
 }
 
 function readStatus(pid: number): string | null {

@@ -168,6 +168,7 @@ async function throughput(
 ): Promise<void> {
   const base = `${FIGURE[kind]}${suffix}`;
   const runs = new Map<TargetName, number[]>();
+  const cpuRuns = new Map<TargetName, { total: number[]; main: number[] }>();
   const errors = new Map<TargetName, unknown>();
   // Runs interleave targets (run 1 on each, then run 2...) so slow drifts of a shared machine
   // hit every target alike.
@@ -190,11 +191,16 @@ async function throughput(
         log(
           `${slot.name}: ${base} run ${r}/${cfg.runs}: ${res.txPerSecond.toFixed(0)} tx/s ` +
             `(${cfg.txPerRun} txs in ${res.seconds.toFixed(2)} s; accepted at ${res.submitTxPerSecond.toFixed(0)} tx/s, ` +
-            `bench CPU while sending ${(res.benchCpu * 100).toFixed(0)}% of a core)`,
+            `bench CPU while sending ${(res.benchCpu * 100).toFixed(0)}% of a core; target CPU ` +
+            `${res.cpuUsPerTx.toFixed(0)} µs/tx, main thread ${res.mainCpuUsPerTx.toFixed(0)} µs/tx)`,
         );
         const list = runs.get(slot.name) ?? [];
         list.push(res.txPerSecond);
         runs.set(slot.name, list);
+        const c = cpuRuns.get(slot.name) ?? { total: [], main: [] };
+        c.total.push(res.cpuUsPerTx);
+        c.main.push(res.mainCpuUsPerTx);
+        cpuRuns.set(slot.name, c);
       } catch (err) {
         errors.set(slot.name, err);
       }
@@ -204,6 +210,13 @@ async function throughput(
     const name = `${base}.${slot.name}`;
     if (errors.has(slot.name)) report.fail(name, "tx/s", errors.get(slot.name));
     else report.emit(name, median(runs.get(slot.name)!), "tx/s");
+    // CPU per transaction: steadier than tx/s on a shared machine, so the figure to A/B with.
+    const c = cpuRuns.get(slot.name);
+    if (c === undefined) continue;
+    report.emit(`${base}_cpu_per_tx.${slot.name}`, median(c.total), "µs");
+    // Staccato's execution thread; Anvil spreads its work over a thread pool.
+    if (slot.name === "staccato")
+      report.emit(`${base}_main_thread_cpu_per_tx.${slot.name}`, median(c.main), "µs");
   }
   ratio(base, "tx/s");
 }
