@@ -40,6 +40,7 @@ export * from "./log/logger.ts";
 export * from "./state/stateHistory.ts";
 export * from "./state/asyncState.ts";
 export * from "./state/memoryState.ts";
+export * from "./state/diffTransfer.ts";
 export * from "./state/stateDiff.ts";
 export * from "./trie/memTrie.ts";
 export * from "./trie/stateTrie.ts";

@@ -7,6 +7,7 @@ import {
   type StateDiff,
 } from "../state/stateDiff.ts";
 import type { Receipt } from "../types/chain.ts";
+import { bigToBytes, bytesToBig } from "../util/hex.ts";
 import { DecodeError } from "./rlpUtil.ts";
 
 /**
@@ -355,19 +356,6 @@ class Reader {
     if (len > max) throw new DecodeError(`state diff: ${what}: length ${len} over ${max}`);
     return this.bytes(len, what);
   }
-}
-
-function bigToBytes(v: bigint): Uint8Array {
-  if (v === 0n) return new Uint8Array(0);
-  let h = v.toString(16);
-  if (h.length % 2 === 1) h = `0${h}`;
-  return Uint8Array.from(Buffer.from(h, "hex"));
-}
-
-function bytesToBig(b: Uint8Array): bigint {
-  return b.length === 0
-    ? 0n
-    : BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`);
 }
 
 function stripZeros(b: Uint8Array): Uint8Array {

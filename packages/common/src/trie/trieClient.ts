@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { packDiff } from "../state/diffTransfer.ts";
 import type { StateDiff } from "../state/stateDiff.ts";
 import {
   type AccountProof,
@@ -9,7 +10,7 @@ import {
 } from "./stateTrie.ts";
 
 export type TrieRequest =
-  | { kind: "add"; diff: StateDiff }
+  | { kind: "add"; packed: Uint8Array }
   | { kind: "commit"; id: number; reads?: WitnessReads }
   | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] }
   | { kind: "proofAt"; id: number; address: Uint8Array; slots: Uint8Array[]; rewind: StateRewind };
@@ -61,7 +62,9 @@ export class WorkerStateTrie implements StateTrieHandle {
 
   add(diff: StateDiff): void {
     if (this.failed !== null) throw this.failed;
-    this.worker.postMessage({ kind: "add", diff } satisfies TrieRequest);
+    // Packed and transferred: cloning the diff's many small arrays cost the caller's thread more.
+    const packed = packDiff(diff);
+    this.worker.postMessage({ kind: "add", packed } satisfies TrieRequest, [packed.buffer]);
   }
 
   commit(reads?: WitnessReads): Promise<CommitResult> {

@@ -1,4 +1,5 @@
 import { parentPort } from "node:worker_threads";
+import { unpackDiff } from "../state/diffTransfer.ts";
 import { StateTrie, TrieMovedError } from "./stateTrie.ts";
 import type { TrieRequest, TrieResponse } from "./trieClient.ts";
 
@@ -11,7 +12,7 @@ let queue: Promise<void> = Promise.resolve();
 async function handle(msg: TrieRequest): Promise<void> {
   switch (msg.kind) {
     case "add":
-      trie.add(msg.diff);
+      trie.add(unpackDiff(msg.packed));
       return;
     case "commit": {
       const started = performance.now();

@@ -10,3 +10,17 @@
 export function hexOf(bytes: Uint8Array): string {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
 }
+
+/** The minimal big-endian bytes of a non-negative `v` (none for zero), through Node's hex codec. */
+export function bigToBytes(v: bigint): Uint8Array {
+  if (v === 0n) return new Uint8Array(0);
+  const h = v.toString(16);
+  return Uint8Array.from(Buffer.from(h.length % 2 === 1 ? `0${h}` : h, "hex"));
+}
+
+/** The unsigned big-endian number in `b` (zero when empty). */
+export function bytesToBig(b: Uint8Array): bigint {
+  return b.length === 0
+    ? 0n
+    : BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`);
+}

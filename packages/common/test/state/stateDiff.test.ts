@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Address, bytesToHex } from "@ethereumjs/util";
-import { DIFF_FLAG_CREATED, MemoryState, type StateDiff, hexOf, mergeDiffs } from "../../src/index.ts";
+import {
+  DIFF_FLAG_CREATED,
+  DIFF_FLAG_DELETED,
+  InlineStateTrie,
+  MemoryState,
+  type StateDiff,
+  WorkerStateTrie,
+  hexOf,
+  mergeDiffs,
+  packDiff,
+  unpackDiff,
+} from "../../src/index.ts";
 
 const addresses = [1, 2, 3].map((n) => new Address(Uint8Array.from({ length: 20 }, (_, i) => n * 16 + i)));
 const slotKey = (n: number) => {
@@ -111,5 +122,62 @@ describe("state diffs / mergeDiffs", () => {
   it("hexOf gives the same string as bytesToHex, for views into larger buffers too", () => {
     const buf = Uint8Array.from({ length: 64 }, (_, i) => i * 7);
     for (const b of [buf, buf.subarray(3, 35), new Uint8Array(0)]) assert.equal(hexOf(b), bytesToHex(b));
+  });
+});
+
+describe("state diffs / packDiff (the hand-over to the trie worker)", () => {
+  it("unpacks to the diff it packed (random mini-blocks, extreme values, views into larger buffers)", async () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const next = rng(seed);
+      const s = new MemoryState();
+      const diff = await randomMiniBlock(s, next);
+      assert.deepEqual(unpackDiff(packDiff(diff)), diff, `seed ${seed}`);
+    }
+    const big = new Uint8Array(100).fill(0xab);
+    const edge: StateDiff = [
+      {
+        address: big.subarray(7, 27),
+        flags: DIFF_FLAG_CREATED,
+        nonce: 0n,
+        balance: 2n ** 256n - 1n,
+        code: big.subarray(50, 99),
+        storage: [
+          [big.subarray(1, 33), big.subarray(40, 72)],
+          [slotKey(0), new Uint8Array(0)],
+        ],
+      },
+      { address: addresses[1]!.bytes, flags: DIFF_FLAG_DELETED, storage: [] },
+      { address: addresses[2]!.bytes, flags: 0, nonce: 2n ** 64n + 1n, code: new Uint8Array(0), storage: [] },
+    ];
+    const back = unpackDiff(packDiff(edge));
+    assert.deepEqual(back, edge);
+    // Its own buffers, not views of the packed one (the trie keeps them).
+    assert.ok(back.every((d) => d.address.byteLength === d.address.buffer.byteLength));
+  });
+
+  it("refuses a buffer with bytes left over, and a truncated one", () => {
+    const packed = packDiff([{ address: addresses[0]!.bytes, flags: 0, balance: 5n, storage: [] }]);
+    assert.throws(() => unpackDiff(Uint8Array.of(...packed, 0)), /left over/);
+    assert.throws(() => unpackDiff(packed.subarray(0, packed.length - 5)));
+  });
+
+  it("the trie on its worker thread reaches the same roots as the one on the calling thread", async () => {
+    const worker = new WorkerStateTrie();
+    const inline = new InlineStateTrie();
+    try {
+      const next = rng(7);
+      const s = new MemoryState();
+      for (let block = 0; block < 5; block++) {
+        for (let i = 0; i < 4; i++) {
+          const diff = await randomMiniBlock(s, next);
+          worker.add(diff);
+          inline.add(diff);
+        }
+        const [a, b] = await Promise.all([worker.commit(), inline.commit()]);
+        assert.equal(hexOf(a.root), hexOf(b.root), `block ${block}`);
+      }
+    } finally {
+      await Promise.all([worker.close(), inline.close()]);
+    }
   });
 });
