@@ -10,7 +10,7 @@ import {
 } from "./stateTrie.ts";
 
 export type TrieRequest =
-  | { kind: "add"; packed: Uint8Array }
+  | { kind: "add"; packed: Uint8Array[] }
   | { kind: "commit"; id: number; reads?: WitnessReads }
   | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] }
   | { kind: "proofAt"; id: number; address: Uint8Array; slots: Uint8Array[]; rewind: StateRewind };
@@ -37,12 +37,16 @@ export interface StateTrieHandle {
   close(): Promise<void>;
 }
 
+/** Mini-block diffs sent to the trie worker per message (a block's are all sent by its commit). */
+const ADD_BATCH = 16;
+
 /** Runs the state trie on a worker thread. Requests are answered in the order they were sent. */
 export class WorkerStateTrie implements StateTrieHandle {
   private readonly worker: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private failed: Error | null = null;
+  private queued: Uint8Array<ArrayBuffer>[] = [];
 
   constructor() {
     this.worker = new Worker(new URL("./trieWorker.boot.mjs", import.meta.url));
@@ -63,12 +67,27 @@ export class WorkerStateTrie implements StateTrieHandle {
   add(diff: StateDiff): void {
     if (this.failed !== null) throw this.failed;
     // Packed and transferred: cloning the diff's many small arrays cost the caller's thread more.
-    const packed = packDiff(diff);
-    this.worker.postMessage({ kind: "add", packed } satisfies TrieRequest, [packed.buffer]);
+    this.queued.push(packDiff(diff));
+    if (this.queued.length >= ADD_BATCH) this.sendQueued();
   }
 
   commit(reads?: WitnessReads): Promise<CommitResult> {
+    this.sendQueued();
     return this.request({ kind: "commit", id: this.nextId++, reads }) as Promise<CommitResult>;
+  }
+
+  /**
+   * Diffs travel in groups: the trie only queues them until the next commit, and each message
+   * wakes the worker thread, which costs the sender's thread more than the message itself.
+   */
+  private sendQueued(): void {
+    if (this.queued.length === 0 || this.failed !== null) return;
+    const packed = this.queued;
+    this.queued = [];
+    this.worker.postMessage(
+      { kind: "add", packed } satisfies TrieRequest,
+      packed.map((p) => p.buffer),
+    );
   }
 
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof> {

@@ -12,7 +12,7 @@ let queue: Promise<void> = Promise.resolve();
 async function handle(msg: TrieRequest): Promise<void> {
   switch (msg.kind) {
     case "add":
-      trie.add(unpackDiff(msg.packed));
+      for (const p of msg.packed) trie.add(unpackDiff(p));
       return;
     case "commit": {
       const started = performance.now();

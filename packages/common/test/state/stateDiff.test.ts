@@ -167,8 +167,10 @@ describe("state diffs / packDiff (the hand-over to the trie worker)", () => {
     try {
       const next = rng(7);
       const s = new MemoryState();
-      for (let block = 0; block < 5; block++) {
-        for (let i = 0; i < 4; i++) {
+      // Around the worker's batch of 16 diffs per message, and a block with none.
+      const perBlock = [3, 16, 17, 0, 40];
+      for (let block = 0; block < perBlock.length; block++) {
+        for (let i = 0; i < perBlock[block]!; i++) {
           const diff = await randomMiniBlock(s, next);
           worker.add(diff);
           inline.add(diff);
