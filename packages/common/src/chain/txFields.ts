@@ -1,7 +1,9 @@
 import type { Common } from "@ethereumjs/common";
 import { type TypedTransaction, createTxFromRLP, getCalldataFloorGas, paramsTx } from "@ethereumjs/tx";
 import { Address } from "@ethereumjs/util";
-import { type RlpItem, rlpDecode } from "../codec/rlpUtil.ts";
+import { type RlpItem, rlpDecode, rlpEncode, rlpListOf, u } from "../codec/rlpUtil.ts";
+import { keccak256 } from "../crypto/keccak.ts";
+import { recoverAddress } from "../crypto/secp256k1.ts";
 import { toBig } from "../execution/fastEvm/words.ts";
 import { hexOf } from "../util/hex.ts";
 
@@ -190,6 +192,10 @@ export class TxDecoder {
     }
     const r = b[n - 2]!;
     const s = b[n - 1]!;
+    // Where v's encoding starts in `raw`: the fields before it are what the signature signs.
+    // (A single byte below 0x80 is its own encoding; other strings here have a one-byte header.)
+    const signedEnd = v.byteOffset - raw.byteOffset - (v.length === 1 && v[0]! < 0x80 ? 0 : 1);
+    const recid = type === 0 ? Number(toBig(v) - this.chainId * 2n - 35n) : v.length;
     if (!intOk(nonce, 8) || !intOk(gasLimit, 8) || !intOk(value, 32) || !intOk(maxFee, 32) || !intOk(tip, 32))
       return null;
     if (r.length === 0 || s.length === 0 || !intOk(r, 32) || !intOk(s, 32)) return null;
@@ -239,8 +245,28 @@ export class TxDecoder {
       accessList,
       intrinsic,
       floor,
+      { signedEnd, recid, r, s, chainId: this.chainId },
     );
   }
+}
+
+/** What `DecodedTx` keeps of the signature, to recover the sender without `@ethereumjs/tx`. */
+interface SignatureParts {
+  /** Offset in the raw bytes where v's encoding starts. */
+  signedEnd: number;
+  recid: number;
+  r: Uint8Array;
+  s: Uint8Array;
+  chainId: bigint;
+}
+
+/** EIP-155's two empty strings after the chain id, encoded. */
+const EMPTY_STRINGS = Uint8Array.of(0x80, 0x80);
+
+/** Offset of the first item of the RLP list at `at`. */
+function listStart(raw: Uint8Array, at: number): number {
+  const p = raw[at]!;
+  return at + (p <= 0xf7 ? 1 : 1 + (p - 0xf7));
 }
 
 /** An integer field: at most `maxBytes` long, no leading zero byte. */
@@ -269,7 +295,31 @@ export class DecodedTx implements TxFields {
     readonly accessList: AccessListBytes,
     readonly intrinsicGas: bigint,
     readonly floorGas: bigint,
+    private readonly sig: SignatureParts,
   ) {}
+
+  /**
+   * The hash the sender signed, built from the raw bytes: the fields before the signature as they
+   * are (with EIP-155's chain id, 0, 0 for legacy), where `@ethereumjs/tx` encodes them again.
+   */
+  signingHash(): Uint8Array {
+    const { signedEnd, chainId } = this.sig;
+    const raw = this.raw;
+    if (this.type === 0) {
+      const fields = raw.subarray(listStart(raw, 0), signedEnd);
+      return keccak256(rlpListOf([fields, rlpEncode(u(chainId)), EMPTY_STRINGS]));
+    }
+    return keccak256(rlpListOf([raw.subarray(listStart(raw, 1), signedEnd)], raw.subarray(0, 1)));
+  }
+
+  /**
+   * Recovers the sender from the signature (native ecrecover); throws when it does not recover.
+   * The same address `@ethereumjs/tx` derives, at about a third of the cost.
+   */
+  recoverSender(): Uint8Array {
+    const { r, s, recid } = this.sig;
+    return recoverAddress(this.signingHash(), r, s, recid);
+  }
 
   setSender(sender: Uint8Array): void {
     this.sender = sender;

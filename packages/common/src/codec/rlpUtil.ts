@@ -120,6 +120,25 @@ export function rlpAppend(listBytes: Uint8Array, item: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The encoding of a list whose items are given already encoded, back to back in `parts`, after
+ * `lead` (bytes placed before the list, e.g. a transaction's type byte).
+ */
+export function rlpListOf(parts: readonly Uint8Array[], lead?: Uint8Array): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const pre = lead?.length ?? 0;
+  const out = new Uint8Array(pre + headerLength(len) + len);
+  if (lead !== undefined) out.set(lead, 0);
+  const at = { pos: pre };
+  writeHeader(out, at, len, 0xc0);
+  for (const p of parts) {
+    out.set(p, at.pos);
+    at.pos += p.length;
+  }
+  return out;
+}
+
 /** Deeper nesting than any payload of ours is refused instead of recursing on. */
 const MAX_RLP_DEPTH = 32;
 

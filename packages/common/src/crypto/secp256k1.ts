@@ -50,6 +50,18 @@ function recoveryId(v: bigint, chainId?: bigint): number {
   return Number(rec);
 }
 
+/**
+ * The address that signed `hash` with (r, s, recovery id), r and s unpadded big-endian (at most
+ * 32 bytes each). Throws when the signature does not recover.
+ */
+export function recoverAddress(hash: Uint8Array, r: Uint8Array, s: Uint8Array, recid: number): Uint8Array {
+  if (r.length > 32 || s.length > 32 || (recid !== 0 && recid !== 1)) throw new Error("invalid signature");
+  const sig = new Uint8Array(64);
+  sig.set(r, 32 - r.length);
+  sig.set(s, 64 - s.length);
+  return publicKeyToAddress(secp.ecdsaRecover(sig, recid, hash, false).subarray(1));
+}
+
 /** A recoverable signature: 65 bytes r ‖ s ‖ recovery id. */
 export function signHash(hash: Uint8Array, privateKey: Uint8Array): Uint8Array {
   const { signature, recid } = secp.ecdsaSign(hash, privateKey);

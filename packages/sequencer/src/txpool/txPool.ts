@@ -239,7 +239,7 @@ export class TxPool {
     const fast = this.decoder?.decode(raw) ?? null;
     if (fast !== null) {
       try {
-        fast.setSender(recovered ?? publicKeyToAddress(fast.typed().getSenderPublicKey()));
+        fast.setSender(recovered ?? fast.recoverSender());
       } catch {
         throw new TxRejectedError("badSignature");
       }
