@@ -100,7 +100,7 @@ export const sequencerFlags = defineFlags({
   senderWorkers: {
     schema: z.number().int().min(0).max(64).optional(),
     description:
-      "Worker threads that recover transaction senders (ecrecover) off the execution thread (default: cores - 1, at least 1; 0 = on the execution thread)",
+      "Worker threads that recover transaction senders (ecrecover) off the execution thread (default: cores - 1, at least 2; 0 = on the execution thread)",
     placeholder: "<n>",
   },
   engine: {
