@@ -13,7 +13,8 @@ export class TurnBatch<T> {
   private items: T[] = [];
 
   constructor(
-    private readonly flush: (items: T[]) => void,
+    /** `lone`: the items came from turns that handed over one each (only in `"phase"` mode). */
+    private readonly flush: (items: T[], lone: boolean) => void,
     private readonly until: "turn" | "phase" = "turn",
   ) {}
 
@@ -21,8 +22,8 @@ export class TurnBatch<T> {
     this.items.push(item);
     if (this.items.length !== 1) return;
     queueMicrotask(() => {
-      if (this.until === "turn" || this.items.length > 1) this.flush(this.take());
-      else setImmediate(() => this.flush(this.take()));
+      if (this.until === "turn" || this.items.length > 1) this.flush(this.take(), false);
+      else setImmediate(() => this.flush(this.take(), true));
     });
   }
 

@@ -69,6 +69,24 @@ describe("SenderRecoveryPool", () => {
     });
   }
 
+  it("recovers single requests read in one poll (sent to the worker a few at a time), each its own sender", async () => {
+    const pool = new SenderRecoveryPool(2, CHAIN_ID);
+    pools.push(pool);
+    const keys = Array.from({ length: 21 }, () => signingKeyFromPrivate(randomPrivateKey()));
+    // Each from its own callback of one phase, as requests read from many connections are.
+    const got = await new Promise<(Uint8Array | null)[]>((resolve) => {
+      const answers: Promise<Uint8Array | null>[] = [];
+      keys.forEach((k, i) => {
+        setImmediate(() => answers.push(pool.recover(signed(i % 2 ? "legacy" : "1559", k.privateKey, i))));
+      });
+      setImmediate(() => resolve(Promise.all(answers)));
+    });
+    assert.deepEqual(
+      got.map((a) => (a === null ? null : bytesToHex(a))),
+      keys.map((k) => bytesToHex(k.address)),
+    );
+  });
+
   it("answers null after close instead of hanging", async () => {
     const pool = new SenderRecoveryPool(1, CHAIN_ID);
     const k = signingKeyFromPrivate(randomPrivateKey());

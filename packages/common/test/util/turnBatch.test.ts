@@ -22,21 +22,24 @@ describe("TurnBatch", () => {
     assert.deepEqual(flushed, [[1, 2, 3], [4], [5]]);
   });
 
-  it('"phase": what separate callbacks of one phase hand over is flushed as one list', async () => {
-    const flushed: number[][] = [];
-    const batch = new TurnBatch<number>((all) => flushed.push(all), "phase");
+  it('"phase": what separate callbacks of one phase hand over is flushed as one list, marked lone', async () => {
+    const flushed: [number[], boolean][] = [];
+    const batch = new TurnBatch<number>((all, lone) => flushed.push([all, lone]), "phase");
     await fromSeparateCallbacks(batch, [1, 2, 3]);
-    assert.deepEqual(flushed, [[1, 2, 3]]);
+    assert.deepEqual(flushed, [[[1, 2, 3], true]]);
     await fromSeparateCallbacks(batch, [4]);
-    assert.deepEqual(flushed, [[1, 2, 3], [4]]);
+    assert.deepEqual(flushed, [
+      [[1, 2, 3], true],
+      [[4], true],
+    ]);
   });
 
-  it('"phase": several items handed over in one turn are flushed at the end of that turn', async () => {
-    const flushed: number[][] = [];
-    const batch = new TurnBatch<number>((all) => flushed.push(all), "phase");
+  it('"phase": several items handed over in one turn are flushed at the end of that turn, not lone', async () => {
+    const flushed: [number[], boolean][] = [];
+    const batch = new TurnBatch<number>((all, lone) => flushed.push([all, lone]), "phase");
     for (const i of [1, 2, 3]) batch.add(i);
     await Promise.resolve();
-    assert.deepEqual(flushed, [[1, 2, 3]]);
+    assert.deepEqual(flushed, [[[1, 2, 3], false]]);
   });
 
   it("take() empties what is waiting, so it is not flushed", async () => {
