@@ -98,16 +98,13 @@ export class SequencerNetwork {
   /**
    * Compresses on libuv's thread pool (not on the thread that executes transactions), starting
    * at once, and publishes in the order the messages were given: a block never overtakes its
-   * mini-blocks. Never rejects (0 recipients on failure or when no peer subscribes to the topic).
+   * mini-blocks. Never rejects (0 recipients on failure).
    */
   private publish(
     topic: "miniBlock" | "block" | "daPointer",
     payload: Uint8Array,
     what: string,
   ): Promise<number> {
-    // Nobody subscribed (a lone sequencer): publishing would reach no one, so skip compressing.
-    // A peer that subscribes later catches up over req/resp, as after any missed message.
-    if (this.node.topicPeers(topic).length === 0) return Promise.resolve(0);
     const envelope = encodeEnvelopeAsync(payload);
     const sent = this.sending
       .then(() => envelope)
