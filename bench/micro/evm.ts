@@ -6,7 +6,8 @@
  * Each round builds the same state for both engines, times N pre-signed transactions on each
  * (alternating which goes first), and checks that both left the same state diff. Median of rounds.
  * Execution only: no RPC, pool, sealing or log.
- * Run: node --import tsx bench/micro/evm.ts   (env N = transactions per round, ROUNDS, ONLY=erc20,swap,…)
+ * Run: node --import tsx bench/micro/evm.ts   (env N = transactions per round, ROUNDS, ONLY=erc20,swap,…,
+ *      FAST_ONLY=1 to time the fast path alone, e.g. under --cpu-prof)
  */
 import { bytesToHex } from "@ethereumjs/util";
 import solc from "solc";
@@ -20,6 +21,8 @@ import { block, common, deployToken, fundedState, freshTransfers, pooledTx, send
 const N = Number(process.env.N ?? 2_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const ONLY = process.env.ONLY?.split(",");
+/** FAST_ONLY=1: time the fast path alone (for a CPU profile of it: no comparison is made). */
+const FAST_ONLY = process.env.FAST_ONLY === "1";
 
 const COMPUTE_SOURCE = `// SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
@@ -205,6 +208,11 @@ for (const [name, w] of Object.entries(workloads)) {
   const fast: number[] = [];
   const ref: number[] = [];
   await round(name, w, "fast", 99);
+  if (FAST_ONLY) {
+    for (let r = 0; r < ROUNDS; r++) fast.push((await round(name, w, "fast", r)).us);
+    emit(`evm_execute_us.${name}.fast`, median(fast), "us/tx");
+    continue;
+  }
   await round(name, w, "reference", 99);
   for (let r = 0; r < ROUNDS; r++) {
     const order: ExecutionEngine[] = r % 2 === 0 ? ["fast", "reference"] : ["reference", "fast"];

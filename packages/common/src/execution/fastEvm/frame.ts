@@ -23,8 +23,9 @@ export class Frame {
   memWords = 0;
   /** Total memory cost paid so far. */
   memCost = 0;
-  /** A Buffer, so words go in and out through Node's native hex codec. */
   mem: Buffer;
+  /** A view of `mem`, for words in and out 64 bits at a time. */
+  view: DataView;
   /** The return data of the newest sub-call (RETURNDATASIZE/COPY). */
   returnData: Uint8Array = EMPTY;
   /** RETURN/REVERT data of this frame. */
@@ -47,6 +48,7 @@ export class Frame {
     readonly depth: number,
   ) {
     this.mem = mem;
+    this.view = new DataView(mem.buffer, mem.byteOffset, mem.length);
   }
 
   addressWord(): bigint {
@@ -86,6 +88,7 @@ export class Frame {
       const grown = Buffer.alloc(Math.max(need, this.mem.length * 2));
       grown.set(this.mem);
       this.mem = grown;
+      this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
     }
     return this.mem;
   }

@@ -6,16 +6,15 @@ import {
   EMPTY,
   MAX256,
   SIGN_BIT,
-  addrBytes,
   addrKey,
-  bufWord,
+  readWord,
   slotKey,
   toBig,
   toBigAt,
   toSigned,
   toUnpadded,
   toUnsigned,
-  writeWord,
+  writeWordAt,
 } from "./words.ts";
 
 /** Stack items each opcode takes, and how many it leaves (STACK_OUT). 0xff = invalid here. */
@@ -444,14 +443,16 @@ export function run(vm: FastVm, f: Frame): Status {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 32n);
         if (gas < 0) return halt(f);
-        s[sp - 1] = bufWord(f.ensureMem(), Number(off));
+        f.ensureMem();
+        s[sp - 1] = readWord(f.view, Number(off));
         break;
       }
       case 0x52: {
         const off = s[sp - 1]!;
         gas -= f.expand(off, 32n);
         if (gas < 0) return halt(f);
-        writeWord(f.ensureMem(), Number(off), s[sp - 2]!);
+        f.ensureMem();
+        writeWordAt(f.view, Number(off), s[sp - 2]!);
         sp -= 2;
         break;
       }
@@ -664,7 +665,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const mem = f.ensureMem();
         const o = Number(off);
         const data = len === 0n ? EMPTY : copyOut(mem, o, Number(len));
-        sub.logs.push({ address: addrBytes(f.address), topics, data });
+        sub.logs.push({ address: vm.logAddress(f.address), topics, data });
         sp -= 2 + topicsN;
         break;
       }

@@ -8,7 +8,8 @@ export const MASK160 = (1n << 160n) - 1n;
 export const SIGN_BIT = 1n << 255n;
 export const EMPTY = new Uint8Array(0);
 /** Conversion scratch space (single-threaded, never held across calls). */
-const SCRATCH = Buffer.alloc(64);
+const SCRATCH_WORD = new Uint8Array(32);
+const SCRATCH_VIEW = new DataView(SCRATCH_WORD.buffer);
 
 /** A `MemoryState` address key from a stack word (its low 160 bits). */
 export function addrKey(v: bigint): string {
@@ -20,6 +21,47 @@ export function slotKey(v: bigint): string {
   return `0x${v.toString(16).padStart(64, "0")}`;
 }
 
+/**
+ * The 32 big-endian bytes at `off` of a view as a word. Reads 64 bits at a time, and skips the
+ * zero high part of small numbers and addresses: ~4-10x cheaper than a trip through hex.
+ */
+export function readWord(v: DataView, off: number): bigint {
+  if ((v.getUint32(off) | v.getUint32(off + 4) | v.getUint32(off + 8)) === 0) {
+    if ((v.getUint32(off + 12) | v.getUint32(off + 16) | v.getUint32(off + 20) | v.getUint16(off + 24)) === 0)
+      return BigInt(v.getUint16(off + 26) * 0x100000000 + v.getUint32(off + 28));
+    return (
+      (BigInt(v.getUint32(off + 12)) << 128n) | (v.getBigUint64(off + 16) << 64n) | v.getBigUint64(off + 24)
+    );
+  }
+  return (
+    (v.getBigUint64(off) << 192n) |
+    (v.getBigUint64(off + 8) << 128n) |
+    (v.getBigUint64(off + 16) << 64n) |
+    v.getBigUint64(off + 24)
+  );
+}
+
+/** Writes a word as 32 big-endian bytes at `off` of a view. */
+export function writeWordAt(view: DataView, off: number, v: bigint): void {
+  if (v < 0x1000000000000n) {
+    const x = Number(v);
+    view.setUint32(off, 0);
+    view.setUint32(off + 4, 0);
+    view.setUint32(off + 8, 0);
+    view.setUint32(off + 12, 0);
+    view.setUint32(off + 16, 0);
+    view.setUint32(off + 20, 0);
+    view.setUint16(off + 24, 0);
+    view.setUint16(off + 26, Math.floor(x / 0x100000000));
+    view.setUint32(off + 28, x >>> 0);
+    return;
+  }
+  view.setBigUint64(off + 24, BigInt.asUintN(64, v));
+  view.setBigUint64(off + 16, BigInt.asUintN(64, v >> 64n));
+  view.setBigUint64(off + 8, BigInt.asUintN(64, v >> 128n));
+  view.setBigUint64(off, v >> 192n);
+}
+
 /** Big-endian bytes (any length, empty = 0) as a word. */
 export function toBig(b: Uint8Array): bigint {
   const n = b.length;
@@ -29,24 +71,23 @@ export function toBig(b: Uint8Array): bigint {
     for (let i = 0; i < n; i++) x = x * 256 + b[i]!;
     return BigInt(x);
   }
-  // Node's native hex encoder, then one parse: far cheaper than per-byte work.
-  if (b instanceof Buffer) return BigInt(`0x${b.toString("hex")}`);
-  if (n > SCRATCH.length) return BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, n).toString("hex")}`);
-  SCRATCH.set(b);
-  return BigInt(`0x${SCRATCH.toString("hex", 0, n)}`);
-}
-
-/** 32 bytes of a Buffer from `off` as a word (the caller guarantees they exist). */
-export function bufWord(b: Buffer, off: number): bigint {
-  return BigInt(`0x${b.toString("hex", off, off + 32)}`);
+  if (n <= 32) {
+    SCRATCH_WORD.fill(0, 0, 32 - n);
+    SCRATCH_WORD.set(b, 32 - n);
+    return readWord(SCRATCH_VIEW, 0);
+  }
+  // Longer than a word (not a stack value): Node's native hex encoder, then one parse.
+  return BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, n).toString("hex")}`);
 }
 
 /** `len` bytes of `b` from `off` (zero past the end) as a word; len <= 32. */
 export function toBigAt(b: Uint8Array, off: number, len: number): bigint {
-  if (off + len <= b.length) return toBig(b.subarray(off, off + len));
-  const tmp = new Uint8Array(len);
-  if (off < b.length) tmp.set(b.subarray(off));
-  return toBig(tmp);
+  const avail = Math.max(0, Math.min(len, b.length - off));
+  const pad = 32 - len;
+  SCRATCH_WORD.fill(0, 0, pad);
+  for (let i = 0; i < avail; i++) SCRATCH_WORD[pad + i] = b[off + i]!;
+  SCRATCH_WORD.fill(0, pad + avail, 32);
+  return readWord(SCRATCH_VIEW, 0);
 }
 
 /** A word as minimal big-endian bytes (0 → empty), as `MemoryState` stores slot values. */
@@ -63,35 +104,16 @@ export function toUnpadded(v: bigint): Uint8Array {
     }
     return out;
   }
-  let h = v.toString(16);
-  if (h.length & 1) h = `0${h}`;
-  return Uint8Array.from(Buffer.from(h, "hex"));
-}
-
-/** Writes a word as 32 big-endian bytes at `off`. */
-export function writeWord(into: Uint8Array, off: number, v: bigint): void {
-  if (v < 0x1000000000000n) {
-    into.fill(0, off, off + 26);
-    let x = Number(v);
-    for (let i = off + 31; i >= off + 26; i--) {
-      into[i] = x & 0xff;
-      x = Math.floor(x / 256);
-    }
-    return;
-  }
-  const hex = v.toString(16).padStart(64, "0");
-  if (into instanceof Buffer) into.write(hex, off, 32, "hex");
-  else {
-    SCRATCH.write(hex, 0, 32, "hex");
-    into.set(SCRATCH.subarray(0, 32), off);
-  }
+  writeWordAt(SCRATCH_VIEW, 0, v);
+  let i = 0;
+  while (SCRATCH_WORD[i] === 0) i++;
+  return SCRATCH_WORD.slice(i, 32);
 }
 
 /** A word as 32 big-endian bytes. */
 export function toWord(v: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  writeWord(out, 0, v);
-  return out;
+  writeWordAt(SCRATCH_VIEW, 0, v);
+  return SCRATCH_WORD.slice(0, 32);
 }
 
 /** Address key (0x + 40 hex) → 20 bytes. */
