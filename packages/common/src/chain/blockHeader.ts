@@ -62,11 +62,25 @@ export function receiptBloom(r: Receipt): Uint8Array {
   return bloom;
 }
 
+/**
+ * The three bloom bits of an item (11 bits each, packed in one number), by the item's identity:
+ * the fast EVM hands out one shared byte array per log topic and address it has seen, so a
+ * contract's recurring topics are hashed once, not in every receipt.
+ */
+const bloomBits = new WeakMap<Uint8Array, number>();
+
 function addToBloom(bloom: Uint8Array, item: Uint8Array): void {
-  const h = keccak256(item);
-  for (let i = 0; i < 6; i += 2) {
-    const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+  let bits = bloomBits.get(item);
+  if (bits === undefined) {
+    const h = keccak256(item);
+    bits = 0;
+    for (let i = 0; i < 6; i += 2) bits = bits * 2048 + (((h[i]! << 8) | h[i + 1]!) & 2047);
+    bloomBits.set(item, bits);
+  }
+  for (let k = 0; k < 3; k++) {
+    const bit = bits % 2048;
     bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);
+    bits = Math.floor(bits / 2048);
   }
 }
 

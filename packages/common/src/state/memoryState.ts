@@ -88,6 +88,20 @@ const NON_EMPTY_STORAGE = keccak256(new TextEncoder().encode("staccato:non-empty
  * estimation): local `null`/empty entries shadow the base, and a wiped account's storage no longer
  * falls through to it.
  */
+/**
+ * Code hashes as hex, by identity: every call into a contract records its code for the witness,
+ * and the account's code hash is the same array from one call to the next.
+ */
+const codeHashHexes = new WeakMap<Uint8Array, string>();
+function codeHashHex(codeHash: Uint8Array): string {
+  let h = codeHashHexes.get(codeHash);
+  if (h === undefined) {
+    h = hexOf(codeHash);
+    codeHashHexes.set(codeHash, h);
+  }
+  return h;
+}
+
 export class MemoryState implements StateManagerInterface, StateReader {
   private readonly accounts = new Map<string, AccountRec | null>();
   private readonly codes = new Map<string, Uint8Array | null>();
@@ -118,7 +132,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
       this.reads.codeAddrs.add(addr);
       const codeHash = this.account(addr)?.codeHash;
       if (codeHash !== undefined) {
-        const h = hexOf(codeHash);
+        const h = codeHashHex(codeHash);
         if (!this.reads.codes.has(h)) this.reads.codes.set(h, code);
       }
     }

@@ -20,6 +20,8 @@ export interface MessageResult {
 const ZERO_HASH = new Uint8Array(32);
 const EMPTY_ACCOUNT: AccountRec = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL };
 const MAX_NONCE = 2n ** 64n - 1n;
+/** Distinct log topics (and log addresses) kept as shared bytes before the cache starts over. */
+const LOG_BYTES_CACHE = 4096;
 /**
  * Deeper call chains go to `runTx`: each EVM frame costs a few JS frames, and the JS stack would
  * overflow before the EVM's own limit of 1024. Real contracts rarely nest past a dozen frames.
@@ -39,6 +41,8 @@ const OP_STATICCALL = 0xfa;
 export class FastVm {
   readonly sub = new Substate();
   readonly pool = new FramePool();
+  private readonly topics = new Map<bigint, Uint8Array>();
+  private readonly logAddresses = new Map<string, Uint8Array>();
   readonly pre: Precompiles;
   state!: MemoryState;
   /** State checkpoints this VM has open (all reverted when a transaction is abandoned). */
@@ -78,8 +82,30 @@ export class FastVm {
     return a.nonce === 0n && a.balance === 0n && this.isEmptyCodeHash(a.codeHash);
   }
 
+  /**
+   * A log topic as bytes. A contract emits the same topics over and over (event signatures,
+   * addresses), so they are kept and shared between logs (never written to), which also lets
+   * `receiptBloom` find their bloom bits by identity. Bounded: cleared when full.
+   */
   word(v: bigint): Uint8Array {
-    return toWord(v);
+    let b = this.topics.get(v);
+    if (b === undefined) {
+      if (this.topics.size >= LOG_BYTES_CACHE) this.topics.clear();
+      b = toWord(v);
+      this.topics.set(v, b);
+    }
+    return b;
+  }
+
+  /** A log's address as bytes, shared as `word` shares topics. */
+  logAddress(addr: string): Uint8Array {
+    let b = this.logAddresses.get(addr);
+    if (b === undefined) {
+      if (this.logAddresses.size >= LOG_BYTES_CACHE) this.logAddresses.clear();
+      b = addrBytes(addr);
+      this.logAddresses.set(addr, b);
+    }
+    return b;
   }
 
   blockHash(n: bigint): Uint8Array {
