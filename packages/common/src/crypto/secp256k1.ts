@@ -33,12 +33,21 @@ export function ecrecover(
   s: Uint8Array,
   chainId?: bigint,
 ): Uint8Array {
-  const recovery = recoveryId(v, chainId);
+  // ethereumjs' own ecrecover keeps the low 32 bytes of an over-long r or s (`setLengthLeft`).
+  return recoverPublicKey(msgHash, lowWord(r), lowWord(s), recoveryId(v, chainId));
+}
+
+const lowWord = (b: Uint8Array): Uint8Array => (b.length > 32 ? b.subarray(b.length - 32) : b);
+
+/**
+ * The uncompressed public key (64 bytes, without its 0x04 prefix) that signed `hash`; r and s
+ * big-endian, at most 32 bytes each. Throws when the signature does not recover.
+ */
+function recoverPublicKey(hash: Uint8Array, r: Uint8Array, s: Uint8Array, recid: number): Uint8Array {
   const sig = new Uint8Array(64);
-  sig.set(setLengthLeft(r, 32), 0);
-  sig.set(setLengthLeft(s, 32), 32);
-  const pub = secp.ecdsaRecover(sig, recovery, msgHash, false);
-  return pub.subarray(1);
+  sig.set(r, 32 - r.length);
+  sig.set(s, 64 - s.length);
+  return secp.ecdsaRecover(sig, recid, hash, false).subarray(1);
 }
 
 function recoveryId(v: bigint, chainId?: bigint): number {
@@ -56,10 +65,7 @@ function recoveryId(v: bigint, chainId?: bigint): number {
  */
 export function recoverAddress(hash: Uint8Array, r: Uint8Array, s: Uint8Array, recid: number): Uint8Array {
   if (r.length > 32 || s.length > 32 || (recid !== 0 && recid !== 1)) throw new Error("invalid signature");
-  const sig = new Uint8Array(64);
-  sig.set(r, 32 - r.length);
-  sig.set(s, 64 - s.length);
-  return publicKeyToAddress(secp.ecdsaRecover(sig, recid, hash, false).subarray(1));
+  return publicKeyToAddress(recoverPublicKey(hash, r, s, recid));
 }
 
 /** A recoverable signature: 65 bytes r ‖ s ‖ recovery id. */
@@ -76,8 +82,7 @@ export function recoverSigner(hash: Uint8Array, sig65: Uint8Array): Uint8Array {
   if (sig65.length !== 65) throw new Error("signature must be 65 bytes");
   const recid = sig65[64]!;
   if (recid > 1) throw new Error("invalid recovery id");
-  const pub = secp.ecdsaRecover(sig65.subarray(0, 64), recid, hash, false);
-  return publicKeyToAddress(pub.subarray(1));
+  return publicKeyToAddress(recoverPublicKey(hash, sig65.subarray(0, 32), sig65.subarray(32, 64), recid));
 }
 
 export function randomPrivateKey(): Uint8Array {
