@@ -2,7 +2,8 @@ import { toBigAt } from "./words.ts";
 
 /**
  * What the interpreter precomputes per piece of code: the jump destinations (1 where a JUMPDEST
- * opcode, not PUSH data, sits) and the values of PUSH3..PUSH32 by program counter. Computed once
+ * opcode, not PUSH data, sits) and the value of every PUSH by program counter, so running a PUSH
+ * allocates nothing (PUSH1 values are shared across all code). Computed once
  * per code array: `MemoryState` hands out the same `Uint8Array` for a contract's code every time,
  * so a WeakMap keyed by it is a per-code-hash cache that needs no hashing and goes away with the
  * code.
@@ -13,6 +14,7 @@ export interface CodeInfo {
 }
 
 const cache = new WeakMap<Uint8Array, CodeInfo>();
+const BYTE_VALUES: readonly bigint[] = Array.from({ length: 256 }, (_, i) => BigInt(i));
 
 export function codeInfo(code: Uint8Array): CodeInfo {
   let d = cache.get(code);
@@ -33,7 +35,7 @@ export function analyse(code: Uint8Array): CodeInfo {
     if (op === 0x5b) dests[i] = 1;
     else if (op >= 0x60 && op <= 0x7f) {
       const len = op - 0x5f;
-      if (len >= 3) pushes[i] = toBigAt(code, i + 1, len);
+      pushes[i] = len === 1 ? BYTE_VALUES[i + 1 < n ? code[i + 1]! : 0] : toBigAt(code, i + 1, len);
       i += len;
     }
   }

@@ -137,6 +137,7 @@ function halt(f: Frame): Status {
 export function run(vm: FastVm, f: Frame): Status {
   const code = f.code;
   const n = code.length;
+  const nBig = BigInt(n);
   const dests = f.info.dests;
   const pushes = f.info.pushes;
   const s = f.stack;
@@ -350,7 +351,7 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x38:
-        s[sp++] = BigInt(n);
+        s[sp++] = nBig;
         break;
       case 0x3a:
         s[sp++] = vm.gasPrice;
@@ -509,7 +510,7 @@ export function run(vm: FastVm, f: Frame): Status {
       }
       case 0x56: {
         const d = s[--sp]!;
-        if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt(f);
+        if (d >= nBig || dests[Number(d)] !== 1) return halt(f);
         pc = Number(d);
         continue;
       }
@@ -517,7 +518,7 @@ export function run(vm: FastVm, f: Frame): Status {
         sp -= 2;
         if (s[sp]! !== 0n) {
           const d = s[sp + 1]!;
-          if (d >= BigInt(n) || dests[Number(d)] !== 1) return halt(f);
+          if (d >= nBig || dests[Number(d)] !== 1) return halt(f);
           pc = Number(d);
           continue;
         }
@@ -559,18 +560,8 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x5f:
         s[sp++] = 0n;
         break;
-      case 0x60: {
-        s[sp++] = BigInt(pc + 1 < n ? code[pc + 1]! : 0);
-        pc += 2;
-        continue;
-      }
-      case 0x61: {
-        const a = pc + 1 < n ? code[pc + 1]! : 0;
-        const b = pc + 2 < n ? code[pc + 2]! : 0;
-        s[sp++] = BigInt((a << 8) | b);
-        pc += 3;
-        continue;
-      }
+      case 0x60:
+      case 0x61:
       case 0x62:
       case 0x63:
       case 0x64:
