@@ -190,22 +190,25 @@ export class FastVm {
   ): MessageResult {
     const state = this.state;
     let failed = false;
+    // runTx writes both accounts back even when no value moves; for an account that exists that
+    // write changes nothing (no diff entry, nothing to undo), so it is skipped: most calls carry
+    // no value, and each write costs a record, a journal entry and a touched-set entry.
     if (!delegate) {
-      const from = state.account(caller) ?? EMPTY_ACCOUNT;
-      if (from.balance < value) failed = true;
+      const from = state.account(caller);
+      const f = from ?? EMPTY_ACCOUNT;
+      if (f.balance < value) failed = true;
       else {
-        state.writeAccount(caller, {
-          nonce: from.nonce,
-          balance: from.balance - value,
-          codeHash: from.codeHash,
-        });
+        if (value !== 0n || from === undefined)
+          state.writeAccount(caller, { nonce: f.nonce, balance: f.balance - value, codeHash: f.codeHash });
         this.sub.touch(caller);
       }
     }
     const toAcc = state.account(to);
     if (!delegate && !failed) {
-      const t = toAcc ?? EMPTY_ACCOUNT;
-      state.writeAccount(to, { nonce: t.nonce, balance: t.balance + value, codeHash: t.codeHash });
+      if (value !== 0n || toAcc === undefined) {
+        const t = toAcc ?? EMPTY_ACCOUNT;
+        state.writeAccount(to, { nonce: t.nonce, balance: t.balance + value, codeHash: t.codeHash });
+      }
       this.sub.touch(to);
     }
     const isPrecompile = this.pre.has(codeAddr);
