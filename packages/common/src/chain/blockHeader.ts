@@ -63,20 +63,28 @@ export function receiptBloom(r: Receipt): Uint8Array {
 }
 
 /**
- * The three bloom bits of an item (11 bits each, packed in one number), by the item's identity:
- * the fast EVM hands out one shared byte array per log topic and address it has seen, so a
- * contract's recurring topics are hashed once, not in every receipt.
+ * Bloom bits (three 11-bit indices packed in one number) of byte arrays that are logged again and
+ * again: the fast EVM's shared log topics and addresses (`keepBloomBits`). Found by identity, so a
+ * contract's recurring topics are hashed once, not in every receipt. Arrays seen only once (logs
+ * decoded from disk or the wire) are not added: short-lived WeakMap keys cost the GC more than
+ * their keccak.
  */
 const bloomBits = new WeakMap<Uint8Array, number>();
 
+function bitsOf(item: Uint8Array): number {
+  const h = keccak256(item);
+  let bits = 0;
+  for (let i = 0; i < 6; i += 2) bits = bits * 2048 + (((h[i]! << 8) | h[i + 1]!) & 2047);
+  return bits;
+}
+
+/** Remembers the bloom bits of an array that will be logged many times and never changes. */
+export function keepBloomBits(item: Uint8Array): void {
+  bloomBits.set(item, bitsOf(item));
+}
+
 function addToBloom(bloom: Uint8Array, item: Uint8Array): void {
-  let bits = bloomBits.get(item);
-  if (bits === undefined) {
-    const h = keccak256(item);
-    bits = 0;
-    for (let i = 0; i < 6; i += 2) bits = bits * 2048 + (((h[i]! << 8) | h[i + 1]!) & 2047);
-    bloomBits.set(item, bits);
-  }
+  let bits = bloomBits.get(item) ?? bitsOf(item);
   for (let k = 0; k < 3; k++) {
     const bit = bits % 2048;
     bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);

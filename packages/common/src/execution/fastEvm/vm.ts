@@ -1,5 +1,6 @@
 import type { BlockHeader } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
+import { keepBloomBits } from "../../chain/blockHeader.ts";
 import { KECCAK256_NULL, keccak256 } from "../../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../../state/memoryState.ts";
 import { FastPathAbort } from "./abort.ts";
@@ -84,14 +85,15 @@ export class FastVm {
 
   /**
    * A log topic as bytes. A contract emits the same topics over and over (event signatures,
-   * addresses), so they are kept and shared between logs (never written to), which also lets
-   * `receiptBloom` find their bloom bits by identity. Bounded: cleared when full.
+   * addresses), so they are kept and shared between logs (never written to), with their bloom
+   * bits (`keepBloomBits`) for `receiptBloom`. Bounded: cleared when full.
    */
   word(v: bigint): Uint8Array {
     let b = this.topics.get(v);
     if (b === undefined) {
       if (this.topics.size >= LOG_BYTES_CACHE) this.topics.clear();
       b = toWord(v);
+      keepBloomBits(b);
       this.topics.set(v, b);
     }
     return b;
@@ -103,6 +105,7 @@ export class FastVm {
     if (b === undefined) {
       if (this.logAddresses.size >= LOG_BYTES_CACHE) this.logAddresses.clear();
       b = addrBytes(addr);
+      keepBloomBits(b);
       this.logAddresses.set(addr, b);
     }
     return b;
