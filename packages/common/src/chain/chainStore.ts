@@ -122,6 +122,13 @@ export const DEFAULT_RETAINED_BLOCKS = 512;
 /** Transactions the sealed blocks in memory hold at most, by default (~40 MB of receipts). */
 export const DEFAULT_RETAINED_TXS = 20_000;
 
+/**
+ * Archived blocks kept rebuilt, at most (and within the store's `retainTxs` transactions): the
+ * receipts of one block's transactions, or a block and its parent, come in bursts, and rebuilding
+ * a 5,000-transaction block from the archive takes ~100 ms of the execution thread.
+ */
+const REBUILT_BLOCKS = 4;
+
 /** What stays in memory of a recent sealed block after its transactions leave. */
 interface SealedRef {
   readonly hash: Uint8Array;
@@ -165,6 +172,8 @@ export class ChainStore {
   readonly archive: ChainArchive | null;
   /** The oldest block the node holds (memory or archive): its base, or where retention pruned to. */
   private oldestNumber: bigint;
+  /** Archived blocks rebuilt lately (`REBUILT_BLOCKS`), least recently read first. */
+  private readonly rebuilt = new Map<bigint, { block: Promise<ChainBlock | undefined>; txs: number }>();
 
   /** `base`: the first block held (0, or the block a full node joined at from a snapshot). */
   constructor(
@@ -345,7 +354,33 @@ export class ChainStore {
     if (number < this.oldestNumber) return undefined;
     const b = this.at(number);
     if (b !== undefined || number >= this.first) return b;
-    return (await this.archive?.block(number)) ?? undefined;
+    if (this.archive === null) return undefined;
+    let entry = this.rebuilt.get(number);
+    if (entry !== undefined) this.rebuilt.delete(number);
+    else {
+      const e = { block: this.archive.block(number), txs: 0 };
+      entry = e;
+      e.block.then(
+        (blk) => {
+          e.txs = blk?.txCount ?? 0;
+          this.trimRebuilt();
+        },
+        () => this.rebuilt.get(number) === e && this.rebuilt.delete(number),
+      );
+    }
+    this.rebuilt.set(number, entry);
+    this.trimRebuilt();
+    return (await entry.block) ?? undefined;
+  }
+
+  private trimRebuilt(): void {
+    let txs = 0;
+    for (const e of this.rebuilt.values()) txs += e.txs;
+    for (const [n, e] of this.rebuilt) {
+      if (this.rebuilt.size <= 1 || (this.rebuilt.size <= REBUILT_BLOCKS && txs <= this.retainTxs)) break;
+      this.rebuilt.delete(n);
+      txs -= e.txs;
+    }
   }
 
   /** The hash of any sealed block this node holds, without reading its transactions. */

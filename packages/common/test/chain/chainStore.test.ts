@@ -199,3 +199,38 @@ describe("chain store / memory bounded by blocks and transactions", () => {
     assert.deepEqual(restarted.sealedHash(BLOCKS + 1n), b.hash);
   });
 });
+
+describe("chain store / archived blocks read in bursts", () => {
+  // Empty blocks, so they leave memory by count (after MIN_RETAINED_BLOCKS) and rebuild cheaply.
+  const BLOCKS = BigInt(MIN_RETAINED_BLOCKS) + 20n;
+  let chain: ChainStore;
+  const hashes = new Map<bigint, Uint8Array>();
+
+  before(async () => {
+    chain = new ChainStore(1000n, { archive, retain: MIN_RETAINED_BLOCKS, retainTxs: 100 });
+    let parent = new Uint8Array(32);
+    for (let n = 1000n; n <= 1000n + BLOCKS; n++) {
+      const b = openChainBlock(env(n));
+      chain.addBlock(b);
+      await sealAndArchive(chain, b, parent);
+      parent = b.hash!;
+      hashes.set(n, b.hash!);
+    }
+  });
+
+  it("rebuilds an archived block once for a burst of reads, and keeps only a few rebuilt", async () => {
+    const old = 1005n;
+    assert.equal(chain.block(old), undefined, "the block left memory");
+    // Concurrent reads (a batch of receipts of one block) share one rebuild.
+    const [a, b] = await Promise.all([chain.getBlock(old), chain.getBlock(old)]);
+    assert.ok(a !== undefined && a === b);
+    assert.equal(a.number, old);
+    assert.deepEqual(a.hash, hashes.get(old));
+    assert.equal(await chain.getBlock(old), a, "read again: not rebuilt");
+    // Reading four other archived blocks pushes it out: the next read rebuilds it.
+    for (let n = old + 1n; n <= old + 4n; n++) assert.equal((await chain.getBlock(n))?.number, n);
+    const again = await chain.getBlock(old);
+    assert.ok(again !== undefined && again !== a, "rebuilt after it left the cache");
+    assert.deepEqual(again.hash, hashes.get(old));
+  });
+});
