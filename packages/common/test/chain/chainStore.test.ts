@@ -208,7 +208,7 @@ describe("chain store / archived blocks read in bursts", () => {
 
   before(async () => {
     chain = new ChainStore(1000n, { archive, retain: MIN_RETAINED_BLOCKS, retainTxs: 100 });
-    let parent = new Uint8Array(32);
+    let parent: Uint8Array = new Uint8Array(32);
     for (let n = 1000n; n <= 1000n + BLOCKS; n++) {
       const b = openChainBlock(env(n));
       chain.addBlock(b);
