@@ -10,6 +10,7 @@
  *
  * Exits 1 when a case fails on the fast engine that the reference engine passes.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { relative, sep } from "node:path";
 import { parseArgs } from "node:util";
@@ -50,6 +51,8 @@ interface Row {
 }
 interface Results {
   engine: string;
+  /** The commit the share ran (`git describe --always --dirty`), when it ran in a git checkout. */
+  commit?: string;
   files: number;
   seconds: number;
   rows: [string, Row][];
@@ -112,6 +115,7 @@ async function runShare(): Promise<Results> {
   }
   return {
     engine,
+    commit: commitOf(),
     files: files.length,
     seconds: (performance.now() - started) / 1000,
     rows: [...rows],
@@ -119,6 +123,17 @@ async function runShare(): Promise<Results> {
     fallbackReasons: [...fallbackReasons],
     skipReasons: [...skipReasons],
   };
+}
+
+function commitOf(): string | undefined {
+  try {
+    return execFileSync("git", ["describe", "--always", "--dirty"], {
+      encoding: "utf8",
+      stdio: "pipe",
+    }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function mergeResults(parts: Results[]): Results {
@@ -138,8 +153,10 @@ function mergeResults(parts: Results[]): Results {
     }
     for (const [k, n] of p.fallbackReasons) reasons.set(k, (reasons.get(k) ?? 0) + n);
   }
+  const commits = [...new Set(parts.map((p) => p.commit ?? "?"))];
   return {
     engine: parts[0]!.engine,
+    commit: commits.join(", "),
     files: parts.reduce((s, p) => s + p.files, 0),
     seconds: parts.reduce((s, p) => s + p.seconds, 0),
     rows: [...rows],
@@ -191,7 +208,7 @@ if (values.out !== undefined) {
     "handed its transaction to `runTx` (the case is still judged on the result). *Skipped*: cases neither",
     "engine can run here (below).",
     "",
-    `Run of ${new Date().toISOString().slice(0, 10)}: ${files} files, ${seconds.toFixed(0)} s of run time in total (one core per share, on a shared machine).`,
+    `Run of ${new Date().toISOString().slice(0, 10)}${res.commit === undefined ? "" : ` at \`${res.commit}\``}: ${files} files, ${seconds.toFixed(0)} s of run time in total (one core per share, on a shared machine).`,
     "",
     table,
     "",
