@@ -345,6 +345,29 @@ describe("archive / state and history at every block", () => {
       ]);
       assert.deepEqual(b, a, `receipt of ${h}`);
     }
+    // A transaction read alone from disk (only its mini-block is read) is what its whole block,
+    // rebuilt from disk, says of it: receipt and transaction, on both daemons.
+    for (const url of [seq.rpcUrl, fullnode.rpcUrl]) {
+      const blocks = new Map<string, { receipts: RawReceipt[]; block: RawBlock }>();
+      for (const h of txHashes.filter((_, i) => i % 5 === 0)) {
+        const r = await rpc<RawReceipt>(url, "eth_getTransactionReceipt", [h]);
+        let whole = blocks.get(r.blockNumber);
+        if (whole === undefined) {
+          whole = {
+            receipts: await rpc<RawReceipt[]>(url, "eth_getBlockReceipts", [r.blockNumber]),
+            block: await rpc<RawBlock>(url, "eth_getBlockByNumber", [r.blockNumber, true]),
+          };
+          blocks.set(r.blockNumber, whole);
+        }
+        const i = Number(r.transactionIndex);
+        assert.deepEqual(r, whole.receipts[i], `receipt of ${h} alone and in its block`);
+        assert.deepEqual(
+          await rpc(url, "eth_getTransactionByHash", [h]),
+          whole.block.transactions[i],
+          `transaction ${h} alone and in its block`,
+        );
+      }
+    }
     for (let n = firstBlock; n <= lastBlock; n += 7n) {
       const [a, b] = await Promise.all([
         rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(n), true]),

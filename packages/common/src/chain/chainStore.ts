@@ -427,6 +427,23 @@ export class ChainStore {
   }
 
   /** An included transaction and the block it is in. */
+  /**
+   * A transaction and its block, for showing the transaction alone (a receipt, a transaction by
+   * hash): an archived one comes with its block's header, hash and signature but not the block's
+   * transactions, since only its own mini-block is read. Traces, which replay the block, use
+   * `getTx`.
+   */
+  async findTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
+    const t = this.txs.get(hashHex);
+    if (t !== undefined || this.archive === null) return this.getTx(hashHex);
+    const loc = await this.archive.txLocation(hashHex);
+    if (loc === undefined || loc.block < this.oldestNumber) return undefined;
+    const rebuilt = this.rebuilt.get(loc.block);
+    if (loc.miniBlock === undefined || rebuilt !== undefined || loc.block >= this.first)
+      return this.getTx(hashHex);
+    return this.archive.txInMiniBlock({ ...loc, miniBlock: loc.miniBlock });
+  }
+
   async getTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
     const t = this.txs.get(hashHex);
     if (t !== undefined)

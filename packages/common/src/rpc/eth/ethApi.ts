@@ -366,7 +366,7 @@ export function ethApi(be: ChainBackend): RpcMethodTable<EthMethod> {
     ),
 
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
-      const found = await be.chain.getTx(hash);
+      const found = await be.chain.findTx(hash);
       if (found !== undefined) {
         const { tx: t, block } = found;
         // Strict mode: a transaction whose block has not sealed is still pending.
@@ -376,7 +376,7 @@ export function ethApi(be: ChainBackend): RpcMethodTable<EthMethod> {
       return be.pendingTx(hash);
     }),
     eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
-      const found = await be.chain.getTx(hash);
+      const found = await be.chain.findTx(hash);
       if (found === undefined) return null;
       if (found.block.hash === null && !be.preconfirmations) return null;
       return formatReceipt(found.tx, found.block, common);
