@@ -13,10 +13,17 @@ interface Pending {
   resolve(sender: Uint8Array | null): void;
 }
 
+/** Requests sent to a worker in one message, and its answer once it came. */
+interface Part {
+  pending: Pending[];
+  /** The senders (20 bytes each, or null), once the worker answered or was lost. */
+  senders: (Uint8Array | null)[] | null;
+}
+
 interface Slot {
   worker: Worker;
-  /** Requests sent to this worker and not answered yet, by id. */
-  waiting: Map<number, Pending[]>;
+  /** Parts sent to this worker and not answered yet, by id. */
+  waiting: Map<number, Part>;
 }
 
 /**
@@ -27,12 +34,17 @@ interface Slot {
  * several workers the batch is split between them. The answer is the sender's address, or null when the transaction cannot be
  * decoded or its signature does not recover: the caller's own checks then name the error. A worker
  * that dies is replaced, and what it held resolves to null (the caller recovers on its own thread).
+ * Answers are handed back in the order the calls were made, though workers may finish out of
+ * order: a sender's transactions then reach the pool in the order they arrived (nonce n is not
+ * queued behind n + 1 sent just after it).
  */
 export class SenderRecoveryPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new TurnBatch<Pending>((all, lone) => this.flush(all, lone), "phase");
   private nextId = 1;
   private next = 0;
+  /** Parts sent and not handed back yet, oldest first. */
+  private readonly unanswered: Part[] = [];
   private closed = false;
 
   constructor(
@@ -70,7 +82,9 @@ export class SenderRecoveryPool {
       const part = all.slice(i, i + per);
       const slot = this.slots[this.next++ % this.slots.length]!;
       const id = this.nextId++;
-      slot.waiting.set(id, part);
+      const entry: Part = { pending: part, senders: null };
+      slot.waiting.set(id, entry);
+      this.unanswered.push(entry);
       // One buffer for the whole part, handed over rather than cloned raw by raw.
       const ends = new Uint32Array(part.length);
       let size = 0;
@@ -92,8 +106,10 @@ export class SenderRecoveryPool {
       const part = slot.waiting.get(r.id);
       if (part === undefined) return;
       slot.waiting.delete(r.id);
-      for (let i = 0; i < part.length; i++)
-        part[i]!.resolve(r.ok[i] === 1 ? r.senders.subarray(20 * i, 20 * i + 20) : null);
+      part.senders = part.pending.map((_, i) =>
+        r.ok[i] === 1 ? r.senders.subarray(20 * i, 20 * i + 20) : null,
+      );
+      this.handBack();
     });
     // "error" is followed by "exit": replace the worker once.
     const lost = () => {
@@ -108,7 +124,16 @@ export class SenderRecoveryPool {
   }
 
   private release(slot: Slot): void {
-    for (const part of slot.waiting.values()) for (const p of part) p.resolve(null);
+    for (const part of slot.waiting.values()) part.senders = part.pending.map(() => null);
     slot.waiting.clear();
+    this.handBack();
+  }
+
+  /** Resolves the answered parts at the head of `unanswered`, in the order they were sent. */
+  private handBack(): void {
+    while (this.unanswered.length > 0 && this.unanswered[0]!.senders !== null) {
+      const part = this.unanswered.shift()!;
+      for (let i = 0; i < part.pending.length; i++) part.pending[i]!.resolve(part.senders![i]!);
+    }
   }
 }

@@ -69,6 +69,36 @@ describe("SenderRecoveryPool", () => {
     });
   }
 
+  it("answers in the order the calls were made, though a worker with less to do finishes first", async () => {
+    const pool = new SenderRecoveryPool(2, CHAIN_ID);
+    pools.push(pool);
+    const key = signingKeyFromPrivate(randomPrivateKey());
+    // Both workers loaded first (one request each), so neither is still starting below.
+    await Promise.all(
+      [signed("1559", key.privateKey, 99), signed("1559", key.privateKey, 98)].map((r) => pool.recover(r)),
+    );
+    // One turn: the first half (48 valid, ~75 µs of ecrecover each) goes to one worker, the second
+    // (undecodable, answered at once) to the other, which answers long before the first.
+    const raws = [
+      ...Array.from({ length: 48 }, (_, i) => signed("1559", key.privateKey, i)),
+      ...Array.from({ length: 48 }, () => Uint8Array.of(0x02, 0xc0, 0x01)),
+    ];
+    const order: number[] = [];
+    const got = await Promise.all(
+      raws.map((r, i) =>
+        pool.recover(r).then((a) => {
+          order.push(i);
+          return a;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      order,
+      raws.map((_, i) => i),
+    );
+    assert.equal(got.filter((a) => a !== null).length, 48);
+  });
+
   it("recovers single requests read in one poll (sent to the worker a few at a time), each its own sender", async () => {
     const pool = new SenderRecoveryPool(2, CHAIN_ID);
     pools.push(pool);
