@@ -23,6 +23,18 @@ const EMPTY_ACCOUNT: AccountRec = { nonce: 0n, balance: 0n, codeHash: KECCAK256_
 const MAX_NONCE = 2n ** 64n - 1n;
 /** Distinct log topics (and log addresses) kept as shared bytes before the cache starts over. */
 const LOG_BYTES_CACHE = 4096;
+
+/** The shared bytes of a log topic or address (`FastVm.word`), made and their bloom bits kept on first use. */
+function sharedLogBytes<K>(cache: Map<K, Uint8Array>, key: K, make: (key: K) => Uint8Array): Uint8Array {
+  let b = cache.get(key);
+  if (b === undefined) {
+    if (cache.size >= LOG_BYTES_CACHE) cache.clear();
+    b = make(key);
+    keepBloomBits(b);
+    cache.set(key, b);
+  }
+  return b;
+}
 /**
  * Deeper call chains go to `runTx`: each EVM frame costs a few JS frames, and the JS stack would
  * overflow before the EVM's own limit of 1024. Real contracts rarely nest past a dozen frames.
@@ -89,26 +101,12 @@ export class FastVm {
    * bits (`keepBloomBits`) for `receiptBloom`. Bounded: cleared when full.
    */
   word(v: bigint): Uint8Array {
-    let b = this.topics.get(v);
-    if (b === undefined) {
-      if (this.topics.size >= LOG_BYTES_CACHE) this.topics.clear();
-      b = toWord(v);
-      keepBloomBits(b);
-      this.topics.set(v, b);
-    }
-    return b;
+    return sharedLogBytes(this.topics, v, toWord);
   }
 
   /** A log's address as bytes, shared as `word` shares topics. */
   logAddress(addr: string): Uint8Array {
-    let b = this.logAddresses.get(addr);
-    if (b === undefined) {
-      if (this.logAddresses.size >= LOG_BYTES_CACHE) this.logAddresses.clear();
-      b = addrBytes(addr);
-      keepBloomBits(b);
-      this.logAddresses.set(addr, b);
-    }
-    return b;
+    return sharedLogBytes(this.logAddresses, addr, addrBytes);
   }
 
   blockHash(n: bigint): Uint8Array {
