@@ -6,7 +6,7 @@ import type { ChainConfig } from "../config/chainConfig.ts";
 import { keccak256 } from "../crypto/keccak.ts";
 import { type BlockEnv, nextBaseFee } from "./blockHeader.ts";
 import type { Log, Receipt, SignedMiniBlock } from "../types/chain.ts";
-import type { ChainArchive } from "./chainArchive.ts";
+import type { ArchivedTxLocation, ChainArchive } from "./chainArchive.ts";
 
 /**
  * One included transaction and everything RPC needs to describe it. History lives in memory, so
@@ -426,7 +426,6 @@ export class ChainStore {
     return n === undefined ? undefined : this.getBlock(n);
   }
 
-  /** An included transaction and the block it is in. */
   /**
    * A transaction and its block, for showing the transaction alone (a receipt, a transaction by
    * hash): an archived one comes with its block's header, hash and signature but not the block's
@@ -434,23 +433,26 @@ export class ChainStore {
    * `getTx`.
    */
   async findTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
-    const t = this.txs.get(hashHex);
-    if (t !== undefined || this.archive === null) return this.getTx(hashHex);
+    if (this.txs.has(hashHex) || this.archive === null) return this.getTx(hashHex);
     const loc = await this.archive.txLocation(hashHex);
     if (loc === undefined || loc.block < this.oldestNumber) return undefined;
-    const rebuilt = this.rebuilt.get(loc.block);
-    if (loc.miniBlock === undefined || rebuilt !== undefined || loc.block >= this.first)
-      return this.getTx(hashHex);
+    if (loc.miniBlock === undefined || this.rebuilt.has(loc.block) || loc.block >= this.first)
+      return this.txInBlock(loc);
     return this.archive.txInMiniBlock({ ...loc, miniBlock: loc.miniBlock });
   }
 
+  /** An included transaction and the block it is in. */
   async getTx(hashHex: string): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
     const t = this.txs.get(hashHex);
     if (t !== undefined)
       return t.blockNumber < this.oldestNumber ? undefined : { tx: t, block: this.at(t.blockNumber)! };
     if (this.archive === null) return undefined;
     const loc = await this.archive.txLocation(hashHex);
-    if (loc === undefined) return undefined;
+    return loc === undefined ? undefined : this.txInBlock(loc);
+  }
+
+  /** An archived transaction, from its whole block. */
+  private async txInBlock(loc: ArchivedTxLocation): Promise<{ tx: TxEntry; block: ChainBlock } | undefined> {
     const block = await this.getBlock(loc.block);
     const tx = block?.txs[loc.index];
     return tx === undefined || block === undefined ? undefined : { tx, block };
