@@ -79,7 +79,11 @@ function targetList(): TargetName[] {
 }
 
 function kindList(): ("eth" | "erc20")[] {
-  const names = (process.env.BENCH_KINDS ?? "eth,erc20").split(",").map((s) => s.trim());
+  // Empty (BENCH_KINDS=) runs no transfer kind: e.g. the swap figures alone.
+  const names = (process.env.BENCH_KINDS ?? "eth,erc20")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   for (const n of names)
     if (n !== "eth" && n !== "erc20") throw new Error(`BENCH_KINDS: unknown kind "${n}" (known: eth, erc20)`);
   return (["eth", "erc20"] as const).filter((k) => names.includes(k));

@@ -3,6 +3,7 @@
 // Usage: node bench/micro/profSummary.mjs <file.cpuprofile> [top=40] [from_s] [to_s]
 // from_s/to_s: only samples in that window (seconds from the profile's start); the timeline it
 // prints first (busy share per second) shows where the load was.
+// UNDER=<function name>: only samples with that function on their stack (e.g. UNDER=runAll).
 import { readFileSync } from "node:fs";
 
 const [file, topArg, fromArg, toArg] = process.argv.slice(2);
@@ -15,6 +16,24 @@ const out = (...parts) => process.stdout.write(`${parts.join(" ")}\n`);
 const prof = JSON.parse(readFileSync(file, "utf8"));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+const under = process.env.UNDER;
+const parentOf = new Map();
+for (const n of prof.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+const underMemo = new Map();
+/** Whether a sample's stack holds the function UNDER names. */
+function isUnder(id) {
+  let known = underMemo.get(id);
+  if (known === undefined) {
+    known = false;
+    for (let at = id; at !== undefined; at = parentOf.get(at))
+      if (byId.get(at).callFrame.functionName === under) {
+        known = true;
+        break;
+      }
+    underMemo.set(id, known);
+  }
+  return known;
+}
 const from = Number(fromArg ?? 0) * 1e6;
 const to = toArg === undefined ? Number.POSITIVE_INFINITY : Number(toArg) * 1e6;
 const self = new Map();
@@ -28,6 +47,7 @@ for (let i = 0; i < prof.samples.length; i++) {
   perSecond[sec].all += dt;
   if (!idleIds.has(prof.samples[i])) perSecond[sec].busy += dt;
   if (t < from || t > to) continue;
+  if (under !== undefined && !isUnder(prof.samples[i])) continue;
   self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + dt);
 }
 out(
