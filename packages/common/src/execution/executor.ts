@@ -35,6 +35,11 @@ export interface ExecutorOptions {
   syncBlockHash?: SyncBlockHash;
   /** Called with a short, fixed reason each time the fast engine hands a transaction to `runTx`. */
   onFallback?: (reason: string) => void;
+  /**
+   * Frames that must have run a contract's code before the fast engine compiles it (default
+   * `DEFAULT_COMPILE_AFTER`; 0 compiles all code, as tests do to prove the compiler; Infinity never).
+   */
+  compileAfter?: number;
 }
 
 export type TxOutcome = { ok: true; receipt: Receipt; bloom: Uint8Array } | { ok: false; reason: string };
@@ -82,7 +87,7 @@ export class Executor {
       common,
       state,
       opts.plainTransfers === false ? null : PlainTransfers.create(common),
-      opts.engine === "fast" ? FastTxRunner.create(common) : null,
+      opts.engine === "fast" ? FastTxRunner.create(common, opts.compileAfter) : null,
       opts,
     );
     return ex;

@@ -194,7 +194,7 @@ function contract(r: R): Uint8Array {
   return Uint8Array.from(out);
 }
 
-async function setup(engine: ExecutionEngine, seed: number) {
+async function setup(engine: ExecutionEngine, seed: number, compileAfter?: number) {
   const r = rng(seed * 7919);
   const state = new MemoryState();
   for (const k of keys)
@@ -211,6 +211,7 @@ async function setup(engine: ExecutionEngine, seed: number) {
     engine,
     syncBlockHash: () => undefined,
     onFallback: (reason) => fallbacks.push(reason),
+    compileAfter,
   });
   executor.takeReads();
   return { state, executor, fallbacks };
@@ -242,105 +243,111 @@ function canonicalReads(executor: Executor): unknown {
 const outcome = (o: TxOutcome): unknown =>
   o.ok ? { ok: true, receipt: o.receipt, bloom: hex(o.bloom) } : { ok: false };
 
+// Each seed twice: interpreted only, and with every block of code compiled (blockCompiler.ts).
+const VARIANTS = [
+  { name: "interpreted", compileAfter: Number.POSITIVE_INFINITY },
+  { name: "compiled", compileAfter: 0 },
+] as const;
+
 describe("fast EVM / differential fuzzing against runTx", () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
-    it(`random contracts and transactions give identical outcomes, diffs and reads (seed ${seed})`, async () => {
-      const r = rng(seed);
-      const fast = await setup("fast", seed);
-      const ref = await setup("reference", seed);
-      const nonces = keys.map(() => 0n);
-      let ran = 0;
-      let contractCalls = 0;
-      for (let blockNo = 1n; blockNo <= 6n; blockNo++) {
-        const baseFee = pick(r, [0n, 7n]);
-        const env = {
-          number: blockNo,
-          timestamp: 1_700_000_000n + blockNo,
-          baseFee,
-          gasLimit: 30_000_000n,
-          coinbase: r.int(3) === 0 ? keys[0]!.address : new Uint8Array(20).fill(0xcb),
-          prevRandao: keccak256(Uint8Array.of(Number(blockNo))),
-        };
-        const block = executionBlock(env, common);
-        let gasUsed = 0n;
-        for (let i = 0; i < 25; i++) {
-          const s = r.int(keys.length);
-          const k = keys[s]!;
-          const kind = r.int(10);
-          const to: Hex | undefined =
-            kind === 0 ? undefined : kind === 1 ? pick(r, PRECOMPILES) : pick(r, CONTRACTS);
-          const data =
-            to === undefined
-              ? Uint8Array.from([...contract(r), 0x00].slice(0, 200))
-              : kind === 1
-                ? r.bytes(r.int(130))
-                : r.bytes(r.int(3) * 16);
-          const nonce = r.int(20) === 0 ? nonces[s]! + 1n : nonces[s]!;
-          const gasLimit = pick(r, [60_000n, 250_000n, 1_000_000n, 22_000n]);
-          const value = r.int(3) === 0 ? BigInt(r.int(10_000)) : 0n;
-          const fee = baseFee + BigInt(r.int(3));
-          let tx: TypedTransaction;
-          switch (r.int(3)) {
-            case 0:
-              tx = createLegacyTx({ nonce, gasPrice: fee + 1n, gasLimit, to, value, data }, { common });
-              break;
-            case 1:
-              tx = createAccessList2930Tx(
-                {
-                  chainId: 4242n,
-                  nonce,
-                  gasPrice: fee + 1n,
-                  gasLimit,
-                  to,
-                  value,
-                  data,
-                  accessList:
-                    to === undefined || r.int(2) === 0
-                      ? []
-                      : [{ address: to, storageKeys: [`0x${"00".repeat(31)}0${r.int(4)}`] }],
-                },
-                { common },
-              );
-              break;
-            default:
-              tx = createFeeMarket1559Tx(
-                {
-                  chainId: 4242n,
-                  nonce,
-                  maxFeePerGas: fee + 2n,
-                  maxPriorityFeePerGas: 1n,
-                  gasLimit,
-                  to,
-                  value,
-                  data,
-                },
-                { common },
-              );
-          }
-          const signed = tx.sign(k.privateKey);
-          const a = await fast.executor.execute(signed, block, gasUsed);
-          const b = await ref.executor.execute(signed, block, gasUsed);
-          const where = `seed ${seed}, block ${blockNo}, tx ${i} (to ${to ?? "create"})`;
-          assert.deepEqual(outcome(a), outcome(b), `${where}: outcome`);
-          assert.deepEqual(canonicalDiff(fast.state), canonicalDiff(ref.state), `${where}: diff`);
-          assert.deepEqual(canonicalReads(fast.executor), canonicalReads(ref.executor), `${where}: reads`);
-          if (a.ok) {
-            gasUsed = a.receipt.cumulativeGasUsed;
-            nonces[s]!++;
-            ran++;
-            if (to !== undefined && CONTRACTS.includes(to)) contractCalls++;
+  for (const seed of [1, 2, 3, 4, 5, 6])
+    for (const variant of VARIANTS)
+      it(`random contracts and transactions give identical outcomes, diffs and reads (seed ${seed}, ${variant.name})`, async () => {
+        const r = rng(seed);
+        const fast = await setup("fast", seed, variant.compileAfter);
+        const ref = await setup("reference", seed);
+        const nonces = keys.map(() => 0n);
+        let ran = 0;
+        let contractCalls = 0;
+        for (let blockNo = 1n; blockNo <= 6n; blockNo++) {
+          const baseFee = pick(r, [0n, 7n]);
+          const env = {
+            number: blockNo,
+            timestamp: 1_700_000_000n + blockNo,
+            baseFee,
+            gasLimit: 30_000_000n,
+            coinbase: r.int(3) === 0 ? keys[0]!.address : new Uint8Array(20).fill(0xcb),
+            prevRandao: keccak256(Uint8Array.of(Number(blockNo))),
+          };
+          const block = executionBlock(env, common);
+          let gasUsed = 0n;
+          for (let i = 0; i < 25; i++) {
+            const s = r.int(keys.length);
+            const k = keys[s]!;
+            const kind = r.int(10);
+            const to: Hex | undefined =
+              kind === 0 ? undefined : kind === 1 ? pick(r, PRECOMPILES) : pick(r, CONTRACTS);
+            const data =
+              to === undefined
+                ? Uint8Array.from([...contract(r), 0x00].slice(0, 200))
+                : kind === 1
+                  ? r.bytes(r.int(130))
+                  : r.bytes(r.int(3) * 16);
+            const nonce = r.int(20) === 0 ? nonces[s]! + 1n : nonces[s]!;
+            const gasLimit = pick(r, [60_000n, 250_000n, 1_000_000n, 22_000n]);
+            const value = r.int(3) === 0 ? BigInt(r.int(10_000)) : 0n;
+            const fee = baseFee + BigInt(r.int(3));
+            let tx: TypedTransaction;
+            switch (r.int(3)) {
+              case 0:
+                tx = createLegacyTx({ nonce, gasPrice: fee + 1n, gasLimit, to, value, data }, { common });
+                break;
+              case 1:
+                tx = createAccessList2930Tx(
+                  {
+                    chainId: 4242n,
+                    nonce,
+                    gasPrice: fee + 1n,
+                    gasLimit,
+                    to,
+                    value,
+                    data,
+                    accessList:
+                      to === undefined || r.int(2) === 0
+                        ? []
+                        : [{ address: to, storageKeys: [`0x${"00".repeat(31)}0${r.int(4)}`] }],
+                  },
+                  { common },
+                );
+                break;
+              default:
+                tx = createFeeMarket1559Tx(
+                  {
+                    chainId: 4242n,
+                    nonce,
+                    maxFeePerGas: fee + 2n,
+                    maxPriorityFeePerGas: 1n,
+                    gasLimit,
+                    to,
+                    value,
+                    data,
+                  },
+                  { common },
+                );
+            }
+            const signed = tx.sign(k.privateKey);
+            const a = await fast.executor.execute(signed, block, gasUsed);
+            const b = await ref.executor.execute(signed, block, gasUsed);
+            const where = `seed ${seed}, block ${blockNo}, tx ${i} (to ${to ?? "create"})`;
+            assert.deepEqual(outcome(a), outcome(b), `${where}: outcome`);
+            assert.deepEqual(canonicalDiff(fast.state), canonicalDiff(ref.state), `${where}: diff`);
+            assert.deepEqual(canonicalReads(fast.executor), canonicalReads(ref.executor), `${where}: reads`);
+            if (a.ok) {
+              gasUsed = a.receipt.cumulativeGasUsed;
+              nonces[s]!++;
+              ran++;
+              if (to !== undefined && CONTRACTS.includes(to)) contractCalls++;
+            }
           }
         }
-      }
-      // The comparison means something only if most transactions ran on the fast engine.
-      assert.ok(ran > 80, `only ${ran} transactions ran`);
-      assert.ok(contractCalls > 50, `only ${contractCalls} contract calls`);
-      assert.ok(
-        fast.fallbacks.length < ran / 10,
-        `fell back ${fast.fallbacks.length} times: ${fast.fallbacks}`,
-      );
-    });
-  }
+        // The comparison means something only if most transactions ran on the fast engine.
+        assert.ok(ran > 80, `only ${ran} transactions ran`);
+        assert.ok(contractCalls > 50, `only ${contractCalls} contract calls`);
+        assert.ok(
+          fast.fallbacks.length < ran / 10,
+          `fell back ${fast.fallbacks.length} times: ${fast.fallbacks}`,
+        );
+      });
 });
 
 describe("fast EVM / a transaction handed to runTx mid-way", () => {

@@ -20,6 +20,7 @@ import { type CaseResult, listTestFiles, runCase, runFile, stateTestsDir } from 
 const { values } = parseArgs({
   options: {
     engine: { type: "string", default: "fast" },
+    "compile-after": { type: "string", default: "0" },
     filter: { type: "string" },
     out: { type: "string" },
     shard: { type: "string" },
@@ -30,15 +31,22 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    "pnpm test:state [--engine fast|reference] [--filter <substring>] [--out STATE-TESTS.md]\n" +
+    "pnpm test:state [--engine fast|reference] [--compile-after <runs>] [--filter <substring>] [--out STATE-TESTS.md]\n" +
       "               [--shard <k>/<n> --json <file>] | [--merge <a.json,b.json,...> --out STATE-TESTS.md]\n" +
-      "Runs ../shared/ethereum-tests/GeneralStateTests (or $ETHEREUM_TESTS_DIR) through the Executor.\n",
+      "Runs ../shared/ethereum-tests/GeneralStateTests (or $ETHEREUM_TESTS_DIR) through the Executor.\n" +
+      "--compile-after: runs of a contract's code before the fast engine compiles its blocks\n" +
+      "(default 0: all code compiled; Infinity: the interpreter alone).\n",
   );
   process.exit(0);
 }
 const engine = values.engine as ExecutionEngine;
 if (engine !== "fast" && engine !== "reference") {
   process.stderr.write(`--engine must be fast or reference, not ${engine}\n`);
+  process.exit(2);
+}
+const compileAfter = Number(values["compile-after"]);
+if (!(compileAfter >= 0)) {
+  process.stderr.write(`--compile-after must be a number of runs >= 0, not ${values["compile-after"]}\n`);
   process.exit(2);
 }
 
@@ -51,6 +59,8 @@ interface Row {
 }
 interface Results {
   engine: string;
+  /** The fast engine's `compileAfter` (absent in reports from before the block compiler). */
+  compileAfter?: string;
   /** The commit the share ran (`git describe --always --dirty`), when it ran in a git checkout. */
   commit?: string;
   files: number;
@@ -88,7 +98,7 @@ async function runShare(): Promise<Results> {
       row = { cases: 0, pass: 0, fail: 0, skip: 0, fellBack: 0 };
       rows.set(folder, row);
     }
-    for (const r of await runFile(f, engine, root)) {
+    for (const r of await runFile(f, engine, root, undefined, compileAfter)) {
       row.cases++;
       row[r.verdict]++;
       if (r.fallbacks.length > 0) row.fellBack++;
@@ -115,6 +125,7 @@ async function runShare(): Promise<Results> {
   }
   return {
     engine,
+    compileAfter: values["compile-after"],
     commit: commitOf(),
     files: files.length,
     seconds: (performance.now() - started) / 1000,
@@ -156,6 +167,7 @@ function mergeResults(parts: Results[]): Results {
   const commits = [...new Set(parts.map((p) => p.commit ?? "?"))];
   return {
     engine: parts[0]!.engine,
+    compileAfter: parts[0]!.compileAfter,
     commit: commits.join(", "),
     files: parts.reduce((s, p) => s + p.files, 0),
     seconds: parts.reduce((s, p) => s + p.seconds, 0),
@@ -201,7 +213,7 @@ if (values.out !== undefined) {
   const md = [
     "# Ethereum state tests",
     "",
-    `\`pnpm test:state --out STATE-TESTS.md\` (engine \`${res.engine}\`): every case of`,
+    `\`pnpm test:state --out STATE-TESTS.md\` (engine \`${res.engine}\`${res.compileAfter === undefined ? "" : `, \`--compile-after ${res.compileAfter}\``}): every case of`,
     "`../shared/ethereum-tests/GeneralStateTests` with Cancun expectations, run through the `Executor`",
     "(pre-state into a `MemoryState`, the post entry's `txbytes` executed, the post-state root from the",
     "project's `StateTrie` and the logs hash compared). A case counts as *fell back* when the fast engine",

@@ -111,12 +111,17 @@ const unpadded = (v: bigint): Uint8Array => {
   return hexToBytes(`0x${s}`);
 };
 
-/** The cases of one file, on one engine (`only`: just the cases with these ids). */
+/**
+ * The cases of one file, on one engine (`only`: just the cases with these ids). `compileAfter`
+ * goes to the fast engine (`ExecutorOptions.compileAfter`): 0 runs all code through the block
+ * compiler, Infinity through the interpreter alone.
+ */
 export async function runFile(
   path: string,
   engine: ExecutionEngine,
   root: string,
   only?: (id: string) => boolean,
+  compileAfter?: number,
 ): Promise<CaseResult[]> {
   const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, JsonTest>;
   const results: CaseResult[] = [];
@@ -133,7 +138,7 @@ export async function runFile(
         continue;
       }
       try {
-        results.push({ id, ...(await runPost(test, posts[i]!, engine)) });
+        results.push({ id, ...(await runPost(test, posts[i]!, engine, compileAfter)) });
       } catch (err) {
         results.push({
           id,
@@ -153,8 +158,9 @@ export async function runCase(
   id: string,
   engine: ExecutionEngine,
   root: string,
+  compileAfter?: number,
 ): Promise<CaseResult | null> {
-  return (await runFile(path, engine, root, (x) => x === id))[0] ?? null;
+  return (await runFile(path, engine, root, (x) => x === id, compileAfter))[0] ?? null;
 }
 
 /** Blob transactions and the point-evaluation precompile need a KZG library neither engine has here. */
@@ -164,6 +170,7 @@ async function runPost(
   test: JsonTest,
   post: JsonPost,
   engine: ExecutionEngine,
+  compileAfter: number | undefined,
 ): Promise<Omit<CaseResult, "id">> {
   const c = cancunCommon();
   const state = new MemoryState();
@@ -205,6 +212,7 @@ async function runPost(
     plainTransfers: false,
     syncBlockHash: testBlockHash,
     onFallback: (r) => fallbacks.push(r),
+    compileAfter,
   });
 
   let logs: Log[] = [];

@@ -20,22 +20,27 @@ describe("fast EVM / Ethereum state tests (sample)", () => {
   const root = stateTestsDir();
   const files = listTestFiles(root).filter((f, i) => i % STRIDE === 0 && statSync(f).size < SIZE_CAP);
 
-  it(`passes every case of ${files.length} state-test files`, async () => {
-    let cases = 0;
-    let skipped = 0;
-    const failures: string[] = [];
-    for (const f of files) {
-      for (const r of await runFile(f, "fast", root)) {
-        cases++;
-        if (r.verdict === "skip") skipped++;
-        else if (r.verdict === "fail") failures.push(`${r.id}: ${r.reason}`);
+  // Interpreted alone, and with all code compiled (blockCompiler.ts) from its first run.
+  for (const [variant, compileAfter] of [
+    ["interpreted", Number.POSITIVE_INFINITY],
+    ["compiled", 0],
+  ] as const)
+    it(`passes every case of ${files.length} state-test files (${variant})`, async () => {
+      let cases = 0;
+      let skipped = 0;
+      const failures: string[] = [];
+      for (const f of files) {
+        for (const r of await runFile(f, "fast", root, undefined, compileAfter)) {
+          cases++;
+          if (r.verdict === "skip") skipped++;
+          else if (r.verdict === "fail") failures.push(`${r.id}: ${r.reason}`);
+        }
       }
-    }
-    assert.deepEqual(failures, [], `${failures.length} of ${cases} cases failed`);
-    // The sample means something only if it ran a good number of cases.
-    assert.ok(
-      cases - skipped > 1000,
-      `only ${cases - skipped} cases ran (${relative(root, files[0] ?? root)}…)`,
-    );
-  });
+      assert.deepEqual(failures, [], `${failures.length} of ${cases} cases failed`);
+      // The sample means something only if it ran a good number of cases.
+      assert.ok(
+        cases - skipped > 1000,
+        `only ${cases - skipped} cases ran (${relative(root, files[0] ?? root)}…)`,
+      );
+    });
 });

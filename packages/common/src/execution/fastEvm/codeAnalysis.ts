@@ -11,6 +11,8 @@ import { toBigAt } from "./words.ts";
 export interface CodeInfo {
   dests: Uint8Array;
   pushes: (bigint | undefined)[];
+  /** Frames that ran this code; once `FastVm.compileAfter` did, its blocks are compiled as reached. */
+  runs: number;
 }
 
 const cache = new WeakMap<Uint8Array, CodeInfo>();
@@ -39,5 +41,5 @@ export function analyse(code: Uint8Array): CodeInfo {
       i += len;
     }
   }
-  return { dests, pushes };
+  return { dests, pushes, runs: 0 };
 }

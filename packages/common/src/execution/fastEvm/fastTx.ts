@@ -9,6 +9,7 @@ import type { Receipt } from "../../types/chain.ts";
 import { hexOf } from "../../util/hex.ts";
 import { type TxFields, effectivePrice, upfrontCost } from "../../chain/txFields.ts";
 import { FastPathAbort } from "./abort.ts";
+import { DEFAULT_COMPILE_AFTER } from "./blockCompiler.ts";
 import { STATUS_OK } from "./frame.ts";
 import { MAX_FAST_GAS, type Rules, rulesFor } from "./rules.ts";
 import { FastVm, createAddress } from "./vm.ts";
@@ -44,15 +45,17 @@ export class FastTxRunner {
   private constructor(
     private readonly rules: Rules,
     common: Common,
+    compileAfter: number,
   ) {
     this.vm = new FastVm(rules, common);
+    this.vm.compileAfter = compileAfter;
     for (const a of this.vm.pre.addresses()) this.vm.sub.alwaysWarm.add(a);
   }
 
   /** Null when the chain's rules are not ones the fast EVM implements (then everything goes to runTx). */
-  static create(common: Common): FastTxRunner | null {
+  static create(common: Common, compileAfter = DEFAULT_COMPILE_AFTER): FastTxRunner | null {
     const rules = rulesFor(common);
-    return rules === null ? null : new FastTxRunner(rules, common);
+    return rules === null ? null : new FastTxRunner(rules, common, compileAfter);
   }
 
   /**

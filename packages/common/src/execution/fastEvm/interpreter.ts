@@ -1,5 +1,6 @@
 import { keccak256 } from "../../crypto/keccak.ts";
 import { FastPathAbort } from "./abort.ts";
+import { BLOCK_HALT, blocksOf } from "./blockCompiler.ts";
 import { type Frame, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import type { FastVm } from "./vm.ts";
 import {
@@ -148,8 +149,29 @@ export function run(vm: FastVm, f: Frame): Status {
   let sp = 0;
   let pc = 0;
   let gas = f.gas;
+  // Hot code runs its straight-line parts compiled (blockCompiler.ts). After a block's entry
+  // checks fail, its opcodes are interpreted one by one up to the next jump.
+  const info = f.info;
+  const blocks = ++info.runs >= vm.compileAfter ? blocksOf(info, code, vm.rules.hardfork, staticGas) : null;
+  let compiled = blocks !== null;
 
   while (pc < n) {
+    if (compiled) {
+      const b = blocks!.at(pc);
+      if (b !== null) {
+        f.sp = sp;
+        f.gas = gas;
+        const next = b(s, f);
+        if (next >= 0) {
+          pc = next;
+          sp = f.sp;
+          gas = f.gas;
+          continue;
+        }
+        if (next === BLOCK_HALT) return halt(f);
+        compiled = false;
+      }
+    }
     const op = code[pc]!;
     const base = staticGas[op]!;
     if (base < 0) return halt(f);
@@ -512,10 +534,12 @@ export function run(vm: FastVm, f: Frame): Status {
         const d = s[--sp]!;
         if (d >= nBig || dests[Number(d)] !== 1) return halt(f);
         pc = Number(d);
+        compiled = blocks !== null;
         continue;
       }
       case 0x57: {
         sp -= 2;
+        compiled = blocks !== null;
         if (s[sp]! !== 0n) {
           const d = s[sp + 1]!;
           if (d >= nBig || dests[Number(d)] !== 1) return halt(f);

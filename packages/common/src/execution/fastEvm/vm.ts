@@ -4,6 +4,7 @@ import { keepBloomBits } from "../../chain/blockHeader.ts";
 import { KECCAK256_NULL, keccak256 } from "../../crypto/keccak.ts";
 import type { AccountRec, MemoryState } from "../../state/memoryState.ts";
 import { FastPathAbort } from "./abort.ts";
+import { DEFAULT_COMPILE_AFTER } from "./blockCompiler.ts";
 import { analyse, codeInfo } from "./codeAnalysis.ts";
 import { Frame, FramePool, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import { run } from "./interpreter.ts";
@@ -58,6 +59,8 @@ export class FastVm {
   private readonly logAddresses = new Map<string, Uint8Array>();
   readonly pre: Precompiles;
   state!: MemoryState;
+  /** Frames that must have run a contract's code before its blocks are compiled (0: always). */
+  compileAfter = DEFAULT_COMPILE_AFTER;
   /** State checkpoints this VM has open (all reverted when a transaction is abandoned). */
   openCheckpoints = 0;
 
