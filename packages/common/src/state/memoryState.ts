@@ -323,9 +323,12 @@ export class MemoryState implements StateManagerInterface, StateReader {
     this.journal.length = mark;
   }
 
-  /** A slot's value when the current transaction started (unpadded; empty = zero). */
-  originalSlot(addr: string, key: string): Uint8Array {
-    return this.txOriginal.get(`${addr}:${key}`) ?? this.slot(addr, key) ?? EMPTY;
+  /**
+   * A slot's value when the current transaction started (unpadded; empty = zero). `joined` is
+   * `addr + key`, for a caller that has it already (one string, hashed once, serves every lookup).
+   */
+  originalSlot(addr: string, key: string, joined = addr + key): Uint8Array {
+    return this.txOriginal.get(joined) ?? this.slot(addr, key) ?? EMPTY;
   }
 
   /** Forgets the transaction's original slot values (`originalStorageCache.clear()`). */
@@ -341,9 +344,9 @@ export class MemoryState implements StateManagerInterface, StateReader {
     this.setAccount(addr, { nonce: cur.nonce, balance: cur.balance, codeHash });
   }
 
-  /** `putStorage` with an unpadded value (empty = zero). */
-  writeSlot(addr: string, key: string, value: Uint8Array): void {
-    this.setSlot(addr, key, value);
+  /** `putStorage` with an unpadded value (empty = zero); `joined` as for `originalSlot`. */
+  writeSlot(addr: string, key: string, value: Uint8Array, joined?: string): void {
+    this.setSlot(addr, key, value, joined);
   }
 
   /** `clearStorage`. */
@@ -397,7 +400,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
     this.putCodeRaw(addr, code);
   }
 
-  private setSlot(addr: string, key: string, value: Uint8Array): void {
+  private setSlot(addr: string, key: string, value: Uint8Array, joined?: string): void {
     const prev = this.slot(addr, key);
     const t = this.touch(addr);
     t.slots ??= new Map();
@@ -410,7 +413,7 @@ export class MemoryState implements StateManagerInterface, StateReader {
     }
     if (this.checkpoints.length > 0) {
       // Only writes inside a transaction (a checkpoint) have an "original" value (EIP-2200).
-      const ok = `${addr}:${key}`;
+      const ok = joined ?? addr + key;
       if (!this.txOriginal.has(ok)) this.txOriginal.set(ok, prev ?? EMPTY);
       this.journal.push({ t: 1, addr, key, prev });
     }

@@ -497,11 +497,13 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x55: {
         if (f.isStatic) return halt(f);
         const key = slotKey(s[sp - 1]!);
+        // One string for the warm set and the originals: hashed once, not per lookup.
+        const joined = f.address + key;
         const v = s[sp - 2]!;
         const current = toBig(state.slot(f.address, key) ?? EMPTY);
-        const original = toBig(state.originalSlot(f.address, key));
+        const original = toBig(state.originalSlot(f.address, key, joined));
         if (gas <= g.sstoreSentry) return halt(f);
-        const cold = !sub.warmSlots.has(f.address + key);
+        const cold = !sub.warmSlots.has(joined);
         let cost: number;
         if (current === v) cost = g.warmRead;
         else if (original === current) {
@@ -521,12 +523,12 @@ export function run(vm: FastVm, f: Frame): Status {
           cost = g.warmRead;
         }
         if (cold) {
-          sub.warmSlot(f.address + key);
+          sub.warmSlot(joined);
           cost += g.coldSload;
         }
         gas -= cost;
         if (gas < 0) return halt(f);
-        state.writeSlot(f.address, key, toUnpadded(v));
+        state.writeSlot(f.address, key, toUnpadded(v), joined);
         sp -= 2;
         break;
       }
