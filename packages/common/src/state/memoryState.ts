@@ -1,7 +1,7 @@
 import type { StateManagerInterface } from "@ethereumjs/common";
-import { Account, type Address, equalsBytes, hexToBytes, unpadBytes } from "@ethereumjs/util";
+import { Account, type Address, equalsBytes, unpadBytes } from "@ethereumjs/util";
 import { KECCAK256_NULL, KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
-import { hexOf } from "../util/hex.ts";
+import { bytesOfHex, hexOf } from "../util/hex.ts";
 import type { AccountDiff, StateDiff } from "./stateDiff.ts";
 import { DIFF_FLAG_CREATED, DIFF_FLAG_DELETED } from "./stateDiff.ts";
 
@@ -635,5 +635,5 @@ function accountDiff(
   return changed ? d : null;
 }
 
-const hexToAddressBytes = (hex: string): Uint8Array => hexToBytes(hex as `0x${string}`);
-const hexToWord = (hex: string): Uint8Array => hexToBytes(hex as `0x${string}`);
+const hexToAddressBytes = bytesOfHex;
+const hexToWord = bytesOfHex;

@@ -11,6 +11,16 @@ export function hexOf(bytes: Uint8Array): string {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
 }
 
+/**
+ * The bytes of `0x`-prefixed hex that is known to be well formed (map keys this code made with
+ * `hexOf`): Node's native decoder, about half the cost of `@ethereumjs/util`'s `hexToBytes`,
+ * which validates with a regular expression and parses a character pair at a time. A copy of
+ * exact size, not a view of Node's shared buffer pool (which a kept view would pin).
+ */
+export function bytesOfHex(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+}
+
 /** The minimal big-endian bytes of a non-negative `v` (none for zero), through Node's hex codec. */
 export function bigToBytes(v: bigint): Uint8Array {
   if (v === 0n) return new Uint8Array(0);

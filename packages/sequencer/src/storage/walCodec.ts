@@ -1,5 +1,5 @@
 import { RLP } from "@ethereumjs/rlp";
-import { bytesToHex, hexToBytes } from "@ethereumjs/util";
+import { bytesToHex } from "@ethereumjs/util";
 import {
   type BlockEnv,
   type BlockReads,
@@ -9,6 +9,7 @@ import {
   type SignedMiniBlock,
   big,
   bytes,
+  bytesOfHex,
   decodeSignedMiniBlock,
   list,
   u,
@@ -39,14 +40,13 @@ export function encodeLoggedMiniBlock(
   senders: Uint8Array[],
   reads: BlockReads,
 ): Uint8Array {
-  const hex = (a: string) => hexToBytes(a as `0x${string}`);
   return RLP.encode([
     encodedMiniBlock,
     senders,
     [
-      [...reads.accounts].map(hex),
-      [...reads.slots].map(([a, keys]) => [hex(a), [...keys].map(hex)]),
-      [...reads.codeAddrs].map(hex),
+      [...reads.accounts].map(bytesOfHex),
+      [...reads.slots].map(([a, keys]) => [bytesOfHex(a), [...keys].map(bytesOfHex)]),
+      [...reads.codeAddrs].map(bytesOfHex),
       [...reads.blockHashes].map((n) => u(n)),
     ],
   ]);
