@@ -25,10 +25,8 @@ const ONLY = process.env.ONLY?.split(",");
 /** FAST_ONLY=1: time the fast path alone (for a CPU profile of it: no comparison is made). */
 const FAST_ONLY = process.env.FAST_ONLY === "1";
 /**
- * The block compiler's threshold for the fast rounds. Default: never (the interpreter). Each round's
- * code is new, so with the daemons' threshold a round would compile its code part-way through and
- * time V8's warm-up of it, which a sequencer meets once; compiled and interpreted measured even on
- * ERC-20 and swaps once warm (BENCHMARKS.md). The compute call is also timed compiled, below.
+ * The block compiler's threshold for the fast rounds. Default: never, as in the daemons. The
+ * compute call is also timed compiled from its first run, below.
  */
 const COMPILE_AFTER = Number(process.env.COMPILE_AFTER ?? Number.POSITIVE_INFINITY);
 

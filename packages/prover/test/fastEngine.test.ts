@@ -24,7 +24,7 @@ import { type CompiledContract, compileSolidity } from "../../sequencer/test/hel
 import { ProverProcess } from "./helpers/proverProcess.ts";
 
 /**
- * The fast EVM in a real sequencer (`--engine fast`), driven through viem like a dapp would: an
+ * The fast EVM in a real sequencer (`--engine fast`), interpreted and compiled, driven through viem like a dapp would: an
  * ERC-20, a Uniswap-V2-style pair with its router, and a contract that exercises reverts (reason
  * strings, custom errors, caught failures), CREATE2, EIP-6780 self-destruct, transient storage and
  * the precompiles. A prover re-executes every block with `@ethereumjs/vm` (its default engine) and
@@ -149,233 +149,241 @@ contract Zoo {
 }`,
 };
 
-describe("fast EVM in a real sequencer, verified by a reference prover", { timeout: 300_000 }, () => {
-  const dirs = new TempDirs();
-  let seq: SequencerProcess;
-  let prover: ProverProcess;
-  let pub: PublicClient;
-  let c: Record<string, CompiledContract>;
-  const seqKey = randomPrivateKey();
-  const proverKey = randomPrivateKey();
-  const wallet = (i: number) =>
-    createWalletClient({ chain: devChain(seq.rpcUrl), transport: http(), account: devAccount(i) });
+// Interpreted, and with every contract compiled from its first call (--evm-compile-after 0).
+for (const variant of [
+  { name: "interpreted", args: [] as string[], compileAfter: null },
+  { name: "compiled", args: ["--evm-compile-after", "0"], compileAfter: 0 },
+])
+  describe(`fast EVM in a real sequencer (${variant.name}), verified by a reference prover`, {
+    timeout: 300_000,
+  }, () => {
+    const dirs = new TempDirs();
+    let seq: SequencerProcess;
+    let prover: ProverProcess;
+    let pub: PublicClient;
+    let c: Record<string, CompiledContract>;
+    const seqKey = randomPrivateKey();
+    const proverKey = randomPrivateKey();
+    const wallet = (i: number) =>
+      createWalletClient({ chain: devChain(seq.rpcUrl), transport: http(), account: devAccount(i) });
 
-  before(async () => {
-    const seqDir = dirs.make();
-    const config = devChainConfig({
-      sequencer: bytesToHex(signingKeyFromPrivate(seqKey).address),
-      provers: [bytesToHex(signingKeyFromPrivate(proverKey).address)],
-      proverQuorum: 1,
-    });
-    writeFileSync(join(seqDir, "sequencer.key"), bytesToHex(seqKey));
-    const chainFile = join(seqDir, "chain.json");
-    writeFileSync(chainFile, chainConfigToJson(config));
-    const starting = SequencerProcess.start({
-      dataDir: seqDir,
-      args: ["--block-ms", "250", "--engine", "fast"],
-    });
-    try {
-      c = compileSolidity(SOURCES);
-    } finally {
-      seq = await starting;
-    }
-    const started = seq.logs().find((l) => l.msg === "sequencer started")!;
-    assert.equal(started.engine, "fast", "the sequencer runs the fast EVM");
-    const bootnode = (started.p2p as string[])[0]!;
-    const dir = dirs.make();
-    const keyFile = join(dir, "prover.key");
-    writeFileSync(keyFile, bytesToHex(proverKey));
-    prover = await ProverProcess.start(
-      ProverProcess.args({ chain: chainFile, keyFile, dataDir: join(dir, "data"), bootnode }),
-    );
-    pub = createPublicClient({ chain: devChain(seq.rpcUrl), transport: http(), pollingInterval: 50 });
-  });
-
-  after(async () => {
-    await prover?.kill("SIGKILL");
-    await seq?.cleanup();
-    dirs.cleanup();
-  });
-
-  async function deploy(i: number, name: string, args: readonly unknown[] = [], value = 0n): Promise<Hex> {
-    const k = c[name]!;
-    const hash = await wallet(i).deployContract({
-      abi: k.abi,
-      bytecode: k.bytecode,
-      args,
-      value,
-      chain: null,
-      account: devAccount(i),
-    } as never);
-    const r = await pub.waitForTransactionReceipt({ hash });
-    assert.equal(r.status, "success", `deploy ${name}`);
-    return r.contractAddress!;
-  }
-
-  async function send(
-    i: number,
-    to: Hex,
-    abi: Abi,
-    functionName: string,
-    args: readonly unknown[],
-    value = 0n,
-  ) {
-    const hash = await wallet(i).writeContract({
-      address: to,
-      abi,
-      functionName,
-      args,
-      value,
-      gas: 3_000_000n,
-      chain: null,
-      account: devAccount(i),
-    } as never);
-    return pub.waitForTransactionReceipt({ hash });
-  }
-
-  const read = <T>(address: Hex, abi: Abi, functionName: string, args: readonly unknown[] = []) =>
-    // "pending": the newest mini-block's state; "latest" is the newest sealed block's.
-    pub.readContract({ address, abi, functionName, args, blockTag: "pending" } as never) as Promise<T>;
-
-  it("runs an ERC-20, a swap pair, reverts, CREATE2, self-destruct and precompiles; the prover attests every block valid", async () => {
-    const me = devAccount(1).address;
-    const token = c.Token!.abi;
-    // ERC-20 and the pair.
-    const t0 = await deploy(1, "Token", [10n ** 30n]);
-    const t1 = await deploy(1, "Token", [10n ** 30n]);
-    const pair = await deploy(1, "Pair", [t0, t1]);
-    const router = await deploy(1, "Router");
-    for (const t of [t0, t1]) {
-      const r = await send(1, t, token, "approve", [router, 2n ** 256n - 1n]);
-      assert.equal(r.status, "success");
-    }
-    const to = devAccount(2).address;
-    const tr = await send(1, t0, token, "transfer", [to, 12345n]);
-    assert.equal(tr.status, "success");
-    const [ev] = parseEventLogs({ abi: token, logs: tr.logs, eventName: "Transfer" });
-    assert.equal((ev!.args as { value: bigint }).value, 12345n);
-    assert.equal(await read<bigint>(t0, token, "balanceOf", [to]), 12345n);
-    // A failing transfer (more than the balance): status 0, nothing moves.
-    const bad = await send(2, t0, token, "transfer", [me, 10n ** 20n]);
-    assert.equal(bad.status, "reverted");
-    assert.equal(await read<bigint>(t0, token, "balanceOf", [to]), 12345n);
-
-    const add = await send(1, router, c.Router!.abi, "addLiquidity", [pair, 10n ** 24n, 2n * 10n ** 24n]);
-    assert.equal(add.status, "success");
-    for (let k = 0; k < 6; k++) {
-      const r = await send(1, router, c.Router!.abi, "swap", [pair, 10n ** 21n + BigInt(k), k % 2 === 0]);
-      assert.equal(r.status, "success", `swap ${k}`);
-      assert.equal(parseEventLogs({ abi: c.Pair!.abi, logs: r.logs, eventName: "Swap" }).length, 1);
-    }
-    const [r0, r1] = await read<[bigint, bigint]>(pair, c.Pair!.abi, "getReserves");
-    assert.equal(r0 + r1 > 3n * 10n ** 24n - 10n ** 22n, true);
-
-    // Reverts: reason strings and custom errors surface to viem; a caught failure keeps going.
-    const zoo = await deploy(3, "Zoo");
-    const zabi = c.Zoo!.abi;
-    await assert.rejects(read(zoo, zabi, "fail", [0n]), /plain reason/);
-    await assert.rejects(read(zoo, zabi, "fail", [7n]), /Custom/);
-    const caught = await send(3, zoo, zabi, "tryFail", [7n]);
-    assert.equal(caught.status, "success");
-    const [caughtEv] = parseEventLogs({ abi: zabi, logs: caught.logs, eventName: "Caught" });
-    assert.equal((caughtEv!.args as { ok: boolean }).ok, false);
-    const failed = await wallet(3)
-      .sendTransaction({
-        to: zoo,
-        data: "0x" as Hex,
-        gas: 100_000n,
-        chain: null,
-        account: devAccount(3),
-      } as never)
-      .then((hash) => pub.waitForTransactionReceipt({ hash }));
-    assert.equal(failed.status, "reverted", "no fallback function: the call reverts");
-
-    // CREATE2 at the predicted address, with value.
-    const salt = keccak256("0x01");
-    const dep = await send(3, zoo, zabi, "deploy", [salt, 42n], 1000n);
-    assert.equal(dep.status, "success");
-    const predicted = getContractAddress({
-      opcode: "CREATE2",
-      from: zoo,
-      salt,
-      bytecode: `${c.Child!.bytecode}${encodeAbiParameters([{ type: "uint256" }], [42n]).slice(2)}` as Hex,
-    });
-    const [created] = parseEventLogs({ abi: zabi, logs: dep.logs, eventName: "Created" });
-    assert.equal((created!.args as { child: Hex }).child, predicted);
-    assert.equal(await read<bigint>(predicted, c.Child!.abi, "v"), 42n);
-    assert.equal(await pub.getBalance({ address: predicted, blockTag: "pending" }), 1000n);
-    // CREATE2 again at the same address collides: the transaction reverts.
-    assert.equal((await send(3, zoo, zabi, "deploy", [salt, 42n])).status, "reverted");
-
-    // EIP-6780: created and destroyed in one transaction → gone; an older contract keeps its code.
-    const eph = await send(3, zoo, zabi, "ephemeral", [keccak256("0x02")], 500n);
-    assert.equal(eph.status, "success");
-    const ephAddr = getContractAddress({
-      opcode: "CREATE2",
-      from: zoo,
-      salt: keccak256("0x02"),
-      bytecode: `${c.Child!.bytecode}${encodeAbiParameters([{ type: "uint256" }], [1n]).slice(2)}` as Hex,
-    });
-    assert.equal(await pub.getCode({ address: ephAddr, blockTag: "pending" }), undefined);
-    const kill = await send(3, zoo, zabi, "killKept", []);
-    assert.equal(kill.status, "success");
-    assert.equal(await pub.getBalance({ address: predicted, blockTag: "pending" }), 0n);
-    assert.notEqual(await pub.getCode({ address: predicted, blockTag: "pending" }), undefined);
-
-    // Transient storage, BLOCKHASH, precompiles.
-    assert.equal((await send(3, zoo, zabi, "transient", [99n])).status, "success");
-    assert.equal(await read<bigint>(zoo, zabi, "n"), 99n);
-    assert.equal((await send(3, zoo, zabi, "blockHashes", [])).status, "success");
-    const acct = devAccount(4);
-    const h = keccak256("0x1234");
-    const sig = await acct.sign({ hash: h });
-    const v = Number.parseInt(sig.slice(130, 132), 16);
-    const pre = await send(3, zoo, zabi, "precompiles", [
-      h,
-      v,
-      `0x${sig.slice(2, 66)}`,
-      `0x${sig.slice(66, 130)}`,
-    ]);
-    assert.equal(pre.status, "success");
-    const [p] = parseEventLogs({ abi: zabi, logs: pre.logs, eventName: "Precompiles" });
-    const a = p!.args as { rec: Hex; sha: Hex; id: Hex; modexp: Hex };
-    assert.equal(a.rec.toLowerCase(), acct.address.toLowerCase());
-    assert.equal(a.sha, sha256(h));
-    assert.equal(a.id, `${h}${sig.slice(2, 66)}`);
-    assert.equal(BigInt(a.modexp), 3n ** 5n % 7n);
-
-    // Every block up to the last receipt's is attested valid by the reference prover.
-    const last = pre.blockNumber;
-    await waitFor(
-      "the prover's attestations up to the last block",
-      async () => {
-        const f = await rpc<{ finalized: string }>(seq.rpcUrl, "staccato_finality");
-        return BigInt(f.finalized) >= last;
-      },
-      90_000,
-    );
-    for (let n = 1n; n <= last; n++) {
-      const att = await rpc<{ attestations: { verdict: string; reason: string }[] }>(
-        seq.rpcUrl,
-        "staccato_getAttestations",
-        [`0x${n.toString(16)}`],
+    before(async () => {
+      const seqDir = dirs.make();
+      const config = devChainConfig({
+        sequencer: bytesToHex(signingKeyFromPrivate(seqKey).address),
+        provers: [bytesToHex(signingKeyFromPrivate(proverKey).address)],
+        proverQuorum: 1,
+      });
+      writeFileSync(join(seqDir, "sequencer.key"), bytesToHex(seqKey));
+      const chainFile = join(seqDir, "chain.json");
+      writeFileSync(chainFile, chainConfigToJson(config));
+      const starting = SequencerProcess.start({
+        dataDir: seqDir,
+        args: ["--block-ms", "250", "--engine", "fast", ...variant.args],
+      });
+      try {
+        c = compileSolidity(SOURCES);
+      } finally {
+        seq = await starting;
+      }
+      const started = seq.logs().find((l) => l.msg === "sequencer started")!;
+      assert.equal(started.engine, "fast", "the sequencer runs the fast EVM");
+      assert.equal(started.evmCompileAfter, variant.compileAfter);
+      const bootnode = (started.p2p as string[])[0]!;
+      const dir = dirs.make();
+      const keyFile = join(dir, "prover.key");
+      writeFileSync(keyFile, bytesToHex(proverKey));
+      prover = await ProverProcess.start(
+        ProverProcess.args({ chain: chainFile, keyFile, dataDir: join(dir, "data"), bootnode }),
       );
-      assert.ok(att.attestations.length >= 1, `block ${n} has no attestation`);
-      for (const x of att.attestations) assert.equal(x.verdict, "valid", `block ${n}: ${x.reason}`);
-    }
-    // None of this needed runTx on the sequencer (BLOCKHASH of a block still sealing aside).
-    const metrics = await (await fetch(seq.metricsUrl)).text();
-    const all = metricValue(metrics, "staccato_execution_fast_fallbacks_total");
-    const sealing = metricValue(metrics, "staccato_execution_fast_fallbacks_total", {
-      reason: "block hash not available synchronously",
+      pub = createPublicClient({ chain: devChain(seq.rpcUrl), transport: http(), pollingInterval: 50 });
     });
-    assert.equal(
-      all - sealing,
-      0,
-      `fell back to runTx:\n${metrics
-        .split("\n")
-        .filter((l) => l.includes("fallbacks"))
-        .join("\n")}`,
-    );
+
+    after(async () => {
+      await prover?.kill("SIGKILL");
+      await seq?.cleanup();
+      dirs.cleanup();
+    });
+
+    async function deploy(i: number, name: string, args: readonly unknown[] = [], value = 0n): Promise<Hex> {
+      const k = c[name]!;
+      const hash = await wallet(i).deployContract({
+        abi: k.abi,
+        bytecode: k.bytecode,
+        args,
+        value,
+        chain: null,
+        account: devAccount(i),
+      } as never);
+      const r = await pub.waitForTransactionReceipt({ hash });
+      assert.equal(r.status, "success", `deploy ${name}`);
+      return r.contractAddress!;
+    }
+
+    async function send(
+      i: number,
+      to: Hex,
+      abi: Abi,
+      functionName: string,
+      args: readonly unknown[],
+      value = 0n,
+    ) {
+      const hash = await wallet(i).writeContract({
+        address: to,
+        abi,
+        functionName,
+        args,
+        value,
+        gas: 3_000_000n,
+        chain: null,
+        account: devAccount(i),
+      } as never);
+      return pub.waitForTransactionReceipt({ hash });
+    }
+
+    const read = <T>(address: Hex, abi: Abi, functionName: string, args: readonly unknown[] = []) =>
+      // "pending": the newest mini-block's state; "latest" is the newest sealed block's.
+      pub.readContract({ address, abi, functionName, args, blockTag: "pending" } as never) as Promise<T>;
+
+    it("runs an ERC-20, a swap pair, reverts, CREATE2, self-destruct and precompiles; the prover attests every block valid", async () => {
+      const me = devAccount(1).address;
+      const token = c.Token!.abi;
+      // ERC-20 and the pair.
+      const t0 = await deploy(1, "Token", [10n ** 30n]);
+      const t1 = await deploy(1, "Token", [10n ** 30n]);
+      const pair = await deploy(1, "Pair", [t0, t1]);
+      const router = await deploy(1, "Router");
+      for (const t of [t0, t1]) {
+        const r = await send(1, t, token, "approve", [router, 2n ** 256n - 1n]);
+        assert.equal(r.status, "success");
+      }
+      const to = devAccount(2).address;
+      const tr = await send(1, t0, token, "transfer", [to, 12345n]);
+      assert.equal(tr.status, "success");
+      const [ev] = parseEventLogs({ abi: token, logs: tr.logs, eventName: "Transfer" });
+      assert.equal((ev!.args as { value: bigint }).value, 12345n);
+      assert.equal(await read<bigint>(t0, token, "balanceOf", [to]), 12345n);
+      // A failing transfer (more than the balance): status 0, nothing moves.
+      const bad = await send(2, t0, token, "transfer", [me, 10n ** 20n]);
+      assert.equal(bad.status, "reverted");
+      assert.equal(await read<bigint>(t0, token, "balanceOf", [to]), 12345n);
+
+      const add = await send(1, router, c.Router!.abi, "addLiquidity", [pair, 10n ** 24n, 2n * 10n ** 24n]);
+      assert.equal(add.status, "success");
+      for (let k = 0; k < 6; k++) {
+        const r = await send(1, router, c.Router!.abi, "swap", [pair, 10n ** 21n + BigInt(k), k % 2 === 0]);
+        assert.equal(r.status, "success", `swap ${k}`);
+        assert.equal(parseEventLogs({ abi: c.Pair!.abi, logs: r.logs, eventName: "Swap" }).length, 1);
+      }
+      const [r0, r1] = await read<[bigint, bigint]>(pair, c.Pair!.abi, "getReserves");
+      assert.equal(r0 + r1 > 3n * 10n ** 24n - 10n ** 22n, true);
+
+      // Reverts: reason strings and custom errors surface to viem; a caught failure keeps going.
+      const zoo = await deploy(3, "Zoo");
+      const zabi = c.Zoo!.abi;
+      await assert.rejects(read(zoo, zabi, "fail", [0n]), /plain reason/);
+      await assert.rejects(read(zoo, zabi, "fail", [7n]), /Custom/);
+      const caught = await send(3, zoo, zabi, "tryFail", [7n]);
+      assert.equal(caught.status, "success");
+      const [caughtEv] = parseEventLogs({ abi: zabi, logs: caught.logs, eventName: "Caught" });
+      assert.equal((caughtEv!.args as { ok: boolean }).ok, false);
+      const failed = await wallet(3)
+        .sendTransaction({
+          to: zoo,
+          data: "0x" as Hex,
+          gas: 100_000n,
+          chain: null,
+          account: devAccount(3),
+        } as never)
+        .then((hash) => pub.waitForTransactionReceipt({ hash }));
+      assert.equal(failed.status, "reverted", "no fallback function: the call reverts");
+
+      // CREATE2 at the predicted address, with value.
+      const salt = keccak256("0x01");
+      const dep = await send(3, zoo, zabi, "deploy", [salt, 42n], 1000n);
+      assert.equal(dep.status, "success");
+      const predicted = getContractAddress({
+        opcode: "CREATE2",
+        from: zoo,
+        salt,
+        bytecode: `${c.Child!.bytecode}${encodeAbiParameters([{ type: "uint256" }], [42n]).slice(2)}` as Hex,
+      });
+      const [created] = parseEventLogs({ abi: zabi, logs: dep.logs, eventName: "Created" });
+      assert.equal((created!.args as { child: Hex }).child, predicted);
+      assert.equal(await read<bigint>(predicted, c.Child!.abi, "v"), 42n);
+      assert.equal(await pub.getBalance({ address: predicted, blockTag: "pending" }), 1000n);
+      // CREATE2 again at the same address collides: the transaction reverts.
+      assert.equal((await send(3, zoo, zabi, "deploy", [salt, 42n])).status, "reverted");
+
+      // EIP-6780: created and destroyed in one transaction → gone; an older contract keeps its code.
+      const eph = await send(3, zoo, zabi, "ephemeral", [keccak256("0x02")], 500n);
+      assert.equal(eph.status, "success");
+      const ephAddr = getContractAddress({
+        opcode: "CREATE2",
+        from: zoo,
+        salt: keccak256("0x02"),
+        bytecode: `${c.Child!.bytecode}${encodeAbiParameters([{ type: "uint256" }], [1n]).slice(2)}` as Hex,
+      });
+      assert.equal(await pub.getCode({ address: ephAddr, blockTag: "pending" }), undefined);
+      const kill = await send(3, zoo, zabi, "killKept", []);
+      assert.equal(kill.status, "success");
+      assert.equal(await pub.getBalance({ address: predicted, blockTag: "pending" }), 0n);
+      assert.notEqual(await pub.getCode({ address: predicted, blockTag: "pending" }), undefined);
+
+      // Transient storage, BLOCKHASH, precompiles.
+      assert.equal((await send(3, zoo, zabi, "transient", [99n])).status, "success");
+      assert.equal(await read<bigint>(zoo, zabi, "n"), 99n);
+      assert.equal((await send(3, zoo, zabi, "blockHashes", [])).status, "success");
+      const acct = devAccount(4);
+      const h = keccak256("0x1234");
+      const sig = await acct.sign({ hash: h });
+      const v = Number.parseInt(sig.slice(130, 132), 16);
+      const pre = await send(3, zoo, zabi, "precompiles", [
+        h,
+        v,
+        `0x${sig.slice(2, 66)}`,
+        `0x${sig.slice(66, 130)}`,
+      ]);
+      assert.equal(pre.status, "success");
+      const [p] = parseEventLogs({ abi: zabi, logs: pre.logs, eventName: "Precompiles" });
+      const a = p!.args as { rec: Hex; sha: Hex; id: Hex; modexp: Hex };
+      assert.equal(a.rec.toLowerCase(), acct.address.toLowerCase());
+      assert.equal(a.sha, sha256(h));
+      assert.equal(a.id, `${h}${sig.slice(2, 66)}`);
+      assert.equal(BigInt(a.modexp), 3n ** 5n % 7n);
+
+      // Every block up to the last receipt's is attested valid by the reference prover.
+      const last = pre.blockNumber;
+      await waitFor(
+        "the prover's attestations up to the last block",
+        async () => {
+          const f = await rpc<{ finalized: string }>(seq.rpcUrl, "staccato_finality");
+          return BigInt(f.finalized) >= last;
+        },
+        90_000,
+      );
+      for (let n = 1n; n <= last; n++) {
+        const att = await rpc<{ attestations: { verdict: string; reason: string }[] }>(
+          seq.rpcUrl,
+          "staccato_getAttestations",
+          [`0x${n.toString(16)}`],
+        );
+        assert.ok(att.attestations.length >= 1, `block ${n} has no attestation`);
+        for (const x of att.attestations) assert.equal(x.verdict, "valid", `block ${n}: ${x.reason}`);
+      }
+      // None of this needed runTx on the sequencer (BLOCKHASH of a block still sealing aside).
+      const metrics = await (await fetch(seq.metricsUrl)).text();
+      const all = metricValue(metrics, "staccato_execution_fast_fallbacks_total");
+      const sealing = metricValue(metrics, "staccato_execution_fast_fallbacks_total", {
+        reason: "block hash not available synchronously",
+      });
+      assert.equal(
+        all - sealing,
+        0,
+        `fell back to runTx:\n${metrics
+          .split("\n")
+          .filter((l) => l.includes("fallbacks"))
+          .join("\n")}`,
+      );
+    });
   });
-});

@@ -108,6 +108,12 @@ export const sequencerFlags = defineFlags({
     description:
       "EVM for contract transactions: fast (Staccato's synchronous interpreter; what it does not implement runs on @ethereumjs/vm, counted in staccato_execution_fast_fallbacks_total) or reference (@ethereumjs/vm for every transaction)",
   },
+  evmCompileAfter: {
+    schema: z.number().int().min(0).optional(),
+    description:
+      "Fast EVM: compile a contract's straight-line code to JavaScript once this many calls ran it (default: never). Measured ~20 % faster on arithmetic loops, ~10 % slower on swaps",
+    placeholder: "<calls>",
+  },
   p2p: {
     schema: z.boolean().default(true),
     description: "Publish mini-blocks and blocks over libp2p and serve history to peers (--no-p2p: off)",

@@ -314,6 +314,8 @@ export class SequencerNode {
         da: daStore?.description ?? "none",
         serveHistory: o.serveHistory,
         engine: executor.engine,
+        // Calls of a contract before the fast EVM compiles it (null: never).
+        evmCompileAfter: o.evmCompileAfter ?? null,
       },
       "sequencer started",
     );
@@ -360,6 +362,7 @@ async function createExecutor(
     // block's seal is still in progress (that transaction then runs through runTx, which waits).
     syncBlockHash: (n) => (chain.block(n)?.hash === null ? null : chain.sealedHash(n)),
     onFallback: (reason) => metrics.fastFallbacks.inc({ reason }),
+    compileAfter: o.evmCompileAfter,
   });
   if (o.engine === "fast" && executor.engine !== "fast")
     log.warn(

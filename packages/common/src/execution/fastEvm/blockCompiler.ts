@@ -11,7 +11,8 @@ import { MAX256, SIGN_BIT, readWord, toBigAt, toSigned, toUnsigned, writeWordAt 
  * Measured (`bench/micro/evm.ts`): it pays in loops of arithmetic (the compute call, ~15-25 %
  * faster). Token transfers and swaps came out even (within 2 %): their time goes to storage,
  * calls, memory and BigInt arithmetic, not to dispatch. A new block also runs slowly until V8 has
- * optimised it, so code is compiled only once it is long-lived and hot (`DEFAULT_COMPILE_AFTER`).
+ * optimised it. In the sequencer, under load, swaps ran ~10 % slower with their code compiled,
+ * so compiling is off by default (`DEFAULT_COMPILE_AFTER`), for operators to turn on.
  *
  * A block holds only opcodes that read and write nothing outside the frame (arithmetic, stack,
  * memory, calldata, jumps), so where inside it an exceptional halt happens cannot be observed: any
@@ -30,10 +31,12 @@ export const BLOCK_HALT = -1;
 export const BLOCK_SKIP = -2;
 
 /**
- * Contract code is compiled after this many frames ran it: on a sequencer, the contracts in
- * constant use. One-off code, and code a prover meets in one block, is only interpreted.
+ * Contract code is compiled after this many frames ran it: by default never. Measured end to end
+ * (the sequencer under `bench/run.ts`), compiling after 1,000 frames made swaps ~10 % slower even
+ * over 30,000 of them (3,100-3,200 against 3,370-3,600 tx/s), so it is for chains whose hot
+ * contracts loop over arithmetic (`--evm-compile-after`).
  */
-export const DEFAULT_COMPILE_AFTER = 1_000;
+export const DEFAULT_COMPILE_AFTER = Number.POSITIVE_INFINITY;
 /**
  * Compiled blocks kept at most (each a function with its source and machine code, a few KB): past
  * this, all are dropped and hot code is compiled again as it is reached. Memory stays bounded
