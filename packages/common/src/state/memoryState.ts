@@ -607,7 +607,7 @@ function accountDiff(
   storage: ReadonlyMap<string, Uint8Array> | undefined,
   code: Uint8Array | undefined,
 ): AccountDiff | null {
-  const address = hexToAddressBytes(addr);
+  const address = bytesOfHex(addr);
   if (post === undefined) {
     return t.pre === undefined ? null : { address, flags: DIFF_FLAG_DELETED, storage: [] };
   }
@@ -619,11 +619,11 @@ function accountDiff(
   const preCodeHash = base?.codeHash ?? KECCAK256_NULL;
   if (!equalsBytes(post.codeHash, preCodeHash)) d.code = code ?? EMPTY;
   if (created) {
-    for (const [k, v] of storage ?? []) if (v.length > 0) d.storage.push([hexToWord(k), v]);
+    for (const [k, v] of storage ?? []) if (v.length > 0) d.storage.push([bytesOfHex(k), v]);
   } else {
     for (const [k, prev] of t.slots ?? []) {
       const cur = storage?.get(k) ?? EMPTY;
-      if (!equalsBytes(cur, prev ?? EMPTY)) d.storage.push([hexToWord(k), cur]);
+      if (!equalsBytes(cur, prev ?? EMPTY)) d.storage.push([bytesOfHex(k), cur]);
     }
   }
   const changed =
@@ -634,6 +634,3 @@ function accountDiff(
     d.storage.length > 0;
   return changed ? d : null;
 }
-
-const hexToAddressBytes = bytesOfHex;
-const hexToWord = bytesOfHex;

@@ -1,6 +1,6 @@
 import type { CodeInfo } from "./codeAnalysis.ts";
 import type { Frame } from "./frame.ts";
-import { MAX256, SIGN_BIT, readWord, toBigAt, toSigned, toUnsigned, writeWordAt } from "./words.ts";
+import { MAX256, readWord, sar, signExtend, toBigAt, toSigned, toUnsigned, writeWordAt } from "./words.ts";
 
 /**
  * Straight-line runs of a hot contract's code, compiled to JavaScript (the hot-contract compiler
@@ -63,18 +63,6 @@ for (const op of [
 ])
   COMPILABLE[op] = 1;
 for (let op = 0x5f; op <= 0x9f; op++) COMPILABLE[op] = 1;
-
-function signExtend(k: bigint, x: bigint): bigint {
-  if (k >= 31n) return x;
-  const bit = k * 8n + 7n;
-  const mask = (1n << (bit + 1n)) - 1n;
-  return (x >> bit) & 1n ? (x | (MAX256 ^ mask)) & MAX256 : x & mask;
-}
-
-function sar(sh: bigint, v: bigint): bigint {
-  if (sh >= 256n) return v & SIGN_BIT ? MAX256 : 0n;
-  return toUnsigned(toSigned(v) >> sh);
-}
 
 /** The compiled blocks of one piece of code, by the pc they start at; compiled as first reached. */
 export class Blocks {

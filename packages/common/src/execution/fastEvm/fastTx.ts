@@ -6,14 +6,14 @@ import { KECCAK256_NULL } from "../../crypto/keccak.ts";
 import { ZERO_BLOOM } from "../../chain/chainStore.ts";
 import type { MemoryState } from "../../state/memoryState.ts";
 import type { Receipt } from "../../types/chain.ts";
-import { hexOf } from "../../util/hex.ts";
+import { bytesOfHex, hexOf } from "../../util/hex.ts";
 import { type TxFields, effectivePrice, upfrontCost } from "../../chain/txFields.ts";
 import { FastPathAbort } from "./abort.ts";
 import { DEFAULT_COMPILE_AFTER } from "./blockCompiler.ts";
 import { STATUS_OK } from "./frame.ts";
 import { MAX_FAST_GAS, type Rules, rulesFor } from "./rules.ts";
 import { FastVm, createAddress } from "./vm.ts";
-import { addrBytes, toBig } from "./words.ts";
+import { toBig } from "./words.ts";
 
 export type FastTxResult =
   | { kind: "ok"; receipt: Receipt; bloom: Uint8Array }
@@ -220,7 +220,7 @@ export class FastTxRunner {
       cumulativeGasUsed: gasUsedBefore + gasUsed,
       gasUsed,
       effectiveGasPrice: gasPrice,
-      contractAddress: created === null ? null : addrBytes(created),
+      contractAddress: created === null ? null : bytesOfHex(created),
       logs,
     };
     const bloom = logs.length === 0 ? ZERO_BLOOM : receiptBloom(receipt);

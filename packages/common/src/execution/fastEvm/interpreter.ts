@@ -6,9 +6,10 @@ import type { FastVm } from "./vm.ts";
 import {
   EMPTY,
   MAX256,
-  SIGN_BIT,
   addrKey,
   readWord,
+  sar,
+  signExtend,
   slotKey,
   toBig,
   toBigAt,
@@ -243,17 +244,10 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp - 1] = expMod(s[sp]!, e);
         break;
       }
-      case 0x0b: {
+      case 0x0b:
         sp--;
-        const k = s[sp]!;
-        const x = s[sp - 1]!;
-        if (k < 31n) {
-          const bit = k * 8n + 7n;
-          const mask = (1n << (bit + 1n)) - 1n;
-          s[sp - 1] = (x >> bit) & 1n ? (x | (MAX256 ^ mask)) & MAX256 : x & mask;
-        }
+        s[sp - 1] = signExtend(s[sp]!, s[sp - 1]!);
         break;
-      }
       case 0x10:
         sp--;
         s[sp - 1] = s[sp]! < s[sp - 1]! ? 1n : 0n;
@@ -310,14 +304,10 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp - 1] = sh >= 256n ? 0n : s[sp - 1]! >> sh;
         break;
       }
-      case 0x1d: {
+      case 0x1d:
         sp--;
-        const sh = s[sp]!;
-        const v = s[sp - 1]!;
-        if (sh >= 256n) s[sp - 1] = v & SIGN_BIT ? MAX256 : 0n;
-        else s[sp - 1] = toUnsigned(toSigned(v) >> sh);
+        s[sp - 1] = sar(s[sp]!, s[sp - 1]!);
         break;
-      }
       case 0x20: {
         const off = s[sp - 1]!;
         const len = s[sp - 2]!;

@@ -11,7 +11,8 @@ import { run } from "./interpreter.ts";
 import { Precompiles } from "./precompiles.ts";
 import type { Rules } from "./rules.ts";
 import { Substate } from "./substate.ts";
-import { EMPTY, addrBytes, toWord } from "./words.ts";
+import { bytesOfHex } from "../../util/hex.ts";
+import { EMPTY, toWord } from "./words.ts";
 
 export interface MessageResult {
   status: Status;
@@ -109,7 +110,7 @@ export class FastVm {
 
   /** A log's address as bytes, shared as `word` shares topics. */
   logAddress(addr: string): Uint8Array {
-    return sharedLogBytes(this.logAddresses, addr, addrBytes);
+    return sharedLogBytes(this.logAddresses, addr, bytesOfHex);
   }
 
   blockHash(n: bigint): Uint8Array {
@@ -414,7 +415,7 @@ export class FastVm {
 
 /** keccak256(rlp([sender, nonce]))[12:] */
 export function createAddress(sender: string, nonce: bigint): string {
-  const from = addrBytes(sender);
+  const from = bytesOfHex(sender);
   let nonceBytes: Uint8Array;
   if (nonce === 0n) nonceBytes = Uint8Array.of(0x80);
   else if (nonce < 0x80n) nonceBytes = Uint8Array.of(Number(nonce));
@@ -440,7 +441,7 @@ export function createAddress(sender: string, nonce: bigint): string {
 export function create2Address(sender: string, salt: bigint, init: Uint8Array): string {
   const buf = new Uint8Array(85);
   buf[0] = 0xff;
-  buf.set(addrBytes(sender), 1);
+  buf.set(bytesOfHex(sender), 1);
   buf.set(toWord(salt), 21);
   buf.set(keccak256(init), 53);
   return `0x${Buffer.from(keccak256(buf).subarray(12)).toString("hex")}`;

@@ -116,10 +116,19 @@ export function toWord(v: bigint): Uint8Array {
   return SCRATCH_WORD.slice(0, 32);
 }
 
-/** Address key (0x + 40 hex) → 20 bytes. */
-export function addrBytes(key: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(key.slice(2), "hex"));
-}
-
 export const toSigned = (v: bigint): bigint => (v & SIGN_BIT ? v - (1n << 256n) : v);
 export const toUnsigned = (v: bigint): bigint => (v < 0n ? v + (1n << 256n) : v);
+
+/** SIGNEXTEND: `x` sign-extended from its byte `k` (counted from the low end). */
+export function signExtend(k: bigint, x: bigint): bigint {
+  if (k >= 31n) return x;
+  const bit = k * 8n + 7n;
+  const mask = (1n << (bit + 1n)) - 1n;
+  return (x >> bit) & 1n ? (x | (MAX256 ^ mask)) & MAX256 : x & mask;
+}
+
+/** SAR: `v` shifted right by `sh` bits, as a signed word. */
+export function sar(sh: bigint, v: bigint): bigint {
+  if (sh >= 256n) return v & SIGN_BIT ? MAX256 : 0n;
+  return toUnsigned(toSigned(v) >> sh);
+}
