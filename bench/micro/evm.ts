@@ -219,6 +219,8 @@ for (const [name, w] of Object.entries(workloads)) {
   if (ONLY !== undefined && !ONLY.includes(name)) continue;
   const fast: number[] = [];
   const ref: number[] = [];
+  /** Each round's state after `runTx`, for the compiled rounds to match too. */
+  const want: string[] = [];
   await round(name, w, "fast", 99);
   if (FAST_ONLY) {
     for (let r = 0; r < ROUNDS; r++) fast.push((await round(name, w, "fast", r)).us);
@@ -234,6 +236,7 @@ for (const [name, w] of Object.entries(workloads)) {
       throw new Error(`${name} round ${r}: the engines left different states`);
     fast.push(res.fast!.us);
     ref.push(res.reference!.us);
+    want.push(res.reference!.diff);
   }
   emit(`evm_execute_us.${name}.fast`, median(fast), "us/tx");
   emit(`evm_execute_us.${name}.run_tx`, median(ref), "us/tx");
@@ -242,10 +245,10 @@ for (const [name, w] of Object.entries(workloads)) {
   // Each round's code is new, so its compilation and warm-up are inside the figure.
   if (name === "compute") {
     const compiled: number[] = [];
-    const want = (await round(name, w, "fast", 0)).diff;
     for (let r = 0; r < ROUNDS; r++) {
       const res = await round(name, w, "fast", r, 0);
-      if (r === 0 && res.diff !== want) throw new Error("compute: compiled blocks left a different state");
+      if (res.diff !== want[r])
+        throw new Error(`compute round ${r}: compiled blocks left a different state than runTx`);
       compiled.push(res.us);
     }
     emit(`evm_execute_us.${name}.fast_compiled`, median(compiled), "us/tx");
