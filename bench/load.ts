@@ -235,6 +235,7 @@ export async function timedRun(
   work: Workload,
   opts: SendOptions & { pollMs: number; stallMs: number },
 ): Promise<{
+  txs: number;
   txPerSecond: number;
   submitTxPerSecond: number;
   seconds: number;
@@ -253,6 +254,7 @@ export async function timedRun(
   const submitSeconds = (sent.finishedAt - sent.startedAt) / 1000;
   await verifyRun(chain, env, work, receipts, start);
   return {
+    txs: work.txs.length,
     txPerSecond: work.txs.length / seconds,
     submitTxPerSecond: work.txs.length / submitSeconds,
     seconds,

@@ -7,15 +7,15 @@ import { timedRun } from "./load.ts";
 import { MemorySampler, sampleMemory } from "./procStats.ts";
 import { Report, errorMessage, log, median } from "./report.ts";
 import { resync, prepareTarget } from "./setup.ts";
-import { type Signer, chooseSigner } from "./signer.ts";
+import { type Signer, chooseSigner, devKey } from "./signer.ts";
 import { type Target, installCleanupHandlers, startAnvil, startStaccato } from "./targets.ts";
 import { fullnodeFigures } from "./fullnode.ts";
 import { proverFigures } from "./prover.ts";
 import { historyFigures } from "./history.ts";
 import { proverMemoryFigures } from "./proverMemory.ts";
-import { swapFigures } from "./swap.ts";
+import { type SwapEnv, buildSwapWorkload, checkReserves, prepareSwaps } from "./swap.ts";
 import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
-import { type LoadEnv, type TxKind, buildWorkload } from "./workload.ts";
+import { type LoadEnv, type TxKind, type Workload, buildWorkload } from "./workload.ts";
 
 /**
  * `pnpm bench`: measures the Staccato sequencer and Anvil in one run with one harness. Figures
@@ -52,14 +52,12 @@ async function main(): Promise<void> {
     for (const name of cfg.targets) slots.push(await startSlot(name, slots, signer));
 
     for (const kind of cfg.kinds)
-      await throughput(slots, kind, { batch: cfg.sendBatch, concurrency: cfg.sendConcurrency });
+      await throughput(slots, transfers(kind, { batch: cfg.sendBatch, concurrency: cfg.sendConcurrency }));
     // Wallets send one transaction per request: the same figures with single requests, 32 in flight.
     if (cfg.sendBatch > 1 && process.env.BENCH_SINGLE !== "0")
-      for (const kind of cfg.kinds) await throughput(slots, kind, { batch: 1, concurrency: 32 }, "_single");
-    if (cfg.swapTx > 0) {
-      for (const slot of slots) await swaps(slot);
-      ratio("swap_throughput", "tx/s");
-    }
+      for (const kind of cfg.kinds)
+        await throughput(slots, transfers(kind, { batch: 1, concurrency: 32 }, "_single"));
+    if (cfg.swapTx > 0) await swaps(slots);
     for (const slot of slots) memory(slot);
     for (const slot of slots) for (const kind of cfg.kinds) await latency(slot, kind);
     for (const slot of slots) await sync(slot);
@@ -160,37 +158,63 @@ async function attempt<T>(slot: Slot, what: string, fn: (env: LoadEnv) => Promis
 
 const FIGURE: Record<TxKind, string> = { eth: "eth_transfer_throughput", erc20: "erc20_transfer_throughput" };
 
-async function throughput(
-  slots: readonly Slot[],
+/** A throughput figure: what one run sends, and how. */
+interface ThroughputFigure {
+  /** The figure's name without its target (e.g. `erc20_transfer_throughput_single`). */
+  base: string;
+  send: { batch: number; concurrency: number };
+  /** Transactions for one run, signed ahead (untimed). */
+  build(env: LoadEnv, slot: Slot): Promise<Workload>;
+  /** Staccato's first run: the wire sizes of the mini-blocks since `before`. */
+  wire?(env: LoadEnv, before: number): Promise<void>;
+  /** After every run: throws when the run left a state it should not have. */
+  check?(env: LoadEnv, slot: Slot): Promise<void>;
+}
+
+function transfers(
   kind: TxKind,
   send: { batch: number; concurrency: number },
   suffix = "",
-): Promise<void> {
-  const base = `${FIGURE[kind]}${suffix}`;
+): ThroughputFigure {
+  return {
+    base: `${FIGURE[kind]}${suffix}`,
+    send,
+    build: (env) => buildWorkload(env, kind, cfg.txPerRun),
+    ...(suffix === ""
+      ? { wire: (env: LoadEnv, before: number) => wireSizes(report, env, kind, before) }
+      : {}),
+  };
+}
+
+/**
+ * `cfg.runs` timed runs of a figure on every target, interleaved (run 1 on each, then run 2...)
+ * so slow drifts of a shared machine hit every target alike; reports the medians (tx/s, CPU per
+ * transaction) and the ratio.
+ */
+async function throughput(slots: readonly Slot[], fig: ThroughputFigure): Promise<void> {
+  const { base } = fig;
   const runs = new Map<TargetName, number[]>();
   const cpuRuns = new Map<TargetName, { total: number[]; main: number[] }>();
   const errors = new Map<TargetName, unknown>();
-  // Runs interleave targets (run 1 on each, then run 2...) so slow drifts of a shared machine
-  // hit every target alike.
   for (let r = 1; r <= cfg.runs; r++) {
     for (const slot of slots) {
       if (errors.has(slot.name)) continue;
       try {
         const res = await attempt(slot, `${base} run ${r}`, async (env) => {
-          const work = await buildWorkload(env, kind, cfg.txPerRun);
+          const work = await fig.build(env, slot);
           const before = slot.name === "staccato" ? await latestMiniBlock(env) : 0;
           const timed = await timedRun(env, work, {
-            ...send,
+            ...fig.send,
             pollMs: cfg.pollMs,
             stallMs: cfg.stallSeconds * 1000,
           });
-          if (slot.name === "staccato" && r === 1 && suffix === "")
-            await wireSizes(report, env, kind, before);
+          await fig.check?.(env, slot);
+          if (slot.name === "staccato" && r === 1) await fig.wire?.(env, before);
           return timed;
         });
         log(
           `${slot.name}: ${base} run ${r}/${cfg.runs}: ${res.txPerSecond.toFixed(0)} tx/s ` +
-            `(${cfg.txPerRun} txs in ${res.seconds.toFixed(2)} s; accepted at ${res.submitTxPerSecond.toFixed(0)} tx/s, ` +
+            `(${res.txs} txs in ${res.seconds.toFixed(2)} s; accepted at ${res.submitTxPerSecond.toFixed(0)} tx/s, ` +
             `bench CPU while sending ${(res.benchCpu * 100).toFixed(0)}% of a core; target CPU ` +
             `${res.cpuUsPerTx.toFixed(0)} µs/tx, main thread ${res.mainCpuUsPerTx.toFixed(0)} µs/tx)`,
         );
@@ -245,13 +269,28 @@ function memory(slot: Slot): void {
   }
 }
 
-/** The swap workload's wire sizes and throughput (Staccato only: its figures are about the diff). */
-async function swaps(slot: Slot): Promise<void> {
-  try {
-    await attempt(slot, "swaps", (env) => swapFigures(report, env, cfg));
-  } catch (err) {
-    report.fail(`swap_throughput.${slot.name}`, "tx/s", err);
+/**
+ * Swaps through the V2-style router: the pair is deployed and funded on every target first
+ * (untimed), then `cfg.swapTx` swaps a run, `cfg.runs` runs as the transfer figures.
+ */
+async function swaps(slots: readonly Slot[]): Promise<void> {
+  const pairs = new Map<TargetName, SwapEnv>();
+  for (const slot of slots) {
+    try {
+      pairs.set(slot.name, await attempt(slot, "swap setup", (env) => prepareSwaps(env, devKey(0))));
+    } catch (err) {
+      report.fail(`swap_throughput.${slot.name}`, "tx/s", err);
+    }
   }
+  const ready = slots.filter((s) => pairs.has(s.name));
+  if (ready.length === 0) return;
+  await throughput(ready, {
+    base: "swap_throughput",
+    send: { batch: cfg.sendBatch, concurrency: cfg.sendConcurrency },
+    build: (env, slot) => buildSwapWorkload(env, pairs.get(slot.name)!, cfg.swapTx),
+    wire: (env, before) => wireSizes(report, env, "swap", before),
+    check: (env, slot) => checkReserves(env, pairs.get(slot.name)!),
+  });
 }
 
 /** Send → receipt latency at a paced rate: ETH transfers (`send_to_receipt_latency_*`) and ERC-20 ones (`…_erc20`). */

@@ -1,10 +1,7 @@
 import solc from "solc";
 import { type Hex, decodeFunctionResult, encodeFunctionData, encodeAbiParameters, parseAbi } from "viem";
-import type { BenchConfig } from "./config.ts";
-import { timedRun } from "./load.ts";
-import { type Report, log } from "./report.ts";
-import { type Key, type SignedTx, type UnsignedTx, devKey } from "./signer.ts";
-import { latestMiniBlock, wireSizes } from "./wireSizes.ts";
+import { log } from "./report.ts";
+import type { Key, SignedTx, UnsignedTx } from "./signer.ts";
 import type { LoadEnv, Workload } from "./workload.ts";
 
 /**
@@ -384,31 +381,8 @@ export async function buildSwapWorkload(env: LoadEnv, swap: SwapEnv, n: number):
   return { kind: "swap", txs, lastHashes, endNonces, gasPerTx: swap.swapGas };
 }
 
-/**
- * The swap figures: deploys the pair (untimed), then `BENCH_SWAP_TX` swaps spread over the
- * senders, sent like a throughput run and verified; reports the throughput and the wire sizes of their mini-blocks.
- */
-export async function swapFigures(report: Report, env: LoadEnv, cfg: BenchConfig): Promise<void> {
-  const n = cfg.swapTx;
-  if (n === 0) return;
-  const swap = await prepareSwaps(env, devKey(0));
-  const work = await buildSwapWorkload(env, swap, n);
-  const staccato = env.chain.target.name === "staccato";
-  const before = staccato ? await latestMiniBlock(env) : 0;
-  const res = await timedRun(env, work, {
-    batch: cfg.sendBatch,
-    concurrency: cfg.sendConcurrency,
-    pollMs: cfg.pollMs,
-    stallMs: cfg.stallSeconds * 1000,
-  });
-  await checkReserves(env, swap);
-  log(`${env.chain.target.name}: ${n} swaps at ${res.txPerSecond.toFixed(0)} tx/s`);
-  report.emit(`swap_throughput.${env.chain.target.name}`, res.txPerSecond, "tx/s");
-  if (staccato) await wireSizes(report, env, "swap", before);
-}
-
 /** After the run the pair's reserves must equal its token balances (every swap synced them). */
-async function checkReserves(env: LoadEnv, swap: SwapEnv): Promise<void> {
+export async function checkReserves(env: LoadEnv, swap: SwapEnv): Promise<void> {
   const read = (to: Hex, data: Hex) => env.chain.rpc.call<Hex>("eth_call", [{ to, data }, "latest"]);
   const [r0, r1] = decodeFunctionResult({
     abi: ABI,
