@@ -11,8 +11,9 @@ import { executionBlock } from "../../src/chain/blockHeader.ts";
 import { createEthCommon } from "../../src/chain/ethCommon.ts";
 import { KECCAK256_NULL, keccak256 } from "../../src/crypto/keccak.ts";
 import { signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
-import { type ExecutionEngine, Executor, type TxOutcome } from "../../src/execution/executor.ts";
+import { type ExecutionEngine, Executor } from "../../src/execution/executor.ts";
 import { MemoryState } from "../../src/state/memoryState.ts";
+import { assertSameExecution } from "../helpers/engineComparison.ts";
 import { rng } from "../helpers/random.ts";
 
 /**
@@ -217,32 +218,6 @@ async function setup(engine: ExecutionEngine, seed: number, compileAfter?: numbe
   return { state, executor, fallbacks };
 }
 
-function canonicalDiff(state: MemoryState): unknown {
-  return state
-    .takeDiff()
-    .diff.map((d) => ({
-      ...d,
-      address: hex(d.address),
-      code: d.code === undefined ? undefined : hex(d.code),
-      storage: d.storage.map(([k, v]) => [hex(k), hex(v)]),
-    }))
-    .sort((a, b) => a.address.localeCompare(b.address));
-}
-
-function canonicalReads(executor: Executor): unknown {
-  const r = executor.takeReads();
-  return {
-    accounts: [...r.accounts].sort(),
-    slots: [...r.slots].map(([a, k]) => [a, [...k].sort()]).sort(),
-    codes: [...r.codes.keys()].sort(),
-    codeAddrs: [...r.codeAddrs].sort(),
-    blockHashes: [...r.blockHashes].sort(),
-  };
-}
-
-const outcome = (o: TxOutcome): unknown =>
-  o.ok ? { ok: true, receipt: o.receipt, bloom: hex(o.bloom) } : { ok: false };
-
 // Each seed twice: interpreted only, and with every block of code compiled (blockCompiler.ts).
 const VARIANTS = [
   { name: "interpreted", compileAfter: Number.POSITIVE_INFINITY },
@@ -328,10 +303,13 @@ describe("fast EVM / differential fuzzing against runTx", () => {
             const signed = tx.sign(k.privateKey);
             const a = await fast.executor.execute(signed, block, gasUsed);
             const b = await ref.executor.execute(signed, block, gasUsed);
-            const where = `seed ${seed}, block ${blockNo}, tx ${i} (to ${to ?? "create"})`;
-            assert.deepEqual(outcome(a), outcome(b), `${where}: outcome`);
-            assert.deepEqual(canonicalDiff(fast.state), canonicalDiff(ref.state), `${where}: diff`);
-            assert.deepEqual(canonicalReads(fast.executor), canonicalReads(ref.executor), `${where}: reads`);
+            assertSameExecution(
+              `seed ${seed}, block ${blockNo}, tx ${i} (to ${to ?? "create"})`,
+              a,
+              fast,
+              b,
+              ref,
+            );
             if (a.ok) {
               gasUsed = a.receipt.cumulativeGasUsed;
               nonces[s]!++;
@@ -432,14 +410,8 @@ describe("fast EVM / a transaction handed to runTx mid-way", () => {
       ).sign(keys[0]!.privateKey);
       const outs = [];
       for (const side of sides) outs.push(await side.executor.execute(tx, block, 0n));
-      assert.deepEqual(outcome(outs[0]!), outcome(outs[1]!), `call to ${to}: outcome`);
+      assertSameExecution(`call to ${to}`, outs[0]!, sides[0]!, outs[1]!, sides[1]!);
       assert.equal(outs[0]!.ok && outs[0]!.receipt.status, 1);
-      assert.deepEqual(canonicalDiff(sides[0]!.state), canonicalDiff(sides[1]!.state), `call to ${to}: diff`);
-      assert.deepEqual(
-        canonicalReads(sides[0]!.executor),
-        canonicalReads(sides[1]!.executor),
-        `call to ${to}: reads`,
-      );
     }
     assert.deepEqual(sides[0]!.fallbacks, [
       "block hash not available synchronously",

@@ -11,8 +11,9 @@ import { executionBlock } from "../../src/chain/blockHeader.ts";
 import { createEthCommon } from "../../src/chain/ethCommon.ts";
 import { KECCAK256_NULL, keccak256 } from "../../src/crypto/keccak.ts";
 import { signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
-import { Executor, type TxOutcome } from "../../src/execution/executor.ts";
+import { Executor } from "../../src/execution/executor.ts";
 import { MemoryState } from "../../src/state/memoryState.ts";
+import { assertSameExecution } from "../helpers/engineComparison.ts";
 import { rng } from "../helpers/random.ts";
 
 /**
@@ -55,31 +56,6 @@ async function setup(plainTransfers: boolean) {
   const executor = await Executor.create(common, state, async () => undefined, { plainTransfers });
   executor.takeReads();
   return { state, executor };
-}
-
-function canonicalDiff(state: MemoryState): unknown {
-  return state
-    .takeDiff()
-    .diff.map((d) => ({
-      ...d,
-      address: hex(d.address),
-      code: d.code === undefined ? undefined : hex(d.code),
-    }))
-    .sort((a, b) => a.address.localeCompare(b.address));
-}
-
-function canonicalReads(executor: Executor): unknown {
-  const r = executor.takeReads();
-  return {
-    accounts: [...r.accounts].sort(),
-    slots: [...r.slots].map(([a, k]) => [a, [...k].sort()]).sort(),
-    codes: [...r.codes.keys()].sort(),
-    codeAddrs: [...r.codeAddrs].sort(),
-  };
-}
-
-function outcome(o: TxOutcome): unknown {
-  return o.ok ? { ok: true, receipt: o.receipt, bloom: hex(o.bloom) } : { ok: false };
 }
 
 describe("plain ETH transfers: the shortcut against runTx", () => {
@@ -177,10 +153,7 @@ describe("plain ETH transfers: the shortcut against runTx", () => {
           const signed = tx.sign(k.privateKey);
           const a = await fast.executor.execute(signed, block, gasUsed);
           const b = await full.executor.execute(signed, block, gasUsed);
-          const where = `seed ${seed}, block ${blockNo}, tx ${i}`;
-          assert.deepEqual(outcome(a), outcome(b), `${where}: outcome`);
-          assert.deepEqual(canonicalDiff(fast.state), canonicalDiff(full.state), `${where}: diff`);
-          assert.deepEqual(canonicalReads(fast.executor), canonicalReads(full.executor), `${where}: reads`);
+          assertSameExecution(`seed ${seed}, block ${blockNo}, tx ${i}`, a, fast, b, full);
           compared++;
           if (a.ok) {
             gasUsed = a.receipt.cumulativeGasUsed;
