@@ -1,4 +1,5 @@
 import type { CodeInfo } from "./codeAnalysis.ts";
+import type { SlotKeys } from "./keyCache.ts";
 import { EMPTY } from "./words.ts";
 
 export const STATUS_OK = 0;
@@ -31,6 +32,8 @@ export class Frame {
   /** RETURN/REVERT data of this frame. */
   output: Uint8Array = EMPTY;
   status: Status = STATUS_OK;
+  /** The kept keys of this account's slots (`KeyCache.slotsOf`), taken at its first storage access. */
+  slotKeys: Map<bigint, SlotKeys> | null = null;
   private addrBig: bigint | null = null;
 
   constructor(

@@ -1,16 +1,15 @@
 import { keccak256 } from "../../crypto/keccak.ts";
 import { FastPathAbort } from "./abort.ts";
 import { BLOCK_HALT, blocksOf } from "./blockCompiler.ts";
+import type { SlotKeys } from "./keyCache.ts";
 import { type Frame, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import type { FastVm } from "./vm.ts";
 import {
   EMPTY,
   MAX256,
-  addrKey,
   readWord,
   sar,
   signExtend,
-  slotKey,
   toBig,
   toBigAt,
   toSigned,
@@ -121,6 +120,13 @@ function expMod(base: bigint, exp: bigint): bigint {
     if (e > 0n) b = (b * b) & MAX256;
   }
   return r;
+}
+
+/** The kept keys of a storage slot of the frame's account (`KeyCache`). */
+function slotKeys(vm: FastVm, f: Frame, v: bigint): SlotKeys {
+  let m = f.slotKeys;
+  if (m === null) m = f.slotKeys = vm.keys.slotsOf(f.address);
+  return vm.keys.slot(m, f.address, v);
 }
 
 /** An exceptional halt: all the frame's gas is gone. */
@@ -323,7 +329,7 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp++] = f.addressWord();
         break;
       case 0x31: {
-        const a = addrKey(s[sp - 1]!);
+        const a = vm.keys.addr(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
         if (gas < 0) return halt(f);
         s[sp - 1] = state.account(a)?.balance ?? 0n;
@@ -369,7 +375,7 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp++] = vm.gasPrice;
         break;
       case 0x3b: {
-        const a = addrKey(s[sp - 1]!);
+        const a = vm.keys.addr(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
         if (gas < 0) return halt(f);
         const c = state.code(a) ?? EMPTY;
@@ -377,7 +383,7 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x3c: {
-        const a = addrKey(s[sp - 1]!);
+        const a = vm.keys.addr(s[sp - 1]!);
         const memOff = s[sp - 2]!;
         const codeOff = s[sp - 3]!;
         const len = s[sp - 4]!;
@@ -397,7 +403,7 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp++] = BigInt(f.returnData.length);
         break;
       case 0x3f: {
-        const a = addrKey(s[sp - 1]!);
+        const a = vm.keys.addr(s[sp - 1]!);
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
         if (gas < 0) return halt(f);
         const c = state.code(a) ?? EMPTY;
@@ -478,17 +484,16 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x54: {
-        const key = slotKey(s[sp - 1]!);
-        gas -= sub.warmSlot(f.address + key) ? g.coldSload : g.warmRead;
+        const k = slotKeys(vm, f, s[sp - 1]!);
+        gas -= sub.warmSlot(k.joined) ? g.coldSload : g.warmRead;
         if (gas < 0) return halt(f);
-        s[sp - 1] = toBig(state.slot(f.address, key) ?? EMPTY);
+        s[sp - 1] = toBig(state.slot(f.address, k.key) ?? EMPTY);
         break;
       }
       case 0x55: {
         if (f.isStatic) return halt(f);
-        const key = slotKey(s[sp - 1]!);
-        // One string for the warm set and the originals: hashed once, not per lookup.
-        const joined = f.address + key;
+        // One string for the warm set and the originals, kept across transactions: hashed once.
+        const { key, joined } = slotKeys(vm, f, s[sp - 1]!);
         const v = s[sp - 2]!;
         const current = toBig(state.slot(f.address, key) ?? EMPTY);
         const original = toBig(state.originalSlot(f.address, key, joined));
@@ -552,11 +557,11 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x5b:
         break;
       case 0x5c:
-        s[sp - 1] = sub.tload(f.address + slotKey(s[sp - 1]!));
+        s[sp - 1] = sub.tload(slotKeys(vm, f, s[sp - 1]!).joined);
         break;
       case 0x5d:
         if (f.isStatic) return halt(f);
-        sub.tstore(f.address + slotKey(s[sp - 1]!), s[sp - 2]!);
+        sub.tstore(slotKeys(vm, f, s[sp - 1]!).joined, s[sp - 2]!);
         sp -= 2;
         break;
       case 0x5e: {
@@ -711,7 +716,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0xfa: {
         const hasValue = op === 0xf1 || op === 0xf2;
         const gasArg = s[sp - 1]!;
-        const to = addrKey(s[sp - 2]!);
+        const to = vm.keys.addr(s[sp - 2]!);
         const value = hasValue ? s[sp - 3]! : op === 0xf4 ? f.value : 0n;
         const a = hasValue ? 4 : 3;
         const inOff = s[sp - a]!;
@@ -773,7 +778,7 @@ export function run(vm: FastVm, f: Frame): Status {
       }
       case 0xff: {
         if (f.isStatic) return halt(f);
-        const to = addrKey(s[sp - 1]!);
+        const to = vm.keys.addr(s[sp - 1]!);
         const balance = state.account(f.address)?.balance ?? 0n;
         let cost = g.selfdestruct;
         if (balance > 0n) {

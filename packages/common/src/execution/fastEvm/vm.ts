@@ -8,6 +8,7 @@ import { DEFAULT_COMPILE_AFTER } from "./blockCompiler.ts";
 import { analyse, codeInfo } from "./codeAnalysis.ts";
 import { Frame, FramePool, STATUS_ERROR, STATUS_OK, STATUS_REVERT, type Status } from "./frame.ts";
 import { run } from "./interpreter.ts";
+import { KeyCache } from "./keyCache.ts";
 import { Precompiles } from "./precompiles.ts";
 import type { Rules } from "./rules.ts";
 import { Substate } from "./substate.ts";
@@ -55,6 +56,7 @@ const OP_STATICCALL = 0xfa;
  */
 export class FastVm {
   readonly sub = new Substate();
+  readonly keys = new KeyCache();
   readonly pool = new FramePool();
   private readonly topics = new Map<bigint, Uint8Array>();
   private readonly logAddresses = new Map<string, Uint8Array>();

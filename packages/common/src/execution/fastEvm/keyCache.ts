@@ -1,0 +1,66 @@
+import { addrKey, slotKey } from "./words.ts";
+
+/** A storage slot's `MemoryState` key and its warm-set key (address + slot key). */
+export interface SlotKeys {
+  readonly key: string;
+  readonly joined: string;
+}
+
+/**
+ * Kept keys, all slot keys together, before the cache starts over. At ~300 bytes an entry (the
+ * word and two strings) this bounds it to ~15 MB however many slots a node meets in its life.
+ */
+const MAX_SLOT_KEYS = 50_000;
+const MAX_ADDR_KEYS = 10_000;
+
+/**
+ * The hex keys of storage slots and addresses, made once and kept by their word. Building a key
+ * from a stack word (bigint to hex, padded, joined to the address) and hashing the new string
+ * costs ~650 ns a lookup; a kept key is the same string, already hashed, for ~50 ns. Hot contracts
+ * touch the same slots (balances, reserves) transaction after transaction.
+ */
+export class KeyCache {
+  private readonly byAddress = new Map<string, Map<bigint, SlotKeys>>();
+  private slotCount = 0;
+  private readonly addrs = new Map<bigint, string>();
+
+  /** The slot keys of one account, for a frame to keep while it runs. */
+  slotsOf(address: string): Map<bigint, SlotKeys> {
+    let m = this.byAddress.get(address);
+    if (m === undefined) {
+      m = new Map();
+      this.byAddress.set(address, m);
+    }
+    return m;
+  }
+
+  /** The keys of slot `v` of the account whose slot keys `m` are (from `slotsOf(address)`). */
+  slot(m: Map<bigint, SlotKeys>, address: string, v: bigint): SlotKeys {
+    let k = m.get(v);
+    if (k === undefined) {
+      if (this.slotCount >= MAX_SLOT_KEYS) this.clearSlots();
+      const key = slotKey(v);
+      k = { key, joined: address + key };
+      m.set(v, k);
+      this.slotCount++;
+    }
+    return k;
+  }
+
+  /** The address key of a stack word (its low 160 bits). */
+  addr(v: bigint): string {
+    let a = this.addrs.get(v);
+    if (a === undefined) {
+      if (this.addrs.size >= MAX_ADDR_KEYS) this.addrs.clear();
+      a = addrKey(v);
+      this.addrs.set(v, a);
+    }
+    return a;
+  }
+
+  /** Starts over. A map a running frame still holds stays correct: a key depends only on its address and word. */
+  private clearSlots(): void {
+    this.byAddress.clear();
+    this.slotCount = 0;
+  }
+}
