@@ -49,6 +49,7 @@ export * from "./types/chain.ts";
 export * from "./util/abort.ts";
 export * from "./util/durableFile.ts";
 export * from "./util/hex.ts";
+export * from "./util/packedBytes.ts";
 export * from "./util/turnBatch.ts";
 export * from "./config/cli.ts";
 export * from "./config/daemon.ts";

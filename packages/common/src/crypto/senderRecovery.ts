@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { packBytes, packedTransfer } from "../util/packedBytes.ts";
 import { TurnBatch } from "../util/turnBatch.ts";
 import type { SenderRequest, SenderResponse } from "./senderWorker.ts";
 
@@ -86,12 +87,8 @@ export class SenderRecoveryPool {
       slot.waiting.set(id, entry);
       this.unanswered.push(entry);
       // One buffer for the whole part, handed over rather than cloned raw by raw.
-      const ends = new Uint32Array(part.length);
-      let size = 0;
-      for (let j = 0; j < part.length; j++) ends[j] = size += part[j]!.raw.length;
-      const bytes = new Uint8Array(size);
-      for (let j = 0, at = 0; j < part.length; at = ends[j++]!) bytes.set(part[j]!.raw, at);
-      slot.worker.postMessage({ id, bytes, ends } satisfies SenderRequest, [bytes.buffer, ends.buffer]);
+      const packed = packBytes(part.map((p) => p.raw));
+      slot.worker.postMessage({ id, ...packed } satisfies SenderRequest, packedTransfer(packed));
     }
   }
 

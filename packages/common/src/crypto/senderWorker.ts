@@ -1,15 +1,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createEthCommon } from "../chain/ethCommon.ts";
+import type { PackedBytes } from "../util/packedBytes.ts";
 import { senderOf } from "./txSender.ts";
 
-/**
- * Raw transactions back to back in one buffer (transferred, not copied): transaction i is
- * `bytes[ends[i - 1] ?? 0, ends[i])`.
- */
-export interface SenderRequest {
+/** Raw transactions back to back in one buffer (`packBytes`), transferred, not copied. */
+export interface SenderRequest extends PackedBytes {
   id: number;
-  bytes: Uint8Array;
-  ends: Uint32Array;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { Worker } from "node:worker_threads";
+import { orderedTrieRoot } from "../chain/orderedTrie.ts";
+import { type PackedBytes, packBytes, packedTransfer } from "../util/packedBytes.ts";
 import { packDiff } from "../state/diffTransfer.ts";
 import type { StateDiff } from "../state/stateDiff.ts";
 import {
@@ -13,7 +15,8 @@ export type TrieRequest =
   | { kind: "add"; packed: Uint8Array[] }
   | { kind: "commit"; id: number; reads?: WitnessReads }
   | { kind: "proof"; id: number; address: Uint8Array; slots: Uint8Array[] }
-  | { kind: "proofAt"; id: number; address: Uint8Array; slots: Uint8Array[]; rewind: StateRewind };
+  | { kind: "proofAt"; id: number; address: Uint8Array; slots: Uint8Array[]; rewind: StateRewind }
+  | { kind: "orderedRoots"; id: number; lists: PackedBytes[] };
 
 export type TrieResponse =
   | { id: number; ok: true; value: unknown }
@@ -34,6 +37,11 @@ export interface StateTrieHandle {
   proof(address: Uint8Array, slots: Uint8Array[]): Promise<AccountProof>;
   /** The proof against an older block's state (`StateTrie.proofAt`). */
   proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): Promise<AccountProof>;
+  /**
+   * `orderedTrieRoot` of each list (a block's transactions and receipts), on the trie's thread:
+   * ~3-9 µs a transaction that the sequencer's execution thread would otherwise spend at each seal.
+   */
+  orderedRoots(lists: readonly (readonly Uint8Array[])[]): Promise<Uint8Array[]>;
   close(): Promise<void>;
 }
 
@@ -99,16 +107,24 @@ export class WorkerStateTrie implements StateTrieHandle {
     return this.request(msg) as Promise<AccountProof>;
   }
 
+  orderedRoots(lists: readonly (readonly Uint8Array[])[]): Promise<Uint8Array[]> {
+    const packed = lists.map(packBytes);
+    return this.request(
+      { kind: "orderedRoots", id: this.nextId++, lists: packed },
+      packed.flatMap(packedTransfer),
+    ) as Promise<Uint8Array[]>;
+  }
+
   async close(): Promise<void> {
     await this.worker.terminate();
     this.fail(new Error("state trie closed"));
   }
 
-  private request(msg: TrieRequest & { id: number }): Promise<unknown> {
+  private request(msg: TrieRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.failed !== null) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.waiting.set(msg.id, { resolve, reject });
-      this.worker.postMessage(msg);
+      this.worker.postMessage(msg, transfer);
     });
   }
 
@@ -140,6 +156,9 @@ export class InlineStateTrie implements StateTrieHandle {
   }
   proofAt(address: Uint8Array, slots: Uint8Array[], rewind: StateRewind): Promise<AccountProof> {
     return this.enqueue(async () => this.trie.proofAt(address, slots, rewind));
+  }
+  async orderedRoots(lists: readonly (readonly Uint8Array[])[]): Promise<Uint8Array[]> {
+    return lists.map(orderedTrieRoot);
   }
   async close(): Promise<void> {}
 

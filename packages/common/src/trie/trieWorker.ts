@@ -1,5 +1,7 @@
 import { parentPort } from "node:worker_threads";
+import { orderedTrieRoot } from "../chain/orderedTrie.ts";
 import { unpackDiff } from "../state/diffTransfer.ts";
+import { unpackBytes } from "../util/packedBytes.ts";
 import { StateTrie, TrieMovedError } from "./stateTrie.ts";
 import type { TrieRequest, TrieResponse } from "./trieClient.ts";
 
@@ -32,6 +34,9 @@ async function handle(msg: TrieRequest): Promise<void> {
         if (!(err instanceof TrieMovedError)) throw err;
         reply({ id: msg.id, ok: false, error: err.message, moved: err.details.root });
       }
+      return;
+    case "orderedRoots":
+      reply({ id: msg.id, ok: true, value: msg.lists.map((l) => orderedTrieRoot(unpackBytes(l))) });
       return;
   }
 }

@@ -18,7 +18,6 @@ import {
   blockSealBytes,
   encodeConsensusReceipt,
   orBlooms,
-  orderedTrieRoot,
   signPayload,
   nextBlockEnv,
   openChainBlock,
@@ -341,13 +340,17 @@ export class BlockProducer {
     const parent = chain.block(b.number - 1n)!;
     const logsBloom = new Uint8Array(256);
     for (const t of b.txs) orBlooms(logsBloom, t.bloom);
+    const [transactionsRoot, receiptsRoot] = await this.deps.trie.orderedRoots([
+      b.txs.map((t) => t.raw),
+      b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom)),
+    ]);
     const header = buildHeader(
       {
         parentHash: parent.hash!,
         coinbase: b.coinbase,
         stateRoot,
-        transactionsRoot: orderedTrieRoot(b.txs.map((t) => t.raw)),
-        receiptsRoot: orderedTrieRoot(b.txs.map((t) => encodeConsensusReceipt(t.receipt, t.type, t.bloom))),
+        transactionsRoot: transactionsRoot!,
+        receiptsRoot: receiptsRoot!,
         logsBloom,
         number: b.number,
         gasLimit: b.gasLimit,
