@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
+import { keccak256 } from "../../src/crypto/keccak.ts";
 import { KeyCache } from "../../src/execution/fastEvm/keyCache.ts";
 
 /** The key formats `MemoryState` uses: lower-case 0x hex, 32 bytes for slots, 20 for addresses. */
@@ -40,5 +41,24 @@ describe("KeyCache", () => {
     for (const v of vs.slice(0, 100)) assert.equal(keys.slot(keys.slotsOf(a), a, v).joined, a + slotHex(v));
     const addrs = Array.from({ length: 12_000 }, () => word());
     for (const v of addrs) assert.equal(keys.addr(v), addrHex(v));
+  });
+
+  it("hashes 64 bytes of memory as keccak-256 does, whatever was kept, also past its bound", () => {
+    const keys = new KeyCache();
+    const mem = Buffer.alloc(64 * 1024);
+    const hashAt = (off: number) =>
+      BigInt(`0x${Buffer.from(keccak256(mem.subarray(off, off + 64))).toString("hex")}`);
+    // 50 rounds of ~1,070 inputs: past the 50,000 kept, so the cache also starts over.
+    for (let round = 0; round < 50; round++) {
+      randomBytes(mem.length).copy(mem);
+      // Bytes with the high bit set and zero runs: the kept input must tell them apart exactly.
+      mem.fill(0xff, 64, 128);
+      mem.fill(0, 128, 192);
+      mem[150] = 0x80;
+      for (let off = 0; off + 64 <= mem.length; off += 61) {
+        assert.equal(keys.hash64(mem, off), hashAt(off), `round ${round}, offset ${off}`);
+        assert.equal(keys.hash64(mem, off), hashAt(off), "kept");
+      }
+    }
   });
 });

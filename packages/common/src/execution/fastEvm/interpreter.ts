@@ -322,7 +322,12 @@ export function run(vm: FastVm, f: Frame): Status {
         sp--;
         const mem = f.ensureMem();
         const o = Number(off);
-        s[sp - 1] = len === 0n ? KECCAK_EMPTY : toBig(keccak256(mem.subarray(o, o + Number(len))));
+        s[sp - 1] =
+          len === 0n
+            ? KECCAK_EMPTY
+            : len === 64n
+              ? vm.keys.hash64(mem, o)
+              : toBig(keccak256(mem.subarray(o, o + Number(len))));
         break;
       }
       case 0x30:

@@ -1,4 +1,5 @@
-import { addrKey, slotKey } from "./words.ts";
+import { keccak256 } from "../../crypto/keccak.ts";
+import { addrKey, slotKey, toBig } from "./words.ts";
 
 /** A storage slot's `MemoryState` key and its warm-set key (address + slot key). */
 export interface SlotKeys {
@@ -12,9 +13,12 @@ export interface SlotKeys {
  */
 const MAX_SLOT_KEYS = 50_000;
 const MAX_ADDR_KEYS = 10_000;
+/** Kept 64-byte hashes (~250 bytes each: the input as a string and the word). */
+const MAX_HASHES = 50_000;
 
 /**
- * The hex keys of storage slots and addresses, made once and kept by their word. Building a key
+ * The hex keys of storage slots and addresses, made once and kept by their word, and the hashes
+ * that locate mapping entries. Building a key
  * from a stack word (bigint to hex, padded, joined to the address) and hashing the new string
  * costs ~650 ns a lookup; a kept key is the same string, already hashed, for ~50 ns. Hot contracts
  * touch the same slots (balances, reserves) transaction after transaction.
@@ -23,6 +27,7 @@ export class KeyCache {
   private readonly byAddress = new Map<string, Map<bigint, SlotKeys>>();
   private slotCount = 0;
   private readonly addrs = new Map<bigint, string>();
+  private readonly hashes = new Map<string, bigint>();
 
   /** The slot keys of one account, for a frame to keep while it runs. */
   slotsOf(address: string): Map<bigint, SlotKeys> {
@@ -56,6 +61,22 @@ export class KeyCache {
       this.addrs.set(v, a);
     }
     return a;
+  }
+
+  /**
+   * KECCAK256 of the 64 bytes of memory at `off`, as a word: how Solidity finds a mapping's slot
+   * (`keccak256(key . slot)`), and the same balances and allowances are looked up transaction
+   * after transaction. Hashing costs ~0.9 µs with the conversion; a kept result ~0.15 µs.
+   */
+  hash64(mem: Buffer, off: number): bigint {
+    const input = mem.toString("latin1", off, off + 64);
+    let h = this.hashes.get(input);
+    if (h === undefined) {
+      if (this.hashes.size >= MAX_HASHES) this.hashes.clear();
+      h = toBig(keccak256(mem.subarray(off, off + 64)));
+      this.hashes.set(input, h);
+    }
+    return h;
   }
 
   /** Starts over. A map a running frame still holds stays correct: a key depends only on its address and word. */
