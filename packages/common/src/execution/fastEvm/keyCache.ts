@@ -18,10 +18,11 @@ const MAX_HASHES = 50_000;
 
 /**
  * The hex keys of storage slots and addresses, made once and kept by their word, and the hashes
- * that locate mapping entries. Building a key
- * from a stack word (bigint to hex, padded, joined to the address) and hashing the new string
- * costs ~650 ns a lookup; a kept key is the same string, already hashed, for ~50 ns. Hot contracts
- * touch the same slots (balances, reserves) transaction after transaction.
+ * that locate mapping entries. Building a key from a stack word (bigint to hex, padded, joined to
+ * the address) and hashing the new string costs ~650 ns a lookup; a kept key is the same string,
+ * already hashed, for ~50 ns. Hot contracts touch the same slots (balances, reserves) transaction
+ * after transaction. One per `FastVm`; everything kept is a pure function of its inputs, so no
+ * state change can make an entry stale.
  */
 export class KeyCache {
   private readonly byAddress = new Map<string, Map<bigint, SlotKeys>>();
