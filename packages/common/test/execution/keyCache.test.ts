@@ -61,4 +61,22 @@ describe("KeyCache", () => {
       }
     }
   });
+
+  it("hashes fresh inputs right while it stops keeping them, and keeps them again when they repeat", () => {
+    const keys = new KeyCache();
+    const mem = Buffer.alloc(64);
+    const hashOf = () => BigInt(`0x${Buffer.from(keccak256(mem)).toString("hex")}`);
+    // A loop hashing its own output: no input comes back, so the cache pauses after its sample.
+    for (let i = 0; i < 20_000; i++) {
+      randomBytes(64).copy(mem);
+      assert.equal(keys.hash64(mem, 0), hashOf(), `fresh input ${i}`);
+    }
+    assert.ok(keys.keptHashes < 2_000, `kept ${keys.keptHashes} of 20,000 fresh hashes`);
+    // The same few inputs again and again: right throughout, paused or not.
+    const inputs = Array.from({ length: 8 }, () => randomBytes(64));
+    for (let i = 0; i < 20_000; i++) {
+      inputs[i % 8]!.copy(mem);
+      assert.equal(keys.hash64(mem, 0), hashOf(), `repeated input ${i}`);
+    }
+  });
 });
