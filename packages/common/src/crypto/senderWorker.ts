@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createEthCommon } from "../chain/ethCommon.ts";
-import type { PackedBytes } from "../util/packedBytes.ts";
+import { type PackedBytes, unpackBytes } from "../util/packedBytes.ts";
 import { senderOf } from "./txSender.ts";
 
 /** Raw transactions back to back in one buffer (`packBytes`), transferred, not copied. */
@@ -21,19 +21,16 @@ export interface SenderResponse {
 const common = createEthCommon({ chainId: workerData.chainId as number });
 
 parentPort!.on("message", (req: SenderRequest) => {
-  const n = req.ends.length;
-  const senders = new Uint8Array(20 * n);
-  const ok = new Uint8Array(n);
-  let start = 0;
-  for (let i = 0; i < n; i++) {
-    const end = req.ends[i]!;
+  const raws = unpackBytes(req);
+  const senders = new Uint8Array(20 * raws.length);
+  const ok = new Uint8Array(raws.length);
+  for (let i = 0; i < raws.length; i++) {
     try {
-      senders.set(senderOf(req.bytes.subarray(start, end), common), 20 * i);
+      senders.set(senderOf(raws[i]!, common), 20 * i);
       ok[i] = 1;
     } catch {
       // Undecodable or badly signed: the caller's own checks name the error.
     }
-    start = end;
   }
   parentPort!.postMessage({ id: req.id, senders, ok } satisfies SenderResponse, [senders.buffer, ok.buffer]);
 });
