@@ -71,12 +71,15 @@ describe("KeyCache", () => {
       randomBytes(64).copy(mem);
       assert.equal(keys.hash64(mem, 0), hashOf(), `fresh input ${i}`);
     }
-    assert.ok(keys.keptHashes < 2_000, `kept ${keys.keptHashes} of 20,000 fresh hashes`);
-    // The same few inputs again and again: right throughout, paused or not.
+    const keptFresh = keys.keptHashes;
+    assert.ok(keptFresh < 2_000, `kept ${keptFresh} of 20,000 fresh hashes`);
+    // The same few inputs again and again: right throughout, paused or not, and kept once the
+    // pause is over (the next sample sees them hit).
     const inputs = Array.from({ length: 8 }, () => randomBytes(64));
     for (let i = 0; i < 20_000; i++) {
       inputs[i % 8]!.copy(mem);
       assert.equal(keys.hash64(mem, 0), hashOf(), `repeated input ${i}`);
     }
+    assert.equal(keys.keptHashes, keptFresh + inputs.length, "the repeated inputs are kept again");
   });
 });
