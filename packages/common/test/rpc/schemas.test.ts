@@ -36,6 +36,14 @@ describe("rpc schemas / scalars", () => {
     assert.equal(s.hexData.parse("0xABcd"), "0xABcd");
     assert.equal(s.hexData.safeParse("0xabc").success, false);
     assert.deepEqual(s.hexBytes.parse("0x01ff"), new Uint8Array([1, 255]));
+    assert.deepEqual(s.hexBytes.parse("0x"), new Uint8Array(0));
+    assert.deepEqual(s.hexBytes.parse("0xABcd"), new Uint8Array([0xab, 0xcd]));
+    // Rejected wherever the fault is: the decoder stops short at the first pair that is not hex.
+    for (const bad of ["0xabc", "01ff", "0X01ff", "0x01fg", "0xg1ff", "0x01 f", "", 7]) {
+      const r = s.hexBytes.safeParse(bad);
+      assert.equal(r.success, false, String(bad));
+      assert.match(r.error!.issues[0]!.message, /0x-prefixed even-length hex/);
+    }
     assert.equal(s.address.parse(`0x${"AB".repeat(20)}`), `0x${"ab".repeat(20)}`);
     assert.equal(s.address.safeParse(`0x${"ab".repeat(19)}`).success, false);
     assert.equal(s.hash32.parse(HASH), HASH.toLowerCase());
