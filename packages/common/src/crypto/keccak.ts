@@ -7,9 +7,21 @@ import { createKeccak } from "hash-wasm";
  */
 const hasher = await createKeccak(256);
 
+/**
+ * Short inputs pass through a fixed off-heap buffer. hash-wasm reads `.buffer` of what it is
+ * given, and a fresh array of up to 64 bytes (an address or slot key to hash) lives on V8's heap:
+ * reading its `.buffer` first moves it to a new off-heap store, ~0.5 µs of a ~0.7 µs hash.
+ */
+const STAGED = 64;
+const stage = new Uint8Array(new ArrayBuffer(STAGED));
+const stageViews = Array.from({ length: STAGED + 1 }, (_, n) => stage.subarray(0, n));
+
 export function keccak256(data: Uint8Array): Uint8Array {
   hasher.init();
-  hasher.update(data);
+  if (data.length <= STAGED) {
+    stage.set(data);
+    hasher.update(stageViews[data.length]!);
+  } else hasher.update(data);
   return hasher.digest("binary");
 }
 
