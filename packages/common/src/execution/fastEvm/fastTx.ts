@@ -133,15 +133,17 @@ export class FastTxRunner {
     const gasPrice = effectivePrice(tx, baseFee);
     const inclusionFee = gasPrice - baseFee;
 
-    // Environment.
-    vm.number = header.number;
-    vm.timestamp = header.timestamp;
-    vm.coinbase = hexOf(header.coinbase.bytes);
-    vm.coinbaseWord = BigInt(vm.coinbase);
-    vm.blockGasLimit = header.gasLimit;
-    vm.baseFee = baseFee;
-    vm.prevRandao = toBig(header.mixHash);
-    vm.header = header;
+    // Environment: the block's fields once per header (a block's transactions share it).
+    if (vm.header !== header) {
+      vm.number = header.number;
+      vm.timestamp = header.timestamp;
+      vm.coinbase = hexOf(header.coinbase.bytes);
+      vm.coinbaseWord = BigInt(vm.coinbase);
+      vm.blockGasLimit = header.gasLimit;
+      vm.baseFee = baseFee;
+      vm.prevRandao = toBig(header.mixHash);
+      vm.header = header;
+    }
     vm.blockHashFn = blockHash;
     vm.origin = from;
     vm.originWord = BigInt(from);
