@@ -438,13 +438,18 @@ describe("realtime / priority lane", () => {
     assert.equal(deployed.status, "0x1");
     const sink = deployed.contractAddress as Hex;
     assert.equal(await rpc(seq.rpcUrl, "eth_getCode", [sink, "pending"]), `0x${COUNTDOWN}`);
+    // Sender by sender, each sender's nonces in order: a batch of 1,000 holds two senders whole,
+    // so the three batches may reach the pool in any order. (Interleaved senders put nonces
+    // 167-333 in the second batch, which the pool rightly refused, more than 64 ahead, whenever
+    // that batch's body finished arriving before the first's.)
     const backlog: Hex[] = [];
     const starts = await Promise.all(SENDERS.map((i) => nextNonce(i)));
-    for (let k = 0; k < PER_SENDER; k++) {
-      for (const [j, acct] of accounts.entries()) {
+    for (const [j, acct] of accounts.entries()) {
+      for (let k = 0; k < PER_SENDER; k++) {
         backlog.push(await signFrom(acct, { nonce: starts[j]! + k, to: sink, gas: 100_000n }));
       }
     }
+    assert.equal(1000 % PER_SENDER, 0);
     const priority = await signed(12, {
       to: freshAddress(),
       value: 1n,
@@ -468,7 +473,7 @@ describe("realtime / priority lane", () => {
       const accepted = (await Promise.all(batches)).flat();
       assert.equal(accepted.length, 3000);
       for (const [k, a] of accepted.entries())
-        assert.equal(a.result, keccak256(backlog[(k % 1000) + Math.floor(k / 1000) * 1000]!));
+        assert.equal(a.result, keccak256(backlog[k]!), `backlog tx ${k}: ${JSON.stringify(a.error)}`);
       const waiting = await rpc<{ readyTxs: number }>(seq.rpcUrl, "staccato_status");
       const [pr] = await Promise.all([
         rpc<RawReceipt>(seq.rpcUrl, "eth_sendRawTransactionSync", [priority]),
@@ -483,7 +488,7 @@ describe("realtime / priority lane", () => {
           const rs = await rpcBatch(seq.rpcUrl, [
             ...SENDERS.map((_, j) => ({
               method: "eth_getTransactionReceipt",
-              params: [hashes[hashes.length - 1 - j]],
+              params: [hashes[(j + 1) * PER_SENDER - 1]],
             })),
             { method: "eth_getTransactionReceipt", params: [keccak256(bulkLate)] },
           ]);
@@ -500,11 +505,15 @@ describe("realtime / priority lane", () => {
 
       // Every backlog transaction's position, from the sealed blocks' receipts.
       const position = new Map<string, [bigint, number]>();
-      const first = await rpc<RawReceipt>(seq.rpcUrl, "eth_getTransactionReceipt", [hashes[0]]);
-      const firstBlock =
-        BigInt(first.blockNumber) < BigInt(pr.blockNumber)
-          ? BigInt(first.blockNumber)
-          : BigInt(pr.blockNumber);
+      // The earliest block holding a backlog transaction: each sender's first one, in any order.
+      const firsts = await rpcBatch(
+        seq.rpcUrl,
+        SENDERS.map((_, j) => ({ method: "eth_getTransactionReceipt", params: [hashes[j * PER_SENDER]] })),
+      );
+      const firstBlock = firsts.reduce((m, r) => {
+        const n = BigInt((r.result as RawReceipt).blockNumber);
+        return n < m ? n : m;
+      }, BigInt(pr.blockNumber));
       const blocks: RawBlock[] = [];
       for (let n = firstBlock; n <= lastBlock; n++) {
         const b = await rpc<RawBlock>(seq.rpcUrl, "eth_getBlockByNumber", [numberToHex(n), false]);
