@@ -1,6 +1,7 @@
 import { type NestedUint8Array, RLP } from "@ethereumjs/rlp";
 import { KECCAK256_RLP, keccak256 } from "../crypto/keccak.ts";
 import { ErrorCode, StaccatoError } from "../errors.ts";
+import { hexDigits } from "../util/hex.ts";
 
 /**
  * An in-memory hexary Merkle-Patricia trie (Yellow Paper appendix D) for batched state roots.
@@ -24,7 +25,7 @@ export type TrieErrorCode = (typeof TrieErrorCode)[keyof typeof TrieErrorCode];
 /** A partial trie (`fromNodes`) was asked for a node that is not in its node set. */
 export class MissingTrieNodeError extends StaccatoError<{ hash: Uint8Array }> {
   constructor(hash: Uint8Array) {
-    super(ErrorCode.TrieMissingNode, `missing trie node 0x${toHex(hash)}`, { hash });
+    super(ErrorCode.TrieMissingNode, `missing trie node 0x${hexDigits(hash)}`, { hash });
   }
 }
 
@@ -134,7 +135,7 @@ export class MemTrie {
   /** RLP nodes keyed by their hash (hex, no 0x), as `fromNodeMap` takes them. */
   static nodeMap(nodes: Iterable<Uint8Array>): Map<string, Uint8Array> {
     const db = new Map<string, Uint8Array>();
-    for (const n of nodes) db.set(toHex(keccak256(n)), n);
+    for (const n of nodes) db.set(hexDigits(keccak256(n)), n);
     return db;
   }
 
@@ -250,7 +251,7 @@ export class MemTrie {
     const nib = this.keyNibbles(key);
     const add = (c: Child | null): void => {
       if (c === null || c.kind === REF) return;
-      if (c.hash !== null) db.set(toHex(c.hash), c.enc!);
+      if (c.hash !== null) db.set(hexDigits(c.hash), c.enc!);
     };
     let n = this.resolveRoot();
     if (n === null) return;
@@ -516,7 +517,7 @@ export class MemTrie {
   }
 
   private resolve(ref: Ref): Node {
-    const enc = this.db?.get(toHex(ref.hash));
+    const enc = this.db?.get(hexDigits(ref.hash));
     if (enc === undefined) throw new MissingTrieNodeError(ref.hash);
     const n = decodeNode(RLP.decode(enc));
     n.enc = enc.slice(); // ours to overwrite later
@@ -822,8 +823,4 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }

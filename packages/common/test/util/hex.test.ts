@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { bytesToBigInt, bytesToHex } from "@ethereumjs/util";
-import { bigToBytes, bytesOfHex, bytesToBig, hexOf } from "../../src/util/hex.ts";
+import { bigToBytes, bytesOfHex, bytesToBig, hexDigits, hexOf } from "../../src/util/hex.ts";
 
 /** Arrays of every kind hexOf meets: on V8's heap, off it, views at an offset, Node's pooled Buffers. */
 function samples(): Uint8Array[] {
@@ -21,7 +21,10 @@ function samples(): Uint8Array[] {
 
 describe("hex helpers", () => {
   it("hexOf gives the same string as @ethereumjs/util's bytesToHex for every kind of array", () => {
-    for (const b of samples()) assert.equal(hexOf(b), bytesToHex(b), `length ${b.length}`);
+    for (const b of samples()) {
+      assert.equal(hexOf(b), bytesToHex(b), `length ${b.length}`);
+      assert.equal(`0x${hexDigits(b)}`, bytesToHex(b), `length ${b.length}`);
+    }
   });
 
   it("bytesToBig and bigToBytes agree with @ethereumjs/util and round-trip", () => {

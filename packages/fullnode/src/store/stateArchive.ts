@@ -13,6 +13,7 @@ import {
   archiveKey,
   big,
   bytes,
+  hexOf,
   keccak256,
   list,
   u,
@@ -84,9 +85,9 @@ export class StateArchive {
       // Wiped: every slot it had, and every slot the block then wrote, had its pre-storage value.
       const m = slotsOf.get(addr) ?? new Map<string, Uint8Array | undefined>();
       for (const [k, v] of storage ?? []) if (!m.has(k)) m.set(k, v);
-      const written = diff.find((d) => hexOfBytes(d.address) === addr);
+      const written = diff.find((d) => hexOf(d.address) === addr);
       for (const [k] of written?.storage ?? []) {
-        const key = hexOfBytes(k);
+        const key = hexOf(k);
         if (!m.has(key)) m.set(key, storage?.get(key));
       }
       slotsOf.set(addr, m);
@@ -125,9 +126,9 @@ export class StateArchive {
       lt: Uint8Array.of(P_CHANGES + 1),
     })) {
       for (const key of RLP.decode(v) as Uint8Array[]) {
-        const addr = hexOfBytes(key.subarray(1, 21));
+        const addr = hexOf(key.subarray(1, 21));
         if (key[0] === P_ACCOUNT) into.accounts.add(addr);
-        else addChangedSlot(into, addr, hexOfBytes(key.subarray(21)));
+        else addChangedSlot(into, addr, hexOf(key.subarray(21)));
         if (++count > maxKeys) {
           throw new Error(`more than ${maxKeys} state changes since block ${k}`);
         }
@@ -171,7 +172,7 @@ export class StateArchive {
         const a = await account(addr);
         if (a === undefined || equal(a.codeHash, KECCAK256_NULL)) return undefined;
         const code = await this.db.get(archiveKey(P_CODE, a.codeHash));
-        if (code === undefined) throw new Error(`state archive: no code for hash ${hexOfBytes(a.codeHash)}`);
+        if (code === undefined) throw new Error(`state archive: no code for hash ${hexOf(a.codeHash)}`);
         return code;
       },
       slot: async (addr, key) => {
@@ -181,10 +182,6 @@ export class StateArchive {
       },
     };
   }
-}
-
-function hexOfBytes(b: Uint8Array): string {
-  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
