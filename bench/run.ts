@@ -242,34 +242,25 @@ async function throughput(slots: readonly Slot[], fig: ThroughputFigure): Promis
     if (slot.name === "staccato")
       report.emit(`${base}_main_thread_cpu_per_tx.${slot.name}`, median(c.main), "µs");
   }
-  ratio(base, "tx/s");
-  cpuRatio(base);
+  ratio(`${base}.ratio_staccato_vs_anvil`, `${base}.staccato`, `${base}.anvil`);
+  // Anvil's CPU per transaction over Staccato's (above 1: Staccato spends less). Where both
+  // saturate the machine (single requests on 2 cores) throughput follows it; in batches Staccato's
+  // execution thread is the limit instead, and its other threads use idle cores.
+  ratio(
+    `${base}_cpu_per_tx.ratio_anvil_vs_staccato`,
+    `${base}_cpu_per_tx.anvil`,
+    `${base}_cpu_per_tx.staccato`,
+  );
 }
 
-/**
- * Anvil's CPU per transaction over Staccato's, from the same runs (above 1: Staccato spends less).
- * Where both saturate the machine (single requests on 2 cores) throughput follows it; in batches
- * Staccato's execution thread is the limit instead, and its other threads use idle cores.
- */
-function cpuRatio(base: string): void {
+/** Emits `name` = figure `over` / figure `under`, when both targets ran; fails naming a missing one. */
+function ratio(name: string, over: string, under: string): void {
   if (!(cfg.targets.includes("staccato") && cfg.targets.includes("anvil"))) return;
-  const name = `${base}_cpu_per_tx.ratio_anvil_vs_staccato`;
-  const s = report.get(`${base}_cpu_per_tx.staccato`);
-  const a = report.get(`${base}_cpu_per_tx.anvil`);
-  if (s === null || a === null || s === 0) report.fail(name, "x", "missing CPU per transaction figure");
-  else report.emit(name, a / s, "x");
-}
-
-function ratio(base: string, unit: string): void {
-  if (!(cfg.targets.includes("staccato") && cfg.targets.includes("anvil"))) return;
-  const name = `${base}.ratio_staccato_vs_anvil`;
-  const s = report.get(`${base}.staccato`);
-  const a = report.get(`${base}.anvil`);
-  if (s === null || a === null || a === 0) {
-    report.fail(name, "x", `missing ${s === null ? "staccato" : "anvil"} ${unit} figure`);
-  } else {
-    report.emit(name, s / a, "x");
-  }
+  const o = report.get(over);
+  const u = report.get(under);
+  if (o === null || u === null || u === 0)
+    report.fail(name, "x", `missing figure ${o === null ? over : under}`);
+  else report.emit(name, o / u, "x");
 }
 
 function memory(slot: Slot): void {
