@@ -16,13 +16,19 @@ WORKDIR /src
 COPY . .
 RUN mkdir -p /manifests \
  && cp package.json pnpm-lock.yaml pnpm-workspace.yaml /manifests/ \
- && for p in packages/*/; do mkdir -p "/manifests/$p" && cp "$p/package.json" "/manifests/$p"; done
+ && for p in packages/*/; do mkdir -p "/manifests/$p" && cp "$p/package.json" "/manifests/$p"; done \
+ && cp -r packages/common/native /manifests/packages/common/
 
-# 2. Production dependencies with the pinned pnpm (the lockfile must be up to date).
+# 2. Production dependencies with the pinned pnpm (the lockfile must be up to date), and the
+#    libsecp256k1 addon (packages/common/native), which pnpm install builds with a C toolchain.
+#    Where apt cannot fetch one, the install says so and the daemons use the secp256k1 package.
 FROM ${NODE_IMAGE} AS deps
 ARG PNPM_VERSION
 ENV CI=true
 WORKDIR /app
+RUN (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3 make g++ >/dev/null && rm -rf /var/lib/apt/lists/*) \
+ || echo "no C toolchain: the libsecp256k1 addon will not be built"
 RUN npm install --global --no-audit --no-fund "pnpm@${PNPM_VERSION}"
 COPY --from=manifests /manifests/ ./
 RUN pnpm install --frozen-lockfile --prod \

@@ -16,4 +16,11 @@ if (!fresh || process.argv.includes("--force")) {
   ).packageManager;
   process.stderr.write(`installing dependencies with ${pnpm}...\n`);
   execFileSync("npx", ["--yes", pnpm, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit" });
+} else if (
+  !existsSync(join(root, "packages/common/native/secp256k1/build/Release/staccato_secp256k1.node"))
+) {
+  // A checkout installed before the libsecp256k1 addon existed: build it now (install does so).
+  execFileSync(process.execPath, [join(root, "packages/common/native/secp256k1/build.mjs")], {
+    stdio: "inherit",
+  });
 }

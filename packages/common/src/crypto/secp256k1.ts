@@ -1,7 +1,40 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { bigIntToBytes, setLengthLeft } from "@ethereumjs/util";
 import secp from "secp256k1";
 import { keccak256 } from "./keccak.ts";
+
+/** The addon in `native/secp256k1` (libsecp256k1 0.5.0): `recover` writes 0x04 ‖ x ‖ y to `out`. */
+interface NativeRecovery {
+  readonly version: string;
+  recover(signature: Uint8Array, recid: number, hash: Uint8Array, out: Uint8Array): boolean;
+}
+
+/**
+ * The addon, if `pnpm install` built it (`native/secp256k1/build.mjs`) and
+ * `STACCATO_SECP256K1=package` does not ask for the package instead.
+ */
+function loadNative(): NativeRecovery | null {
+  if (process.env.STACCATO_SECP256K1 === "package") return null;
+  try {
+    return createRequire(import.meta.url)(
+      "../../native/secp256k1/build/Release/staccato_secp256k1.node",
+    ) as NativeRecovery;
+  } catch {
+    return null;
+  }
+}
+
+const native = loadNative();
+
+/**
+ * What recovers public keys here: the vendored libsecp256k1 0.5.0 addon, or the `secp256k1`
+ * package (libsecp256k1 as of 2019, ~40 % slower) where the addon was not built.
+ */
+export const secp256k1Backend: string =
+  native === null
+    ? "secp256k1 package (the libsecp256k1 0.5.0 addon is not built)"
+    : `${native.version} addon`;
 
 /** A 32-byte secp256k1 private key and the address it controls. */
 export interface SigningKey {
@@ -23,7 +56,8 @@ export function signingKeyFromPrivate(privateKey: Uint8Array): SigningKey {
 
 /**
  * ecrecover in the shape ethereumjs expects (`Common({ customCrypto: { ecrecover } })`), backed by
- * the native libsecp256k1 binding: ~17k/s against ~900/s for the pure-JS default (FACTS.md).
+ * native libsecp256k1 (`secp256k1Backend`): ~25k/s with the addon, ~17k/s with the package,
+ * against ~900/s for the pure-JS default (FACTS.md).
  * Returns the 64-byte uncompressed public key without its 0x04 prefix.
  */
 export function ecrecover(
@@ -47,7 +81,16 @@ function recoverPublicKey(hash: Uint8Array, r: Uint8Array, s: Uint8Array, recid:
   const sig = new Uint8Array(64);
   sig.set(r, 32 - r.length);
   sig.set(s, 64 - s.length);
-  return secp.ecdsaRecover(sig, recid, hash, false).subarray(1);
+  if (native === null) return secp.ecdsaRecover(sig, recid, hash, false).subarray(1);
+  const out = new Uint8Array(65);
+  if (hash.length !== 32 || !native.recover(sig, recid, hash, out))
+    throw new Error("public key could not be recovered");
+  return out.subarray(1);
+}
+
+/** The public key as the `secp256k1` package recovers it: the reference the addon is tested against. */
+export function recoverPublicKeyWithPackage(hash: Uint8Array, sig64: Uint8Array, recid: number): Uint8Array {
+  return secp.ecdsaRecover(sig64, recid, hash, false).subarray(1);
 }
 
 function recoveryId(v: bigint, chainId?: bigint): number {

@@ -28,7 +28,7 @@ interface Slot {
 }
 
 /**
- * Recovers transaction senders (ecrecover, ~60 µs each with the native binding) on worker threads,
+ * Recovers transaction senders (ecrecover, ~40 µs each with the libsecp256k1 addon) on worker threads,
  * off the thread that executes transactions. Calls made in the same turn of the event loop (a
  * JSON-RPC batch) travel to a worker as one message; a lone call waits for the rest of the event
  * loop's phase, so single requests read in one poll travel together, a few to a message. With

@@ -21,6 +21,7 @@ import {
   StartupError,
   closeAll,
   type Closer,
+  secp256k1Backend,
 } from "@staccato/common";
 import { DaBundleSource } from "../da/daBundleSource.ts";
 import { BundleFetcher, type Fetched } from "../fetch/bundleFetcher.ts";
@@ -194,6 +195,7 @@ export class ProverNode {
           chainId: config.chainId,
           workers: o.workers,
           engine: o.engine,
+          secp256k1: secp256k1Backend,
           attestedThrough: Number(progress.attestedThrough),
           metrics: `http://${o.metricsHost}:${ms.port}/metrics`,
           rpc: node.rpcAddress === null ? null : `http://${node.rpcAddress.host}:${node.rpcAddress.port}`,

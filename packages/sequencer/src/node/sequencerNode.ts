@@ -37,6 +37,7 @@ import {
   closeAll,
   type Closer,
   startMetricsServer,
+  secp256k1Backend,
 } from "@staccato/common";
 import { dashboardPage } from "@staccato/dashboard";
 import { DaIndexLog } from "../da/daIndex.ts";
@@ -314,6 +315,8 @@ export class SequencerNode {
         da: daStore?.description ?? "none",
         serveHistory: o.serveHistory,
         engine: executor.engine,
+        // What recovers senders: the libsecp256k1 0.5.0 addon, or the slower secp256k1 package.
+        secp256k1: secp256k1Backend,
         // Calls of a contract before the fast EVM compiles it (null: never).
         evmCompileAfter: o.evmCompileAfter ?? null,
       },
