@@ -135,6 +135,9 @@ compose_run() {
   init_id=$("${COMPOSE[@]}" ps -a -q init)
   [ "$("$DOCKER" inspect --format '{{.State.ExitCode}}' "$init_id")" = 0 ]
   "${COMPOSE[@]}" ps
+  # The image's deps stage builds the libsecp256k1 addon; the sequencer's start log names it.
+  "$DOCKER" logs "$("${COMPOSE[@]}" ps -q sequencer)" 2>&1 | grep -q '"secp256k1":"libsecp256k1 0.5.0 addon"' \
+    || { echo "compose test ($name): the sequencer does not recover senders with the libsecp256k1 addon" >&2; exit 1; }
 
   step "$name: transactions through the published ports (viem)"
   node --import tsx --test packages/devnet/test/compose/compose.e2e.ts
