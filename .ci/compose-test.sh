@@ -2,8 +2,8 @@
 # docker-compose.yml for real, without any container registry:
 #   1. installs Debian's docker.io, docker-compose and debootstrap;
 #   2. starts dockerd with all its state under a temp dir;
-#   3. builds a base image: debootstrap --variant=minbase bookworm + this machine's node and npm
-#      (+ its CA bundle, which the npm registry needs here), then `docker import`;
+#   3. builds a base image: debootstrap --variant=minbase bookworm + this machine's node, npm and
+#      Node headers (+ its CA bundle, which the npm registry needs here), then `docker import`;
 #   4. builds the project image with --build-arg NODE_IMAGE=<that image>;
 #   5. with Debian's docker-compose 1.29, then with Compose v2 (`docker compose`, from Debian 13's
 #      archive, checked against Debian's keyring: compose-v2.sh):
@@ -94,6 +94,12 @@ cp -a "$NPM_DIR" "$ROOTFS/usr/local/lib/node_modules/npm"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOTFS/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/usr/local/bin/npx"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
+# Node's headers, where the official node images have them, for node-gyp (the libsecp256k1 addon):
+# without them it would download them, and only the npm registry is reachable here.
+NODE_HEADERS="$(dirname "$(dirname "$NODE_BIN")")/include/node"
+[ -f "$NODE_HEADERS/node_api.h" ] || { echo "compose test: no Node headers at $NODE_HEADERS" >&2; exit 1; }
+mkdir -p "$ROOTFS/usr/local/include"
+cp -a "$NODE_HEADERS" "$ROOTFS/usr/local/include/node"
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/usr/share/doc "$ROOTFS"/usr/share/man
 tar -C "$ROOTFS" -c . | "$DOCKER" import \
   -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
