@@ -16,10 +16,9 @@ if (!fresh || process.argv.includes("--force")) {
   ).packageManager;
   process.stderr.write(`installing dependencies with ${pnpm}...\n`);
   execFileSync("npx", ["--yes", pnpm, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit" });
-} else if (
-  !existsSync(join(root, "packages/common/native/secp256k1/build/Release/staccato_secp256k1.node"))
-) {
-  // A checkout installed before the libsecp256k1 addon existed: build it now (install does so).
+} else {
+  // pnpm install builds the libsecp256k1 addon; build it here where the install is older than it
+  // or than its sources (build.mjs returns at once when the addon is up to date).
   execFileSync(process.execPath, [join(root, "packages/common/native/secp256k1/build.mjs")], {
     stdio: "inherit",
   });

@@ -11,18 +11,19 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const built = join(here, "build", "Release", "staccato_secp256k1.node");
 
+/** The newest mtime of the sources (C, headers, binding.gyp) under `dir`, node-gyp's output aside. */
 function newestSource(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(c|h|gyp)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) {
+      if (path !== join(here, "build")) newest = Math.max(newest, newestSource(path));
+    } else if (/\.(c|h|gyp)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
 
-const sources = Math.max(newestSource(join(here, "libsecp256k1")), newestSource(here));
-if (existsSync(built) && statSync(built).mtimeMs >= sources && !process.argv.includes("--force")) {
+if (existsSync(built) && statSync(built).mtimeMs >= newestSource(here) && !process.argv.includes("--force")) {
   process.exit(0);
 }
 
@@ -32,7 +33,7 @@ const prefix = dirname(dirname(process.execPath));
 const args = ["rebuild", "--release"];
 if (existsSync(join(prefix, "include", "node", "node_api.h"))) args.push(`--nodedir=${prefix}`);
 
-// npm and pnpm put their bundled node-gyp on the PATH of install scripts; else npm's own copy.
+// npm's own node-gyp beside this Node; else the one npm and pnpm put on the PATH of install scripts.
 const npmGyp = join(prefix, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
 const [cmd, cmdArgs] = existsSync(npmGyp) ? [process.execPath, [npmGyp, ...args]] : ["node-gyp", args];
 

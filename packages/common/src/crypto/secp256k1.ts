@@ -81,14 +81,17 @@ function recoverPublicKey(hash: Uint8Array, r: Uint8Array, s: Uint8Array, recid:
   const sig = new Uint8Array(64);
   sig.set(r, 32 - r.length);
   sig.set(s, 64 - s.length);
-  if (native === null) return secp.ecdsaRecover(sig, recid, hash, false).subarray(1);
+  if (native === null) return recoverPublicKeyWithPackage(hash, sig, recid);
   const out = new Uint8Array(65);
   if (hash.length !== 32 || !native.recover(sig, recid, hash, out))
     throw new Error("public key could not be recovered");
   return out.subarray(1);
 }
 
-/** The public key as the `secp256k1` package recovers it: the reference the addon is tested against. */
+/**
+ * The public key as the `secp256k1` package recovers it: the fallback where the addon is not
+ * built, and the reference it is tested against.
+ */
 export function recoverPublicKeyWithPackage(hash: Uint8Array, sig64: Uint8Array, recid: number): Uint8Array {
   return secp.ecdsaRecover(sig64, recid, hash, false).subarray(1);
 }
