@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
@@ -14,12 +14,15 @@ import {
   type RpcMetrics,
 } from "./dispatch.ts";
 import { RpcErrorCode } from "./errors.ts";
+import { FastPathConnections } from "./httpFastPath.ts";
 import { WsConn } from "./wsConnection.ts";
 import type { HealthStatus } from "../metrics/server.ts";
 
 /**
  * JSON-RPC 2.0 over HTTP POST and WebSocket on one port, plus GET /health and /ready, and the
- * dashboard page at GET / for browsers.
+ * dashboard page at GET / for browsers. Plain keep-alive POSTs are read and answered on the
+ * socket (httpFastPath.ts); Node's `http` server takes every other request, and the connection
+ * it came on.
  */
 
 /** Defaults of the server, which every daemon's `--rpc-*` flags take too (`rpcFlags`). */
@@ -39,6 +42,12 @@ export const rpcServerOptionsSchema = z.object({
   corsOrigins: z.string().default(DEFAULT_CORS_ORIGINS),
   maxWsConnections: z.number().int().min(0).default(1000),
   maxJsonDepth: z.number().int().min(2).max(1000).default(64),
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: z.number().int().min(1).default(30_000),
+  /** A request's head must arrive within this long of its first byte (else 408). */
+  headersTimeoutMs: z.number().int().min(1).default(20_000),
+  /** A whole request must arrive within this long of its first byte (else 408). */
+  requestTimeoutMs: z.number().int().min(1).default(60_000),
 });
 export type RpcServerOptions = z.output<typeof rpcServerOptionsSchema>;
 export type RpcServerOptionsInput = z.input<typeof rpcServerOptionsSchema>;
@@ -74,9 +83,6 @@ export interface RpcServer {
   address(): { host: string; port: number };
 }
 
-const KEEP_ALIVE_TIMEOUT_MS = 30_000;
-const HEADERS_TIMEOUT_MS = 20_000;
-const REQUEST_TIMEOUT_MS = 60_000;
 /** After a 413 we keep discarding the client's upload at most this long, then drop the socket. */
 const DISCARD_AFTER_413_MS = 2_000;
 const CLOSE_GRACE_MS = 1_000;
@@ -98,10 +104,37 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
     `request body exceeds the limit of ${opts.maxBodyBytes} bytes`,
   );
 
+  // Node's server never listens: connections come to it from the fast path (handOver).
   const http = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 }, onRequest);
-  http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  http.headersTimeout = HEADERS_TIMEOUT_MS;
-  http.requestTimeout = REQUEST_TIMEOUT_MS;
+  http.keepAliveTimeout = opts.keepAliveTimeoutMs;
+  http.headersTimeout = opts.headersTimeoutMs;
+  http.requestTimeout = opts.requestTimeoutMs;
+  const fast = new FastPathConnections(
+    {
+      maxBodyBytes: opts.maxBodyBytes,
+      handle: (body) => dispatcher.handle(body, HTTP_CTX),
+      cors: (origin) => cors.headers(origin),
+      internalError: errorResponse(null, RpcErrorCode.InternalError, "internal error"),
+      handOver,
+      onError: (err) => log.error({ err }, "rpc dispatch failed"),
+    },
+    {
+      keepAliveMs: opts.keepAliveTimeoutMs,
+      headersMs: opts.headersTimeoutMs,
+      requestMs: opts.requestTimeoutMs,
+    },
+  );
+  const tcp = createTcpServer(
+    { noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000, allowHalfOpen: true },
+    (socket) => fast.accept(socket),
+  );
+
+  /** Node's server takes a connection, with the bytes the fast path read and did not answer. */
+  function handOver(socket: Socket, unread: Buffer): void {
+    if (unread.length > 0) socket.unshift(unread);
+    http.emit("connection", socket);
+    socket.resume();
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -293,7 +326,7 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
   // ---- lifecycle ----
 
   function address(): { host: string; port: number } {
-    const a = http.address();
+    const a = tcp.address();
     if (a === null || typeof a === "string") throw new Error("rpc server is not listening");
     return { host: opts.host, port: (a as AddressInfo).port };
   }
@@ -304,10 +337,13 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
     listen() {
       return new Promise((resolve, reject) => {
         const onError = (err: Error) => reject(err);
-        http.once("error", onError);
-        http.listen(opts.port, opts.host, () => {
-          http.off("error", onError);
-          http.on("error", (err) => log.error({ err }, "rpc server error"));
+        tcp.once("error", onError);
+        tcp.listen(opts.port, opts.host, () => {
+          tcp.off("error", onError);
+          tcp.on("error", (err) => log.error({ err }, "rpc server error"));
+          // Node's server tracks its connections (idle closing, headers and request timeouts)
+          // from its "listening" event, which it never gets on its own here.
+          http.emit("listening");
           listening = true;
           const addr = address();
           log.info(addr, "rpc server listening");
@@ -323,13 +359,18 @@ export function createRpcServer(optsIn: RpcServerOptionsInput, deps: RpcServerDe
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           http.closeAllConnections();
+          fast.destroyAll();
           for (const c of conns) c.ws.terminate();
         }, CLOSE_GRACE_MS);
-        http.close(() => {
+        // Resolves once every connection, on either path, has closed.
+        tcp.close(() => {
           clearTimeout(force);
           resolve();
         });
-        http.closeIdleConnections();
+        // Stops Node's connection tracking and closes its idle connections (it was never
+        // listening itself, so its callback only reports that).
+        http.close(() => {});
+        fast.closeIdle();
       });
       wss.close();
       log.info("rpc server closed");
