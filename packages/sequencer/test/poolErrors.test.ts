@@ -211,6 +211,12 @@ describe("txpool errors / nonce", () => {
     assert.equal(msg, "nonce too high: nonce 65 is more than 64 past the next expected nonce 0");
     // The queued transaction is pending, not mined, and the pending nonce did not move.
     assert.equal(await rpc(seq.rpcUrl, "eth_getTransactionReceipt", [keccak256(queued)]), null);
+    const byHash = (await rpc(seq.rpcUrl, "eth_getTransactionByHash", [keccak256(queued)])) as {
+      hash: string;
+      blockNumber: string | null;
+      nonce: string;
+    };
+    assert.deepEqual([byHash.hash, byHash.blockNumber, byHash.nonce], [keccak256(queued), null, "0x40"]);
     assert.equal(await pendingNonce(2), 0);
   });
 

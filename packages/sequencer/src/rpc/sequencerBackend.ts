@@ -98,7 +98,14 @@ export function sequencerRpcHooks(
   onRejected: (reason: TxRejection) => void,
 ): Pick<
   ChainBackend,
-  "submit" | "prepareSubmit" | "pendingNonce" | "pendingTx" | "blockTemplate" | "syncing" | "status"
+  | "submit"
+  | "prepareSubmit"
+  | "pendingNonce"
+  | "pendingTx"
+  | "isPooled"
+  | "blockTemplate"
+  | "syncing"
+  | "status"
 > {
   const prepareSubmit = (raw: Uint8Array) => senders?.recover(raw) ?? null;
   return {
@@ -121,6 +128,7 @@ export function sequencerRpcHooks(
       const p = pool.get(hashHex);
       return p === undefined ? null : formatTx(p.tx.typed(), p.hashHex, p.sender, null);
     },
+    isPooled: (hashHex) => pool.get(hashHex) !== undefined,
     blockTemplate: (b) => executor.blockTemplate(b),
     syncing: () => false,
     status,

@@ -86,6 +86,11 @@ export interface ChainBackend {
   pendingNonce(address: string): Promise<bigint>;
   /** A transaction waiting for inclusion, formatted for eth_getTransactionByHash, or null. */
   pendingTx(hashHex: string): object | null;
+  /**
+   * Whether the transaction waits in this node's pool, so no block holds it: a wallet polling
+   * for its receipt is answered without a lookup in the chain's archive (optional).
+   */
+  isPooled?(hashHex: string): boolean;
   /** eth_syncing's answer. */
   syncing(): false | Record<string, string>;
   /** staccato_status's answer. */

@@ -366,6 +366,7 @@ export function ethApi(be: ChainBackend): RpcMethodTable<EthMethod> {
     ),
 
     eth_getTransactionByHash: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
+      if (be.isPooled?.(hash) === true) return be.pendingTx(hash);
       const found = await be.chain.findTx(hash);
       if (found !== undefined) {
         const { tx: t, block } = found;
@@ -376,6 +377,7 @@ export function ethApi(be: ChainBackend): RpcMethodTable<EthMethod> {
       return be.pendingTx(hash);
     }),
     eth_getTransactionReceipt: rpcMethod(z.tuple([s.hash32]), async ([hash]) => {
+      if (be.isPooled?.(hash) === true) return null;
       const found = await be.chain.findTx(hash);
       if (found === undefined) return null;
       if (found.block.hash === null && !be.preconfirmations) return null;
