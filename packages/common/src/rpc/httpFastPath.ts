@@ -228,7 +228,20 @@ class FastConn {
       this.endSoon(out);
       return;
     }
-    this.socket.write(out);
+    if (this.socket.write(out)) this.answered();
+    else {
+      // The client is not reading its answers: read and answer nothing more until it has.
+      this.socket.pause();
+      this.socket.once("drain", this.onDrain);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    if (this.stage === Stage.Answering) this.answered();
+  };
+
+  /** The answer is out: the next pipelined request, or idle until one comes. */
+  private answered(): void {
     this.stage = Stage.Idle;
     this.socket.setTimeout(this.timeouts.keepAliveMs);
     if (this.socket.isPaused()) this.socket.resume();
@@ -250,6 +263,7 @@ class FastConn {
     s.removeListener("end", this.onEnd);
     s.removeListener("timeout", this.onTimeout);
     s.removeListener("close", this.onClose);
+    s.removeListener("drain", this.onDrain);
     s.removeListener("error", noop);
     s.setTimeout(0);
     s.pause();

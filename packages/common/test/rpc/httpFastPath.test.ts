@@ -161,6 +161,24 @@ describe("rpc http fast path", () => {
     c.close();
   });
 
+  it("stops answering a client that does not read, and resumes in order once it does", async () => {
+    const c = await RawClient.open();
+    c.socket.pause();
+    const n = 1500;
+    const big = "x".repeat(3000);
+    let pipelined = "";
+    for (let i = 0; i < n; i++) pipelined += post(echo(i, big));
+    c.send(pipelined);
+    // ~4.5 MB of answers against the kernel's socket buffers: the server must wait for drain.
+    await sleep(300);
+    c.socket.resume();
+    for (let i = 0; i < n; i++) {
+      const r = (await c.response())!;
+      assert.equal(JSON.parse(r.body).id, i);
+    }
+    c.close();
+  });
+
   it("reads a request that arrives a byte at a time", async () => {
     const c = await RawClient.open();
     const bytes = post(echo(7, "slowly"));
