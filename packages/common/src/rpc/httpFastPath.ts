@@ -212,7 +212,8 @@ class FastConn {
 
   private respond(status: 200 | 204 | 500, body: string | null, head: RequestHead): void {
     if (this.stage === Stage.Gone) return;
-    const close = head.close || this.ended || this.owner.isClosing;
+    // A client that ended its side after pipelining gets every answer, the connection closing with the last.
+    const close = head.close || this.owner.isClosing || (this.ended && this.received === 0);
     let out = `HTTP/1.1 ${STATUS_LINE[status]}\r\n`;
     const cors = this.host.cors(head.origin);
     for (const name in cors) out += `${name}: ${String(cors[name])}\r\n`;

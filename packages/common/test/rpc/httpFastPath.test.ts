@@ -267,6 +267,12 @@ describe("rpc http fast path", () => {
     const h = (await b.response())!;
     assert.deepEqual(JSON.parse(h.body).result, ["half"]);
     await b.closedAt;
+
+    const p = await RawClient.open();
+    p.socket.end(post(echo(3, "one")) + post(echo(4, "two")));
+    assert.deepEqual(JSON.parse((await p.response())!.body).result, ["one"]);
+    assert.deepEqual(JSON.parse((await p.response())!.body).result, ["two"]);
+    await p.closedAt;
   });
 
   it("answers 408 to a head that trickles in past the headers timeout", async () => {
