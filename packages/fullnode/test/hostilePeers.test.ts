@@ -168,6 +168,27 @@ describe("fullnode / hostile peers", () => {
     return hash;
   };
 
+  /**
+   * Sends transfers the full node follows until `done(sent)` holds, waiting 3 s after each, for
+   * at most 40 s. The full node forwards gossip only to its mesh, which a new peer joins per topic
+   * on a heartbeat that a loaded machine delays, so one transfer may go out before it has joined.
+   */
+  const sendUntil = async (what: string, done: (sent: Hex[]) => boolean): Promise<void> => {
+    const sent: Hex[] = [];
+    const deadline = Date.now() + 40_000;
+    for (;;) {
+      sent.push(await stillFollows([fn]));
+      const through = await waitFor(what, async () => done(sent), 3_000).then(
+        () => true,
+        (e: unknown) => {
+          if (Date.now() > deadline) throw e;
+          return false;
+        },
+      );
+      if (through) return;
+    }
+  };
+
   before(async () => {
     seq = await SequencerProcess.start();
     fn = await FullnodeProcess.start(fullnodeArgs(seq, dirs.make()));
@@ -198,24 +219,10 @@ describe("fullnode / hostile peers", () => {
       async () => listener.topicPeers("block").length > 0 && listener.topicPeers("miniBlock").length > 0,
       10_000,
     );
-    // The full node forwards only to its mesh, which the listener joins per topic on a heartbeat
-    // that a loaded machine delays: keep sending transfers until it has heard both.
-    const hearUntil = Date.now() + 40_000;
-    for (;;) {
-      await stillFollows([fn]);
-      const both = await waitFor(
-        "a real mini-block and block",
-        async () => heard.miniBlock !== undefined && heard.block !== undefined,
-        3_000,
-      ).then(
-        () => true,
-        (e: unknown) => {
-          if (Date.now() > hearUntil) throw e;
-          return false;
-        },
-      );
-      if (both) break;
-    }
+    await sendUntil(
+      "a real mini-block and block",
+      () => heard.miniBlock !== undefined && heard.block !== undefined,
+    );
     const mb = heard.miniBlock!;
     const blk = heard.block!;
     const mbPayload = decodeEnvelope(mb, 1 << 25);
@@ -272,25 +279,9 @@ describe("fullnode / hostile peers", () => {
       },
     });
     await waitFor("the new peer meshed", async () => witness.topicPeers("miniBlock").length > 0, 10_000);
-    // The full node forwards only to its mesh, which the new peer joins on a heartbeat that a
-    // loaded machine delays: keep sending transfers until one of them comes through.
-    const sent: Hex[] = [];
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      sent.push(await stillFollows([fn]));
-      const through = await waitFor(
-        "the full node to forward the sequencer's mini-block",
-        async () => sent.some((h) => forwarded.includes(h)),
-        3_000,
-      ).then(
-        () => true,
-        (e: unknown) => {
-          if (Date.now() > deadline) throw e;
-          return false;
-        },
-      );
-      if (through) break;
-    }
+    await sendUntil("the full node to forward the sequencer's mini-block", (sent) =>
+      sent.some((h) => forwarded.includes(h)),
+    );
     t.diagnostic(
       `${cases.length} bad messages rejected; a 9 MiB message dropped; ${rogues.length} peers on loopback`,
     );

@@ -71,10 +71,6 @@ export class FastPathConnections {
     this.keepAlive = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(timeouts.keepAliveMs / 1000)}\r\n\r\n`;
   }
 
-  get size(): number {
-    return this.conns.size;
-  }
-
   accept(socket: Socket): void {
     if (this.closing) {
       socket.destroy();
