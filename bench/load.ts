@@ -69,6 +69,10 @@ export async function sendAll(
       }
     }
   };
+  // Every connection is opened before the clock starts, as a wallet's or a backend's would be in
+  // steady state: a server under load may accept new connections slowly (Node accepts one per
+  // event-loop iteration), and a sender's transactions are spread over all the connections.
+  await Promise.all(Array.from({ length: opts.concurrency }, () => client.call("eth_chainId")));
   const startedAt = performance.now();
   const cpu0 = process.cpuUsage();
   try {

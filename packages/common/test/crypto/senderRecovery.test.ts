@@ -4,7 +4,7 @@ import { createFeeMarket1559Tx, createLegacyTx } from "@ethereumjs/tx";
 import { bytesToHex } from "@ethereumjs/util";
 import { createEthCommon } from "../../src/chain/ethCommon.ts";
 import { randomPrivateKey, signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
-import { SenderRecoveryPool } from "../../src/crypto/senderRecovery.ts";
+import { LONE_INLINE_MAX, SenderRecoveryPool } from "../../src/crypto/senderRecovery.ts";
 
 const CHAIN_ID = 777;
 const common = createEthCommon({ chainId: CHAIN_ID });
@@ -99,22 +99,65 @@ describe("SenderRecoveryPool", () => {
     assert.equal(got.filter((a) => a !== null).length, 48);
   });
 
-  it("recovers single requests read in one poll (sent to the worker a few at a time), each its own sender", async () => {
+  /** `n` single requests, each from its own callback of one phase, as requests read from many connections are. */
+  function lone(pool: SenderRecoveryPool, raws: Uint8Array[]): Promise<(Uint8Array | null)[]> {
+    return new Promise((resolve) => {
+      const answers: Promise<Uint8Array | null>[] = [];
+      for (const raw of raws) setImmediate(() => answers.push(pool.recover(raw)));
+      setImmediate(() => resolve(Promise.all(answers)));
+    });
+  }
+
+  it("leaves a few single requests read in one poll to the caller when no worker is busy", async () => {
     const pool = new SenderRecoveryPool(2, CHAIN_ID);
     pools.push(pool);
     const keys = Array.from({ length: 21 }, () => signingKeyFromPrivate(randomPrivateKey()));
-    // Each from its own callback of one phase, as requests read from many connections are.
-    const got = await new Promise<(Uint8Array | null)[]>((resolve) => {
-      const answers: Promise<Uint8Array | null>[] = [];
-      keys.forEach((k, i) => {
-        setImmediate(() => answers.push(pool.recover(signed(i % 2 ? "legacy" : "1559", k.privateKey, i))));
-      });
-      setImmediate(() => resolve(Promise.all(answers)));
-    });
+    const got = await lone(
+      pool,
+      keys.map((k, i) => signed(i % 2 ? "legacy" : "1559", k.privateKey, i)),
+    );
+    assert.deepEqual(
+      got,
+      keys.map(() => null),
+    );
+  });
+
+  it("sends more single requests than that to the workers, each its own sender", async () => {
+    const pool = new SenderRecoveryPool(2, CHAIN_ID);
+    pools.push(pool);
+    const keys = Array.from({ length: LONE_INLINE_MAX + 9 }, () => signingKeyFromPrivate(randomPrivateKey()));
+    const got = await lone(
+      pool,
+      keys.map((k, i) => signed(i % 2 ? "legacy" : "1559", k.privateKey, i)),
+    );
     assert.deepEqual(
       got.map((a) => (a === null ? null : bytesToHex(a))),
       keys.map((k) => bytesToHex(k.address)),
     );
+  });
+
+  it("sends single requests to the workers behind a batch still being recovered, and answers in order", async () => {
+    const pool = new SenderRecoveryPool(1, CHAIN_ID);
+    pools.push(pool);
+    const key = signingKeyFromPrivate(randomPrivateKey());
+    const batch = Array.from({ length: 40 }, (_, i) => signed("1559", key.privateKey, i));
+    const singles = Array.from({ length: 3 }, (_, i) => signed("legacy", key.privateKey, 40 + i));
+    const order: string[] = [];
+    const tag = (p: Promise<Uint8Array | null>, what: string) =>
+      p.then((a) => {
+        order.push(what);
+        return a;
+      });
+    // The batch leaves at the end of this turn; the singles arrive in the next phase, before it is back.
+    const batchDone = Promise.all(batch.map((r, i) => tag(pool.recover(r), `b${i}`)));
+    const singlesDone = lone(pool, singles).then((got) => {
+      order.push("singles");
+      return got;
+    });
+    const [b, s] = await Promise.all([batchDone, singlesDone]);
+    assert.ok(b.every((a) => a !== null && bytesToHex(a) === bytesToHex(key.address)));
+    assert.ok(s.every((a) => a !== null && bytesToHex(a) === bytesToHex(key.address)));
+    assert.equal(order.at(-1), "singles");
   });
 
   it("answers null after close instead of hanging", async () => {
