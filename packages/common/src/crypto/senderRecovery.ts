@@ -84,9 +84,10 @@ export class SenderRecoveryPool {
   }
 
   /**
-   * `lone`: single requests, each answered on its own, travel `LONE_PER_MESSAGE` to a message so
-   * the first are answered while the worker recovers the rest. A batch is answered as a whole,
-   * so it travels whole (split only between workers).
+   * `lone`: single requests, each answered on its own. Up to `LONE_INLINE_MAX` of them, with no
+   * part outstanding, are answered null for the caller to recover; otherwise they travel
+   * `LONE_PER_MESSAGE` to a message so the first are answered while the worker recovers the rest.
+   * A batch is answered as a whole, so it travels whole (split only between workers).
    */
   private flush(all: Pending[], lone: boolean): void {
     if (this.closed || all.length === 0) return;

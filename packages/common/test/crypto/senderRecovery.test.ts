@@ -99,7 +99,7 @@ describe("SenderRecoveryPool", () => {
     assert.equal(got.filter((a) => a !== null).length, 48);
   });
 
-  /** `n` single requests, each from its own callback of one phase, as requests read from many connections are. */
+  /** Each of `raws` as a single request from its own callback of one phase, as requests read from many connections are. */
   function lone(pool: SenderRecoveryPool, raws: Uint8Array[]): Promise<(Uint8Array | null)[]> {
     return new Promise((resolve) => {
       const answers: Promise<Uint8Array | null>[] = [];
