@@ -9,7 +9,14 @@
  * Run: node --import tsx bench/micro/evm.ts   (env N = transactions per round, ROUNDS, ONLY=erc20,swap,…,
  *      FAST_ONLY=1 to time the fast path alone, e.g. under --cpu-prof; COMPILE_AFTER=<runs> for the
  *      fast engine's block compiler, Infinity = interpreter only)
+ * Allocation (fast path alone, KB of JavaScript heap a transaction; exact and not disturbed by a
+ * noisy host, unlike time): ALLOC=1 N=500 node --expose-gc --min-semi-space-size=128
+ *      --max-semi-space-size=128 --import tsx bench/micro/evm.ts
+ *   The young generation is made big enough that no collection runs inside a round, so the growth
+ *   of the used heap is what the round allocated; a round a collection interrupted is refused.
  */
+import { getHeapStatistics } from "node:v8";
+import { PerformanceObserver } from "node:perf_hooks";
 import { bytesToHex } from "@ethereumjs/util";
 import solc from "solc";
 import { type Hex, encodeAbiParameters, encodeFunctionData, parseAbi } from "viem";
@@ -36,6 +43,14 @@ const FAST_ONLY = process.env.FAST_ONLY === "1";
  * compute call is also timed compiled from its first run, below.
  */
 const COMPILE_AFTER = Number(process.env.COMPILE_AFTER ?? Number.POSITIVE_INFINITY);
+/** ALLOC=1: the fast path's heap allocation per transaction instead of its time (see above). */
+const ALLOC = process.env.ALLOC === "1";
+const gc = (globalThis as { gc?: () => void }).gc;
+if (ALLOC && gc === undefined) throw new Error("ALLOC=1 needs node --expose-gc (see the header)");
+/** Garbage collections seen (any kind), to refuse an allocation figure one interrupted. */
+let collections = 0;
+if (ALLOC)
+  new PerformanceObserver((l) => (collections += l.getEntries().length)).observe({ entryTypes: ["gc"] });
 
 const COMPUTE_SOURCE = `// SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
@@ -196,7 +211,7 @@ async function round(
   engine: ExecutionEngine,
   r: number,
   compileAfter = COMPILE_AFTER,
-): Promise<{ us: number; diff: string }> {
+): Promise<{ us: number; diff: string; allocKb: number }> {
   const state = fundedState(name === "transfer" ? transferSenders : [owner]);
   const ex = await Executor.create(common, state, async () => undefined, {
     engine,
@@ -207,9 +222,24 @@ async function round(
   // an `@ethereumjs/tx` object whose intrinsic gas would be worked out again inside the timing.
   const txs = (await w.prepare(ex, r)).map(txFieldsOf);
   state.takeDiff();
+  let heap0 = 0;
+  let seen = 0;
+  if (ALLOC) {
+    gc!();
+    await new Promise((r) => setTimeout(r, 10));
+    seen = collections;
+    heap0 = getHeapStatistics().used_heap_size;
+  }
   const t0 = performance.now();
   await runAll(ex, txs, 0n);
   const us = ((performance.now() - t0) * 1000) / txs.length;
+  let allocKb = Number.NaN;
+  if (ALLOC) {
+    allocKb = (getHeapStatistics().used_heap_size - heap0) / 1024 / txs.length;
+    await new Promise((r) => setTimeout(r, 10));
+    if (collections !== seen)
+      throw new Error(`${name}: a collection ran inside the round: lower N or raise --min-semi-space-size`);
+  }
   // The same state, whatever order the engines first touched the accounts in.
   const diff = state.takeDiff().diff.sort((a, b) => Buffer.compare(a.address, b.address));
   const digest = bytesToHex(
@@ -221,7 +251,7 @@ async function round(
       ),
     ),
   );
-  return { us, diff: digest };
+  return { us, diff: digest, allocKb };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -235,6 +265,12 @@ for (const [name, w] of Object.entries(workloads)) {
   /** Each round's state after `runTx`, for the compiled rounds to match too. */
   const want: string[] = [];
   await round(name, w, "fast", 99);
+  if (ALLOC) {
+    const kb: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) kb.push((await round(name, w, "fast", r)).allocKb);
+    emit(`evm_alloc_kb.${name}.fast`, median(kb), "KB/tx");
+    continue;
+  }
   if (FAST_ONLY) {
     for (let r = 0; r < ROUNDS; r++) fast.push((await round(name, w, "fast", r)).us);
     emit(`evm_execute_us.${name}.fast`, median(fast), "us/tx");

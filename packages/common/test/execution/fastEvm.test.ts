@@ -6,7 +6,7 @@ import {
   createLegacyTx,
   type TypedTransaction,
 } from "@ethereumjs/tx";
-import { bytesToHex } from "@ethereumjs/util";
+import { bigIntToBytes, bytesToHex } from "@ethereumjs/util";
 import { executionBlock } from "../../src/chain/blockHeader.ts";
 import { createEthCommon } from "../../src/chain/ethCommon.ts";
 import { KECCAK256_NULL, keccak256 } from "../../src/crypto/keccak.ts";
@@ -420,5 +420,89 @@ describe("fast EVM / a transaction handed to runTx mid-way", () => {
     // C found zeroed memory both times (slot 0 stays empty) and MSIZE 32.
     assert.equal(sides[0]!.state.slot(C, `0x${"00".repeat(32)}`), undefined);
     assert.deepEqual(sides[0]!.state.slot(C, `0x${"00".repeat(31)}01`), Uint8Array.of(32));
+  });
+});
+
+describe("fast EVM / a call's input after the call", () => {
+  it("return data of the identity precompile is what was sent, though the caller then overwrites that memory", async () => {
+    // A CALL's input is a view of the caller's memory (no copy); the identity precompile answers
+    // its input as its output, so the fast path must hand precompiles a copy.
+    const E = `0x${"e7".repeat(20)}`;
+    const sent = BigInt(`0x${"a5".repeat(32)}`);
+    const code = [
+      ...push(sent),
+      0x5f,
+      0x52, // mem[0..32] = sent
+      0x5f, // retSize 0
+      ...push(64), // retOffset
+      ...push(32), // argsSize
+      0x5f, // argsOffset
+      0x5f, // value
+      ...push(4), // identity
+      0x5a, // gas
+      0xf1,
+      0x50, // CALL, result dropped
+      ...push(BigInt(`0x${"5b".repeat(32)}`)),
+      0x5f,
+      0x52, // mem[0..32] overwritten
+      ...push(32), // size
+      0x5f, // offset in the return data
+      ...push(32), // destOffset
+      0x3e, // RETURNDATACOPY to mem[32..64]
+      ...push(32),
+      0x51,
+      0x5f,
+      0x55, // slot 0 = mem[32..64]
+      0x00,
+    ];
+    const sides = await Promise.all(
+      (["fast", "reference"] as const).map(async (engine) => {
+        const state = new MemoryState();
+        state.writeAccount(hex(keys[0]!.address), {
+          nonce: 0n,
+          balance: 10n ** 24n,
+          codeHash: KECCAK256_NULL,
+        });
+        state.writeCode(E, Uint8Array.from(code));
+        state.takeDiff();
+        const executor = await Executor.create(
+          common,
+          state,
+          async (n) => keccak256(Uint8Array.of(Number(n))),
+          {
+            engine,
+          },
+        );
+        executor.takeReads();
+        return { state, executor };
+      }),
+    );
+    const block = executionBlock(
+      {
+        number: 5n,
+        timestamp: 1_700_000_000n,
+        baseFee: 7n,
+        gasLimit: 30_000_000n,
+        coinbase: new Uint8Array(20).fill(0xcb),
+        prevRandao: new Uint8Array(32),
+      },
+      common,
+    );
+    const tx = createFeeMarket1559Tx(
+      {
+        chainId: 4242n,
+        nonce: 0n,
+        maxFeePerGas: 100n,
+        maxPriorityFeePerGas: 1n,
+        gasLimit: 200_000n,
+        to: E as Hex,
+      },
+      { common },
+    ).sign(keys[0]!.privateKey);
+    const outs = [];
+    for (const side of sides) outs.push(await side.executor.execute(tx, block, 0n));
+    assert.equal(outs[0]!.ok && outs[0]!.receipt.status, 1);
+    assert.deepEqual(sides[0]!.state.slot(E, `0x${"00".repeat(32)}`), bigIntToBytes(sent));
+    assertSameExecution("identity call", outs[0]!, sides[0]!, outs[1]!, sides[1]!);
   });
 });

@@ -35,6 +35,7 @@ export class Frame {
   /** The kept keys of this account's slots (`KeyCache.slotsOf`), taken at its first storage access. */
   slotKeys: Map<bigint, SlotKeys> | null = null;
   private addrBig: bigint | null = null;
+  private callerBig: bigint | null = null;
 
   constructor(
     readonly stack: bigint[],
@@ -59,6 +60,12 @@ export class Frame {
     return this.addrBig;
   }
 
+  /** CALLER as a word, parsed from its hex key once a frame. */
+  callerWord(): bigint {
+    if (this.callerBig === null) this.callerBig = BigInt(this.caller);
+    return this.callerBig;
+  }
+
   /**
    * Charges nothing: records memory growth to cover [off, off+len) and returns its gas (Infinity
    * when no gas limit the fast path runs with could pay for it). The buffer grows later, in
@@ -70,6 +77,21 @@ export class Frame {
     if (end > MEMORY_LIMIT) return Number.POSITIVE_INFINITY;
     const words = Math.ceil(Number(end) / 32);
     if (words <= this.memWords) return 0;
+    return this.grow(words);
+  }
+
+  /**
+   * `expand` for an offset that is a small number already (below 2^32, as MLOAD/MSTORE offsets
+   * are): no BigInt arithmetic, no conversion.
+   */
+  expandSmall(off: number, len: number): number {
+    const words = Math.ceil((off + len) / 32);
+    if (words <= this.memWords) return 0;
+    return this.grow(words);
+  }
+
+  /** Records memory grown to `words` (more than now) and returns the gas it costs. */
+  private grow(words: number): number {
     let cost: number;
     if (words <= EXACT_WORDS) cost = words * 3 + Math.floor((words * words) / 512);
     else {

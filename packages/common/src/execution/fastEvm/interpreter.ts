@@ -84,6 +84,12 @@ const STACK_MAX = new Int16Array(256);
 for (let o = 0; o < 256; o++) STACK_MAX[o] = 1024 - Math.max(0, STACK_OUT[o]! - STACK_IN[o]!);
 
 const WORD_LIMIT = 2n ** 37n;
+const TWO256 = 1n << 256n;
+/**
+ * MLOAD/MSTORE offsets below this work out their memory gas in numbers (`expandSmall`); larger
+ * ones go through `expand`'s BigInt checks.
+ */
+const SMALL_OFFSET = 2n ** 32n;
 /** Words (32 bytes, rounded up) in a length, for per-word gas; Infinity past any payable size. */
 const words = (len: bigint): number =>
   len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Math.ceil(Number(len) / 32);
@@ -170,7 +176,7 @@ export function run(vm: FastVm, f: Frame): Status {
         f.gas = gas;
         const next = b(s, f);
         if (next >= 0) {
-          pc = next;
+          pc = next | 0;
           sp = f.sp;
           gas = f.gas;
           continue;
@@ -192,18 +198,25 @@ export function run(vm: FastVm, f: Frame): Status {
         f.gas = gas;
         f.status = STATUS_OK;
         return f.status;
-      case 0x01:
+      case 0x01: {
+        // Reduced only when it wrapped: a compare allocates nothing, a mask is another BigInt.
         sp--;
-        s[sp - 1] = (s[sp - 1]! + s[sp]!) & MAX256;
+        const r = s[sp - 1]! + s[sp]!;
+        s[sp - 1] = r > MAX256 ? r - TWO256 : r;
         break;
-      case 0x02:
+      }
+      case 0x02: {
         sp--;
-        s[sp - 1] = (s[sp - 1]! * s[sp]!) & MAX256;
+        const r = s[sp - 1]! * s[sp]!;
+        s[sp - 1] = r > MAX256 ? r & MAX256 : r;
         break;
-      case 0x03:
+      }
+      case 0x03: {
         sp--;
-        s[sp - 1] = (s[sp]! - s[sp - 1]!) & MAX256;
+        const r = s[sp]! - s[sp - 1]!;
+        s[sp - 1] = r < 0n ? r + TWO256 : r;
         break;
+      }
       case 0x04: {
         sp--;
         const b = s[sp - 1]!;
@@ -301,7 +314,11 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x1b: {
         sp--;
         const sh = s[sp]!;
-        s[sp - 1] = sh >= 256n ? 0n : (s[sp - 1]! << sh) & MAX256;
+        if (sh >= 256n) s[sp - 1] = 0n;
+        else {
+          const r = s[sp - 1]! << sh;
+          s[sp - 1] = r > MAX256 ? r & MAX256 : r;
+        }
         break;
       }
       case 0x1c: {
@@ -344,7 +361,7 @@ export function run(vm: FastVm, f: Frame): Status {
         s[sp++] = vm.originWord;
         break;
       case 0x33:
-        s[sp++] = BigInt(f.caller);
+        s[sp++] = f.callerWord();
         break;
       case 0x34:
         s[sp++] = f.value;
@@ -465,26 +482,30 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       case 0x51: {
         const off = s[sp - 1]!;
-        gas -= f.expand(off, 32n);
+        // Exact wherever it is used: past 2^36 the memory gas is unpayable (`expand`).
+        const o = Number(off);
+        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 32) : f.expand(off, 32n);
         if (gas < 0) return halt(f);
         f.ensureMem();
-        s[sp - 1] = readWord(f.view, Number(off));
+        s[sp - 1] = readWord(f.view, o);
         break;
       }
       case 0x52: {
         const off = s[sp - 1]!;
-        gas -= f.expand(off, 32n);
+        const o = Number(off);
+        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 32) : f.expand(off, 32n);
         if (gas < 0) return halt(f);
         f.ensureMem();
-        writeWordAt(f.view, Number(off), s[sp - 2]!);
+        writeWordAt(f.view, o, s[sp - 2]!);
         sp -= 2;
         break;
       }
       case 0x53: {
         const off = s[sp - 1]!;
-        gas -= f.expand(off, 1n);
+        const o = Number(off);
+        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 1) : f.expand(off, 1n);
         if (gas < 0) return halt(f);
-        f.ensureMem()[Number(off)] = Number(s[sp - 2]! & 0xffn);
+        f.ensureMem()[o] = Number(s[sp - 2]! & 0xffn);
         sp -= 2;
         break;
       }
@@ -534,8 +555,10 @@ export function run(vm: FastVm, f: Frame): Status {
       }
       case 0x56: {
         const d = s[--sp]!;
-        if (d >= nBig || dests[Number(d)] !== 1) return halt(f);
-        pc = Number(d);
+        if (d >= nBig) return halt(f);
+        const to = Number(d) | 0;
+        if (dests[to] !== 1) return halt(f);
+        pc = to;
         compiled = blocks !== null;
         continue;
       }
@@ -544,8 +567,10 @@ export function run(vm: FastVm, f: Frame): Status {
         compiled = blocks !== null;
         if (s[sp]! !== 0n) {
           const d = s[sp + 1]!;
-          if (d >= nBig || dests[Number(d)] !== 1) return halt(f);
-          pc = Number(d);
+          if (d >= nBig) return halt(f);
+          const to = Number(d) | 0;
+          if (dests[to] !== 1) return halt(f);
+          pc = to;
           continue;
         }
         break;
@@ -751,7 +776,9 @@ export function run(vm: FastVm, f: Frame): Status {
         gas -= cost;
         sp -= a + 3;
         const o = Number(inOff);
-        const input = inLen === 0n ? EMPTY : copyOut(f.ensureMem(), o, Number(inLen));
+        // A view, not a copy: this frame's memory cannot change until the call returns, and
+        // nothing keeps a callee's calldata past it (precompiles get a copy, `execCall`).
+        const input = inLen === 0n ? EMPTY : f.ensureMem().subarray(o, o + Number(inLen));
         if (hasValue && value !== 0n) {
           gas += g.callStipend;
           limit += g.callStipend;

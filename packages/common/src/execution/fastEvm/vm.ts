@@ -233,7 +233,10 @@ export class FastVm {
     }
     if (failed) return { status: STATUS_ERROR, gasLeft: gas, output: EMPTY };
     if (isPrecompile) {
-      const r = this.pre.run(codeAddr, data, gas);
+      // A copy: a CALL's input is a view of the caller's memory, and a precompile (the library's
+      // code) must neither change that memory nor answer a view of it as its output (identity
+      // copies today; the test "a call's input after the call" checks the output).
+      const r = this.pre.run(codeAddr, Uint8Array.prototype.slice.call(data), gas);
       if (r.ok) return { status: STATUS_OK, gasLeft: gas - r.gasUsed, output: r.output };
       return {
         status: r.reverted ? STATUS_REVERT : STATUS_ERROR,
