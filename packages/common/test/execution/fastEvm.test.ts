@@ -11,7 +11,7 @@ import { executionBlock } from "../../src/chain/blockHeader.ts";
 import { createEthCommon } from "../../src/chain/ethCommon.ts";
 import { KECCAK256_NULL, keccak256 } from "../../src/crypto/keccak.ts";
 import { signingKeyFromPrivate } from "../../src/crypto/secp256k1.ts";
-import { type ExecutionEngine, Executor } from "../../src/execution/executor.ts";
+import { type ExecutionEngine, Executor, type ExecutorOptions } from "../../src/execution/executor.ts";
 import { MemoryState } from "../../src/state/memoryState.ts";
 import { assertSameExecution } from "../helpers/engineComparison.ts";
 import { rng } from "../helpers/random.ts";
@@ -328,6 +328,58 @@ describe("fast EVM / differential fuzzing against runTx", () => {
       });
 });
 
+/**
+ * For the hand-written cases: one state and executor per engine (fast first, then reference),
+ * the first key funded and each `[address, code]` deployed, reads taken; `fallbacks` collects
+ * what the executor handed to `runTx`.
+ */
+async function engineSides(
+  codes: readonly (readonly [string, readonly number[]])[],
+  options: Omit<ExecutorOptions, "engine" | "onFallback"> = {},
+): Promise<{ state: MemoryState; executor: Executor; fallbacks: string[] }[]> {
+  return Promise.all(
+    (["fast", "reference"] as const).map(async (engine) => {
+      const state = new MemoryState();
+      state.writeAccount(hex(keys[0]!.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
+      for (const [a, code] of codes) state.writeCode(a, Uint8Array.from(code));
+      state.takeDiff();
+      const fallbacks: string[] = [];
+      const executor = await Executor.create(
+        common,
+        state,
+        async (n) => keccak256(Uint8Array.of(Number(n))),
+        {
+          ...options,
+          engine,
+          onFallback: (r) => fallbacks.push(r),
+        },
+      );
+      executor.takeReads();
+      return { state, executor, fallbacks };
+    }),
+  );
+}
+
+/** The block the hand-written cases run in. */
+const caseBlock = executionBlock(
+  {
+    number: 5n,
+    timestamp: 1_700_000_000n,
+    baseFee: 7n,
+    gasLimit: 30_000_000n,
+    coinbase: new Uint8Array(20).fill(0xcb),
+    prevRandao: new Uint8Array(32),
+  },
+  common,
+);
+
+/** A call from the first key, no value or data, 200,000 gas. */
+const callTx = (nonce: bigint, to: Hex): TypedTransaction =>
+  createFeeMarket1559Tx(
+    { chainId: 4242n, nonce, maxFeePerGas: 100n, maxPriorityFeePerGas: 1n, gasLimit: 200_000n, to },
+    { common },
+  ).sign(keys[0]!.privateKey);
+
 describe("fast EVM / a transaction handed to runTx mid-way", () => {
   it("leaves no trace: same results as runTx, the fallback counted, pooled memory clean for the next transaction", async () => {
     const A = `0x${"a1".repeat(20)}`;
@@ -356,60 +408,20 @@ describe("fast EVM / a transaction handed to runTx mid-way", () => {
     // C stores what it finds in memory (it must be zero) and MSIZE; D calls C one frame deeper.
     const codeC = [0x5f, 0x51, 0x5f, 0x55, 0x59, ...push(1), 0x55, 0x00];
     const codeD = [...callTo(C), 0x00];
-    const sides = await Promise.all(
-      (["fast", "reference"] as const).map(async (engine) => {
-        const state = new MemoryState();
-        const k = keys[0]!;
-        state.writeAccount(hex(k.address), { nonce: 0n, balance: 10n ** 24n, codeHash: KECCAK256_NULL });
-        for (const [a, code] of [
-          [A, codeA],
-          [B, codeB],
-          [C, codeC],
-          [D, codeD],
-        ] as const)
-          state.writeCode(a, Uint8Array.from(code));
-        state.takeDiff();
-        const fallbacks: string[] = [];
-        const executor = await Executor.create(
-          common,
-          state,
-          async (n) => keccak256(Uint8Array.of(Number(n))),
-          {
-            engine,
-            syncBlockHash: () => null,
-            onFallback: (r) => fallbacks.push(r),
-          },
-        );
-        executor.takeReads();
-        return { state, executor, fallbacks };
-      }),
-    );
-    const block = executionBlock(
-      {
-        number: 5n,
-        timestamp: 1_700_000_000n,
-        baseFee: 7n,
-        gasLimit: 30_000_000n,
-        coinbase: new Uint8Array(20).fill(0xcb),
-        prevRandao: new Uint8Array(32),
-      },
-      common,
+    const sides = await engineSides(
+      [
+        [A, codeA],
+        [B, codeB],
+        [C, codeC],
+        [D, codeD],
+      ],
+      { syncBlockHash: () => null },
     );
     let nonce = 0n;
     for (const to of [A, C, D, A, D] as Hex[]) {
-      const tx = createFeeMarket1559Tx(
-        {
-          chainId: 4242n,
-          nonce: nonce++,
-          maxFeePerGas: 100n,
-          maxPriorityFeePerGas: 1n,
-          gasLimit: 200_000n,
-          to,
-        },
-        { common },
-      ).sign(keys[0]!.privateKey);
+      const tx = callTx(nonce++, to);
       const outs = [];
-      for (const side of sides) outs.push(await side.executor.execute(tx, block, 0n));
+      for (const side of sides) outs.push(await side.executor.execute(tx, caseBlock, 0n));
       assertSameExecution(`call to ${to}`, outs[0]!, sides[0]!, outs[1]!, sides[1]!);
       assert.equal(outs[0]!.ok && outs[0]!.receipt.status, 1);
     }
@@ -455,52 +467,10 @@ describe("fast EVM / a call's input after the call", () => {
       0x55, // slot 0 = mem[32..64]
       0x00,
     ];
-    const sides = await Promise.all(
-      (["fast", "reference"] as const).map(async (engine) => {
-        const state = new MemoryState();
-        state.writeAccount(hex(keys[0]!.address), {
-          nonce: 0n,
-          balance: 10n ** 24n,
-          codeHash: KECCAK256_NULL,
-        });
-        state.writeCode(E, Uint8Array.from(code));
-        state.takeDiff();
-        const executor = await Executor.create(
-          common,
-          state,
-          async (n) => keccak256(Uint8Array.of(Number(n))),
-          {
-            engine,
-          },
-        );
-        executor.takeReads();
-        return { state, executor };
-      }),
-    );
-    const block = executionBlock(
-      {
-        number: 5n,
-        timestamp: 1_700_000_000n,
-        baseFee: 7n,
-        gasLimit: 30_000_000n,
-        coinbase: new Uint8Array(20).fill(0xcb),
-        prevRandao: new Uint8Array(32),
-      },
-      common,
-    );
-    const tx = createFeeMarket1559Tx(
-      {
-        chainId: 4242n,
-        nonce: 0n,
-        maxFeePerGas: 100n,
-        maxPriorityFeePerGas: 1n,
-        gasLimit: 200_000n,
-        to: E as Hex,
-      },
-      { common },
-    ).sign(keys[0]!.privateKey);
+    const sides = await engineSides([[E, code]]);
+    const tx = callTx(0n, E as Hex);
     const outs = [];
-    for (const side of sides) outs.push(await side.executor.execute(tx, block, 0n));
+    for (const side of sides) outs.push(await side.executor.execute(tx, caseBlock, 0n));
     assert.equal(outs[0]!.ok && outs[0]!.receipt.status, 1);
     assert.deepEqual(sides[0]!.state.slot(E, `0x${"00".repeat(32)}`), bigIntToBytes(sent));
     assertSameExecution("identity call", outs[0]!, sides[0]!, outs[1]!, sides[1]!);
