@@ -9,6 +9,8 @@ export type Status = typeof STATUS_OK | typeof STATUS_REVERT | typeof STATUS_ERR
 
 /** Past this many bytes (2^31 words), memory costs more than `MAX_FAST_GAS`: out of gas. */
 const MEMORY_LIMIT = 2n ** 36n;
+/** Offsets below this have their memory gas worked out in numbers (`expandAt`). */
+const SMALL_OFFSET = 2n ** 32n;
 /** Up to this many words, words² is exact in a double. */
 const EXACT_WORDS = 2 ** 26;
 
@@ -81,11 +83,13 @@ export class Frame {
   }
 
   /**
-   * `expand` for an offset that is a small number already (below 2^32, as MLOAD/MSTORE offsets
-   * are): no BigInt arithmetic, no conversion.
+   * `expand` for a fixed small length (MLOAD, MSTORE, MSTORE8), given the offset both as a word
+   * and as a number (`Number(off)`, which the caller uses to address memory): offsets below 2^32
+   * are worked out in numbers, with no BigInt arithmetic; larger ones go through `expand`.
    */
-  expandSmall(off: number, len: number): number {
-    const words = Math.ceil((off + len) / 32);
+  expandAt(off: bigint, o: number, len: number): number {
+    if (off >= SMALL_OFFSET) return this.expand(off, BigInt(len));
+    const words = Math.ceil((o + len) / 32);
     if (words <= this.memWords) return 0;
     return this.grow(words);
   }

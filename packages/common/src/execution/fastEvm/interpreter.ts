@@ -85,11 +85,6 @@ for (let o = 0; o < 256; o++) STACK_MAX[o] = 1024 - Math.max(0, STACK_OUT[o]! - 
 
 const WORD_LIMIT = 2n ** 37n;
 const TWO256 = 1n << 256n;
-/**
- * MLOAD/MSTORE offsets below this work out their memory gas in numbers (`expandSmall`); larger
- * ones go through `expand`'s BigInt checks.
- */
-const SMALL_OFFSET = 2n ** 32n;
 /** Words (32 bytes, rounded up) in a length, for per-word gas; Infinity past any payable size. */
 const words = (len: bigint): number =>
   len > WORD_LIMIT ? Number.POSITIVE_INFINITY : Math.ceil(Number(len) / 32);
@@ -484,7 +479,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const off = s[sp - 1]!;
         // Exact wherever it is used: past 2^36 the memory gas is unpayable (`expand`).
         const o = Number(off);
-        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 32) : f.expand(off, 32n);
+        gas -= f.expandAt(off, o, 32);
         if (gas < 0) return halt(f);
         f.ensureMem();
         s[sp - 1] = readWord(f.view, o);
@@ -493,7 +488,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x52: {
         const off = s[sp - 1]!;
         const o = Number(off);
-        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 32) : f.expand(off, 32n);
+        gas -= f.expandAt(off, o, 32);
         if (gas < 0) return halt(f);
         f.ensureMem();
         writeWordAt(f.view, o, s[sp - 2]!);
@@ -503,7 +498,7 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x53: {
         const off = s[sp - 1]!;
         const o = Number(off);
-        gas -= off < SMALL_OFFSET ? f.expandSmall(o, 1) : f.expand(off, 1n);
+        gas -= f.expandAt(off, o, 1);
         if (gas < 0) return halt(f);
         f.ensureMem()[o] = Number(s[sp - 2]! & 0xffn);
         sp -= 2;
