@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { appendFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ArchivePrefix, archiveKey, u64 } from "@staccato/common";
+import { ClassicLevel } from "classic-level";
 import {
   type Abi,
   type Hex,
@@ -687,6 +689,71 @@ describe("durability / a long chain on a bounded footprint", () => {
         ...FEES,
       } as TransactionSerializable);
       assert.equal((await rpc<RawReceipt>(node.rpcUrl, "eth_sendRawTransactionSync", [raw])).status, "0x1");
+    } finally {
+      await node.cleanup();
+    }
+  });
+});
+
+describe("durability / witnesses a crash lost", () => {
+  it("a restart records again the witness of every sealed block the crash left without one, empty blocks too, byte for byte", async () => {
+    let node = await SequencerProcess.start({ args: ["--block-ms", "100"] });
+    try {
+      const raw = await devKeyAccount(15).signTransaction({
+        chainId: DEV_CHAIN_ID,
+        type: "eip1559",
+        nonce: 0,
+        to: freshAddress(),
+        value: 1n,
+        gas: 21_000n,
+        ...FEES,
+      } as TransactionSerializable);
+      const withTx = BigInt(
+        (await rpc<RawReceipt>(node.rpcUrl, "eth_sendRawTransactionSync", [raw])).blockNumber,
+      );
+      // Two empty blocks sealed after it.
+      const empty = withTx + 2n;
+      const block = await waitFor(
+        "two blocks sealed after the transfer's",
+        async () => {
+          const b = await rpc<RawBlock | null>(node.rpcUrl, "eth_getBlockByNumber", [
+            numberToHex(empty),
+            false,
+          ]);
+          return b?.hash ? b : undefined;
+        },
+        10_000,
+      );
+      assert.equal(block.transactions.length, 0);
+      type Witness = { state: Hex[]; codes: Hex[]; keys: Hex[]; headers: Hex[] };
+      const lost = [withTx, empty];
+      const before = await Promise.all(
+        lost.map((n) => rpc<Witness>(node.rpcUrl, "debug_executionWitness", [numberToHex(n)])),
+      );
+      await node.kill9();
+
+      // What a kill between a block's seal reaching the log and its witness reaching the history
+      // database leaves behind: the seal without the witness.
+      const db = new ClassicLevel<Uint8Array, Uint8Array>(join(node.dataDir, "history"), {
+        keyEncoding: "view",
+        valueEncoding: "view",
+      });
+      for (const n of lost) {
+        const key = archiveKey(ArchivePrefix.witness, u64(n));
+        assert.notEqual(await db.get(key), undefined);
+        await db.del(key);
+      }
+      await db.close();
+
+      node = await node.restart();
+      const recorded = node.logs().find((l) => l.msg === "recorded witnesses lost in the crash");
+      assert.ok(recorded !== undefined, `the restart says what it recorded again; output:\n${node.output()}`);
+      // (The kill may have caught a newer block's witness on its way to disk too.)
+      for (const n of lost) assert.ok((recorded.blocks as number[]).includes(Number(n)), `block ${n}`);
+      const after = await Promise.all(
+        lost.map((n) => rpc<Witness>(node.rpcUrl, "debug_executionWitness", [numberToHex(n)])),
+      );
+      assert.deepEqual(after, before);
     } finally {
       await node.cleanup();
     }

@@ -174,6 +174,7 @@ export class SequencerNode {
       history,
       wal,
       logger: log,
+      witnessWritten: (n) => witnesses.written(n),
     });
     const p = new BlockProducer(
       { miniBlockMs, blockMs, maxMiniBlockTxs: MAX_MINI_BLOCK_TXS },

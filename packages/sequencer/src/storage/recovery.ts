@@ -98,6 +98,8 @@ export async function replayWal(
           roots.set(prev.number, trie.commit(r === null ? undefined : toWitnessReads(r)));
         }
         chain.addBlock(openChainBlock(env));
+        // A block that ends with no mini-block read nothing: its witness is still owed.
+        if (wantsReads(env.number)) reads.set(env.number, newBlockReads());
         break;
       }
       case WalRecordType.miniBlock: {
@@ -112,10 +114,10 @@ export async function replayWal(
             `write-ahead log: mini-block ${mb.number} does not follow ${miniBlockNumber}`,
           );
         }
-        if (wantsReads(b.number)) {
-          const acc = reads.has(b.number) ? reads.get(b.number)! : newBlockReads();
-          if (acc !== null && mbReads !== null) mergeReads(acc, mbReads);
-          reads.set(b.number, mbReads === null ? null : acc);
+        const acc = reads.get(b.number);
+        if (acc !== undefined && acc !== null) {
+          if (mbReads === null) reads.set(b.number, null);
+          else mergeReads(acc, mbReads);
         }
         if (b.number > appliedThrough) {
           const unsealed = !sealed.has(b.number);

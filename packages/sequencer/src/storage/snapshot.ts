@@ -88,6 +88,11 @@ export interface SnapshotScheduleDeps {
   history: StateHistory;
   wal: WriteAheadLog;
   logger: Logger;
+  /**
+   * Resolves once block `n`'s witness is on disk. A restart from a snapshot cannot rebuild the
+   * witness of the snapshot's block, so the snapshot waits for it.
+   */
+  witnessWritten: (n: bigint) => Promise<void>;
 }
 
 /**
@@ -99,7 +104,8 @@ export function snapshotSchedule(interval: number, d: SnapshotScheduleDeps): (b:
   return (b) => {
     if (interval <= 0 || b.number % BigInt(interval) !== 0n) return;
     const data = encodeSnapshot(snapshotPoint(d.chain, b), d.history.addresses(), d.history.latest);
-    writeSnapshot(d.dataDir, b.number, data)
+    d.witnessWritten(b.number)
+      .then(() => writeSnapshot(d.dataDir, b.number, data))
       .then(async (path) => {
         d.logger.info({ block: Number(b.number), bytes: data.length, path }, "wrote state snapshot");
         const through = d.chain.archivedBlock < b.number ? d.chain.archivedBlock : b.number;

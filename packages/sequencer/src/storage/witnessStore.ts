@@ -72,6 +72,12 @@ export class WitnessStore {
     return (await this.db.get(witnessKey(number))) !== undefined;
   }
 
+  /** Resolves once block `number`'s witness, if one is being stored, is written to the database. */
+  async written(number: bigint): Promise<void> {
+    await this.pending.get(number);
+    await this.writes;
+  }
+
   async get(number: bigint): Promise<StoredWitness | undefined> {
     const p = this.pending.get(number);
     if (p !== undefined) return p;

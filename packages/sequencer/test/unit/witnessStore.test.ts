@@ -3,13 +3,14 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { silentLogger } from "@staccato/common";
+import { ArchivePrefix, archiveKey, silentLogger, u64 } from "@staccato/common";
 import { ClassicLevel } from "classic-level";
 import { WitnessStore } from "../../src/storage/witnessStore.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "staccato-witness-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const witnessKey = (n: bigint) => archiveKey(ArchivePrefix.witness, u64(n));
 const hash = (n: number) => new Uint8Array(32).fill(n);
 const open = async (name: string) => {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, name), {
@@ -44,6 +45,26 @@ describe("witness store / history database", () => {
     assert.deepEqual(w?.compressed, Uint8Array.of(1, 2, 3));
     assert.equal(await again.has(6n), false);
     assert.equal(await again.get(6n), undefined);
+    await db.close();
+  });
+
+  it("written(n) resolves only once the witness is in the database (a snapshot of block n waits for it)", async () => {
+    const db = await open("c");
+    const s = await WitnessStore.open(db, join(dir, "none.log"), silentLogger());
+    let finish!: (c: Uint8Array) => void;
+    s.add(7n, hash(7), new Promise<Uint8Array>((r) => (finish = r)));
+    let done = false;
+    const written = s.written(7n).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(done, false, "still compressing");
+    assert.equal(await db.get(witnessKey(7n)), undefined);
+    finish(Uint8Array.of(4, 5));
+    await written;
+    const raw = await db.get(witnessKey(7n));
+    assert.deepEqual(Uint8Array.from(raw!.subarray(32)), Uint8Array.of(4, 5));
+    // A block with no witness on its way: nothing to wait for.
+    await s.written(8n);
+    await s.close();
     await db.close();
   });
 
