@@ -15,13 +15,19 @@ const SMALL_OFFSET = 2n ** 32n;
 const EXACT_WORDS = 2 ** 26;
 
 /**
- * One call frame: code, program counter, gas (a number), stack and memory. Stacks and memory
- * buffers come from per-depth pools (`FramePool`) so a transaction allocates none in the common
- * case; memory is zeroed on release, up to what the frame used.
+ * One call frame: code, program counter, gas (a number), stack and memory. Memory buffers come
+ * from per-depth pools (`FramePool`), zeroed on release up to what the frame used.
  */
 export class Frame {
   pc = 0;
   sp = 0;
+  /**
+   * The stack, new with each frame and grown as it is pushed to. A pooled stack would live in
+   * V8's old generation, and every new BigInt stored into it would go through the write barrier's
+   * slow path (recording an old-to-young pointer): ~5 % of a swap's time. A young array has none,
+   * and costs a few hundred bytes a frame.
+   */
+  readonly stack: bigint[] = [];
   /** Memory size in 32-byte words (what MSIZE reports and gas was paid for). */
   memWords = 0;
   /** Total memory cost paid so far. */
@@ -40,7 +46,6 @@ export class Frame {
   private callerBig: bigint | null = null;
 
   constructor(
-    readonly stack: bigint[],
     mem: Buffer,
     readonly code: Uint8Array,
     readonly info: CodeInfo,
@@ -123,19 +128,9 @@ export class Frame {
   }
 }
 
-/** Stacks and memory buffers by call depth, reused across frames and transactions. */
+/** Memory buffers by call depth, reused across frames and transactions. */
 export class FramePool {
-  private readonly stacks: bigint[][] = [];
   private readonly mems: Buffer[] = [];
-
-  stack(depth: number): bigint[] {
-    let s = this.stacks[depth];
-    if (s === undefined) {
-      s = new Array<bigint>(1024).fill(0n);
-      this.stacks[depth] = s;
-    }
-    return s;
-  }
 
   mem(depth: number): Buffer {
     return this.mems[depth] ?? Buffer.alloc(1024);

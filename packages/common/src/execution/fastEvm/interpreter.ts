@@ -10,6 +10,7 @@ import {
   readWord,
   sar,
   signExtend,
+  small,
   toBig,
   toBigAt,
   toSigned,
@@ -103,7 +104,7 @@ function copyOut(mem: Uint8Array, off: number, len: number): Uint8Array {
 
 /** Copies `len` bytes of `src` from `srcOff` (zeros past its end) into memory at `dst`. */
 function copyInto(mem: Uint8Array, dst: number, src: Uint8Array, srcOff: bigint, len: number): void {
-  const start = srcOff >= BigInt(src.length) ? src.length : Number(srcOff);
+  const start = srcOff >= small(src.length) ? src.length : Number(srcOff);
   const avail = Math.min(len, src.length - start);
   if (avail > 0) mem.set(src.subarray(start, start + avail), dst);
   if (avail < len) mem.fill(0, dst + Math.max(avail, 0), dst + len);
@@ -363,11 +364,11 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       case 0x35: {
         const i = s[sp - 1]!;
-        s[sp - 1] = i >= BigInt(f.data.length) ? 0n : toBigAt(f.data, Number(i), 32);
+        s[sp - 1] = i >= small(f.data.length) ? 0n : toBigAt(f.data, Number(i), 32);
         break;
       }
       case 0x36:
-        s[sp++] = BigInt(f.data.length);
+        s[sp++] = small(f.data.length);
         break;
       case 0x37:
       case 0x39:
@@ -375,7 +376,7 @@ export function run(vm: FastVm, f: Frame): Status {
         const memOff = s[sp - 1]!;
         const srcOff = s[sp - 2]!;
         const len = s[sp - 3]!;
-        if (op === 0x3e && srcOff + len > BigInt(f.returnData.length)) return halt(f);
+        if (op === 0x3e && srcOff + len > small(f.returnData.length)) return halt(f);
         gas -= f.expand(memOff, len) + (len === 0n ? 0 : g.copy * words(len));
         if (gas < 0) return halt(f);
         sp -= 3;
@@ -396,7 +397,7 @@ export function run(vm: FastVm, f: Frame): Status {
         gas -= sub.warmAddr(a) ? g.coldAccount : g.warmRead;
         if (gas < 0) return halt(f);
         const c = state.code(a) ?? EMPTY;
-        s[sp - 1] = isEof(c) ? 2n : BigInt(c.length);
+        s[sp - 1] = isEof(c) ? 2n : small(c.length);
         break;
       }
       case 0x3c: {
@@ -417,7 +418,7 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x3d:
-        s[sp++] = BigInt(f.returnData.length);
+        s[sp++] = small(f.returnData.length);
         break;
       case 0x3f: {
         const a = vm.keys.addr(s[sp - 1]!);
@@ -571,13 +572,13 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x58:
-        s[sp++] = BigInt(pc);
+        s[sp++] = small(pc);
         break;
       case 0x59:
-        s[sp++] = BigInt(f.memWords * 32);
+        s[sp++] = small(f.memWords * 32);
         break;
       case 0x5a:
-        s[sp++] = BigInt(gas);
+        s[sp++] = small(gas);
         break;
       case 0x5b:
         break;
@@ -767,7 +768,7 @@ export function run(vm: FastVm, f: Frame): Status {
         if (cost > gas) return halt(f);
         const avail = gas - cost;
         const allowed = avail - Math.floor(avail / 64);
-        let limit = gasArg < BigInt(allowed) ? Number(gasArg) : allowed;
+        let limit = gasArg < small(allowed) ? Number(gasArg) : allowed;
         gas -= cost;
         sp -= a + 3;
         const o = Number(inOff);

@@ -246,7 +246,6 @@ export class FastVm {
     }
     if (code.length === 0) return { status: STATUS_OK, gasLeft: gas, output: EMPTY };
     const f = new Frame(
-      this.pool.stack(depth),
       this.pool.mem(depth),
       code,
       codeInfo(code),
@@ -319,7 +318,6 @@ export class FastVm {
     });
     if (init.length === 0) return { status: STATUS_OK, gasLeft: gas, output: EMPTY, created: true };
     const f = new Frame(
-      this.pool.stack(depth),
       this.pool.mem(depth),
       init,
       analyse(init),

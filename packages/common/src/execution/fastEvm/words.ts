@@ -11,6 +11,18 @@ export const EMPTY = new Uint8Array(0);
 const SCRATCH_WORD = new Uint8Array(32);
 const SCRATCH_VIEW = new DataView(SCRATCH_WORD.buffer);
 
+/** Below this, `small` hands out a shared BigInt rather than a new one. */
+const SMALL_N = 4096;
+const SMALL: readonly bigint[] = Array.from({ length: SMALL_N }, (_, i) => BigInt(i));
+
+/**
+ * A non-negative integer number as a word. The small values code uses most (memory offsets, the
+ * free-memory pointer, lengths, flags, counters) come from a shared table: no allocation.
+ */
+export function small(x: number): bigint {
+  return x < SMALL_N ? SMALL[x]! : BigInt(x);
+}
+
 /** A `MemoryState` address key from a stack word (its low 160 bits). */
 export function addrKey(v: bigint): string {
   return `0x${(v & MASK160).toString(16).padStart(40, "0")}`;
@@ -32,7 +44,7 @@ export function readWord(v: DataView, off: number): bigint {
     if (v.getUint32(off + 12) === 0) {
       if ((v.getUint32(off + 16) | v.getUint32(off + 20)) === 0) {
         if (v.getUint16(off + 24) === 0)
-          return BigInt(v.getUint16(off + 26) * 0x100000000 + v.getUint32(off + 28));
+          return small(v.getUint16(off + 26) * 0x100000000 + v.getUint32(off + 28));
         return v.getBigUint64(off + 24);
       }
       return (v.getBigUint64(off + 16) << 64n) | v.getBigUint64(off + 24);
@@ -77,7 +89,7 @@ export function toBig(b: Uint8Array): bigint {
   if (n <= 6) {
     let x = 0;
     for (let i = 0; i < n; i++) x = x * 256 + b[i]!;
-    return BigInt(x);
+    return small(x);
   }
   if (n <= 32) {
     SCRATCH_WORD.fill(0, 0, 32 - n);
