@@ -1,6 +1,6 @@
 import type { CodeInfo } from "./codeAnalysis.ts";
 import type { Frame } from "./frame.ts";
-import { MAX256, readWord, sar, signExtend, toBigAt, toSigned, toUnsigned, writeWordAt } from "./words.ts";
+import { MAX256, readWord, sar, signExtend, toSigned, toUnsigned, writeWordAt } from "./words.ts";
 
 /**
  * Straight-line runs of a hot contract's code, compiled to JavaScript (the hot-contract compiler
@@ -125,7 +125,6 @@ const HELPERS = {
   sar,
   readWord,
   writeWordAt,
-  toBigAt,
 } as const;
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
@@ -352,7 +351,7 @@ export function compileBlock(
         break;
       case 0x35: {
         const i = w.pop();
-        w.push(w.temp(`${i} >= BigInt(f.data.length) ? 0n : toBigAt(f.data, Number(${i}), 32)`));
+        w.push(w.temp(`f.dataWord(${i})`));
         break;
       }
       case 0x36:

@@ -1,6 +1,6 @@
 import type { CodeInfo } from "./codeAnalysis.ts";
 import type { SlotKeys } from "./keyCache.ts";
-import { EMPTY } from "./words.ts";
+import { EMPTY, readWord, small, toBigAt } from "./words.ts";
 
 export const STATUS_OK = 0;
 export const STATUS_REVERT = 1;
@@ -44,6 +44,7 @@ export class Frame {
   slotKeys: Map<bigint, SlotKeys> | null = null;
   private addrBig: bigint | null = null;
   private callerBig: bigint | null = null;
+  private dataView: DataView | null = null;
 
   constructor(
     mem: Buffer,
@@ -65,6 +66,19 @@ export class Frame {
   addressWord(): bigint {
     if (this.addrBig === null) this.addrBig = BigInt(this.address);
     return this.addrBig;
+  }
+
+  /**
+   * CALLDATALOAD: the 32 bytes of the call's input at `i` (zeros past its end) as a word. A whole
+   * word inside the input is read through a view of it, made at the first load.
+   */
+  dataWord(i: bigint): bigint {
+    const data = this.data;
+    if (i >= small(data.length)) return 0n;
+    const o = Number(i);
+    if (o + 32 > data.length) return toBigAt(data, o, 32);
+    if (this.dataView === null) this.dataView = new DataView(data.buffer, data.byteOffset, data.length);
+    return readWord(this.dataView, o);
   }
 
   /** CALLER as a word, parsed from its hex key once a frame. */

@@ -12,7 +12,6 @@ import {
   signExtend,
   small,
   toBig,
-  toBigAt,
   toSigned,
   toUnpadded,
   toUnsigned,
@@ -362,11 +361,9 @@ export function run(vm: FastVm, f: Frame): Status {
       case 0x34:
         s[sp++] = f.value;
         break;
-      case 0x35: {
-        const i = s[sp - 1]!;
-        s[sp - 1] = i >= small(f.data.length) ? 0n : toBigAt(f.data, Number(i), 32);
+      case 0x35:
+        s[sp - 1] = f.dataWord(s[sp - 1]!);
         break;
-      }
       case 0x36:
         s[sp++] = small(f.data.length);
         break;
