@@ -79,9 +79,16 @@ ops(0xfa, 0xfa, 6, 1);
 ops(0xfd, 0xfd, 2, 0);
 ops(0xff, 0xff, 1, 0);
 
-/** Highest stack height at which an opcode may start without overflowing 1024. */
-const STACK_MAX = new Int16Array(256);
-for (let o = 0; o < 256; o++) STACK_MAX[o] = 1024 - Math.max(0, STACK_OUT[o]! - STACK_IN[o]!);
+/**
+ * The stack heights an opcode may start at, packed in one entry for one load per opcode: the
+ * least (its inputs) in the low 16 bits, and in the high 16 how far above that it may start
+ * without overflowing 1024. `(sp - least) >>> 0 > span` is then both checks in one compare.
+ */
+const STACK_RANGE = new Int32Array(256);
+for (let o = 0; o < 256; o++) {
+  const most = 1024 - Math.max(0, STACK_OUT[o]! - STACK_IN[o]!);
+  STACK_RANGE[o] = STACK_IN[o]! | ((most - STACK_IN[o]!) << 16);
+}
 
 const WORD_LIMIT = 2n ** 37n;
 const TWO256 = 1n << 256n;
@@ -128,6 +135,16 @@ function slotKeys(vm: FastVm, f: Frame, v: bigint): SlotKeys {
   let m = f.slotKeys;
   if (m === null) m = f.slotKeys = vm.keys.slotsOf(f.address);
   return vm.keys.slot(m, f.address, v);
+}
+
+/**
+ * JUMP/JUMPI: where `d` lands, or -1 if that is not a JUMPDEST. Converted first and compared as a
+ * number: a word past 2^53 becomes a number past any code size, so no BigInt compare is needed.
+ */
+function jumpTarget(d: bigint, codeSize: number, dests: Uint8Array): number {
+  const to = Number(d);
+  if (!(to < codeSize)) return -1;
+  return dests[to | 0] === 1 ? to | 0 : -1;
 }
 
 /** An exceptional halt: all the frame's gas is gone. */
@@ -183,7 +200,8 @@ export function run(vm: FastVm, f: Frame): Status {
     const op = code[pc]!;
     const base = staticGas[op]!;
     if (base < 0) return halt(f);
-    if (sp < STACK_IN[op]! || sp > STACK_MAX[op]!) return halt(f);
+    const range = STACK_RANGE[op]!;
+    if ((sp - (range & 0xffff)) >>> 0 > range >>> 16) return halt(f);
     if (op !== 0xff) {
       gas -= base;
       if (gas < 0) return halt(f);
@@ -547,10 +565,8 @@ export function run(vm: FastVm, f: Frame): Status {
         break;
       }
       case 0x56: {
-        const d = s[--sp]!;
-        if (d >= nBig) return halt(f);
-        const to = Number(d) | 0;
-        if (dests[to] !== 1) return halt(f);
+        const to = jumpTarget(s[--sp]!, n, dests);
+        if (to < 0) return halt(f);
         pc = to;
         compiled = blocks !== null;
         continue;
@@ -559,10 +575,8 @@ export function run(vm: FastVm, f: Frame): Status {
         sp -= 2;
         compiled = blocks !== null;
         if (s[sp]! !== 0n) {
-          const d = s[sp + 1]!;
-          if (d >= nBig) return halt(f);
-          const to = Number(d) | 0;
-          if (dests[to] !== 1) return halt(f);
+          const to = jumpTarget(s[sp + 1]!, n, dests);
+          if (to < 0) return halt(f);
           pc = to;
           continue;
         }
@@ -783,8 +797,9 @@ export function run(vm: FastVm, f: Frame): Status {
         const rd = f.returnData;
         if (rd.length > 0 && outLen !== 0n) {
           const mem = f.ensureMem();
-          const len = Math.min(rd.length, Number(outLen));
-          mem.set(rd.subarray(0, len), Number(outOff));
+          const len = Number(outLen);
+          // Most calls return exactly what the caller made room for: no view to make.
+          mem.set(rd.length <= len ? rd : rd.subarray(0, len), Number(outOff));
         }
         s[sp++] = ok ? 1n : 0n;
         break;
