@@ -6,6 +6,8 @@
 export const MAX256 = (1n << 256n) - 1n;
 export const MASK160 = (1n << 160n) - 1n;
 export const SIGN_BIT = 1n << 255n;
+const TWO64 = 1n << 64n;
+const TWO128 = 1n << 128n;
 export const EMPTY = new Uint8Array(0);
 /** Conversion scratch space (single-threaded, never held across calls). */
 const SCRATCH_WORD = new Uint8Array(32);
@@ -76,9 +78,28 @@ export function writeWordAt(view: DataView, off: number, v: bigint): void {
     view.setUint32(off + 28, x >>> 0);
     return;
   }
-  view.setBigUint64(off + 24, BigInt.asUintN(64, v));
-  view.setBigUint64(off + 16, BigInt.asUintN(64, v >> 64n));
-  view.setBigUint64(off + 8, BigInt.asUintN(64, v >> 128n));
+  // setBigUint64 keeps the low 64 bits of what it is given: no BigInt.asUintN (each one a new
+  // BigInt) is needed, and smaller values write zeros instead of shifting.
+  view.setBigUint64(off + 24, v);
+  if (v < TWO64) {
+    view.setUint32(off, 0);
+    view.setUint32(off + 4, 0);
+    view.setUint32(off + 8, 0);
+    view.setUint32(off + 12, 0);
+    view.setUint32(off + 16, 0);
+    view.setUint32(off + 20, 0);
+    return;
+  }
+  const high = v >> 64n;
+  view.setBigUint64(off + 16, high);
+  if (v < TWO128) {
+    view.setUint32(off, 0);
+    view.setUint32(off + 4, 0);
+    view.setUint32(off + 8, 0);
+    view.setUint32(off + 12, 0);
+    return;
+  }
+  view.setBigUint64(off + 8, high >> 64n);
   view.setBigUint64(off, v >> 192n);
 }
 
