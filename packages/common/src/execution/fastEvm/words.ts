@@ -63,16 +63,16 @@ export function readWord(v: DataView, off: number): bigint {
   );
 }
 
+/** Zeros `len` bytes (a multiple of 4) of a view from `off`: the high part of a small word. */
+function zeros(view: DataView, off: number, len: number): void {
+  for (let i = 0; i < len; i += 4) view.setUint32(off + i, 0);
+}
+
 /** Writes a word as 32 big-endian bytes at `off` of a view. */
 export function writeWordAt(view: DataView, off: number, v: bigint): void {
   if (v < 0x1000000000000n) {
     const x = Number(v);
-    view.setUint32(off, 0);
-    view.setUint32(off + 4, 0);
-    view.setUint32(off + 8, 0);
-    view.setUint32(off + 12, 0);
-    view.setUint32(off + 16, 0);
-    view.setUint32(off + 20, 0);
+    zeros(view, off, 24);
     view.setUint16(off + 24, 0);
     view.setUint16(off + 26, Math.floor(x / 0x100000000));
     view.setUint32(off + 28, x >>> 0);
@@ -82,21 +82,13 @@ export function writeWordAt(view: DataView, off: number, v: bigint): void {
   // BigInt) is needed, and smaller values write zeros instead of shifting.
   view.setBigUint64(off + 24, v);
   if (v < TWO64) {
-    view.setUint32(off, 0);
-    view.setUint32(off + 4, 0);
-    view.setUint32(off + 8, 0);
-    view.setUint32(off + 12, 0);
-    view.setUint32(off + 16, 0);
-    view.setUint32(off + 20, 0);
+    zeros(view, off, 24);
     return;
   }
   const high = v >> 64n;
   view.setBigUint64(off + 16, high);
   if (v < TWO128) {
-    view.setUint32(off, 0);
-    view.setUint32(off + 4, 0);
-    view.setUint32(off + 8, 0);
-    view.setUint32(off + 12, 0);
+    zeros(view, off, 16);
     return;
   }
   view.setBigUint64(off + 8, high >> 64n);
